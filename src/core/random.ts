@@ -1,0 +1,119 @@
+/**
+ * Seeded pseudo-random numbers that give the same stream on every machine and in every JS engine.
+ * xoshiro128** (Blackman & Vigna 2018) on 32-bit integer arithmetic only (Math.imul, >>> 0), seeded
+ * through splitmix32, so Node and every browser produce bit-identical resamples and permutations.
+ */
+
+/** Mixes a 32-bit state into a well-distributed 32-bit value (splitmix32 finaliser). */
+function splitmix32(state: number): number {
+  let z = (state + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** FNV-1a over the UTF-16 code units of a string: a stable 32-bit label for deriving sub-seeds. */
+function hashLabel(label: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < label.length; i++) {
+    h ^= label.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/**
+ * A seed for an independent stream, derived from a user seed and labels (e.g. `deriveSeed(0, 'bootstrap',
+ * 'grpo')`), so that adding a variant or a metric never shifts the random numbers another one sees.
+ */
+export function deriveSeed(seed: number, ...labels: (string | number)[]): number {
+  let s = splitmix32(seed >>> 0);
+  for (const label of labels) {
+    const v = typeof label === 'number' ? label >>> 0 : hashLabel(label);
+    s = splitmix32((s ^ v) >>> 0);
+  }
+  return s;
+}
+
+/** xoshiro128** generator. Not cryptographic; for resampling and shuffling only. */
+export class Rng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+
+  constructor(seed: number) {
+    let x = seed >>> 0;
+    this.s0 = x = splitmix32(x);
+    this.s1 = x = splitmix32(x);
+    this.s2 = x = splitmix32(x);
+    this.s3 = splitmix32(x);
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /** Next uniform 32-bit unsigned integer. */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (this.s1 << 9) >>> 0;
+    this.s2 = (this.s2 ^ this.s0) >>> 0;
+    this.s3 = (this.s3 ^ this.s1) >>> 0;
+    this.s1 = (this.s1 ^ this.s2) >>> 0;
+    this.s0 = (this.s0 ^ this.s3) >>> 0;
+    this.s2 = (this.s2 ^ t) >>> 0;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform float in [0, 1) with 32 bits of resolution. */
+  nextFloat(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /**
+   * Uniform integer in [0, n), exactly unbiased (Lemire 2019, "Fast random integer generation in an
+   * interval", with the rejection step), for 1 <= n <= 2^32.
+   */
+  nextInt(n: number): number {
+    if (!(n >= 1 && n <= 4294967296) || !Number.isInteger(n)) {
+      throw new RangeError(`nextInt(n) needs an integer 1 <= n <= 2^32, got ${n}`);
+    }
+    // 32x32 -> 64-bit multiply done in two 16-bit halves so it stays exact in doubles.
+    let x = this.nextUint32();
+    let m = mul64(x, n);
+    if (m.lo < n) {
+      const threshold = (4294967296 - n) % n;
+      while (m.lo < threshold) {
+        x = this.nextUint32();
+        m = mul64(x, n);
+      }
+    }
+    return m.hi;
+  }
+
+  /** Fisher-Yates shuffle in place; returns the array. */
+  shuffle<T extends { length: number; [i: number]: unknown }>(array: T): T {
+    for (let i = array.length - 1; i > 0; i--) {
+      const j = this.nextInt(i + 1);
+      const tmp = array[i];
+      array[i] = array[j];
+      array[j] = tmp;
+    }
+    return array;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/** Exact 64-bit product of a uint32 and an integer n <= 2^32, as (hi, lo) uint32 words. */
+function mul64(x: number, n: number): { hi: number; lo: number } {
+  const product = x * n; // may exceed 2^53: recompute the low word exactly
+  const xLo = x & 0xffff;
+  const xHi = x >>> 16;
+  const nLo = n % 65536;
+  const nHi = Math.floor(n / 65536);
+  const lo = (xLo * nLo + ((((xHi * nLo + xLo * nHi) % 65536) * 65536) % 4294967296)) % 4294967296;
+  const hi = Math.floor((product - lo) / 4294967296 + 0.5);
+  return { hi, lo };
+}
