@@ -180,3 +180,242 @@ export interface AnalysisReport {
   variants: Record<string, VariantReport>;
   comparisons: Comparison[];
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Results file: the versioned JSON this kit exports and imports (schema and parser: results-file.ts)
+// ---------------------------------------------------------------------------------------------------
+
+/** Value of the `format` field of every results file. */
+export const RESULTS_FILE_FORMAT = 'calibration-kit/results';
+/** The results-file version this kit writes and reads. */
+export const RESULTS_FILE_VERSION = 1;
+
+/** The kind of engine that produced a run's scores. */
+export type EngineKind = 'webllm' | 'simulated' | 'imported';
+export const ENGINE_KINDS: readonly EngineKind[] = ['webllm', 'simulated', 'imported'];
+
+/** How the prompt was presented: a raw completion prompt, or the model's chat template. */
+export type PromptFormat = 'completion' | 'chat';
+export const PROMPT_FORMATS: readonly PromptFormat[] = ['completion', 'chat'];
+
+/** The WebGPU adapter a run was scored on (from GPUAdapter.info and its features). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  description?: string;
+  /** Whether the adapter offers the `shader-f16` feature (q4f16 models need it). */
+  shaderF16: boolean;
+}
+
+/** Where and with what the file was produced. Every field is optional: imports may know nothing. */
+export interface ResultsEnvironment {
+  userAgent?: string;
+  /** @mlc-ai/web-llm version that scored the runs. */
+  webllmVersion?: string;
+  adapter?: AdapterInfo;
+}
+
+/**
+ * The item manifest the runs scored. Its content is defined by the items issue; version 1 checks only
+ * these well-known fields and keeps any others as they are.
+ */
+export interface ItemManifestRef {
+  /** Content hash of the manifest (its item ids and answers). */
+  hash?: string;
+  /** Name of the preset it was drawn with (e.g. the study's five domains x 200). */
+  preset?: string;
+  /** Seed of the draw. */
+  seed?: number;
+  [field: string]: unknown;
+}
+
+/** The model behind a variant, as a user configured it (see the engine issue's custom variants). */
+export interface ResultsModel {
+  /** web-llm model id. */
+  id?: string;
+  /** Absolute URL of the MLC weights folder. */
+  url?: string;
+  /** URL of the compiled model library (.wasm). */
+  modelLibUrl?: string;
+  /** e.g. `q4f16_1`. */
+  quantization?: string;
+  /** Engine config overrides, e.g. `{ context_window_size: 4096 }`. */
+  overrides?: Record<string, unknown>;
+}
+
+export interface ResultsVariant {
+  /** Stable identifier of the variant within the kit (storage key). */
+  key: string;
+  /** Display name; becomes the variant's name in the analysis. */
+  name: string;
+  role: VariantRole;
+  /** True for scores from the simulated engine. Carried into every analysis and export. */
+  simulated: boolean;
+  model?: ResultsModel;
+}
+
+export interface ResultsPrompt {
+  /** Identifies the exact prompt recipe (format, k-shot, template version). */
+  key: string;
+  format: PromptFormat;
+  /** Number of in-context examples. */
+  kshot: number;
+  /** Hash of the prompt text pattern, so two runs can be seen to share a prompt. */
+  patternHash?: string;
+  /** Token ids of the letters A..D in the model's tokenizer, when the same for every item. */
+  letterTokenIds?: LetterVector;
+}
+
+export interface ResultsEngine {
+  kind: EngineKind;
+  version?: string;
+  /** Engine-specific parameters (scoring path, simulated-engine settings, ...). */
+  params?: Record<string, unknown>;
+}
+
+/** One scored item in a results file: an ItemScore plus what the engine measured alongside it. */
+export interface ResultsItem extends ItemScore {
+  /** Log-sum-exp of the full next-token logit vector (when the engine saw it). */
+  logSumExp?: number;
+  /** Token ids of A..D used for this item. */
+  letterTokenIds?: LetterVector;
+  /** Prompt length in tokens. */
+  promptTokens?: number;
+  /** Wall-clock time to score the item, in milliseconds. */
+  elapsedMs?: number;
+}
+
+/** The items one variant scored with one prompt. Item ids are unique within a run. */
+export interface ResultsRun {
+  variant: ResultsVariant;
+  prompt?: ResultsPrompt;
+  engine: ResultsEngine;
+  /** ISO 8601 times the run started and finished, when known. */
+  startedAt?: string;
+  finishedAt?: string;
+  /** At least one item. */
+  items: ResultsItem[];
+}
+
+/** The analysis the app showed when it exported, for reference; importers recompute from the items. */
+export interface ResultsAnalysis {
+  settings: AnalysisSettings;
+  report: AnalysisReport;
+}
+
+/**
+ * A results file, version 1: provenance plus every run's per-item letter logits, enough to re-run the
+ * analysis anywhere. Numbers that JSON cannot hold (NaN, e.g. an empty bin's accuracy) are written as
+ * null and read back as NaN.
+ */
+export interface ResultsFile {
+  format: typeof RESULTS_FILE_FORMAT;
+  version: typeof RESULTS_FILE_VERSION;
+  app: { name: string; version: string };
+  /** ISO 8601 time the file was written. */
+  createdAt: string;
+  environment: ResultsEnvironment;
+  manifest?: ItemManifestRef;
+  runs: ResultsRun[];
+  analysis?: ResultsAnalysis;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Items, manifests and prompts
+// ---------------------------------------------------------------------------------------------------
+
+/** MMLU's splits, named as the Hendrycks CSV folders name them (Hugging Face calls `val` "validation"). */
+export const MMLU_SPLITS = ['dev', 'val', 'test'] as const;
+export type MmluSplit = (typeof MMLU_SPLITS)[number];
+
+/** One MMLU question exactly as its source file holds it; CSV and parquet sources give equal items. */
+export interface MmluItem {
+  /** `<subject>/<split>/<row>`, the row counted from 0 in the official file order. */
+  id: string;
+  /** Subject as in the file names, e.g. `college_physics`. */
+  subject: string;
+  split: MmluSplit;
+  /** 0-based position in the official file (records, not lines). */
+  row: number;
+  /** Question text, untouched (the prompt strips it; the content hash does not). */
+  question: string;
+  /** Options A..D, each the exact source string (`None`, `0`, `4` stay strings). */
+  choices: [string, string, string, string];
+  /** Gold answer index, 0..3 (A..D). */
+  answer: number;
+}
+
+/** A named group of subjects, sampled as one stratum. */
+export interface DomainDef {
+  name: string;
+  /** MMLU subjects in the domain, sorted; a subject belongs to at most one domain of a sample. */
+  subjects: string[];
+}
+
+/** One sampled item of a manifest. */
+export interface ManifestEntry {
+  id: string;
+  /** itemContentHash: sha256 (lowercase hex) of the item's canonical (question, choices, answer). */
+  hash: string;
+  /** Name of the domain the item was drawn in. */
+  domain: string;
+}
+
+/** The exact item list of a sample: what the app and the CLI export, and re-import to score the same items. */
+export interface ItemManifest {
+  kind: 'mmlu-item-manifest';
+  version: 1;
+  /** Name of the domain preset that defined `domains` (e.g. `five-domains`), or `custom`. */
+  preset: string;
+  /** The domains as sampled, in sampling order. */
+  domains: DomainDef[];
+  split: MmluSplit;
+  /** Sampler seed, an integer in [0, 2^32). */
+  seed: number;
+  /** Items drawn in each domain, by domain name. */
+  perDomain: Record<string, number>;
+  /** The sample: by domain in `domains` order, then by subject and row. */
+  items: ManifestEntry[];
+  /** sha256 (lowercase hex) of the canonical serialisation of every other field (see manifestHash). */
+  hash: string;
+}
+
+/**
+ * What selects a prompt: the format (PromptFormat above: `completion` is lm-evaluation-harness's plain-text
+ * MMLU prompt, `chat` the same text as a Qwen3 user turn) and the number of dev examples before the question.
+ */
+export interface PromptSpec {
+  format: PromptFormat;
+  /** Few-shot examples, 0..5 (MMLU has five dev items per subject). */
+  kshot: number;
+}
+
+export const DEFAULT_PROMPT_SPEC: Readonly<PromptSpec> = Object.freeze({ format: 'completion', kshot: 0 });
+
+/** A prompt template at one k, identified independently of any item. */
+export interface PromptTemplate {
+  /** e.g. `mmlu-completion`, `mmlu-chat-qwen3`. */
+  name: string;
+  format: PromptFormat;
+  kshot: number;
+  /** The template rendered with `{placeholders}` for the subject, question, choices and shots. */
+  pattern: string;
+  /** sha256 (lowercase hex) of `pattern`. */
+  patternHash: string;
+  /** `<name>/k<k>/<first 16 hex digits of patternHash>`: results under different keys never mix. */
+  key: string;
+  /** The continuations read as the answer, A..D (` A`.. for completion, `A`.. for chat). */
+  answerStrings: [string, string, string, string];
+}
+
+/** One item's rendered prompt. */
+export interface PromptRecord {
+  itemId: string;
+  template: PromptTemplate;
+  /** The exact text given to the model; the answer is its next token. */
+  text: string;
+  /** Token id of each answer string A..D (each exactly one token), when a tokenizer was given. */
+  letterTokenIds?: LetterVector;
+  /** Length of `text` in tokens, when a tokenizer was given. */
+  tokenCount?: number;
+}
