@@ -1,0 +1,118 @@
+/**
+ * Reads a logits CSV, the simplest way to bring scores from any other tool: one row per item with its gold
+ * label and four letter logits. Text in, ItemScores out; the caller reads the file.
+ */
+import Papa from 'papaparse';
+import type { ItemScore, LetterVector } from '../core/types';
+import { DataFileError, parseFiniteNumber, parseLabel, quote } from './errors';
+
+/** Columns every logits CSV has (matched case-insensitively, in any order). */
+export const LOGITS_CSV_REQUIRED = ['item_id', 'label', 'logit_A', 'logit_B', 'logit_C', 'logit_D'] as const;
+/** Columns read when present; any other column is ignored. */
+export const LOGITS_CSV_OPTIONAL = ['subject', 'domain', 'letter_mass'] as const;
+
+/**
+ * Parses a logits CSV:
+ * - a header row naming at least `item_id,label,logit_A,logit_B,logit_C,logit_D` (any case, any order),
+ *   optionally `subject`, `domain` and `letter_mass`; other columns are ignored;
+ * - `label` is a letter A-D (any case) or an index 0-3; logits are finite decimal numbers (`1e-05` fine;
+ *   `nan`, `inf`, empty cells refused); `letter_mass`, when filled, is a number in [0, 1]; empty
+ *   `subject`/`domain`/`letter_mass` cells mean unknown;
+ * - comma-separated (tab or semicolon detected when the header uses them), RFC 4180 quoting, LF or CRLF,
+ *   an optional BOM; blank lines are skipped;
+ * - every row has as many fields as the header, and item ids are unique and non-empty.
+ * Errors name the file and the line (1-based, the line a row starts on) and what was expected.
+ */
+export function parseLogitsCsv(text: string, fileName: string): ItemScore[] {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.trim() === '') throw new DataFileError(fileName, undefined, 'empty file; expected a header row item_id,label,logit_A,logit_B,logit_C,logit_D');
+
+  let lineCounted = 0;
+  let line = 1;
+  const lineOf = (offset: number) => {
+    for (; lineCounted < offset; lineCounted++) if (body.charCodeAt(lineCounted) === 10) line++;
+    return line;
+  };
+
+  let columns: Record<string, number> | undefined;
+  let width = 0;
+  const items: ItemScore[] = [];
+  const firstLine = new Map<string, number>();
+  let failure: DataFileError | undefined;
+  let rowStart = 0;
+
+  const fail = (at: number | undefined, detail: string) => {
+    failure = new DataFileError(fileName, at, detail);
+  };
+
+  const readHeader = (row: string[], at: number) => {
+    const index: Record<string, number> = {};
+    row.forEach((name, i) => {
+      const key = name.trim().toLowerCase();
+      if (key in index) fail(at, `column ${quote(name.trim())} appears twice in the header`);
+      index[key] = i;
+    });
+    const missing = LOGITS_CSV_REQUIRED.filter((c) => !(c.toLowerCase() in index));
+    if (missing.length > 0 && !failure) {
+      fail(at, `header lacks ${missing.join(', ')}; expected columns ${LOGITS_CSV_REQUIRED.join(',')} (optional: ${LOGITS_CSV_OPTIONAL.join(', ')})`);
+    }
+    columns = index;
+    width = row.length;
+  };
+
+  const readRow = (row: string[], at: number) => {
+    const col = columns!;
+    if (row.length !== width) {
+      fail(at, `expected ${width} fields as in the header, got ${row.length}`);
+      return;
+    }
+    const cell = (name: string) => row[col[name.toLowerCase()]];
+    const itemId = cell('item_id').trim();
+    if (itemId === '') return fail(at, 'item_id: expected a non-empty item id');
+    const earlier = firstLine.get(itemId);
+    if (earlier !== undefined) return fail(at, `duplicate item id ${quote(itemId)} (first on line ${earlier})`);
+    const label = parseLabel(cell('label'));
+    if (label === undefined) return fail(at, `label: unknown label ${quote(cell('label'))}; expected a letter A-D or an index 0-3`);
+    const logits: number[] = [];
+    for (const letter of ['A', 'B', 'C', 'D']) {
+      const x = parseFiniteNumber(cell(`logit_${letter}`));
+      if (typeof x === 'string') return fail(at, `logit_${letter}: ${x}`);
+      logits.push(x);
+    }
+    const score: ItemScore = { itemId, label, letterLogits: logits as LetterVector };
+    if ('subject' in col && cell('subject').trim() !== '') score.subject = cell('subject').trim();
+    if ('domain' in col && cell('domain').trim() !== '') score.domain = cell('domain').trim();
+    if ('letter_mass' in col && cell('letter_mass').trim() !== '') {
+      const mass = parseFiniteNumber(cell('letter_mass'));
+      if (typeof mass === 'string') return fail(at, `letter_mass: ${mass}`);
+      if (mass < 0 || mass > 1) return fail(at, `letter_mass: expected a probability in [0, 1], got ${mass}`);
+      score.letterMass = mass;
+    }
+    firstLine.set(itemId, at);
+    items.push(score);
+  };
+
+  Papa.parse<string[]>(body, {
+    delimitersToGuess: [',', '\t', ';'],
+    skipEmptyLines: false,
+    step: (result, parser) => {
+      const at = lineOf(rowStart);
+      rowStart = result.meta.cursor;
+      const row = result.data;
+      if (result.errors.length > 0) {
+        fail(at, `${result.errors[0].message.toLowerCase()}; expected CSV with RFC 4180 quoting`);
+      } else if (row.length === 1 && row[0].trim() === '') {
+        return; // blank line
+      } else if (columns === undefined) {
+        readHeader(row, at);
+      } else {
+        readRow(row, at);
+      }
+      if (failure) parser.abort();
+    },
+  });
+  if (failure) throw failure;
+  if (columns === undefined) throw new DataFileError(fileName, undefined, 'empty file; expected a header row');
+  if (items.length === 0) throw new DataFileError(fileName, undefined, 'no items: the header is not followed by any row');
+  return items;
+}
