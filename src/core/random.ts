@@ -37,30 +37,28 @@ export function deriveSeed(seed: number, ...labels: (string | number)[]): number
 
 /** xoshiro128** generator. Not cryptographic; for resampling and shuffling only. */
 export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  /** The four 32-bit state words, kept in an Int32Array so every operation stays in int32 registers. */
+  private readonly state = new Int32Array(4);
 
   constructor(seed: number) {
     let x = seed >>> 0;
-    this.s0 = x = splitmix32(x);
-    this.s1 = x = splitmix32(x);
-    this.s2 = x = splitmix32(x);
-    this.s3 = splitmix32(x);
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    for (let i = 0; i < 4; i++) this.state[i] = x = splitmix32(x);
+    if ((this.state[0] | this.state[1] | this.state[2] | this.state[3]) === 0) this.state[0] = 1;
   }
 
   /** Next uniform 32-bit unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (this.s1 << 9) >>> 0;
-    this.s2 = (this.s2 ^ this.s0) >>> 0;
-    this.s3 = (this.s3 ^ this.s1) >>> 0;
-    this.s1 = (this.s1 ^ this.s2) >>> 0;
-    this.s0 = (this.s0 ^ this.s3) >>> 0;
-    this.s2 = (this.s2 ^ t) >>> 0;
-    this.s3 = rotl(this.s3, 11);
+    const s = this.state;
+    const s0 = s[0];
+    const s1 = s[1];
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    const s2 = s[2] ^ s0;
+    const s3 = s[3] ^ s1;
+    s[1] = s1 ^ s2;
+    s[0] = s0 ^ s3;
+    s[2] = s2 ^ t;
+    s[3] = rotl(s3, 11);
     return result;
   }
 
@@ -77,8 +75,22 @@ export class Rng {
     if (!(n >= 1 && n <= 4294967296) || !Number.isInteger(n)) {
       throw new RangeError(`nextInt(n) needs an integer 1 <= n <= 2^32, got ${n}`);
     }
-    // 32x32 -> 64-bit multiply done in two 16-bit halves so it stays exact in doubles.
     let x = this.nextUint32();
+    if (n <= 2097152) {
+      // x * n < 2^53 is exact in a double: the common, fast case (hi and lo words by exact scaling).
+      let m = x * n;
+      let hi = Math.floor(m * 2.3283064365386963e-10);
+      if (m - hi * 4294967296 < n) {
+        const threshold = (4294967296 - n) % n;
+        while (m - hi * 4294967296 < threshold) {
+          x = this.nextUint32();
+          m = x * n;
+          hi = Math.floor(m * 2.3283064365386963e-10);
+        }
+      }
+      return hi;
+    }
+    // Larger n: the 64-bit product is formed exactly from 16-bit halves.
     let m = mul64(x, n);
     if (m.lo < n) {
       const threshold = (4294967296 - n) % n;
@@ -103,7 +115,7 @@ export class Rng {
 }
 
 function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
+  return (x << k) | (x >>> (32 - k));
 }
 
 /** Exact 64-bit product of a uint32 and an integer n <= 2^32, as (hi, lo) uint32 words. */
