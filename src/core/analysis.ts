@@ -1,0 +1,355 @@
+/**
+ * The study's analysis from scored items to the report the app shows, the CLI prints and --json writes:
+ * per variant every metric before and after post-hoc scaling with percentile-bootstrap CIs, and paired
+ * comparisons (bootstrap CI of the difference and permutation p) between variants on their shared items.
+ */
+
+import {
+  DEFAULT_ANALYSIS_SETTINGS,
+  METRICS,
+  NUM_CLASSES as K,
+  SCALING_METHODS,
+  type AnalysisReport,
+  type AnalysisSettings,
+  type Comparison,
+  type Interval,
+  type MetricName,
+  type Stage,
+  type StageMetrics,
+  type VariantReport,
+  type VariantRole,
+  type VariantScores,
+} from './types';
+import {
+  accuracy,
+  adaptiveCalibrationError,
+  brierScore,
+  classwiseCalibrationError,
+  expectedCalibrationError,
+  maximumCalibrationError,
+  negativeLogLikelihood,
+  predictionsFromLogits,
+  reliabilityDiagram,
+  type Predictions,
+} from './metrics';
+import { crossFitScaling, type CrossFitResult } from './scaling';
+import {
+  METRIC_COUNT,
+  MetricPool,
+  bootstrapMetrics,
+  metricColumn,
+  pairedPermutationTest,
+  percentileInterval,
+} from './stats';
+import { deriveSeed } from './random';
+
+/** Bad settings or inconsistent inputs to the analysis; the message says what to change. */
+export class AnalysisError extends Error {
+  override name = 'AnalysisError';
+}
+
+/** Fills in defaults and checks every setting; throws AnalysisError naming the setting and what it accepts. */
+export function resolveSettings(partial: Partial<AnalysisSettings> = {}): AnalysisSettings {
+  const s: AnalysisSettings = { ...DEFAULT_ANALYSIS_SETTINGS, ...stripUndefined(partial) };
+  const integer = (name: keyof AnalysisSettings, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const v = s[name] as number;
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new AnalysisError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+    }
+  };
+  integer('bins', 1, 255);
+  integer('mceMinCount', 1);
+  integer('folds', 2, 255);
+  integer('bootstrap', 0, 1_000_000);
+  integer('permutations', 0, 1_000_000);
+  integer('seed', 0, 4294967295);
+  if (!SCALING_METHODS.includes(s.scaling)) {
+    throw new AnalysisError(`scaling must be one of ${SCALING_METHODS.join(', ')}, got ${String(s.scaling)}`);
+  }
+  for (const name of ['lambda', 'mu'] as const) {
+    if (!(Number.isFinite(s[name]) && s[name] >= 0)) throw new AnalysisError(`${name} must be a finite number >= 0, got ${s[name]}`);
+  }
+  if (!(s.confidence > 0 && s.confidence < 1)) {
+    throw new AnalysisError(`confidence must be strictly between 0 and 1, got ${s.confidence}`);
+  }
+  if (typeof s.inSample !== 'boolean') throw new AnalysisError(`inSample must be true or false, got ${String(s.inSample)}`);
+  return s;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A variant's items in canonical order (by item id) with both stages' predictions. */
+export interface PreparedVariant {
+  name: string;
+  role?: VariantRole;
+  simulated: boolean;
+  /** Item ids, sorted by UTF-16 code units, so every machine orders them alike. */
+  ids: string[];
+  uncalibrated: Predictions;
+  /** Cross-fitted (or in-sample) calibrated predictions; absent when scaling = none. */
+  scaled?: Predictions;
+  crossFit?: CrossFitResult;
+  /** Mean letter mass over items that report one. */
+  letterMass?: number;
+  /** Domain index per item (domain, else subject, else one group) and the names. */
+  groups: Uint16Array;
+  groupNames: string[];
+}
+
+/**
+ * Orders a variant's items, checks them (non-empty, unique ids, labels 0..3, finite logits) and fits the
+ * scaler. Folds use settings.seed and the canonical order, so variants with the same items share folds.
+ */
+export function prepareVariant(v: VariantScores, settings: AnalysisSettings): PreparedVariant {
+  if (v.items.length === 0) throw new AnalysisError(`variant ${v.name} has no items`);
+  const items = [...v.items].sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  const n = items.length;
+  const logits = new Float64Array(n * K);
+  const labels = new Uint8Array(n);
+  const groupNames = [...new Set(items.map((it) => it.domain ?? it.subject ?? ''))].sort();
+  const groupIndex = new Map(groupNames.map((g, i) => [g, i]));
+  const groups = new Uint16Array(n);
+  let massSum = 0;
+  let massCount = 0;
+  items.forEach((it, i) => {
+    if (i > 0 && it.itemId === items[i - 1].itemId) {
+      throw new AnalysisError(`variant ${v.name} has item ${it.itemId} more than once`);
+    }
+    if (!(Number.isInteger(it.label) && it.label >= 0 && it.label < K)) {
+      throw new AnalysisError(`variant ${v.name}, item ${it.itemId}: label must be 0..3, got ${it.label}`);
+    }
+    labels[i] = it.label;
+    for (let k = 0; k < K; k++) {
+      const z = it.letterLogits[k];
+      if (!Number.isFinite(z)) throw new AnalysisError(`variant ${v.name}, item ${it.itemId}: logit ${k} is ${z}, expected a finite number`);
+      logits[i * K + k] = z;
+    }
+    groups[i] = groupIndex.get(it.domain ?? it.subject ?? '')!;
+    if (it.letterMass !== undefined) {
+      massSum += it.letterMass;
+      massCount++;
+    }
+  });
+  const uncalibrated = predictionsFromLogits(logits, labels);
+  const prepared: PreparedVariant = {
+    name: v.name,
+    role: v.role,
+    simulated: v.simulated,
+    ids: items.map((it) => it.itemId),
+    uncalibrated,
+    letterMass: massCount > 0 ? massSum / massCount : undefined,
+    groups,
+    groupNames,
+  };
+  if (settings.scaling !== 'none') {
+    if (!settings.inSample && n < settings.folds) {
+      throw new AnalysisError(`variant ${v.name} has ${n} items, fewer than the ${settings.folds} cross-fitting folds`);
+    }
+    const crossFit = crossFitScaling(settings.scaling, uncalibrated.logp, labels, {
+      folds: settings.folds,
+      seed: settings.seed,
+      groups: groupNames.length > 1 ? groups : null,
+      inSample: settings.inSample,
+      lambda: settings.lambda,
+      mu: settings.mu,
+    });
+    prepared.crossFit = crossFit;
+    prepared.scaled = predictionsFromLogits(crossFit.logp, labels);
+  }
+  return prepared;
+}
+
+/** Point estimates of every metric (metrics.ts definitions) and, given a resample table, their CIs. */
+export function stageMetrics(
+  pred: Predictions,
+  settings: AnalysisSettings,
+  resamples?: Float64Array,
+  letterMass?: number,
+): StageMetrics {
+  const mce = maximumCalibrationError(pred, settings.bins, settings.mceMinCount);
+  const values: Record<MetricName, number> = {
+    accuracy: accuracy(pred),
+    ece: expectedCalibrationError(pred, settings.bins),
+    mce: mce.value,
+    ece_adaptive: adaptiveCalibrationError(pred, settings.bins),
+    classwise_ece: classwiseCalibrationError(pred, settings.bins),
+    brier: brierScore(pred),
+    nll: negativeLogLikelihood(pred),
+  };
+  const stage: StageMetrics = { ...values, mce_bin_count: mce.count, reliability: reliabilityDiagram(pred, settings.bins) };
+  if (resamples) stage.ci = intervals(resamples, settings.confidence);
+  if (letterMass !== undefined) stage.letter_mass = letterMass;
+  return stage;
+}
+
+function intervals(table: Float64Array, level: number, minus?: Float64Array): Record<MetricName, Interval> {
+  return Object.fromEntries(
+    METRICS.map((m, j) => [m, percentileInterval(metricColumn(table, j, minus), level)]),
+  ) as Record<MetricName, Interval>;
+}
+
+/** Options beyond the settings: which pairs to compare (default: every pair, in input order). */
+export interface AnalysisOptions {
+  compare?: [string, string][];
+}
+
+/**
+ * Runs the whole analysis. Deterministic: the same variants (in any item order) and settings give the same
+ * report on every machine. Resampling (all seeded from settings.seed):
+ * - Single-variant CIs: settings.bootstrap percentile-bootstrap resamples of the variant's items, re-binning in
+ *   each; the resamples depend only on the seed and the item count, so two variants with the same items see the
+ *   same resampled items and their per-resample difference is the paired bootstrap of the difference.
+ * - After scaling, CIs and tests resample the cross-fitted calibrated logits: the scaler is not refitted per
+ *   resample (report.variants.*.scaling.resampling says so).
+ * - Comparisons run on the items both variants scored, paired by item id; ids only one side has are counted in
+ *   `unmatched`. Gold labels must agree on shared items.
+ */
+export function analyzeVariants(
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings> = {},
+  options: AnalysisOptions = {},
+): AnalysisReport {
+  const settings = resolveSettings(partial);
+  if (variants.length === 0) throw new AnalysisError('no variants to analyse');
+  const names = new Set<string>();
+  for (const v of variants) {
+    if (names.has(v.name)) throw new AnalysisError(`two variants are named ${v.name}; names must be unique`);
+    names.add(v.name);
+  }
+  const pairs = options.compare ?? allPairs(variants.map((v) => v.name));
+  for (const [a, b] of pairs) {
+    for (const name of [a, b]) if (!names.has(name)) throw new AnalysisError(`--compare names ${name}, which is not a variant (have: ${[...names].join(', ')})`);
+    if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
+  }
+
+  const prepared = variants.map((v) => prepareVariant(v, settings));
+  const bootSeed = deriveSeed(settings.seed, 'bootstrap');
+  const tables = new Map<string, { uncalibrated?: Float64Array; scaled?: Float64Array }>();
+  const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
+
+  for (const p of prepared) {
+    const n = p.ids.length;
+    const resample = (pred: Predictions) =>
+      settings.bootstrap > 0
+        ? bootstrapMetrics(new MetricPool([pred], settings.bins, settings.mceMinCount), n, settings.bootstrap, bootSeed).group0
+        : undefined;
+    const t = { uncalibrated: resample(p.uncalibrated), scaled: p.scaled ? resample(p.scaled) : undefined };
+    tables.set(p.name, t);
+    const variantReport: VariantReport = {
+      n,
+      simulated: p.simulated,
+      uncalibrated: stageMetrics(p.uncalibrated, settings, t.uncalibrated, p.letterMass),
+      scaling: {
+        method: settings.scaling,
+        folds: settings.inSample ? 1 : settings.folds,
+        lambda: settings.lambda,
+        mu: settings.mu,
+        in_sample: settings.inSample,
+        resampling: 'fixed-calibrated-logits',
+      },
+    };
+    if (p.role) variantReport.role = p.role;
+    if (p.scaled) {
+      const scaled = stageMetrics(p.scaled, settings, t.scaled);
+      variantReport.scaled = scaled;
+      variantReport.ece_reduction_pct = (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
+      variantReport.accuracy_change_pts = 100 * (scaled.accuracy - variantReport.uncalibrated.accuracy);
+    }
+    report.variants[p.name] = variantReport;
+  }
+
+  const byName = new Map(prepared.map((p) => [p.name, p]));
+  for (const [nameA, nameB] of pairs) {
+    report.comparisons.push(...comparePair(byName.get(nameA)!, byName.get(nameB)!, settings, tables, bootSeed));
+  }
+  return report;
+}
+
+function allPairs(names: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < names.length; i++) for (let j = i + 1; j < names.length; j++) pairs.push([names[i], names[j]]);
+  return pairs;
+}
+
+/** Rows of `pred` at the given item indices, as a new Predictions. */
+function subset(pred: Predictions, rows: number[]): Predictions {
+  const logp = new Float64Array(rows.length * K);
+  const probs = new Float64Array(rows.length * K);
+  const labels = new Uint8Array(rows.length);
+  rows.forEach((i, j) => {
+    logp.set(pred.logp.subarray(i * K, i * K + K), j * K);
+    probs.set(pred.probs.subarray(i * K, i * K + K), j * K);
+    labels[j] = pred.labels[i];
+  });
+  return { n: rows.length, logp, probs, labels };
+}
+
+function comparePair(
+  a: PreparedVariant,
+  b: PreparedVariant,
+  settings: AnalysisSettings,
+  tables: Map<string, { uncalibrated?: Float64Array; scaled?: Float64Array }>,
+  bootSeed: number,
+): Comparison[] {
+  // Shared items by id (both id lists are sorted).
+  const rowsA: number[] = [];
+  const rowsB: number[] = [];
+  for (let i = 0, j = 0; i < a.ids.length && j < b.ids.length; ) {
+    if (a.ids[i] === b.ids[j]) {
+      if (a.uncalibrated.labels[i] !== b.uncalibrated.labels[j]) {
+        throw new AnalysisError(
+          `item ${a.ids[i]} has gold answer ${'ABCD'[a.uncalibrated.labels[i]]} in ${a.name} but ${'ABCD'[b.uncalibrated.labels[j]]} in ${b.name}`,
+        );
+      }
+      rowsA.push(i++);
+      rowsB.push(j++);
+    } else if (a.ids[i] < b.ids[j]) i++;
+    else j++;
+  }
+  const m = rowsA.length;
+  const unmatched = { onlyA: a.ids.length - m, onlyB: b.ids.length - m };
+  if (m === 0) throw new AnalysisError(`${a.name} and ${b.name} share no item ids, so they cannot be compared`);
+  const sameItems = unmatched.onlyA === 0 && unmatched.onlyB === 0;
+
+  const stages: Stage[] = a.scaled && b.scaled ? ['uncalibrated', 'scaled'] : ['uncalibrated'];
+  const out: Comparison[] = [];
+  for (const stage of stages) {
+    const predA = stage === 'scaled' ? a.scaled! : a.uncalibrated;
+    const predB = stage === 'scaled' ? b.scaled! : b.uncalibrated;
+    const pool = new MetricPool(
+      sameItems ? [predA, predB] : [subset(predA, rowsA), subset(predB, rowsB)],
+      settings.bins,
+      settings.mceMinCount,
+    );
+    let ci: Record<MetricName, Interval> | undefined;
+    if (settings.bootstrap > 0) {
+      if (sameItems) {
+        // Same items, same seed: the single-variant resamples are already paired.
+        ci = intervals(tables.get(a.name)![stage]!, settings.confidence, tables.get(b.name)![stage]!);
+      } else {
+        const paired = bootstrapMetrics(pool, m, settings.bootstrap, bootSeed);
+        ci = intervals(paired.group0, settings.confidence, paired.group1);
+      }
+    }
+    const test =
+      settings.permutations > 0
+        ? pairedPermutationTest(pool, m, settings.permutations, deriveSeed(settings.seed, 'permutation', a.name, b.name, stage))
+        : undefined;
+    const observed = test?.observed ?? pointDifference(pool, m);
+    METRICS.forEach((metric, j) => {
+      const c: Comparison = { a: a.name, b: b.name, metric, stage, diff: observed[j], n: m, unmatched };
+      if (ci) c.ci = ci[metric];
+      if (test) c.p = test.p[j];
+      out.push(c);
+    });
+  }
+  return out;
+}
+
+function pointDifference(pool: MetricPool, m: number): Float64Array {
+  const out = new Float64Array(2 * METRIC_COUNT);
+  pool.evaluate(new Float64Array(m).fill(1), null, out);
+  return Float64Array.from({ length: METRIC_COUNT }, (_, j) => out[j] - out[METRIC_COUNT + j]);
+}

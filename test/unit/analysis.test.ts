@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeVariants, AnalysisError, prepareVariant, resolveSettings } from '../../src/core/analysis';
+import { expectedCalibrationError, predictionsFromLogits } from '../../src/core/metrics';
+import { MetricPool, bootstrapMetrics, metricColumn, percentileInterval } from '../../src/core/stats';
+import { deriveSeed } from '../../src/core/random';
+import { DEFAULT_ANALYSIS_SETTINGS, METRICS, type VariantScores } from '../../src/core/types';
+import { pairedVariant, syntheticVariant } from '../support/synthetic';
+
+const fast = { bootstrap: 200, permutations: 199 };
+
+describe('resolveSettings', () => {
+  it('fills the documented defaults', () => {
+    expect(resolveSettings()).toEqual(DEFAULT_ANALYSIS_SETTINGS);
+    expect(resolveSettings({ bins: 10, bootstrap: undefined }).bootstrap).toBe(10_000);
+  });
+
+  it('refuses bad settings with a message naming the setting', () => {
+    expect(() => resolveSettings({ bins: 0 })).toThrow(/bins must be an integer from 1 to 255, got 0/);
+    expect(() => resolveSettings({ folds: 1 })).toThrow(/folds/);
+    expect(() => resolveSettings({ lambda: -1 })).toThrow(/lambda must be a finite number >= 0/);
+    expect(() => resolveSettings({ scaling: 'platt' as never })).toThrow(/scaling must be one of none, temperature, vector, matrix/);
+    expect(() => resolveSettings({ confidence: 1 })).toThrow(/confidence/);
+    expect(() => resolveSettings({ seed: -3 })).toThrow(AnalysisError);
+  });
+});
+
+describe('analyzeVariants', () => {
+  const base = { ...syntheticVariant({ n: 400, seed: 1, sharpness: 1 }), name: 'base', role: 'base' as const };
+  const grpo = { ...pairedVariant(base, 2, 2.5, 'grpo'), role: 'grpo' as const };
+
+  it('gives the same report for the same inputs in any item order', () => {
+    const r1 = analyzeVariants([base, grpo], fast);
+    const shuffled = { ...grpo, items: [...grpo.items].reverse() };
+    const r2 = analyzeVariants([base, shuffled], fast);
+    expect(r2).toEqual(r1);
+  });
+
+  it('reports point estimates equal to the metric definitions, with their CIs', () => {
+    const r = analyzeVariants([base], { ...fast, scaling: 'none' });
+    const v = r.variants.base;
+    const pred = predictionsFromLogits(base.items.flatMap((it) => it.letterLogits), Uint8Array.from(base.items.map((it) => it.label)));
+    expect(v.uncalibrated.ece).toBeCloseTo(expectedCalibrationError(pred, 15), 12);
+    expect(v.n).toBe(400);
+    expect(v.scaled).toBeUndefined();
+    for (const m of METRICS) {
+      const [lo, hi] = v.uncalibrated.ci![m];
+      expect(lo).toBeLessThanOrEqual(hi);
+      // Means (accuracy, Brier, NLL) sit inside their percentile CI; binned errors are biased upward in
+      // resamples (duplicated items), so their point estimate may fall below the interval.
+      if (m === 'accuracy' || m === 'brier' || m === 'nll') {
+        expect(lo).toBeLessThanOrEqual(v.uncalibrated[m] + 1e-12);
+        expect(hi).toBeGreaterThanOrEqual(v.uncalibrated[m] - 1e-12);
+      }
+    }
+    expect(v.uncalibrated.reliability).toHaveLength(15);
+    expect(v.uncalibrated.reliability.reduce((s, b) => s + b.count, 0)).toBe(400);
+  });
+
+  it('matrix scaling repairs an overconfident variant out of sample', () => {
+    const r = analyzeVariants([grpo], { ...fast, permutations: 0 });
+    const v = r.variants.grpo;
+    expect(v.scaling).toEqual({ method: 'matrix', folds: 5, lambda: 0.01, mu: 0.01, in_sample: false, resampling: 'fixed-calibrated-logits' });
+    expect(v.uncalibrated.ece).toBeGreaterThan(0.1);
+    expect(v.scaled!.ece).toBeLessThan(v.uncalibrated.ece / 2);
+    expect(v.scaled!.nll).toBeLessThan(v.uncalibrated.nll);
+    expect(v.ece_reduction_pct).toBeCloseTo((100 * (v.uncalibrated.ece - v.scaled!.ece)) / v.uncalibrated.ece, 12);
+    expect(v.accuracy_change_pts).toBeCloseTo(100 * (v.scaled!.accuracy - v.uncalibrated.accuracy), 12);
+  });
+
+  it('labels in-sample fits and temperature scaling', () => {
+    const r = analyzeVariants([grpo], { ...fast, scaling: 'temperature', inSample: true });
+    expect(r.variants.grpo.scaling.in_sample).toBe(true);
+    expect(r.variants.grpo.scaling.method).toBe('temperature');
+    expect(r.variants.grpo.scaled!.ece).toBeLessThan(r.variants.grpo.uncalibrated.ece);
+  });
+
+  it('carries simulated and role through', () => {
+    const r = analyzeVariants([base, { ...grpo, simulated: false }], fast);
+    expect(r.variants.base.simulated).toBe(true);
+    expect(r.variants.grpo.simulated).toBe(false);
+    expect(r.variants.grpo.role).toBe('grpo');
+  });
+
+  it('compares every pair at both stages, with a paired bootstrap CI and a permutation p', () => {
+    const sft = pairedVariant(base, 3, 1.1, 'sft');
+    const r = analyzeVariants([base, sft, grpo], fast);
+    const pairs = [...new Set(r.comparisons.map((c) => `${c.a}:${c.b}`))];
+    expect(pairs).toEqual(['base:sft', 'base:grpo', 'sft:grpo']);
+    expect(r.comparisons).toHaveLength(3 * 2 * METRICS.length);
+    const ece = r.comparisons.find((c) => c.a === 'base' && c.b === 'grpo' && c.metric === 'ece' && c.stage === 'uncalibrated')!;
+    expect(ece.diff).toBeCloseTo(r.variants.base.uncalibrated.ece - r.variants.grpo.uncalibrated.ece, 12);
+    expect(ece.p).toBeGreaterThan(0);
+    expect(ece.p).toBeLessThanOrEqual(1);
+    expect(ece.p).toBe(1 / 200); // grpo is far more overconfident on every resample
+    expect(ece.n).toBe(400);
+    expect(ece.unmatched).toEqual({ onlyA: 0, onlyB: 0 });
+
+    // The CI is the percentile interval of the paired per-resample differences.
+    const seed = deriveSeed(0, 'bootstrap');
+    const prep = (v: VariantScores) => prepareVariant(v, resolveSettings({ ...fast, scaling: 'none' })).uncalibrated;
+    const paired = bootstrapMetrics(new MetricPool([prep(base), prep(grpo)], 15), 400, 200, seed);
+    const j = METRICS.indexOf('ece');
+    expect(ece.ci).toEqual(percentileInterval(metricColumn(paired.group0, j, paired.group1), 0.95));
+  });
+
+  it('honours --compare and refuses unknown names', () => {
+    const r = analyzeVariants([base, grpo], fast, { compare: [['grpo', 'base']] });
+    expect(r.comparisons.every((c) => c.a === 'grpo' && c.b === 'base')).toBe(true);
+    expect(() => analyzeVariants([base, grpo], fast, { compare: [['grpo', 'sft']] })).toThrow(/sft, which is not a variant/);
+  });
+
+  it('pairs items by id and reports the unmatched ones', () => {
+    const partial = { ...grpo, items: grpo.items.slice(50) };
+    const extra = { ...base, items: [...base.items, { itemId: 'zzz/extra', label: 1, letterLogits: [0, 1, 0, 0] as [number, number, number, number] }] };
+    const r = analyzeVariants([extra, partial], fast);
+    const c = r.comparisons[0];
+    expect(c.n).toBe(350);
+    expect(c.unmatched).toEqual({ onlyA: 51, onlyB: 0 });
+    expect(c.ci![0]).toBeLessThanOrEqual(c.ci![1]);
+  });
+
+  it('refuses inconsistent inputs with a message a person can act on', () => {
+    const relabelled = { ...grpo, items: grpo.items.map((it, i) => (i === 0 ? { ...it, label: (it.label + 1) % 4 } : it)) };
+    expect(() => analyzeVariants([base, relabelled], fast)).toThrow(/item item\/00000 has gold answer . in base but . in grpo/);
+    expect(() => analyzeVariants([base, { ...grpo, name: 'base' }], fast)).toThrow(/two variants are named base/);
+    expect(() => analyzeVariants([{ ...base, items: [] }], fast)).toThrow(/variant base has no items/);
+    expect(() => analyzeVariants([{ ...base, items: [base.items[0], base.items[0]] }], fast)).toThrow(/more than once/);
+    const nan = { ...base, items: [{ ...base.items[0], letterLogits: [NaN, 0, 0, 0] as [number, number, number, number] }] };
+    expect(() => analyzeVariants([nan], { ...fast, scaling: 'none' })).toThrow(/logit 0 is NaN, expected a finite number/);
+    const disjoint = { ...grpo, items: grpo.items.map((it) => ({ ...it, itemId: `other/${it.itemId}` })) };
+    expect(() => analyzeVariants([base, disjoint], fast)).toThrow(/share no item ids/);
+  });
+
+  it('skips CIs and p-values when asked for zero resamples', () => {
+    const r = analyzeVariants([base, grpo], { bootstrap: 0, permutations: 0, scaling: 'none' });
+    expect(r.variants.base.uncalibrated.ci).toBeUndefined();
+    expect(r.comparisons[0].ci).toBeUndefined();
+    expect(r.comparisons[0].p).toBeUndefined();
+    expect(r.comparisons[0].diff).toBeCloseTo(r.variants.base.uncalibrated.accuracy - r.variants.grpo.uncalibrated.accuracy, 12);
+  });
+});
