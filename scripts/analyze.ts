@@ -1,0 +1,376 @@
+/**
+ * `npm run analyze -- [options] [inputs...]`: the study's calibration table, before and after post-hoc
+ * scaling, with bootstrap CIs and paired permutation tests, for variants read from this kit's results
+ * files, logits CSVs or lm-evaluation-harness samples. The numbers come from src/core/analysis.ts, the
+ * same code the app runs; this script only reads files, prints and writes JSON.
+ *
+ * --json FILE writes the AnalysisReport of src/core/types.ts, a stable shape:
+ *   {
+ *     settings: { bins, mceMinCount, scaling, folds, inSample, lambda, mu, bootstrap, permutations,
+ *                 confidence, seed },
+ *     variants: { <name>: {
+ *       n, simulated, role?,
+ *       uncalibrated: { accuracy, ece, mce, ece_adaptive, classwise_ece, brier, nll,   (numbers)
+ *                       ci?: { <metric>: [lo, hi] },   (absent with --bootstrap 0)
+ *                       mce_bin_count, letter_mass?, reliability: [{ lo, hi, count, confidence, accuracy }] },
+ *       scaled?: { same as uncalibrated },   (absent with --scaling none)
+ *       scaling: { method, folds, lambda, mu, in_sample, resampling: "fixed-calibrated-logits" },
+ *       ece_reduction_pct?, accuracy_change_pts? } },
+ *     comparisons: [{ a, b, metric, stage: "uncalibrated" | "scaled", diff, ci?, p?, n,
+ *                     unmatched: { onlyA, onlyB } }]
+ *   }
+ * Numbers JSON cannot hold (NaN, e.g. an empty bin's accuracy) are written as null.
+ *
+ * Exit codes: 0 success; 1 bad input or settings (one line on stderr naming the file, the line or field,
+ * and what was expected; nothing is printed or written as a result); 2 an internal error.
+ */
+import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { analyzeVariants } from '../src/core/analysis';
+import {
+  DEFAULT_ANALYSIS_SETTINGS,
+  METRICS,
+  SCALING_METHODS,
+  type AnalysisReport,
+  type AnalysisSettings,
+  type Interval,
+  type MetricName,
+  type StageMetrics,
+  type VariantReport,
+  type VariantScores,
+} from '../src/core/types';
+import { DataFileError } from '../src/data/errors';
+import { loadVariant, parseVariantSpec, variantsFromResultsFile, type InputFile } from '../src/data/load-variant';
+
+/** An input problem reported as one line, exit code 1. */
+class InputError extends Error {
+  override name = 'InputError';
+}
+
+/** Error names that mean bad input rather than a bug: shown as one line, exit code 1. */
+const INPUT_ERRORS = new Set(['InputError', 'DataFileError', 'ResultsFileError', 'AnalysisError']);
+
+// ---------------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------------
+
+function integerAtLeast(min: number) {
+  return (value: string): number => {
+    const x = Number(value);
+    if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(x) || x < min) {
+      throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    }
+    return x;
+  };
+}
+
+function nonNegativeNumber(value: string): number {
+  const x = Number(value);
+  if (value.trim() === '' || !Number.isFinite(x) || x < 0) throw new InvalidArgumentError('expected a finite number >= 0');
+  return x;
+}
+
+function level(value: string): number {
+  const x = Number(value);
+  if (value.trim() === '' || !(x > 0 && x < 1)) throw new InvalidArgumentError('expected a level between 0 and 1, e.g. 0.95');
+  return x;
+}
+
+function seed(value: string): number {
+  const x = integerAtLeast(0)(value);
+  if (x > 0xffffffff) throw new InvalidArgumentError('expected an integer in [0, 2^32)');
+  return x;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function buildProgram(): Command {
+  const d = DEFAULT_ANALYSIS_SETTINGS;
+  return new Command()
+    .name('npm run analyze --')
+    .description(
+      'Calibration of model variants on the same multiple-choice items: accuracy, ECE, MCE, adaptive ECE,\n' +
+        'classwise ECE, Brier and NLL with bootstrap CIs, before and after post-hoc scaling, and paired\n' +
+        'permutation tests between variants.',
+    )
+    .argument('[inputs...]', 'results files (.json) exported by this kit; every run in them becomes a variant')
+    .option(
+      '--variant <NAME=PATH>',
+      'a variant from PATH: a results file (.json; PATH#RUN picks one of several runs), an lm-evaluation-harness ' +
+        'samples file (.jsonl), a logits CSV (.csv), or a directory of samples_*.jsonl files. Repeatable; ' +
+        'repeating a NAME joins its files (e.g. one samples file per subject)',
+      collect,
+      [],
+    )
+    .option('--bins <B>', 'equal-width bins for ECE, MCE, adaptive and classwise ECE', integerAtLeast(1), d.bins)
+    .option('--mce-min-count <m>', 'MCE ignores bins with fewer items than this', integerAtLeast(1), d.mceMinCount)
+    .addOption(
+      new Option('--scaling <method>', 'post-hoc scaling of the 4-way log-softmax').choices(SCALING_METHODS).default(d.scaling),
+    )
+    .option('--folds <k>', 'cross-fitting folds: each item is calibrated by a scaler fitted without it', integerAtLeast(2), d.folds)
+    .option('--in-sample', 'fit and evaluate the scaler on the same items (optimistic; labelled as such)', d.inSample)
+    .option('--lambda <x>', 'matrix scaling: ODIR off-diagonal penalty', nonNegativeNumber, d.lambda)
+    .option('--mu <x>', 'matrix scaling: ODIR bias penalty', nonNegativeNumber, d.mu)
+    .option('--bootstrap <R>', 'bootstrap resamples for CIs (0: no CIs)', integerAtLeast(0), d.bootstrap)
+    .option('--permutations <R>', 'permutations for the paired tests (0: no p-values)', integerAtLeast(0), d.permutations)
+    .option('--confidence <level>', 'CI level', level, d.confidence)
+    .option('--seed <n>', 'seed of folds, resamples and permutations', seed, d.seed)
+    .option('--compare <A:B>', 'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier)', collect, [])
+    .option('--json <FILE>', 'also write the full report as JSON (shape documented in scripts/analyze.ts and the README)')
+    .allowExcessArguments(false);
+}
+
+interface CliOptions {
+  variant: string[];
+  bins: number;
+  mceMinCount: number;
+  scaling: AnalysisSettings['scaling'];
+  folds: number;
+  inSample: boolean;
+  lambda: number;
+  mu: number;
+  bootstrap: number;
+  permutations: number;
+  confidence: number;
+  seed: number;
+  compare: string[];
+  json?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------------------------------
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InputError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** The files behind one PATH: the file itself, or a directory's samples files (*.jsonl, sorted by name). */
+function filesAt(path: string): InputFile[] {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch (err) {
+    throw new InputError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!isDirectory) return [{ name: path, text: readText(path) }];
+  const names = readdirSync(path)
+    .filter((n) => n.toLowerCase().endsWith('.jsonl'))
+    .sort();
+  if (names.length === 0) throw new InputError(`${path}: directory holds no .jsonl samples files`);
+  return names.map((n) => ({ name: join(path, n), text: readText(join(path, n)) }));
+}
+
+function loadInputs(inputs: string[], variantSpecs: string[]): VariantScores[] {
+  const variants: VariantScores[] = [];
+  const origin = new Map<string, string>();
+  const add = (v: VariantScores, from: string) => {
+    const earlier = origin.get(v.name);
+    if (earlier !== undefined) {
+      throw new InputError(`${from}: variant name "${v.name}" is already used by ${earlier}; expected unique names (rename with --variant NAME=PATH#RUN)`);
+    }
+    origin.set(v.name, from);
+    variants.push(v);
+  };
+  for (const path of inputs) {
+    for (const file of filesAt(path)) for (const v of variantsFromResultsFile(file)) add(v, file.name);
+  }
+  // Specs sharing a NAME form one variant, placed where that NAME first appears.
+  const byName = new Map<string, { file: InputFile; run?: string }[]>();
+  for (const spec of variantSpecs) {
+    const { name, path, run } = parseVariantSpec(spec);
+    const files = byName.get(name) ?? [];
+    for (const file of filesAt(path)) files.push({ file, run });
+    byName.set(name, files);
+  }
+  for (const [name, files] of byName) add(loadVariant(name, files), `--variant ${name}`);
+  if (variants.length === 0) throw new InputError('no inputs; expected --variant NAME=PATH or results files (run with --help for usage)');
+  return variants;
+}
+
+/** `A:B` into a pair of known variant names; a name may itself contain ':' as long as the split is unique. */
+function parseCompare(spec: string, names: string[]): [string, string] {
+  const known = new Set(names);
+  const splits: [string, string][] = [];
+  for (let i = spec.indexOf(':'); i >= 0; i = spec.indexOf(':', i + 1)) {
+    const a = spec.slice(0, i);
+    const b = spec.slice(i + 1);
+    if (known.has(a) && known.has(b)) splits.push([a, b]);
+  }
+  if (splits.length === 1) {
+    if (splits[0][0] === splits[0][1]) throw new InputError(`--compare ${spec}: expected two different variants`);
+    return splits[0];
+  }
+  if (!spec.includes(':')) throw new InputError(`--compare ${spec}: expected A:B, two variant names`);
+  throw new InputError(`--compare ${spec}: expected A:B with A and B among the variants (${names.join(', ')})`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------------
+
+const METRIC_LABEL: Record<MetricName, string> = {
+  accuracy: 'accuracy',
+  ece: 'ECE',
+  mce: 'MCE',
+  ece_adaptive: 'adaptive ECE',
+  classwise_ece: 'classwise ECE',
+  brier: 'Brier',
+  nll: 'NLL',
+};
+
+const num = (x: number | undefined, digits = 4) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
+const signed = (x: number, digits = 4) => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(digits) : 'n/a');
+const interval = (ci: Interval | undefined, fmt: (x: number) => string = (x) => num(x)) =>
+  ci ? `[${fmt(ci[0])}, ${fmt(ci[1])}]` : '';
+
+function scalingLabel(s: AnalysisSettings): string {
+  if (s.scaling === 'none') return 'no post-hoc scaling';
+  const how = s.inSample
+    ? 'fitted in-sample (scaler fitted and evaluated on the same items: optimistic)'
+    : `${s.folds}-fold cross-fitted (each item calibrated by a scaler fitted without it)`;
+  const odir = s.scaling === 'matrix' ? ` with ODIR lambda = ${s.lambda}, mu = ${s.mu}` : '';
+  return `${s.scaling} scaling${odir}, ${how}`;
+}
+
+function stageCell(stage: StageMetrics, metric: MetricName): string {
+  const value = num(stage[metric]);
+  const ci = interval(stage.ci?.[metric]);
+  const extra = metric === 'mce' ? ` (bin of ${stage.mce_bin_count})` : '';
+  return `${value} ${ci}${extra}`.trim();
+}
+
+function variantBlock(name: string, v: VariantReport, s: AnalysisSettings, source: string | undefined): string[] {
+  const pct = Math.round(s.confidence * 100);
+  const head = `${name}${v.simulated ? '  [SIMULATED: scores from the simulated engine, not from a model]' : ''}`;
+  const sub = [`n = ${v.n}`, v.role ? `role ${v.role}` : '', source ? `from ${source}` : ''].filter(Boolean).join(', ');
+  const scaledHead = v.scaled
+    ? `after ${v.scaling.method} scaling (${v.scaling.in_sample ? 'in-sample' : `${v.scaling.folds}-fold cross-fitted`})`
+    : '';
+  const rows: string[][] = [['metric', `uncalibrated (${pct}% CI)`, scaledHead ? `${scaledHead} (${pct}% CI)` : '']];
+  for (const m of METRICS) rows.push([METRIC_LABEL[m], stageCell(v.uncalibrated, m), v.scaled ? stageCell(v.scaled, m) : '']);
+  if (v.uncalibrated.letter_mass !== undefined) rows.push(['letter mass', num(v.uncalibrated.letter_mass), '']);
+  const lines = [head, `  ${sub}`, ...table(rows, '  ')];
+  if (v.scaled) {
+    const red = v.ece_reduction_pct;
+    const acc = v.accuracy_change_pts;
+    lines.push(
+      `  ECE reduction ${red === undefined || !Number.isFinite(red) ? 'n/a' : `${red.toFixed(1)}%`}; ` +
+        `accuracy change ${acc === undefined || !Number.isFinite(acc) ? 'n/a' : `${signed(acc, 2)} points`}`,
+    );
+  }
+  return lines;
+}
+
+/** Left-aligned columns separated by two spaces; trailing blanks trimmed. */
+function table(rows: string[][], indent = ''): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => indent + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join('  ').trimEnd());
+}
+
+function render(report: AnalysisReport, sources: Map<string, string | undefined>): string {
+  const s = report.settings;
+  const pct = Math.round(s.confidence * 100);
+  const lines: string[] = [];
+  const simulated = Object.entries(report.variants).filter(([, v]) => v.simulated).map(([n]) => n);
+  if (simulated.length > 0) {
+    lines.push(`SIMULATED variants (numbers from the simulated engine, not from a model): ${simulated.join(', ')}`, '');
+  }
+  lines.push(`Scaling: ${scalingLabel(s)}.`);
+  lines.push(
+    `Bins: ${s.bins} equal-width (MCE over bins with >= ${s.mceMinCount} item${s.mceMinCount === 1 ? '' : 's'}). ` +
+      (s.bootstrap > 0 ? `CIs: ${pct}% percentile bootstrap, ${s.bootstrap} resamples. ` : 'CIs: none (--bootstrap 0). ') +
+      (s.permutations > 0 ? `Paired permutation tests: ${s.permutations} permutations. ` : 'p-values: none (--permutations 0). ') +
+      `Seed ${s.seed}.`,
+  );
+  if (s.scaling !== 'none') {
+    lines.push('After scaling, CIs and tests resample the calibrated logits; the scaler is not refitted per resample.');
+  }
+  for (const [name, v] of Object.entries(report.variants)) lines.push('', ...variantBlock(name, v, s, sources.get(name)));
+
+  if (report.comparisons.length > 0) {
+    lines.push('', `Paired comparisons: a - b on the items both scored (${pct}% paired bootstrap CI; two-sided permutation p)`);
+    const rows = [['a - b', 'stage', 'metric', 'diff', `${pct}% CI`, 'p', 'n']];
+    for (const c of report.comparisons) {
+      rows.push([
+        `${c.a} - ${c.b}`,
+        c.stage,
+        METRIC_LABEL[c.metric],
+        signed(c.diff),
+        interval(c.ci, (x) => signed(x)),
+        c.p === undefined ? '' : num(c.p),
+        String(c.n),
+      ]);
+    }
+    lines.push(...table(rows, '  '));
+    const notes = new Set<string>();
+    for (const c of report.comparisons) {
+      if (c.unmatched.onlyA > 0 || c.unmatched.onlyB > 0) {
+        notes.add(
+          `  note: ${c.a} vs ${c.b}: ${c.unmatched.onlyA} item(s) only in ${c.a}, ${c.unmatched.onlyB} only in ${c.b}; compared on the ${c.n} shared`,
+        );
+      }
+    }
+    lines.push(...notes);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Writes FILE whole or not at all: a temporary file in the same directory, then a rename. */
+function writeJsonAtomically(path: string, report: AnalysisReport): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
+    renameSync(tmp, path);
+  } catch (err) {
+    throw new InputError(`${path}: cannot write the JSON report (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------------
+
+function main(argv: string[]): number {
+  const program = buildProgram();
+  program.parse(argv);
+  const opts = program.opts<CliOptions>();
+  try {
+    const variants = loadInputs(program.args, opts.variant);
+    const names = variants.map((v) => v.name);
+    const compare = opts.compare.map((spec) => parseCompare(spec, names));
+    const settings: Partial<AnalysisSettings> = {
+      bins: opts.bins,
+      mceMinCount: opts.mceMinCount,
+      scaling: opts.scaling,
+      folds: opts.folds,
+      inSample: opts.inSample,
+      lambda: opts.lambda,
+      mu: opts.mu,
+      bootstrap: opts.bootstrap,
+      permutations: opts.permutations,
+      confidence: opts.confidence,
+      seed: opts.seed,
+    };
+    const report = analyzeVariants(variants, settings, compare.length > 0 ? { compare } : undefined);
+    const text = render(report, new Map(variants.map((v) => [v.name, v.source])));
+    if (opts.json !== undefined) writeJsonAtomically(opts.json, report);
+    process.stdout.write(text);
+    return 0;
+  } catch (err) {
+    const e = err as Error;
+    if (INPUT_ERRORS.has(e?.name) || err instanceof DataFileError) {
+      process.stderr.write(`${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      return 1;
+    }
+    process.stderr.write(`internal error: ${e?.stack ?? String(err)}\n`);
+    return 2;
+  }
+}
+
+process.exitCode = main(process.argv);
