@@ -1,0 +1,78 @@
+/**
+ * Turns whatever an engine threw (an Error, a comlink-rebuilt Error, or web-llm's `"Name: message"` string
+ * from its worker protocol) into a name, the original message and an action a person can take.
+ */
+
+export interface DescribedError {
+  /** The error's name (`DeviceLostError`, `ShaderF16SupportError`, ...), or `Error` when it has none. */
+  name: string;
+  message: string;
+  /** What the person can do about it. */
+  action: string;
+}
+
+/** Actions by error name: the kit's own engine errors, web-llm's error classes and storage errors. */
+const ACTIONS: Record<string, string> = {
+  WebGPUNotAvailableError:
+    'This browser offers no WebGPU. Use a recent Chrome or Edge on a machine with a GPU (see webgpureport.org), ' +
+    'or start a simulated run to try the app.',
+  WebGPUNotFoundError:
+    'This browser offers no WebGPU. Use a recent Chrome or Edge on a machine with a GPU, or start a simulated run.',
+  ShaderF16SupportError:
+    'This GPU or browser lacks the shader-f16 feature that q4f16/q0f16 models need. Choose the q4f32_1 (or q0f32) ' +
+    'build of the same model.',
+  FeatureSupportError: 'The GPU lacks a WebGPU feature this model needs. Choose a q4f32_1 build or another machine.',
+  DeviceLostError:
+    'The GPU device was lost, usually because it ran out of memory. The run resumes at the first unscored item; ' +
+    'if it keeps happening, close other GPU-heavy tabs or choose a smaller model or context window.',
+  WorkerCrashedError:
+    'The scoring worker stopped. The run resumes at the first unscored item; if it keeps happening, reload the page.',
+  LetterTokenError:
+    "This model's tokenizer does not encode each answer letter as one token, so its letter logits cannot be read. " +
+    'Use a Qwen3-family model or another prompt format.',
+  ModelLoadError:
+    'The model could not be loaded. Check the model URL and model library URL (serve-model prints both), your ' +
+    'connection, and that the library matches the architecture and quantisation.',
+  MissingModelError: 'The variant has no model library URL. Add the model_lib .wasm URL to the variant.',
+  ModelNotLoadedError: 'No model is loaded. Start the run again; it resumes at the first unscored item.',
+  UnsupportedTokenizerFilesError:
+    'The model folder has no tokenizer.json. Re-run mlc_llm gen_config so that tokenizer.json is copied.',
+  ContextWindowSizeExceededError:
+    'A prompt is longer than the context window. Raise context_window_size in the variant or use fewer shots.',
+  ScoringError: 'Scoring this item failed. Resume the run to retry from the first unscored item.',
+  StorageQuotaError:
+    'The browser refused to store more data (quota exceeded). Free space (delete cached models you no longer ' +
+    'need) and resume; no stored result was lost.',
+  StorageUnavailableError:
+    'IndexedDB is not available (private browsing or blocked site data). Allow site data for this page or use a ' +
+    'normal window.',
+  StorageBlockedError:
+    'Another tab of this app holds an older version of its database open. Close the other tabs and reload.',
+  StorageWriteError: 'Saving results failed; nothing of that batch was stored. Resume the run to retry.',
+};
+
+const NAME_PREFIX = /^([A-Z][A-Za-z0-9]*(?:Error|Exception)): ([\s\S]*)$/;
+
+/** Name, message and action of anything thrown by an engine, a worker or storage. */
+export function describeEngineError(error: unknown): DescribedError {
+  let name = 'Error';
+  let message: string;
+  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
+    const e = error as { name?: unknown; message?: unknown };
+    name = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
+    message = String(e.message ?? '');
+  } else {
+    message = String(error);
+  }
+  // web-llm's worker protocol sends `err.toString()`, i.e. "Name: message"; so does a generic Error that wraps it.
+  if (name === 'Error') {
+    const m = NAME_PREFIX.exec(message);
+    if (m) {
+      name = m[1];
+      message = m[2];
+    }
+  }
+  if (name === 'Error' && /device (was )?lost/i.test(message)) name = 'DeviceLostError';
+  const action = ACTIONS[name] ?? 'Resume the run to retry from the first unscored item; if it fails again, reload the page.';
+  return { name, message, action };
+}

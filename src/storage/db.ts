@@ -1,0 +1,315 @@
+/**
+ * The kit's IndexedDB: variants, runs and per-item results, so a closed tab, a crashed worker or a lost GPU
+ * never loses a scored item. The only importer of idb. Results are keyed by (variantKey, promptKey, itemId),
+ * so an item is stored once however often it is scored; each batch is one transaction, so a failed write
+ * stores nothing of its batch and leaves every earlier result as it was.
+ */
+import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { AdapterInfo, EngineKind, LetterVector, ResultsItem } from '../core/types';
+import type { ScoringMethod, VariantRecord } from '../engine/types';
+
+export const DB_NAME = 'calibration-kit';
+export const DB_VERSION = 1;
+
+export type RunStatus = 'running' | 'paused' | 'done' | 'error' | 'cancelled';
+
+/** One run: a variant scoring a manifest's items under one prompt. */
+export interface RunRecord {
+  variantKey: string;
+  promptKey: string;
+  /** Hash of the item manifest the run scores. */
+  manifestHash: string;
+  status: RunStatus;
+  /** Items in the manifest. */
+  itemCount: number;
+  simulated: boolean;
+  engine: { kind: EngineKind; version?: string; method?: ScoringMethod; params?: Record<string, unknown> };
+  letterTokenIds?: LetterVector;
+  adapter?: AdapterInfo;
+  /** ISO 8601 times. */
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** The error that stopped the run, by name (see describeEngineError). */
+  error?: { name: string; message: string };
+}
+
+/**
+ * One scored item as stored: the results file's per-item record (so export is a copy, see resultsItemOf) plus
+ * where it belongs and how it was scored.
+ */
+export interface StoredResult extends ResultsItem {
+  variantKey: string;
+  promptKey: string;
+  method: ScoringMethod;
+  simulated: boolean;
+  /** ISO 8601 time the item was stored. */
+  scoredAt: string;
+}
+
+interface KitSchema extends DBSchema {
+  variants: { key: string; value: VariantRecord };
+  runs: { key: [string, string, string]; value: RunRecord; indexes: { byVariant: string } };
+  results: { key: [string, string, string]; value: StoredResult; indexes: { byRun: [string, string] } };
+}
+
+export type StorageErrorName = 'StorageQuotaError' | 'StorageUnavailableError' | 'StorageBlockedError' | 'StorageWriteError';
+
+/** A storage failure with a distinct name (see describeEngineError for the action shown to a person). */
+export class StorageError extends Error {
+  override readonly name: StorageErrorName;
+  constructor(name: StorageErrorName, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** Maps a DOMException (or anything thrown by IndexedDB) to a named StorageError. */
+export function storageErrorFrom(error: unknown, context: string, opening = false): StorageError {
+  if (error instanceof StorageError) return error;
+  const name = (error as { name?: string } | null)?.name ?? '';
+  const message = (error as { message?: string } | null)?.message ?? String(error);
+  if (name === 'QuotaExceededError' || /quota/i.test(message)) {
+    return new StorageError('StorageQuotaError', `${context}: the browser's storage quota is exhausted (${message}).`);
+  }
+  if (opening || name === 'InvalidStateError' || name === 'SecurityError') {
+    return new StorageError('StorageUnavailableError', `${context}: IndexedDB is unavailable (${name || 'Error'}: ${message}).`);
+  }
+  return new StorageError('StorageWriteError', `${context}: ${name || 'Error'}: ${message}`);
+}
+
+/** The per-item record of a results file for a stored result (drops only the storage fields). */
+export function resultsItemOf(stored: StoredResult): ResultsItem {
+  const { variantKey: _v, promptKey: _p, method: _m, simulated: _s, scoredAt: _t, ...item } = stored;
+  return item;
+}
+
+export interface OpenKitDbOptions {
+  name?: string;
+  /** For tests of upgrades; the app always opens DB_VERSION. */
+  version?: number;
+}
+
+/** Opens (creating or upgrading) the kit's database. Rejects with a named StorageError. */
+export async function openKitDb(options: OpenKitDbOptions = {}): Promise<KitDb> {
+  const name = options.name ?? DB_NAME;
+  if (typeof indexedDB === 'undefined') {
+    throw new StorageError('StorageUnavailableError', 'Opening the database: this browser has no IndexedDB.');
+  }
+  let kit: KitDb | undefined;
+  let settled = false;
+  return new Promise<KitDb>((resolve, reject) => {
+    openDB<KitSchema>(name, options.version ?? DB_VERSION, {
+      upgrade(db, oldVersion) {
+        if (oldVersion < 1) {
+          db.createObjectStore('variants', { keyPath: 'key' });
+          const runs = db.createObjectStore('runs', { keyPath: ['variantKey', 'promptKey', 'manifestHash'] });
+          runs.createIndex('byVariant', 'variantKey');
+          const results = db.createObjectStore('results', { keyPath: ['variantKey', 'promptKey', 'itemId'] });
+          results.createIndex('byRun', ['variantKey', 'promptKey']);
+        }
+      },
+      blocked() {
+        if (settled) return;
+        settled = true;
+        reject(
+          new StorageError(
+            'StorageBlockedError',
+            'Opening the database: another tab holds an older version of it open and does not let go.',
+          ),
+        );
+      },
+      // A newer version wants to upgrade (another tab): let go so it can, and refuse further use here.
+      blocking() {
+        kit?.close();
+      },
+      terminated() {
+        kit?.markClosed();
+      },
+    }).then(
+      (db) => {
+        if (settled) {
+          db.close();
+          return;
+        }
+        settled = true;
+        kit = new KitDb(db);
+        resolve(kit);
+      },
+      (e) => {
+        if (settled) return;
+        settled = true;
+        reject(storageErrorFrom(e, 'Opening the database', true));
+      },
+    );
+  });
+}
+
+/** Deletes a whole database (tests, and a "forget everything" button). */
+export async function deleteKitDb(name = DB_NAME): Promise<void> {
+  await deleteDB(name);
+}
+
+export class KitDb {
+  private closed = false;
+
+  constructor(private readonly db: IDBPDatabase<KitSchema>) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal Called when the browser closed the connection. */
+  markClosed(): void {
+    this.closed = true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private checkOpen(context: string): void {
+    if (this.closed) {
+      throw new StorageError('StorageBlockedError', `${context}: the database was closed for an upgrade in another tab; reload.`);
+    }
+  }
+
+  private async run<T>(context: string, work: () => Promise<T>): Promise<T> {
+    this.checkOpen(context);
+    try {
+      return await work();
+    } catch (e) {
+      throw storageErrorFrom(e, context);
+    }
+  }
+
+  // Variants -------------------------------------------------------------------------------------------
+
+  putVariant(variant: VariantRecord): Promise<void> {
+    return this.run(`Saving variant ${variant.key}`, async () => {
+      await this.db.put('variants', variant);
+    });
+  }
+
+  getVariant(key: string): Promise<VariantRecord | undefined> {
+    return this.run(`Reading variant ${key}`, () => this.db.get('variants', key));
+  }
+
+  listVariants(): Promise<VariantRecord[]> {
+    return this.run('Reading variants', () => this.db.getAll('variants'));
+  }
+
+  /** Deletes the variant record; its runs and results stay until deleteResults. */
+  deleteVariant(key: string): Promise<void> {
+    return this.run(`Deleting variant ${key}`, () => this.db.delete('variants', key));
+  }
+
+  // Runs -----------------------------------------------------------------------------------------------
+
+  putRun(run: RunRecord): Promise<void> {
+    return this.run(`Saving run ${run.variantKey}`, async () => {
+      await this.db.put('runs', run);
+    });
+  }
+
+  getRun(variantKey: string, promptKey: string, manifestHash: string): Promise<RunRecord | undefined> {
+    return this.run(`Reading run ${variantKey}`, () => this.db.get('runs', [variantKey, promptKey, manifestHash]));
+  }
+
+  listRuns(variantKey?: string): Promise<RunRecord[]> {
+    return this.run('Reading runs', () =>
+      variantKey === undefined ? this.db.getAll('runs') : this.db.getAllFromIndex('runs', 'byVariant', variantKey),
+    );
+  }
+
+  // Results --------------------------------------------------------------------------------------------
+
+  /**
+   * Stores a batch of results in one transaction: all of them, or (on any failure, e.g. quota) none of them.
+   * Putting an item again replaces it; nothing is ever stored twice.
+   */
+  async putResults(results: readonly StoredResult[]): Promise<void> {
+    if (results.length === 0) return;
+    const context = `Saving ${results.length} result${results.length === 1 ? '' : 's'}`;
+    this.checkOpen(context);
+    const tx = this.db.transaction('results', 'readwrite');
+    const done = tx.done;
+    done.catch(() => {});
+    const requests: Promise<unknown>[] = [];
+    try {
+      for (const r of results) {
+        const request = tx.store.put(r);
+        request.catch(() => {});
+        requests.push(request);
+      }
+      await Promise.all([...requests, done]);
+    } catch (e) {
+      try {
+        tx.abort();
+      } catch {
+        // already finished or aborted
+      }
+      throw storageErrorFrom(tx.error ?? e, context);
+    }
+  }
+
+  /** Every stored result of (variant, prompt), in item-id order. */
+  getResults(variantKey: string, promptKey: string): Promise<StoredResult[]> {
+    return this.run(`Reading results of ${variantKey}`, () =>
+      this.db.getAllFromIndex('results', 'byRun', [variantKey, promptKey]),
+    );
+  }
+
+  /** Item ids already scored for (variant, prompt): the keys only, no values read. */
+  scoredItemIds(variantKey: string, promptKey: string): Promise<Set<string>> {
+    return this.run(`Reading results of ${variantKey}`, async () => {
+      const keys = await this.db.getAllKeysFromIndex('results', 'byRun', [variantKey, promptKey]);
+      return new Set(keys.map((k) => k[2]));
+    });
+  }
+
+  countResults(variantKey: string, promptKey: string): Promise<number> {
+    return this.run(`Counting results of ${variantKey}`, () =>
+      this.db.countFromIndex('results', 'byRun', [variantKey, promptKey]),
+    );
+  }
+
+  deleteResults(variantKey: string, promptKey: string): Promise<void> {
+    return this.run(`Deleting results of ${variantKey}`, async () => {
+      const tx = this.db.transaction('results', 'readwrite');
+      let cursor = await tx.store.index('byRun').openCursor([variantKey, promptKey]);
+      while (cursor) {
+        await cursor.delete();
+        cursor = await cursor.continue();
+      }
+      await tx.done;
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Persistent storage: without it the browser may evict the database (and web-llm's model cache) under
+// storage pressure.
+// ---------------------------------------------------------------------------------------------------
+
+export type PersistenceState = 'persisted' | 'not-persisted' | 'unsupported';
+
+/** Asks the browser to keep this site's data; resolves to what the browser granted. */
+export async function requestPersistentStorage(
+  storage: StorageManager | undefined = globalThis.navigator?.storage,
+): Promise<PersistenceState> {
+  if (!storage || typeof storage.persist !== 'function') return 'unsupported';
+  if (typeof storage.persisted === 'function' && (await storage.persisted())) return 'persisted';
+  return (await storage.persist()) ? 'persisted' : 'not-persisted';
+}
+
+/** Bytes used and available to this site, when the browser says. */
+export async function estimateStorage(
+  storage: StorageManager | undefined = globalThis.navigator?.storage,
+): Promise<{ usage: number; quota: number } | undefined> {
+  if (!storage || typeof storage.estimate !== 'function') return undefined;
+  const { usage, quota } = await storage.estimate();
+  return usage === undefined || quota === undefined ? undefined : { usage, quota };
+}
