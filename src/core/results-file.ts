@@ -407,7 +407,7 @@ export function variantScoresFromResults(file: ResultsFile, source?: string): Va
     name: names[r],
     role: run.variant.role,
     simulated: run.variant.simulated,
-    source: source === undefined ? undefined : `${source}#${names[r]}`,
+    ...(source === undefined ? {} : { source: `${source}#${names[r]}` }),
     items: run.items.map((item) => {
       const score: VariantScores['items'][number] = {
         itemId: item.itemId,
