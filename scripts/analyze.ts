@@ -83,25 +83,24 @@ function seed(value: string): number {
   return x;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 function buildProgram(): Command {
   const d = DEFAULT_ANALYSIS_SETTINGS;
   return new Command()
     .name('npm run analyze --')
     .description(
-      'Calibration of model variants on the same multiple-choice items: accuracy, ECE, MCE, adaptive ECE,\n' +
-        'classwise ECE, Brier and NLL with bootstrap CIs, before and after post-hoc scaling, and paired\n' +
+      'Calibration of model variants on the same multiple-choice items: accuracy, ECE, MCE, adaptive ECE, ' +
+        'classwise ECE, Brier and NLL with bootstrap CIs, before and after post-hoc scaling, and paired ' +
         'permutation tests between variants.',
     )
     .argument('[inputs...]', 'results files (.json) exported by this kit; every run in them becomes a variant')
     .option(
       '--variant <NAME=PATH>',
       'a variant from PATH: a results file (.json; PATH#RUN picks one of several runs), an lm-evaluation-harness ' +
-        'samples file (.jsonl), a logits CSV (.csv), or a directory of samples_*.jsonl files. Repeatable; ' +
+        'samples file (.jsonl), a logits CSV (.csv), or a directory of .jsonl samples files. Repeatable; ' +
         'repeating a NAME joins its files (e.g. one samples file per subject)',
       collect,
-      [],
     )
     .option('--bins <B>', 'equal-width bins for ECE, MCE, adaptive and classwise ECE', integerAtLeast(1), d.bins)
     .option('--mce-min-count <m>', 'MCE ignores bins with fewer items than this', integerAtLeast(1), d.mceMinCount)
@@ -116,13 +115,13 @@ function buildProgram(): Command {
     .option('--permutations <R>', 'permutations for the paired tests (0: no p-values)', integerAtLeast(0), d.permutations)
     .option('--confidence <level>', 'CI level', level, d.confidence)
     .option('--seed <n>', 'seed of folds, resamples and permutations', seed, d.seed)
-    .option('--compare <A:B>', 'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier)', collect, [])
+    .option('--compare <A:B>', 'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier)', collect)
     .option('--json <FILE>', 'also write the full report as JSON (shape documented in scripts/analyze.ts and the README)')
     .allowExcessArguments(false);
 }
 
 interface CliOptions {
-  variant: string[];
+  variant?: string[];
   bins: number;
   mceMinCount: number;
   scaling: AnalysisSettings['scaling'];
@@ -134,7 +133,7 @@ interface CliOptions {
   permutations: number;
   confidence: number;
   seed: number;
-  compare: string[];
+  compare?: string[];
   json?: string;
 }
 
@@ -341,9 +340,9 @@ function main(argv: string[]): number {
   program.parse(argv);
   const opts = program.opts<CliOptions>();
   try {
-    const variants = loadInputs(program.args, opts.variant);
+    const variants = loadInputs(program.args, opts.variant ?? []);
     const names = variants.map((v) => v.name);
-    const compare = opts.compare.map((spec) => parseCompare(spec, names));
+    const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
     const settings: Partial<AnalysisSettings> = {
       bins: opts.bins,
       mceMinCount: opts.mceMinCount,
