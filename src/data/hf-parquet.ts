@@ -152,7 +152,10 @@ export async function downloadWhole(url: string, { fetch = globalThis.fetch, onP
     response = await fetch(url, { signal });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
-    throw new MmluDataError(`could not download ${url}: ${(e as Error).message} (is this machine online?)`);
+    // Node's fetch puts the reason (DNS failure, refused connection) in `cause`.
+    const cause = (e as { cause?: { message?: unknown } }).cause?.message;
+    const reason = typeof cause === 'string' && cause ? `${(e as Error).message}: ${cause}` : (e as Error).message;
+    throw new MmluDataError(`could not download ${url}: ${reason} (is this machine online?)`);
   }
   if (!response.ok) throw new MmluDataError(`could not download ${url}: HTTP ${response.status} ${response.statusText}`.trim());
   const header = response.headers.get('content-length');
