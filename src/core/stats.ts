@@ -30,30 +30,36 @@ const NLL = METRICS.indexOf('nll');
  *
  * With integer weights, the result equals metrics.ts on the data set in which each item is repeated `weight`
  * times (equal-mass bins included: they are built on the repeated, sorted values).
+ *
+ * Why it is fast: sorted by confidence, each equal-width bin is a contiguous run of entries, so its sums stay
+ * in registers; a bin adds |sum(w a) - sum(w c)| / n to ECE (= n_b/n |acc_b - conf_b|), so no per-bin division
+ * is needed. Classwise ECE gets one such sorted view per class. Equal-mass bins are found in the same pass as
+ * the equal-width ones. Groups are selected by arithmetic (w1 = w g, w0 = w - w1), not by branches, because
+ * permutation groups are random and a branch on them would mispredict half the time.
  */
 export class MetricPool {
   readonly size: number;
   readonly bins: number;
   readonly mceMinCount: number;
+  /** Number of distinct slots: the length `weights` must have. */
+  readonly slots: number;
+  private readonly twoSided: boolean;
   private readonly conf: Float64Array;
   private readonly correct: Float64Array;
   private readonly nll: Float64Array;
   private readonly brier: Float64Array;
-  private readonly topBin: Uint8Array;
-  private readonly classBin: Uint8Array;
-  private readonly classP: Float64Array;
-  private readonly label: Uint8Array;
   private readonly slot: Int32Array;
   private readonly side: Uint8Array;
-  // Scratch, reused by every evaluate call: [group][bin] and [group][class][bin].
-  private readonly binCount: Float64Array;
-  private readonly binConf: Float64Array;
-  private readonly binAcc: Float64Array;
-  private readonly cwCount: Float64Array;
-  private readonly cwP: Float64Array;
-  private readonly cwY: Float64Array;
+  /** topRunEnd[b]: one past the last entry whose confidence falls in equal-width bin b. */
+  private readonly topRunEnd: Int32Array;
+  /** Per class k, entries sorted by p_k: slot, side, p_k, [label = k]; runs of equal-width bins of p_k. */
+  private readonly classSlot: Int32Array;
+  private readonly classSide: Uint8Array;
+  private readonly classP: Float64Array;
+  private readonly classY: Float64Array;
+  private readonly classRunEnd: Int32Array;
+  /** Scratch: equal-mass boundaries of both groups. */
   private readonly boundaries: Float64Array;
-  private readonly sums = new Float64Array(8);
 
   /**
    * @param sets one or two prediction sets; with two, item i of set 0 is paired with item i of set 1 and both get
@@ -65,60 +71,72 @@ export class MetricPool {
     if (sets.length === 2 && sets[0].n !== sets[1].n) throw new RangeError('paired prediction sets must have the same n');
     this.bins = bins;
     this.mceMinCount = Math.max(1, mceMinCount);
-    const size = sets.reduce((s, p) => s + p.n, 0);
+    this.twoSided = sets.length === 2;
+    this.slots = sets[0].n;
+    const size = sets.reduce((t, p) => t + p.n, 0);
     this.size = size;
-    const rawConf = new Float64Array(size);
+    // Flat views of the entries before sorting: entry e is item index[e] of set side[e].
     const rawSide = new Uint8Array(size);
     const rawIndex = new Int32Array(size);
-    let r = 0;
-    sets.forEach((pred, side) => {
-      for (let i = 0; i < pred.n; i++, r++) {
-        rawConf[r] = pred.probs[i * K + predictedClass(pred.probs, i)];
-        rawSide[r] = side;
-        rawIndex[r] = i;
+    const rawConf = new Float64Array(size);
+    let e = 0;
+    sets.forEach((pred, sd) => {
+      for (let i = 0; i < pred.n; i++, e++) {
+        rawSide[e] = sd;
+        rawIndex[e] = i;
+        rawConf[e] = pred.probs[i * K + predictedClass(pred.probs, i)];
       }
     });
-    const order = Array.from({ length: size }, (_, j) => j).sort(
-      (x, y) => rawConf[x] - rawConf[y] || rawSide[x] - rawSide[y] || rawIndex[x] - rawIndex[y],
-    );
+    const prob = (x: number, k: number) => sets[rawSide[x]].probs[rawIndex[x] * K + k];
+    const byValue = (value: (x: number) => number) =>
+      Int32Array.from({ length: size }, (_, j) => j).sort(
+        (x, y) => value(x) - value(y) || rawSide[x] - rawSide[y] || rawIndex[x] - rawIndex[y],
+      );
+
+    const order = byValue((x) => rawConf[x]);
     this.conf = new Float64Array(size);
     this.correct = new Float64Array(size);
     this.nll = new Float64Array(size);
     this.brier = new Float64Array(size);
-    this.topBin = new Uint8Array(size);
-    this.classBin = new Uint8Array(size * K);
-    this.classP = new Float64Array(size * K);
-    this.label = new Uint8Array(size);
     this.slot = new Int32Array(size);
     this.side = new Uint8Array(size);
+    this.topRunEnd = new Int32Array(bins);
     order.forEach((src, dst) => {
       const pred = sets[rawSide[src]];
       const i = rawIndex[src];
       const y = pred.labels[i];
-      const c = rawConf[src];
-      this.conf[dst] = c;
-      this.correct[dst] = predictedClass(pred.probs, i) === y ? 1 : 0;
-      this.nll[dst] = -pred.logp[i * K + y];
       let brier = 0;
       for (let k = 0; k < K; k++) {
-        const p = pred.probs[i * K + k];
-        const d = p - (k === y ? 1 : 0);
+        const d = pred.probs[i * K + k] - (k === y ? 1 : 0);
         brier += d * d;
-        this.classP[dst * K + k] = p;
-        this.classBin[dst * K + k] = equalWidthBin(p, bins);
       }
+      this.conf[dst] = rawConf[src];
+      this.correct[dst] = predictedClass(pred.probs, i) === y ? 1 : 0;
+      this.nll[dst] = -pred.logp[i * K + y];
       this.brier[dst] = brier;
-      this.topBin[dst] = equalWidthBin(c, bins);
-      this.label[dst] = y;
       this.slot[dst] = i;
       this.side[dst] = rawSide[src];
+      this.topRunEnd[equalWidthBin(rawConf[src], bins)] = dst + 1;
     });
-    this.binCount = new Float64Array(2 * bins);
-    this.binConf = new Float64Array(2 * bins);
-    this.binAcc = new Float64Array(2 * bins);
-    this.cwCount = new Float64Array(2 * K * bins);
-    this.cwP = new Float64Array(2 * K * bins);
-    this.cwY = new Float64Array(2 * K * bins);
+    fillRunEnds(this.topRunEnd);
+
+    this.classSlot = new Int32Array(K * size);
+    this.classSide = new Uint8Array(K * size);
+    this.classP = new Float64Array(K * size);
+    this.classY = new Float64Array(K * size);
+    this.classRunEnd = new Int32Array(K * bins);
+    for (let k = 0; k < K; k++) {
+      const runEnd = this.classRunEnd.subarray(k * bins, (k + 1) * bins);
+      byValue((x) => prob(x, k)).forEach((src, j) => {
+        const p = prob(src, k);
+        this.classSlot[k * size + j] = rawIndex[src];
+        this.classSide[k * size + j] = rawSide[src];
+        this.classP[k * size + j] = p;
+        this.classY[k * size + j] = sets[rawSide[src]].labels[rawIndex[src]] === k ? 1 : 0;
+        runEnd[equalWidthBin(p, bins)] = j + 1;
+      });
+      fillRunEnds(runEnd);
+    }
     this.boundaries = new Float64Array(2 * bins);
   }
 
@@ -129,142 +147,141 @@ export class MetricPool {
    */
   evaluate(weights: Float64Array, flip: Uint8Array | null, out: Float64Array): void {
     const B = this.bins;
-    const size = this.size;
-    const { conf, correct, nll, brier, topBin, classBin, classP, label, slot, side } = this;
-    const { binCount, binConf, binAcc, cwCount, cwP, cwY, boundaries } = this;
-    binCount.fill(0);
-    binConf.fill(0);
-    binAcc.fill(0);
-    cwCount.fill(0);
-    cwP.fill(0);
-    cwY.fill(0);
-    // Per group g: sums[4g] = n, [4g+1] = correct, [4g+2] = nll, [4g+3] = brier (indexed, not branched on g,
-    // because permutation groups are random and a branch on them mispredicts half the time).
-    const sums = this.sums;
-    sums.fill(0);
+    const minCount = this.mceMinCount;
+    const { conf, correct, nll, brier, slot, side, topRunEnd, boundaries } = this;
 
-    // Pass 1: additive metrics, equal-width bins, classwise bins.
-    for (let r = 0; r < size; r++) {
-      const s = slot[r];
-      const w = weights[s];
-      if (w === 0) continue;
-      const g = flip === null ? side[r] : side[r] ^ flip[s];
-      const a = correct[r];
-      const j = g << 2;
-      sums[j] += w;
-      sums[j + 1] += w * a;
-      sums[j + 2] += w * nll[r];
-      sums[j + 3] += w * brier[r];
-      const b = g * B + topBin[r];
-      binCount[b] += w;
-      binConf[b] += w * conf[r];
-      binAcc[b] += w * a;
-      const base = g * K * B;
-      const rk = r * K;
-      for (let k = 0; k < K; k++) {
-        const cb = base + k * B + classBin[rk + k];
-        cwCount[cb] += w;
-        cwP[cb] += w * classP[rk + k];
-      }
-      const y = label[r];
-      cwY[base + y * B + classBin[rk + y]] += w;
-    }
+    // Each slot puts its weight once in each group of a two-sided pool, once in group 0 otherwise.
+    let total = 0;
+    for (let j = 0; j < this.slots; j++) total += weights[j];
+    const n0 = total;
+    const n1 = this.twoSided ? total : 0;
 
-    const n0 = sums[0];
-    const n1 = sums[4];
-    for (let g = 0; g < 2; g++) {
-      const o = g * METRIC_COUNT;
-      const n = sums[g << 2];
-      if (n === 0) {
-        for (let m = 0; m < METRIC_COUNT; m++) out[o + m] = NaN;
-        continue;
-      }
-      out[o + ACC] = sums[(g << 2) + 1] / n;
-      out[o + NLL] = sums[(g << 2) + 2] / n;
-      out[o + BRIER] = sums[(g << 2) + 3] / n;
-      let ece = 0;
-      let mce = NaN;
-      for (let b = g * B; b < (g + 1) * B; b++) {
-        const c = binCount[b];
-        if (c === 0) continue;
-        const gap = Math.abs(binAcc[b] / c - binConf[b] / c);
-        ece += (c / n) * gap;
-        if (c >= this.mceMinCount && !(gap <= mce)) mce = gap;
-      }
-      out[o + ECE] = ece;
-      out[o + MCE] = mce;
-      let cw = 0;
-      for (let j = g * K * B; j < (g + 1) * K * B; j++) {
-        const c = cwCount[j];
-        if (c > 0) cw += (c / n) * Math.abs(cwY[j] / c - cwP[j] / c);
-      }
-      out[o + CW_ECE] = cw / K;
-    }
-
-    // Equal-mass ECE (see metrics.ts equalMassBoundaries) on the weighted, sorted confidences.
-    // Chunk c of a group ends (exclusive) at end(c) = (c + 1) * floor(n / nb) + min(c + 1, n mod nb) in the
-    // repeated sorted sequence, as numpy.array_split. Pass 2 finds each chunk edge's boundary value.
+    // Equal-mass chunking of each group, as numpy.array_split: chunk c ends (exclusive) at
+    // (c + 1) * small + min(c + 1, extra) in the group's repeated, sorted sequence.
     const nb0 = Math.min(B, n0), nb1 = Math.min(B, n1);
     const small0 = n0 > 0 ? Math.floor(n0 / nb0) : 0, extra0 = n0 > 0 ? n0 % nb0 : 0;
     const small1 = n1 > 0 ? Math.floor(n1 / nb1) : 0, extra1 = n1 > 0 ? n1 % nb1 : 0;
-    let chunk0 = 0, chunk1 = 0, pos0 = 0, pos1 = 0, last0 = NaN, last1 = NaN;
+    let edges0 = 0, edges1 = 0; // chunk edges whose boundary is known
     let end0 = small0 + Math.min(1, extra0), end1 = small1 + Math.min(1, extra1);
-    if (n0 > 0) boundaries[nb0 - 1] = 1;
-    if (n1 > 0) boundaries[B + nb1 - 1] = 1;
-    for (let r = 0; r < size; r++) {
-      const s = slot[r];
-      const w = weights[s];
-      if (w === 0) continue;
-      const v = conf[r];
-      // Every chunk edge whose first position lies inside this entry's copies [pos, pos + w) gets its
-      // boundary: the midpoint of the values at positions end - 1 and end.
-      if ((flip === null ? side[r] : side[r] ^ flip[s]) === 0) {
-        while (chunk0 < nb0 - 1 && end0 < pos0 + w) {
-          boundaries[chunk0] = ((end0 - 1 >= pos0 ? v : last0) + v) / 2;
-          chunk0++;
-          end0 = (chunk0 + 1) * small0 + Math.min(chunk0 + 1, extra0);
+    let pos0 = 0, pos1 = 0, last0 = 0, last1 = 0;
+    let em0 = 0, em1 = 0; // current equal-mass bin
+    let emW0 = 0, emC0 = 0, emA0 = 0, emW1 = 0, emC1 = 0, emA1 = 0;
+    let emSum0 = 0, emSum1 = 0; // sum over closed equal-mass bins of |sum w a - sum w c|
+
+    let nll0 = 0, nll1 = 0, brier0 = 0, brier1 = 0, correct0 = 0, correct1 = 0;
+    let ece0 = 0, ece1 = 0, mce0 = NaN, mce1 = NaN;
+    let r = 0;
+    for (let b = 0; b < B; b++) {
+      const end = topRunEnd[b];
+      let c0 = 0, sc0 = 0, sa0 = 0, c1 = 0, sc1 = 0, sa1 = 0;
+      for (; r < end; r++) {
+        const s = slot[r];
+        const w = weights[s];
+        const w1 = flip === null ? w * side[r] : w * (side[r] ^ flip[s]);
+        const w0 = w - w1;
+        const v = conf[r];
+        const a = correct[r];
+        c0 += w0; sc0 += w0 * v; sa0 += w0 * a;
+        c1 += w1; sc1 += w1 * v; sa1 += w1 * a;
+        nll0 += w0 * nll[r]; nll1 += w1 * nll[r];
+        brier0 += w0 * brier[r]; brier1 += w1 * brier[r];
+
+        // Equal-mass bins. First, every chunk edge whose first position lies in this entry's copies
+        // [pos, pos + w) gets its boundary (the midpoint of the values at positions end - 1 and end); then the
+        // entry joins the first bin whose boundary is >= v (right-closed). Only boundaries already known are
+        // consulted: the entry's own chunk has boundary >= v whether known or not.
+        while (edges0 < nb0 - 1 && end0 < pos0 + w0) {
+          boundaries[edges0] = ((end0 - 1 >= pos0 ? v : last0) + v) / 2;
+          edges0++;
+          end0 = (edges0 + 1) * small0 + Math.min(edges0 + 1, extra0);
         }
-        pos0 += w;
-        last0 = v;
-      } else {
-        while (chunk1 < nb1 - 1 && end1 < pos1 + w) {
-          boundaries[B + chunk1] = ((end1 - 1 >= pos1 ? v : last1) + v) / 2;
-          chunk1++;
-          end1 = (chunk1 + 1) * small1 + Math.min(chunk1 + 1, extra1);
+        while (em0 < edges0 && v > boundaries[em0]) {
+          emSum0 += Math.abs(emA0 - emC0);
+          emW0 = emC0 = emA0 = 0;
+          em0++;
         }
-        pos1 += w;
-        last1 = v;
+        pos0 += w0;
+        if (w0 > 0) last0 = v;
+        emW0 += w0; emC0 += w0 * v; emA0 += w0 * a;
+
+        while (edges1 < nb1 - 1 && end1 < pos1 + w1) {
+          boundaries[B + edges1] = ((end1 - 1 >= pos1 ? v : last1) + v) / 2;
+          edges1++;
+          end1 = (edges1 + 1) * small1 + Math.min(edges1 + 1, extra1);
+        }
+        while (em1 < edges1 && v > boundaries[B + em1]) {
+          emSum1 += Math.abs(emA1 - emC1);
+          emW1 = emC1 = emA1 = 0;
+          em1++;
+        }
+        pos1 += w1;
+        if (w1 > 0) last1 = v;
+        emW1 += w1; emC1 += w1 * v; emA1 += w1 * a;
+      }
+      correct0 += sa0;
+      correct1 += sa1;
+      ece0 += Math.abs(sa0 - sc0);
+      ece1 += Math.abs(sa1 - sc1);
+      if (c0 >= minCount) {
+        const gap = Math.abs(sa0 / c0 - sc0 / c0);
+        if (!(gap <= mce0)) mce0 = gap;
+      }
+      if (c1 >= minCount) {
+        const gap = Math.abs(sa1 / c1 - sc1 / c1);
+        if (!(gap <= mce1)) mce1 = gap;
+      }
+    }
+    emSum0 += Math.abs(emA0 - emC0);
+    emSum1 += Math.abs(emA1 - emC1);
+
+    // Classwise ECE: per class, runs of equal-width bins of p_k in that class's sorted view.
+    const { classSlot, classSide, classP, classY, classRunEnd } = this;
+    let cw0 = 0, cw1 = 0;
+    for (let k = 0; k < K; k++) {
+      let j = k * this.size;
+      for (let b = 0; b < B; b++) {
+        const end = k * this.size + classRunEnd[k * B + b];
+        let p0 = 0, y0 = 0, p1 = 0, y1 = 0;
+        for (; j < end; j++) {
+          const s = classSlot[j];
+          const w = weights[s];
+          const w1 = flip === null ? w * classSide[j] : w * (classSide[j] ^ flip[s]);
+          const w0 = w - w1;
+          const p = classP[j];
+          const y = classY[j];
+          p0 += w0 * p; y0 += w0 * y;
+          p1 += w1 * p; y1 += w1 * y;
+        }
+        cw0 += Math.abs(y0 - p0);
+        cw1 += Math.abs(y1 - p1);
       }
     }
 
-    // Pass 3: assign entries to right-closed equal-mass bins and accumulate |acc_b - conf_b| n_b / n.
-    let bin0 = 0, bin1 = 0, c0 = 0, c1 = 0, sc0 = 0, sc1 = 0, sa0 = 0, sa1 = 0, e0 = 0, e1 = 0;
-    for (let r = 0; r < size; r++) {
-      const s = slot[r];
-      const w = weights[s];
-      if (w === 0) continue;
-      const v = conf[r];
-      if ((flip === null ? side[r] : side[r] ^ flip[s]) === 0) {
-        while (bin0 < nb0 - 1 && v > boundaries[bin0]) {
-          if (c0 > 0) e0 += c0 * Math.abs(sa0 / c0 - sc0 / c0);
-          c0 = sc0 = sa0 = 0;
-          bin0++;
-        }
-        c0 += w; sc0 += w * v; sa0 += w * correct[r];
-      } else {
-        while (bin1 < nb1 - 1 && v > boundaries[B + bin1]) {
-          if (c1 > 0) e1 += c1 * Math.abs(sa1 / c1 - sc1 / c1);
-          c1 = sc1 = sa1 = 0;
-          bin1++;
-        }
-        c1 += w; sc1 += w * v; sa1 += w * correct[r];
-      }
-    }
-    if (c0 > 0) e0 += c0 * Math.abs(sa0 / c0 - sc0 / c0);
-    if (c1 > 0) e1 += c1 * Math.abs(sa1 / c1 - sc1 / c1);
-    if (n0 > 0) out[ECE_EM] = e0 / n0;
-    if (n1 > 0) out[METRIC_COUNT + ECE_EM] = e1 / n1;
+    writeGroup(out, 0, n0, correct0, ece0, mce0, emSum0, cw0, brier0, nll0);
+    writeGroup(out, METRIC_COUNT, n1, correct1, ece1, mce1, emSum1, cw1, brier1, nll1);
   }
+}
+
+/** Turns "last entry index + 1 seen in bin b" (0 for empty bins) into cumulative run ends. */
+function fillRunEnds(runEnd: Int32Array): void {
+  for (let b = 1; b < runEnd.length; b++) if (runEnd[b] < runEnd[b - 1]) runEnd[b] = runEnd[b - 1];
+}
+
+function writeGroup(
+  out: Float64Array, o: number, n: number, correct: number, ece: number, mce: number,
+  em: number, cw: number, brier: number, nll: number,
+): void {
+  if (n === 0) {
+    for (let m = 0; m < METRIC_COUNT; m++) out[o + m] = NaN;
+    return;
+  }
+  out[o + ACC] = correct / n;
+  out[o + ECE] = ece / n;
+  out[o + MCE] = mce;
+  out[o + ECE_EM] = em / n;
+  out[o + CW_ECE] = cw / (K * n);
+  out[o + BRIER] = brier / n;
+  out[o + NLL] = nll / n;
 }
 
 /**
