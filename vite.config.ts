@@ -46,6 +46,14 @@ export default defineConfig({
               launchOptions: { executablePath: chromiumExecutable, args: chromiumArgs },
             }),
             instances: [{ browser: 'chromium' }],
+            // Node-side helpers for test/browser/mmlu-sample.test.ts (the real MMLU data lives outside the root),
+            // loaded through the project's module runner so the config itself imports no TypeScript.
+            commands: {
+              readMmluCsvFiles: async (ctx, split) =>
+                (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.readMmluCsvFiles(ctx, split),
+              mmluDefaultManifestInNode: async (ctx) =>
+                (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.mmluDefaultManifestInNode(ctx),
+            },
           },
         },
       },
