@@ -228,14 +228,14 @@ export class RunController {
     this.options.onProgress?.(this.state);
   }
 
-  private updateRates(): void {
-    if (this.rate.ms <= 0 || this.rate.items === 0) return;
+  private rates(queueDone: number): Partial<RunProgress> {
+    if (this.rate.ms <= 0 || this.rate.items === 0) return {};
     const itemsPerSecond = (this.rate.items * 1000) / this.rate.ms;
-    this.update({
+    return {
       itemsPerSecond,
       promptTokensPerSecond: (this.rate.promptTokens * 1000) / this.rate.ms,
-      etaSeconds: (this.state.queueTotal - this.state.queueDone) / itemsPerSecond,
-    });
+      etaSeconds: (this.state.queueTotal - queueDone) / itemsPerSecond,
+    };
   }
 
   /** Waits for a promise unless cancel comes first. */
@@ -348,18 +348,22 @@ export class RunController {
           const reply = await this.untilCancelled(
             engine.score({ requestId, variantKey: variant.key, itemId: item.itemId, prompt: item.prompt, label: item.label }),
           );
-          if (reply === CANCELLED) return this.stopCancelled(run);
-          // A reply for another request, variant or generation is stale: never store it.
-          if (generation !== this.generation || reply.requestId !== requestId || reply.variantKey !== variant.key || reply.itemId !== item.itemId) {
-            continue;
+          // A reply from before a cancel or a model switch is stale: never store it.
+          if (reply === CANCELLED || generation !== this.generation) return this.stopCancelled(run);
+          if (reply.requestId !== requestId || reply.variantKey !== variant.key || reply.itemId !== item.itemId) {
+            throw new EngineError(
+              'ScoringError',
+              `The engine answered request ${reply.requestId} (${reply.variantKey}, ${reply.itemId}) to request ${requestId} ` +
+                `(${variant.key}, ${item.itemId}); the reply was dropped.`,
+            );
           }
           this.buffer.push(this.toStored(reply, item, variant, plan.promptKey));
           this.rate.items++;
           this.rate.promptTokens += reply.promptTokens;
           this.rate.ms += this.now() - started;
           if (this.buffer.length >= this.batchSize) await this.flush();
-          this.update({ itemsDone: this.state.itemsDone + 1, queueDone: this.state.queueDone + 1 });
-          this.updateRates();
+          const queueDone = this.state.queueDone + 1;
+          this.update({ itemsDone: this.state.itemsDone + 1, queueDone, ...this.rates(queueDone) });
         }
         await this.flush();
         run = { ...run, status: 'done', updatedAt: iso(), finishedAt: iso(), error: undefined };
