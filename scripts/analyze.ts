@@ -27,7 +27,8 @@
 import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { analyzeVariants } from '../src/core/analysis';
+import { analyzeVariantsWith } from '../src/core/analysis';
+import { availableThreads, threadJobRunner } from './lib/analysis-threads';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
   METRICS,
@@ -116,11 +117,13 @@ function buildProgram(): Command {
     .option('--confidence <level>', 'CI level', level, d.confidence)
     .option('--seed <n>', 'seed of folds, resamples and permutations', seed, d.seed)
     .option('--compare <A:B>', 'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier)', collect)
+    .option('--threads <n>', 'worker threads for the resampling (results do not depend on it)', integerAtLeast(1), availableThreads())
     .option('--json <FILE>', 'also write the full report as JSON (shape documented in scripts/analyze.ts and the README)')
     .allowExcessArguments(false);
 }
 
 interface CliOptions {
+  threads: number;
   variant?: string[];
   bins: number;
   mceMinCount: number;
@@ -335,7 +338,7 @@ function writeJsonAtomically(path: string, report: AnalysisReport): void {
 // Main
 // ---------------------------------------------------------------------------------------------------
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.parse(argv);
   const opts = program.opts<CliOptions>();
@@ -356,7 +359,7 @@ function main(argv: string[]): number {
       confidence: opts.confidence,
       seed: opts.seed,
     };
-    const report = analyzeVariants(variants, settings, compare.length > 0 ? { compare } : undefined);
+    const report = await analyzeVariantsWith(threadJobRunner(opts.threads), variants, settings, compare.length > 0 ? { compare } : undefined);
     const text = render(report, new Map(variants.map((v) => [v.name, v.source])));
     if (opts.json !== undefined) writeJsonAtomically(opts.json, report);
     process.stdout.write(text);
@@ -372,4 +375,4 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv);
+process.exitCode = await main(process.argv);

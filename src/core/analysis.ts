@@ -196,8 +196,67 @@ export interface AnalysisOptions {
 }
 
 /**
- * Runs the whole analysis. Deterministic: the same variants (in any item order) and settings give the same
- * report on every machine. Resampling (all seeded from settings.seed):
+ * One unit of resampling work: plain data (typed arrays), so it can be posted to a worker thread or Web Worker
+ * and run there by runAnalysisJob. Its result depends only on the job, never on where or when it runs.
+ */
+export interface AnalysisJob {
+  /** `bootstrap` resamples items (one set, or two paired sets); `permutation` runs the paired test. */
+  kind: 'bootstrap' | 'permutation';
+  /** Identifies the job in the plan. */
+  key: string;
+  sets: Predictions[];
+  /** Resamples or permutations. */
+  count: number;
+  seed: number;
+  bins: number;
+  mceMinCount: number;
+}
+
+/** bootstrap: per-resample metric tables of both groups; permutation: observed difference and p per metric. */
+export interface AnalysisJobResult {
+  key: string;
+  group0: Float64Array;
+  group1: Float64Array;
+}
+
+/** Runs one job; pure and deterministic. */
+export function runAnalysisJob(job: AnalysisJob): AnalysisJobResult {
+  const pool = new MetricPool(job.sets, job.bins, job.mceMinCount);
+  if (job.kind === 'bootstrap') {
+    const { group0, group1 } = bootstrapMetrics(pool, pool.slots, job.count, job.seed);
+    return { key: job.key, group0, group1 };
+  }
+  const { observed, p } = pairedPermutationTest(pool, pool.slots, job.count, job.seed);
+  return { key: job.key, group0: observed, group1: p };
+}
+
+/** Everything the report needs besides the jobs' results. */
+export interface AnalysisPlan {
+  settings: AnalysisSettings;
+  prepared: PreparedVariant[];
+  pairs: PlannedPair[];
+  /** Independent jobs, largest first (a good order for a pool of workers). */
+  jobs: AnalysisJob[];
+}
+
+interface PlannedPair {
+  a: string;
+  b: string;
+  n: number;
+  unmatched: { onlyA: number; onlyB: number };
+  stages: Stage[];
+  /** Paired predictions on the shared items, per stage, for point differences. */
+  sets: Partial<Record<Stage, [Predictions, Predictions]>>;
+  /** True when both variants have exactly the same items: their single-variant resamples are already paired. */
+  sameItems: boolean;
+}
+
+const bootstrapKey = (variant: string, stage: Stage) => `bootstrap:${variant}:${stage}`;
+const pairKey = (kind: string, a: string, b: string, stage: Stage) => `${kind}:${a}:${b}:${stage}`;
+
+/**
+ * Prepares every variant (ordering, checks, cross-fitted scaling) and lists the resampling jobs. Resampling, all
+ * seeded from settings.seed:
  * - Single-variant CIs: settings.bootstrap percentile-bootstrap resamples of the variant's items, re-binning in
  *   each; the resamples depend only on the seed and the item count, so two variants with the same items see the
  *   same resampled items and their per-resample difference is the paired bootstrap of the difference.
@@ -206,11 +265,11 @@ export interface AnalysisOptions {
  * - Comparisons run on the items both variants scored, paired by item id; ids only one side has are counted in
  *   `unmatched`. Gold labels must agree on shared items.
  */
-export function analyzeVariants(
+export function planAnalysis(
   variants: VariantScores[],
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
-): AnalysisReport {
+): AnalysisPlan {
   const settings = resolveSettings(partial);
   if (variants.length === 0) throw new AnalysisError('no variants to analyse');
   const names = new Set<string>();
@@ -218,53 +277,48 @@ export function analyzeVariants(
     if (names.has(v.name)) throw new AnalysisError(`two variants are named ${v.name}; names must be unique`);
     names.add(v.name);
   }
-  const pairs = options.compare ?? allPairs(variants.map((v) => v.name));
-  for (const [a, b] of pairs) {
+  const requested = options.compare ?? allPairs(variants.map((v) => v.name));
+  for (const [a, b] of requested) {
     for (const name of [a, b]) if (!names.has(name)) throw new AnalysisError(`--compare names ${name}, which is not a variant (have: ${[...names].join(', ')})`);
     if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
   }
 
   const prepared = variants.map((v) => prepareVariant(v, settings));
-  const bootSeed = deriveSeed(settings.seed, 'bootstrap');
-  const tables = new Map<string, { uncalibrated?: Float64Array; scaled?: Float64Array }>();
-  const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
-
-  for (const p of prepared) {
-    const n = p.ids.length;
-    const resample = (pred: Predictions) =>
-      settings.bootstrap > 0
-        ? bootstrapMetrics(new MetricPool([pred], settings.bins, settings.mceMinCount), n, settings.bootstrap, bootSeed).group0
-        : undefined;
-    const t = { uncalibrated: resample(p.uncalibrated), scaled: p.scaled ? resample(p.scaled) : undefined };
-    tables.set(p.name, t);
-    const variantReport: VariantReport = {
-      n,
-      simulated: p.simulated,
-      uncalibrated: stageMetrics(p.uncalibrated, settings, t.uncalibrated, p.letterMass),
-      scaling: {
-        method: settings.scaling,
-        folds: settings.inSample ? 1 : settings.folds,
-        lambda: settings.lambda,
-        mu: settings.mu,
-        in_sample: settings.inSample,
-        resampling: 'fixed-calibrated-logits',
-      },
-    };
-    if (p.role) variantReport.role = p.role;
-    if (p.scaled) {
-      const scaled = stageMetrics(p.scaled, settings, t.scaled);
-      variantReport.scaled = scaled;
-      variantReport.ece_reduction_pct = (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
-      variantReport.accuracy_change_pts = 100 * (scaled.accuracy - variantReport.uncalibrated.accuracy);
-    }
-    report.variants[p.name] = variantReport;
-  }
-
   const byName = new Map(prepared.map((p) => [p.name, p]));
-  for (const [nameA, nameB] of pairs) {
-    report.comparisons.push(...comparePair(byName.get(nameA)!, byName.get(nameB)!, settings, tables, bootSeed));
+  const common = { bins: settings.bins, mceMinCount: settings.mceMinCount };
+  const bootSeed = deriveSeed(settings.seed, 'bootstrap');
+  const jobs: AnalysisJob[] = [];
+  if (settings.bootstrap > 0) {
+    for (const p of prepared) {
+      for (const stage of stagesOf(p)) {
+        jobs.push({ kind: 'bootstrap', key: bootstrapKey(p.name, stage), sets: [stageOf(p, stage)], count: settings.bootstrap, seed: bootSeed, ...common });
+      }
+    }
   }
-  return report;
+  const pairs = requested.map(([nameA, nameB]) => planPair(byName.get(nameA)!, byName.get(nameB)!));
+  for (const pair of pairs) {
+    for (const stage of pair.stages) {
+      const sets = pair.sets[stage]!;
+      if (settings.bootstrap > 0 && !pair.sameItems) {
+        jobs.push({ kind: 'bootstrap', key: pairKey('bootstrap', pair.a, pair.b, stage), sets, count: settings.bootstrap, seed: bootSeed, ...common });
+      }
+      if (settings.permutations > 0) {
+        const seed = deriveSeed(settings.seed, 'permutation', pair.a, pair.b, stage);
+        jobs.push({ kind: 'permutation', key: pairKey('permutation', pair.a, pair.b, stage), sets, count: settings.permutations, seed, ...common });
+      }
+    }
+  }
+  const cost = (j: AnalysisJob) => j.count * j.sets.reduce((t, p) => t + p.n, 0);
+  jobs.sort((x, y) => cost(y) - cost(x));
+  return { settings, prepared, pairs, jobs };
+}
+
+function stagesOf(p: PreparedVariant): Stage[] {
+  return p.scaled ? ['uncalibrated', 'scaled'] : ['uncalibrated'];
+}
+
+function stageOf(p: PreparedVariant, stage: Stage): Predictions {
+  return stage === 'scaled' ? p.scaled! : p.uncalibrated;
 }
 
 function allPairs(names: string[]): [string, string][] {
@@ -286,13 +340,7 @@ function subset(pred: Predictions, rows: number[]): Predictions {
   return { n: rows.length, logp, probs, labels };
 }
 
-function comparePair(
-  a: PreparedVariant,
-  b: PreparedVariant,
-  settings: AnalysisSettings,
-  tables: Map<string, { uncalibrated?: Float64Array; scaled?: Float64Array }>,
-  bootSeed: number,
-): Comparison[] {
+function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
   // Shared items by id (both id lists are sorted).
   const rowsA: number[] = [];
   const rowsB: number[] = [];
@@ -308,48 +356,108 @@ function comparePair(
     } else if (a.ids[i] < b.ids[j]) i++;
     else j++;
   }
-  const m = rowsA.length;
-  const unmatched = { onlyA: a.ids.length - m, onlyB: b.ids.length - m };
-  if (m === 0) throw new AnalysisError(`${a.name} and ${b.name} share no item ids, so they cannot be compared`);
+  const n = rowsA.length;
+  if (n === 0) throw new AnalysisError(`${a.name} and ${b.name} share no item ids, so they cannot be compared`);
+  const unmatched = { onlyA: a.ids.length - n, onlyB: b.ids.length - n };
   const sameItems = unmatched.onlyA === 0 && unmatched.onlyB === 0;
-
   const stages: Stage[] = a.scaled && b.scaled ? ['uncalibrated', 'scaled'] : ['uncalibrated'];
-  const out: Comparison[] = [];
+  const sets: PlannedPair['sets'] = {};
   for (const stage of stages) {
-    const predA = stage === 'scaled' ? a.scaled! : a.uncalibrated;
-    const predB = stage === 'scaled' ? b.scaled! : b.uncalibrated;
-    const pool = new MetricPool(
-      sameItems ? [predA, predB] : [subset(predA, rowsA), subset(predB, rowsB)],
-      settings.bins,
-      settings.mceMinCount,
-    );
-    let ci: Record<MetricName, Interval> | undefined;
-    if (settings.bootstrap > 0) {
-      if (sameItems) {
-        // Same items, same seed: the single-variant resamples are already paired.
-        ci = intervals(tables.get(a.name)![stage]!, settings.confidence, tables.get(b.name)![stage]!);
-      } else {
-        const paired = bootstrapMetrics(pool, m, settings.bootstrap, bootSeed);
-        ci = intervals(paired.group0, settings.confidence, paired.group1);
-      }
-    }
-    const test =
-      settings.permutations > 0
-        ? pairedPermutationTest(pool, m, settings.permutations, deriveSeed(settings.seed, 'permutation', a.name, b.name, stage))
-        : undefined;
-    const observed = test?.observed ?? pointDifference(pool, m);
-    METRICS.forEach((metric, j) => {
-      const c: Comparison = { a: a.name, b: b.name, metric, stage, diff: observed[j], n: m, unmatched };
-      if (ci) c.ci = ci[metric];
-      if (test) c.p = test.p[j];
-      out.push(c);
-    });
+    const pa = stageOf(a, stage);
+    const pb = stageOf(b, stage);
+    sets[stage] = sameItems ? [pa, pb] : [subset(pa, rowsA), subset(pb, rowsB)];
   }
-  return out;
+  return { a: a.name, b: b.name, n, unmatched, stages, sets, sameItems };
 }
 
-function pointDifference(pool: MetricPool, m: number): Float64Array {
+/** Builds the report from a plan and its jobs' results (in any order). */
+export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[]): AnalysisReport {
+  const { settings } = plan;
+  const byKey = new Map(results.map((r) => [r.key, r]));
+  const missing = plan.jobs.filter((j) => !byKey.has(j.key));
+  if (missing.length > 0) throw new AnalysisError(`analysis jobs without results: ${missing.map((j) => j.key).join(', ')}`);
+  const table = (key: string) => byKey.get(key)?.group0;
+  const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
+
+  for (const p of plan.prepared) {
+    const variantReport: VariantReport = {
+      n: p.ids.length,
+      simulated: p.simulated,
+      uncalibrated: stageMetrics(p.uncalibrated, settings, table(bootstrapKey(p.name, 'uncalibrated')), p.letterMass),
+      scaling: {
+        method: settings.scaling,
+        folds: settings.inSample ? 1 : settings.folds,
+        lambda: settings.lambda,
+        mu: settings.mu,
+        in_sample: settings.inSample,
+        resampling: 'fixed-calibrated-logits',
+      },
+    };
+    if (p.role) variantReport.role = p.role;
+    if (p.scaled) {
+      const scaled = stageMetrics(p.scaled, settings, table(bootstrapKey(p.name, 'scaled')));
+      variantReport.scaled = scaled;
+      variantReport.ece_reduction_pct = (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
+      variantReport.accuracy_change_pts = 100 * (scaled.accuracy - variantReport.uncalibrated.accuracy);
+    }
+    report.variants[p.name] = variantReport;
+  }
+
+  for (const pair of plan.pairs) {
+    for (const stage of pair.stages) {
+      let ci: Record<MetricName, Interval> | undefined;
+      if (settings.bootstrap > 0) {
+        if (pair.sameItems) {
+          // Same items, same seed: the single-variant resamples are already paired.
+          ci = intervals(table(bootstrapKey(pair.a, stage))!, settings.confidence, table(bootstrapKey(pair.b, stage)));
+        } else {
+          const paired = byKey.get(pairKey('bootstrap', pair.a, pair.b, stage))!;
+          ci = intervals(paired.group0, settings.confidence, paired.group1);
+        }
+      }
+      const test = byKey.get(pairKey('permutation', pair.a, pair.b, stage));
+      const observed = test?.group0 ?? pointDifference(pair.sets[stage]!, settings);
+      METRICS.forEach((metric, j) => {
+        const c: Comparison = { a: pair.a, b: pair.b, metric, stage, diff: observed[j], n: pair.n, unmatched: pair.unmatched };
+        if (ci) c.ci = ci[metric];
+        if (test) c.p = test.group1[j];
+        report.comparisons.push(c);
+      });
+    }
+  }
+  return report;
+}
+
+function pointDifference(sets: Predictions[], settings: AnalysisSettings): Float64Array {
+  const pool = new MetricPool(sets, settings.bins, settings.mceMinCount);
   const out = new Float64Array(2 * METRIC_COUNT);
-  pool.evaluate(new Float64Array(m).fill(1), null, out);
+  pool.evaluate(new Float64Array(pool.slots).fill(1), null, out);
   return Float64Array.from({ length: METRIC_COUNT }, (_, j) => out[j] - out[METRIC_COUNT + j]);
+}
+
+/**
+ * Runs the whole analysis on this thread. Deterministic: the same variants (in any item order) and settings
+ * give the same report on every machine; see planAnalysis for what is resampled and how.
+ */
+export function analyzeVariants(
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings> = {},
+  options: AnalysisOptions = {},
+): AnalysisReport {
+  const plan = planAnalysis(variants, partial, options);
+  return assembleReport(plan, plan.jobs.map(runAnalysisJob));
+}
+
+/**
+ * The same analysis with the jobs handed to `runJobs` (e.g. a pool of worker threads or Web Workers that call
+ * runAnalysisJob). The report is identical to analyzeVariants' whatever runs the jobs.
+ */
+export async function analyzeVariantsWith(
+  runJobs: (jobs: AnalysisJob[]) => Promise<AnalysisJobResult[]>,
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings> = {},
+  options: AnalysisOptions = {},
+): Promise<AnalysisReport> {
+  const plan = planAnalysis(variants, partial, options);
+  return assembleReport(plan, await runJobs(plan.jobs));
 }
