@@ -23,7 +23,7 @@ export interface EngineHandle<T extends ScoringEngine = ScoringEngine> extends S
   readonly kind: 'webllm' | 'simulated';
   /** The raw comlink proxy for the worker's extra methods; wrap calls in `guard`. */
   readonly remote: Remote<T>;
-  /** Races a call on `remote` against the worker's death. */
+  /** Races a call on `remote` against the worker's death (pass the call's promise). */
   guard<R>(call: Promise<R>): Promise<R>;
   /** Whether the worker has died or been terminated. */
   readonly dead: boolean;
@@ -54,14 +54,24 @@ export function connectEngineWorker<T extends ScoringEngine>(worker: Worker, kin
     kill(new EngineError('WorkerCrashedError', 'The scoring worker sent a message that could not be read.'));
   });
 
-  const guard = <R>(call: Promise<R>): Promise<R> => {
+  /** Calls the worker unless it is dead (a released comlink proxy throws on any access). */
+  const call = <R>(invoke: () => Promise<R>): Promise<R> => {
+    if (death) return Promise.reject(death);
+    try {
+      return guard(invoke());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
+
+  const guard = <R>(promise: Promise<R>): Promise<R> => {
     if (death) {
-      call.catch(() => {});
+      promise.catch(() => {});
       return Promise.reject(death);
     }
     return new Promise<R>((resolve, reject) => {
       pending.add(reject);
-      call.then(resolve, reject).finally(() => pending.delete(reject));
+      promise.then(resolve, reject).finally(() => pending.delete(reject));
     });
   };
 
@@ -74,11 +84,11 @@ export function connectEngineWorker<T extends ScoringEngine>(worker: Worker, kin
     },
     terminate: () => kill(new EngineError('WorkerCrashedError', 'The scoring worker was stopped.')),
     load: (variant: EngineVariant, answerStrings: AnswerStrings, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel> =>
-      guard(engine.load(variant, answerStrings, onProgress ? proxy(onProgress) : undefined)),
-    score: (request: ScoreRequest): Promise<ItemLetterScore> => guard(engine.score(request)),
-    unload: () => (death ? Promise.resolve() : guard(engine.unload())),
+      call(() => engine.load(variant, answerStrings, onProgress ? proxy(onProgress) : undefined)),
+    score: (request: ScoreRequest): Promise<ItemLetterScore> => call(() => engine.score(request)),
+    unload: () => (death ? Promise.resolve() : call(() => engine.unload())),
     dispose: async () => {
-      if (!death) await guard(engine.dispose()).catch(() => {});
+      if (!death) await call(() => engine.dispose()).catch(() => {});
       kill(new EngineError('WorkerCrashedError', 'The scoring worker was disposed.'));
     },
   };
