@@ -313,3 +313,106 @@ export async function estimateStorage(
   const { usage, quota } = await storage.estimate();
   return usage === undefined || quota === undefined ? undefined : { usage, quota };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The item store: a second, disposable database for what the app loads rather than measures. Downloaded
+// MMLU parquet files (so a second visit does not download again) and the session's choices (the loaded
+// items, the manifest, the queue), so a reload finds the run it interrupted. Kept apart from the results
+// database so clearing it never touches a scored item, and so its schema can change without an upgrade
+// of the results.
+// ---------------------------------------------------------------------------------------------------
+
+export const ITEM_DB_NAME = 'calibration-kit-items';
+export const ITEM_DB_VERSION = 1;
+
+/** A file downloaded whole, by URL. */
+export interface StoredDownload {
+  url: string;
+  bytes: ArrayBuffer;
+  /** ISO 8601 time it was stored. */
+  storedAt: string;
+}
+
+interface ItemSchema extends DBSchema {
+  downloads: { key: string; value: StoredDownload };
+  /** Small named values of the session (and the loaded item pool), structured-cloned as they are. */
+  session: { key: string; value: { key: string; value: unknown } };
+}
+
+/** Opens the item store. Rejects with a named StorageError. */
+export async function openItemDb(name = ITEM_DB_NAME): Promise<ItemDb> {
+  if (typeof indexedDB === 'undefined') {
+    throw new StorageError('StorageUnavailableError', 'Opening the item store: this browser has no IndexedDB.');
+  }
+  try {
+    const db = await openDB<ItemSchema>(name, ITEM_DB_VERSION, {
+      upgrade(db) {
+        db.createObjectStore('downloads', { keyPath: 'url' });
+        db.createObjectStore('session', { keyPath: 'key' });
+      },
+      blocking() {
+        db.close();
+      },
+    });
+    return new ItemDb(db);
+  } catch (e) {
+    throw storageErrorFrom(e, 'Opening the item store', true);
+  }
+}
+
+export class ItemDb {
+  constructor(private readonly db: IDBPDatabase<ItemSchema>) {}
+
+  private async run<T>(context: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      throw storageErrorFrom(e, context);
+    }
+  }
+
+  getDownload(url: string): Promise<StoredDownload | undefined> {
+    return this.run(`Reading the stored copy of ${url}`, () => this.db.get('downloads', url));
+  }
+
+  putDownload(url: string, bytes: ArrayBuffer, now = new Date()): Promise<void> {
+    return this.run(`Storing ${url}`, async () => {
+      await this.db.put('downloads', { url, bytes, storedAt: now.toISOString() });
+    });
+  }
+
+  /** URLs and sizes of the stored downloads (without reading their bytes into a list first). */
+  listDownloads(): Promise<{ url: string; bytes: number }[]> {
+    return this.run('Reading stored downloads', async () => {
+      const out: { url: string; bytes: number }[] = [];
+      let cursor = await this.db.transaction('downloads').store.openCursor();
+      while (cursor) {
+        out.push({ url: cursor.value.url, bytes: cursor.value.bytes.byteLength });
+        cursor = await cursor.continue();
+      }
+      return out;
+    });
+  }
+
+  clearDownloads(): Promise<void> {
+    return this.run('Deleting stored downloads', () => this.db.clear('downloads'));
+  }
+
+  getSession<T>(key: string): Promise<T | undefined> {
+    return this.run(`Reading ${key}`, async () => (await this.db.get('session', key))?.value as T | undefined);
+  }
+
+  putSession(key: string, value: unknown): Promise<void> {
+    return this.run(`Saving ${key}`, async () => {
+      await this.db.put('session', { key, value });
+    });
+  }
+
+  deleteSession(key: string): Promise<void> {
+    return this.run(`Deleting ${key}`, () => this.db.delete('session', key));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
