@@ -191,6 +191,7 @@ const ResultsRunSchema = v.object({
       format: v.picklist(PROMPT_FORMATS),
       kshot: count,
       patternHash: v.optional(v.string()),
+      pattern: v.optional(v.string()),
       letterTokenIds: v.optional(tokenIds),
     }),
   ),

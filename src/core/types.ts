@@ -262,6 +262,8 @@ export interface ResultsPrompt {
   kshot: number;
   /** Hash of the prompt text pattern, so two runs can be seen to share a prompt. */
   patternHash?: string;
+  /** The prompt text pattern itself (PromptTemplate.pattern), when the exporter knows it. */
+  pattern?: string;
   /** Token ids of the letters A..D in the model's tokenizer, when the same for every item. */
   letterTokenIds?: LetterVector;
 }
