@@ -53,6 +53,8 @@ export default defineConfig({
                 (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.readMmluCsvFiles(ctx, split),
               mmluDefaultManifestInNode: async (ctx) =>
                 (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.mmluDefaultManifestInNode(ctx),
+              analysisReportInNode: async (ctx, settings) =>
+                (await ctx.project.import<typeof import('./test/browser/analysis-commands')>('/test/browser/analysis-commands.ts')).analysisCommands.analysisReportInNode(ctx, settings),
             },
           },
         },

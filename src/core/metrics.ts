@@ -14,6 +14,7 @@
  */
 
 import { NUM_CLASSES as K } from './types';
+import { exp, log } from './detmath';
 import type { ReliabilityBin } from './types';
 
 /** Scores of n items in the shape every metric takes. Arrays are row-major n x 4. */
@@ -32,8 +33,8 @@ export function logSoftmaxRow(z: ArrayLike<number>, zOffset: number, out: Float6
   let m = -Infinity;
   for (let k = 0; k < K; k++) m = Math.max(m, z[zOffset + k]);
   let s = 0;
-  for (let k = 0; k < K; k++) s += Math.exp(z[zOffset + k] - m);
-  const lse = m + Math.log(s);
+  for (let k = 0; k < K; k++) s += exp(z[zOffset + k] - m);
+  const lse = m + log(s);
   for (let k = 0; k < K; k++) out[outOffset + k] = z[zOffset + k] - lse;
 }
 
@@ -47,7 +48,7 @@ export function predictionsFromLogits(logits: ArrayLike<number>, labels: Uint8Ar
   const logp = new Float64Array(n * K);
   for (let i = 0; i < n; i++) logSoftmaxRow(logits, i * K, logp, i * K);
   const probs = new Float64Array(n * K);
-  for (let j = 0; j < n * K; j++) probs[j] = Math.exp(logp[j]);
+  for (let j = 0; j < n * K; j++) probs[j] = exp(logp[j]);
   return { n, logp, probs, labels };
 }
 
@@ -60,7 +61,7 @@ export function predictionsFromProbabilities(probs: ArrayLike<number>, labels: U
   if (probs.length !== n * K) throw new RangeError(`expected ${n * K} probabilities for ${n} items, got ${probs.length}`);
   const p = Float64Array.from(probs);
   const logp = new Float64Array(n * K);
-  for (let j = 0; j < n * K; j++) logp[j] = Math.log(p[j]);
+  for (let j = 0; j < n * K; j++) logp[j] = log(p[j]);
   return { n, logp, probs: p, labels };
 }
 

@@ -18,6 +18,7 @@
 import { DEFAULT_ANALYSIS_SETTINGS, NUM_CLASSES as K, type ScalingMethod } from './types';
 import { Rng, deriveSeed } from './random';
 import { choleskyFactor, choleskySolve, dot } from './linalg';
+import { exp, log } from './detmath';
 
 /** The scaling methods that fit something ('none' is handled by the caller, which skips scaling). */
 export type FittedScalingMethod = Exclude<ScalingMethod, 'none'>;
@@ -138,12 +139,12 @@ function softmaxInPlace(): number {
   for (let k = 1; k < K; k++) if (sRow[k] > m) m = sRow[k];
   let sum = 0;
   for (let k = 0; k < K; k++) {
-    const e = Math.exp(sRow[k] - m);
+    const e = exp(sRow[k] - m);
     qRow[k] = e;
     sum += e;
   }
   for (let k = 0; k < K; k++) qRow[k] /= sum;
-  return m + Math.log(sum);
+  return m + log(sum);
 }
 
 function temperatureObjective(

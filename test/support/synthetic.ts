@@ -4,6 +4,7 @@
  * sharpness factor (> 1 overconfident, < 1 underconfident). Nothing here pretends to be a model's output.
  */
 import { Rng } from '../../src/core/random';
+import { exp } from '../../src/core/detmath';
 import type { ItemScore, LetterVector, VariantScores } from '../../src/core/types';
 
 export interface SyntheticOptions {
@@ -26,7 +27,7 @@ export function syntheticVariant(o: SyntheticOptions): VariantScores {
   const domains = o.domains ?? ['stem', 'humanities', 'social', 'health', 'other'];
   for (let i = 0; i < o.n; i++) {
     const scores = [0, 1, 2, 3].map(() => (o.signal ?? 1.5) * (rng.nextFloat() * 2 - 1) * 1.5) as LetterVector;
-    const p = scores.map(Math.exp);
+    const p = scores.map(exp);
     const total = p.reduce((s, x) => s + x, 0);
     let u = rng.nextFloat() * total;
     let label = 0;
