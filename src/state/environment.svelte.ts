@@ -1,0 +1,84 @@
+/**
+ * What this browser offers the kit: the WebGPU adapter (vendor, architecture, shader-f16), the storage
+ * quota and whether it is persistent, and what that allows (which quantisations, which model downloads fit).
+ * Probed on the main thread without web-llm; the web-llm worker asks the adapter the same way.
+ */
+import { probeAdapter, type ProbedAdapter } from '../engine/adapter';
+import type { CatalogEntry } from '../engine/types';
+import { estimateStorage, requestPersistentStorage, type PersistenceState } from '../storage/db';
+
+/** A catalog entry and whether this machine can take it. */
+export interface ModelFit {
+  entry: CatalogEntry;
+  /** shader-f16 present when the build needs it. */
+  runs: boolean;
+  /** The browser's free quota exceeds web-llm's VRAM figure (an upper bound on the download). */
+  fitsStorage: boolean | undefined;
+}
+
+const MB = 1024 * 1024;
+
+export class EnvironmentState {
+  /** undefined while probing; null when the browser has no WebGPU adapter. */
+  adapter = $state.raw<ProbedAdapter | null | undefined>(undefined);
+  storage = $state.raw<{ usage: number; quota: number } | undefined>(undefined);
+  persistence = $state<PersistenceState | undefined>(undefined);
+  probing = $state(true);
+  /** `navigator.gpu` exists (the adapter may still be missing, e.g. a blocklisted GPU). */
+  hasWebGpuApi = $state(false);
+
+  /** True when models can run here. */
+  get webgpu(): boolean {
+    return this.adapter !== null && this.adapter !== undefined;
+  }
+
+  /** Quantisations this adapter can run: f16 kernels need shader-f16. */
+  get quantizations(): string[] {
+    if (!this.webgpu) return [];
+    return this.adapter!.shaderF16 ? ['q4f16_1', 'q4f32_1', 'q0f16', 'q0f32'] : ['q4f32_1', 'q0f32'];
+  }
+
+  /** Free bytes under the quota, when the browser says. */
+  get freeBytes(): number | undefined {
+    return this.storage ? Math.max(0, this.storage.quota - this.storage.usage) : undefined;
+  }
+
+  async probe(): Promise<void> {
+    this.probing = true;
+    this.hasWebGpuApi = typeof navigator !== 'undefined' && 'gpu' in navigator && navigator.gpu !== undefined;
+    const [adapter, storage] = await Promise.all([probeAdapter().catch(() => null), estimateStorage().catch(() => undefined)]);
+    this.adapter = adapter;
+    this.storage = storage;
+    this.persistence = await navigator.storage?.persisted?.().then((p) => (p ? 'persisted' : 'not-persisted')).catch(() => 'unsupported' as const) ?? 'unsupported';
+    this.probing = false;
+  }
+
+  /** Asks the browser to keep this site's data (results and cached models) under storage pressure. */
+  async requestPersistence(): Promise<void> {
+    this.persistence = await requestPersistentStorage().catch(() => 'unsupported' as const);
+    this.storage = await estimateStorage().catch(() => this.storage);
+  }
+
+  /** Which prebuilt models this machine can run and store. */
+  fits(catalog: readonly CatalogEntry[]): ModelFit[] {
+    const free = this.freeBytes;
+    return catalog.map((entry) => ({
+      entry,
+      runs: this.webgpu && (!entry.needsShaderF16 || this.adapter!.shaderF16),
+      fitsStorage: free === undefined || entry.vramRequiredMB === undefined ? undefined : entry.vramRequiredMB * MB < free,
+    }));
+  }
+}
+
+/** Bytes as a person reads them (1 decimal, binary units). */
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined || !Number.isFinite(bytes)) return 'unknown';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let x = bytes;
+  let u = 0;
+  while (x >= 1024 && u < units.length - 1) {
+    x /= 1024;
+    u++;
+  }
+  return `${u === 0 ? x : x.toFixed(1)} ${units[u]}`;
+}

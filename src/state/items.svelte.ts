@@ -1,0 +1,320 @@
+/**
+ * The items a run scores: MMLU loaded from dropped files or Hugging Face (downloads kept in the item store,
+ * so a second visit does not download again), the seeded sample drawn from it or an imported manifest,
+ * counts per domain and subject, and browsing. The loaded items and the manifest are kept in the item store
+ * so a reload finds them again.
+ */
+import {
+  DEFAULT_PER_DOMAIN,
+  DEFAULT_PRESET,
+  DEFAULT_SEED,
+  DOMAIN_PRESETS,
+  describeManifestCheck,
+  drawSample,
+  presetDomains,
+  resolveManifest,
+  type SampledItem,
+} from '../core/mmlu';
+import { parseItemManifest, serializeItemManifest } from '../core/manifest-file';
+import type { ItemManifest, MmluItem } from '../core/types';
+import type { HfLoadProgress } from '../data/hf-parquet';
+import type { ItemDb } from '../storage/db';
+
+/** Where the loaded items came from, for the page and for messages. */
+export interface PoolSource {
+  kind: 'files' | 'hf';
+  /** e.g. `57 CSV files` or `cais/mmlu from Hugging Face (114 files, 114 from the stored copy)`. */
+  description: string;
+}
+
+export interface LoadActivity {
+  label: string;
+  filesDone: number;
+  files: number;
+  /** Bytes of the current download. */
+  loaded?: number;
+  total?: number;
+}
+
+/** Sample settings a person chooses. */
+export interface SampleSettings {
+  preset: string;
+  /** Names of the preset's domains to sample (all by default). */
+  domains: string[];
+  perDomain: number;
+  seed: number;
+}
+
+const SESSION_POOL = 'items.pool';
+const SESSION_SETTINGS = 'items.settings';
+const SESSION_MANIFEST = 'items.manifest';
+
+/** A file the person picked or dropped (File, or anything with a name and its bytes). */
+export interface PickedFile {
+  name: string;
+  /** Folder path when a whole folder was picked (`data/test/anatomy_test.csv`). */
+  webkitRelativePath?: string;
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+function defaultSettings(): SampleSettings {
+  return {
+    preset: DEFAULT_PRESET,
+    domains: presetDomains(DEFAULT_PRESET).map((d) => d.name),
+    perDomain: DEFAULT_PER_DOMAIN,
+    seed: DEFAULT_SEED,
+  };
+}
+
+export class ItemsState {
+  /** Every loaded item (all splits), canonical order. Large: never proxied. */
+  pool = $state.raw<MmluItem[]>([]);
+  poolSource = $state.raw<PoolSource | undefined>(undefined);
+  activity = $state.raw<LoadActivity | undefined>(undefined);
+  /** The last loading or sampling problem, a sentence naming the file or the domain. */
+  error = $state<string | undefined>(undefined);
+  settings = $state<SampleSettings>(defaultSettings());
+  manifest = $state.raw<ItemManifest | undefined>(undefined);
+  /** How the manifest came about: drawn here, or imported from a file (its name). */
+  manifestOrigin = $state.raw<{ kind: 'drawn' } | { kind: 'imported'; fileName: string } | undefined>(undefined);
+  /** The manifest's items, resolved against the pool (empty until every item is found unchanged). */
+  sampled = $state.raw<SampledItem[]>([]);
+  /** Why the manifest's items are not all available (missing or changed ids). */
+  manifestProblem = $state<string | undefined>(undefined);
+
+  constructor(private readonly store: () => ItemDb | undefined) {}
+
+  /** Test items loaded per domain of the chosen preset: what the sample can draw from. */
+  get poolCounts(): { domain: string; available: number }[] {
+    const domains = presetDomains(this.settings.preset);
+    const bySubject = new Map<string, number>();
+    for (const item of this.pool) if (item.split === 'test') bySubject.set(item.subject, (bySubject.get(item.subject) ?? 0) + 1);
+    return domains.map((d) => ({ domain: d.name, available: d.subjects.reduce((n, s) => n + (bySubject.get(s) ?? 0), 0) }));
+  }
+
+  /** Items of the sample per domain and, within it, per subject. */
+  get sampleCounts(): { domain: string; count: number; subjects: { subject: string; count: number }[] }[] {
+    const out = new Map<string, Map<string, number>>();
+    for (const { domain, item } of this.sampled) {
+      let subjects = out.get(domain);
+      if (!subjects) out.set(domain, (subjects = new Map()));
+      subjects.set(item.subject, (subjects.get(item.subject) ?? 0) + 1);
+    }
+    return [...out].map(([domain, subjects]) => ({
+      domain,
+      count: [...subjects.values()].reduce((a, b) => a + b, 0),
+      subjects: [...subjects].map(([subject, count]) => ({ subject, count })),
+    }));
+  }
+
+  get ready(): boolean {
+    return this.manifest !== undefined && this.sampled.length === this.manifest.items.length && this.sampled.length > 0;
+  }
+
+  /** Restores the loaded items, settings and manifest of the last visit. */
+  async restore(): Promise<void> {
+    const store = this.store();
+    if (!store) return;
+    const [pool, settings, manifest] = await Promise.all([
+      store.getSession<{ items: MmluItem[]; source: PoolSource }>(SESSION_POOL),
+      store.getSession<SampleSettings>(SESSION_SETTINGS),
+      store.getSession<{ manifest: ItemManifest; origin: ItemsState['manifestOrigin'] }>(SESSION_MANIFEST),
+    ]);
+    if (settings && Object.hasOwn(DOMAIN_PRESETS, settings.preset)) this.settings = settings;
+    if (pool) {
+      this.pool = pool.items;
+      this.poolSource = pool.source;
+    }
+    if (manifest) this.useManifest(manifest.manifest, manifest.origin);
+  }
+
+  /** Reads dropped or picked MMLU files (CSV or parquet, whole folders too) and adds their items. */
+  async loadFiles(files: readonly PickedFile[]): Promise<void> {
+    this.error = undefined;
+    const csv = files.filter((f) => f.name.toLowerCase().endsWith('.csv'));
+    const parquet = files.filter((f) => f.name.toLowerCase().endsWith('.parquet'));
+    if (csv.length + parquet.length === 0) {
+      this.error = 'None of the chosen files is an MMLU CSV (<subject>_<split>.csv) or parquet file.';
+      return;
+    }
+    const total = csv.length + parquet.length;
+    this.activity = { label: 'Reading files', filesDone: 0, files: total };
+    try {
+      const loaded: MmluItem[] = [];
+      if (csv.length) {
+        const { parseMmluCsvFiles } = await import('../data/mmlu-csv');
+        const texts = [];
+        for (const f of csv) {
+          texts.push({ name: f.webkitRelativePath || f.name, text: await f.text() });
+          this.activity = { ...this.activity!, filesDone: texts.length };
+        }
+        loaded.push(...parseMmluCsvFiles(texts));
+      }
+      if (parquet.length) {
+        const { parseMmluParquet } = await import('../data/hf-parquet');
+        for (const f of parquet) {
+          loaded.push(...(await parseMmluParquet(await f.arrayBuffer(), { fileName: f.webkitRelativePath || f.name })));
+          this.activity = { ...this.activity!, filesDone: this.activity!.filesDone + 1 };
+        }
+      }
+      const kinds = [csv.length ? `${csv.length} CSV file${csv.length === 1 ? '' : 's'}` : '', parquet.length ? `${parquet.length} parquet file${parquet.length === 1 ? '' : 's'}` : '']
+        .filter(Boolean)
+        .join(' and ');
+      await this.addToPool(loaded, { kind: 'files', description: kinds });
+    } catch (e) {
+      this.error = (e as Error).message;
+    } finally {
+      this.activity = undefined;
+    }
+  }
+
+  /**
+   * Downloads `cais/mmlu` from Hugging Face: the test split of every subject of the preset and the dev split
+   * (the few-shot examples). Each file is stored whole in the item store, so a second visit reads it from
+   * there instead of downloading again.
+   */
+  async loadFromHuggingFace(fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): Promise<void> {
+    const store = this.store();
+    this.error = undefined;
+    const subjects = [...new Set(presetDomains(this.settings.preset).flatMap((d) => d.subjects))].sort();
+    let fromStore = 0;
+    const cachingFetch = async (url: string, init?: { signal?: AbortSignal }): Promise<Response> => {
+      const stored = await store?.getDownload(url).catch(() => undefined);
+      if (stored) {
+        fromStore++;
+        return new Response(stored.bytes, { headers: { 'content-length': String(stored.bytes.byteLength) } });
+      }
+      const response = await fetchImpl(url, init);
+      if (!response.ok || !response.body || !store) return response;
+      const [forReader, forStore] = response.body.tee();
+      void new Response(forStore).arrayBuffer().then((bytes) => store.putDownload(url, bytes)).catch(() => {});
+      return new Response(forReader, { status: response.status, statusText: response.statusText, headers: response.headers });
+    };
+    this.activity = { label: 'Downloading cais/mmlu from Hugging Face', filesDone: 0, files: subjects.length * 2 };
+    try {
+      const { loadMmluFromHf } = await import('../data/hf-parquet');
+      const items = await loadMmluFromHf(subjects, ['test', 'dev'], {
+        fetch: cachingFetch,
+        onProgress: (p: HfLoadProgress) => {
+          this.activity = { label: 'Downloading cais/mmlu from Hugging Face', filesDone: p.filesDone, files: p.files, loaded: p.loaded, total: p.total };
+        },
+      });
+      await this.addToPool(items, {
+        kind: 'hf',
+        description: `cais/mmlu from Hugging Face (${subjects.length * 2} files, ${fromStore} read from this browser's stored copy)`,
+      });
+    } catch (e) {
+      this.error = (e as Error).message;
+    } finally {
+      this.activity = undefined;
+    }
+  }
+
+  private async addToPool(items: readonly MmluItem[], source: PoolSource): Promise<void> {
+    const byId = new Map(this.pool.map((i) => [i.id, i]));
+    for (const item of items) byId.set(item.id, item);
+    const pool = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.pool = pool;
+    // Files picked in several goes (e.g. data/test, then data/dev) add up.
+    const earlier = this.poolSource?.kind === 'files' && source.kind === 'files' ? `${this.poolSource.description} + ` : '';
+    this.poolSource = { kind: source.kind, description: earlier + source.description };
+    await this.store()?.putSession(SESSION_POOL, { items: pool, source: this.poolSource }).catch(() => {});
+    if (this.manifestOrigin?.kind === 'imported' && this.manifest) this.useManifest(this.manifest, this.manifestOrigin);
+    else this.draw();
+  }
+
+  /** Forgets the loaded items and the sample. */
+  async clearPool(): Promise<void> {
+    this.pool = [];
+    this.poolSource = undefined;
+    this.manifest = undefined;
+    this.manifestOrigin = undefined;
+    this.sampled = [];
+    this.manifestProblem = undefined;
+    await this.store()?.deleteSession(SESSION_POOL).catch(() => {});
+    await this.store()?.deleteSession(SESSION_MANIFEST).catch(() => {});
+  }
+
+  setPreset(preset: string): void {
+    this.settings = { ...this.settings, preset, domains: presetDomains(preset).map((d) => d.name) };
+    this.draw();
+  }
+
+  toggleDomain(name: string, on: boolean): void {
+    const order = presetDomains(this.settings.preset).map((d) => d.name);
+    const chosen = new Set(this.settings.domains);
+    if (on) chosen.add(name);
+    else chosen.delete(name);
+    this.settings = { ...this.settings, domains: order.filter((d) => chosen.has(d)) };
+    this.draw();
+  }
+
+  setPerDomain(n: number): void {
+    this.settings = { ...this.settings, perDomain: n };
+    this.draw();
+  }
+
+  setSeed(seed: number): void {
+    this.settings = { ...this.settings, seed };
+    this.draw();
+  }
+
+  /**
+   * Draws the sample with the current settings (the study's algorithm in core/mmlu.ts). With every domain of
+   * the preset chosen the manifest names the preset; with a subset it records the domains as `custom`.
+   */
+  draw(): void {
+    void this.store()?.putSession(SESSION_SETTINGS, $state.snapshot(this.settings)).catch(() => {});
+    if (this.pool.length === 0) return;
+    const { preset, domains, perDomain, seed } = this.settings;
+    const all = presetDomains(preset);
+    try {
+      if (domains.length === 0) throw new Error('Choose at least one domain.');
+      const subset = domains.length === all.length ? undefined : all.filter((d) => domains.includes(d.name));
+      const { manifest, sampled } = drawSample(this.pool, { preset, domains: subset, perDomain, seed, split: 'test' });
+      this.error = undefined;
+      this.setManifest(manifest, { kind: 'drawn' }, sampled);
+    } catch (e) {
+      this.error = `The sample cannot be drawn: ${(e as Error).message}.`;
+      this.manifest = undefined;
+      this.sampled = [];
+    }
+  }
+
+  /** Reads a manifest file; it replaces the drawn sample when it parses (the pool must hold its items). */
+  async importManifest(file: { name: string; text(): Promise<string> }): Promise<void> {
+    try {
+      const manifest = parseItemManifest(await file.text(), file.name);
+      this.error = undefined;
+      this.useManifest(manifest, { kind: 'imported', fileName: file.name });
+    } catch (e) {
+      this.error = (e as Error).message;
+    }
+  }
+
+  /** Takes a manifest (imported, or restored from the last visit) with the items of the pool it names. */
+  private useManifest(manifest: ItemManifest, origin: ItemsState['manifestOrigin']): void {
+    const check = resolveManifest(manifest, this.pool);
+    this.setManifest(
+      manifest,
+      origin,
+      check.ok ? check.sampled : [],
+      check.ok ? undefined : `${describeManifestCheck(check)}: load the MMLU files that hold them.`,
+    );
+  }
+
+  private setManifest(manifest: ItemManifest, origin: ItemsState['manifestOrigin'], sampled: SampledItem[], problem?: string): void {
+    this.manifest = manifest;
+    this.manifestOrigin = origin;
+    this.sampled = sampled;
+    this.manifestProblem = problem;
+    void this.store()?.putSession(SESSION_MANIFEST, { manifest, origin }).catch(() => {});
+  }
+
+  /** The manifest as a file to download. */
+  manifestFile(): { name: string; text: string } | undefined {
+    if (!this.manifest) return undefined;
+    return { name: `mmlu-manifest-${this.manifest.hash.slice(0, 12)}.json`, text: serializeItemManifest(this.manifest) };
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The run as the page sees it: one queue over the chosen variants and the sampled items, wrapping the
+ * RunController (resume, pause, cancel, stored-as-scored results) with reactive progress, the live per-variant
+ * figures read back from storage, and the interrupted run a reload finds. Simulated runs say so everywhere.
+ */
+import { buildPromptRecords, fewshotPool } from '../core/prompts';
+import { LETTERS, type PromptSpec } from '../core/types';
+import { checkModelRunsOn } from '../engine/catalog';
+import { describeEngineError, type DescribedError } from '../engine/errors';
+import { startSimulatedEngine, startWebLLMEngine } from '../engine/remote';
+import type { LoadProgress, VariantRecord } from '../engine/types';
+import { runEngineCheck, type EngineCheckReport } from './engine-check';
+import { RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from './run-controller';
+import type { KitDb, StoredResult } from '../storage/db';
+import type { EnvironmentState } from './environment.svelte';
+import type { ItemsState } from './items.svelte';
+import type { VariantsState } from './variants.svelte';
+
+const IDLE: RunProgress = {
+  phase: 'idle',
+  variantIndex: 0,
+  variantCount: 0,
+  itemsDone: 0,
+  itemsTotal: 0,
+  queueDone: 0,
+  queueTotal: 0,
+  recoveries: 0,
+};
+
+/** What storage holds of one queued variant for the current items and prompt. */
+export interface VariantLive {
+  key: string;
+  name: string;
+  role: VariantRecord['role'];
+  simulated: boolean;
+  stored: number;
+  total: number;
+  /** Over the stored items (undefined before the first). */
+  accuracy?: number;
+  meanConfidence?: number;
+  meanLetterMass?: number;
+}
+
+/** One recently stored item, for the live list. */
+export interface RecentItem {
+  variant: string;
+  itemId: string;
+  gold: string;
+  predicted: string;
+  confidence: number;
+}
+
+function softmaxMax(logits: readonly number[]): { argmax: number; p: number } {
+  let m = -Infinity;
+  let argmax = 0;
+  logits.forEach((x, i) => {
+    if (x > m) {
+      m = x;
+      argmax = i;
+    }
+  });
+  let s = 0;
+  for (const x of logits) s += Math.exp(x - m);
+  return { argmax, p: 1 / s };
+}
+
+export class RunState {
+  progress = $state.raw<RunProgress>(IDLE);
+  /** Milliseconds the simulated engine waits per item (a slow GPU, for trying pause and reload). */
+  simulatedDelayMs = $state(0);
+  live = $state.raw<VariantLive[]>([]);
+  recent = $state.raw<RecentItem[]>([]);
+  /** Bumped whenever results were stored or the run ended: views that read storage refresh on it. */
+  resultsVersion = $state(0);
+  /** A problem that stopped the run from starting (nothing was scored). */
+  startError = $state.raw<DescribedError | undefined>(undefined);
+  /** Whether the run that stopped was simulated, for the labels after it ends. */
+  simulated = $state(false);
+
+  /** The last engine check (a real model scoring 5 items), and its loading progress while it runs. */
+  engineCheck = $state.raw<EngineCheckReport | undefined>(undefined);
+  engineCheckProgress = $state.raw<LoadProgress | undefined>(undefined);
+  checking = $state(false);
+
+  private controller: RunController | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshing = false;
+
+  constructor(
+    private readonly db: () => KitDb | undefined,
+    private readonly environment: EnvironmentState,
+    private readonly items: ItemsState,
+    private readonly variants: VariantsState,
+  ) {}
+
+  get active(): boolean {
+    return ['loading', 'scoring', 'paused', 'recovering'].includes(this.progress.phase);
+  }
+
+  get promptSpec(): PromptSpec {
+    return { format: this.variants.format, kshot: this.variants.kshot };
+  }
+
+  /** Stored items of the queue for these items and this prompt, and how many the queue needs. */
+  get storedTotal(): { stored: number; total: number } {
+    return {
+      stored: this.live.reduce((n, v) => n + v.stored, 0),
+      total: this.items.sampled.length * this.variants.queued.length,
+    };
+  }
+
+  /** What is missing before a run can start, in words; empty when it can. */
+  get blockers(): string[] {
+    const out: string[] = [];
+    if (!this.db()) out.push('The results database is not open.');
+    if (!this.items.ready) out.push('Choose the items first (load MMLU and draw the sample, or import a manifest).');
+    if (this.variants.queued.length === 0) out.push('Add at least one variant to the queue.');
+    if (this.variants.queued.some((v) => !v.simulated) && !this.environment.webgpu) {
+      out.push('Model variants need WebGPU, which this browser does not offer; only simulated variants can run here.');
+    }
+    return out;
+  }
+
+  /** The plan: every queued variant scores every sampled item with the chosen prompt. */
+  plan(): RunPlan {
+    const items = this.items.sampled.map((s) => s.item);
+    const prompts = buildPromptRecords(items, fewshotPool(this.items.pool), this.promptSpec);
+    return planFromPrompts(this.items.manifest!, items, prompts, this.variants.queued);
+  }
+
+  private startEngine = (variant: VariantRecord): ControlledEngine => {
+    if (variant.engine === 'simulated') {
+      const handle = startSimulatedEngine();
+      const delayMs = this.simulatedDelayMs;
+      const ready = delayMs > 0 ? handle.guard(handle.remote.setFaults({ delayMs })) : Promise.resolve();
+      return {
+        load: async (...args) => {
+          await ready;
+          return handle.load(...args);
+        },
+        score: handle.score,
+        unload: handle.unload,
+        dispose: handle.dispose,
+        terminate: handle.terminate,
+      };
+    }
+    const handle = startWebLLMEngine();
+    return { load: handle.load, score: handle.score, unload: handle.unload, dispose: handle.dispose, terminate: handle.terminate };
+  };
+
+  /** Starts (or resumes: stored items are skipped) the queue. */
+  async start(): Promise<void> {
+    const db = this.db();
+    if (this.active || !db || this.blockers.length > 0) return;
+    this.startError = undefined;
+    let plan: RunPlan;
+    try {
+      plan = this.plan();
+      // Refuse a model the adapter cannot run before anything downloads.
+      for (const v of plan.variants) if (v.model) checkModelRunsOn(v.model, this.environment.adapter ?? null, this.variants.catalog ?? []);
+    } catch (e) {
+      this.startError = describeEngineError(e);
+      return;
+    }
+    this.simulated = plan.variants.some((v) => v.simulated);
+    let lastDone = -1;
+    this.controller = new RunController({
+      db,
+      startEngine: this.startEngine,
+      onProgress: (p) => {
+        this.progress = p;
+        if (p.queueDone !== lastDone) {
+          lastDone = p.queueDone;
+          this.scheduleRefresh();
+        }
+      },
+    });
+    const final = await this.controller.start(plan);
+    this.progress = final;
+    await this.refresh();
+    this.resultsVersion++;
+  }
+
+  /**
+   * Loads the smallest Qwen3 this adapter runs in a fresh web-llm worker and scores the first 5 sampled items
+   * (downloads the model once; web-llm caches it).
+   */
+  async runEngineCheck(): Promise<void> {
+    if (this.checking || this.active || !this.items.ready) return;
+    this.checking = true;
+    this.engineCheck = undefined;
+    const handle = startWebLLMEngine();
+    try {
+      const plan = this.plan();
+      this.engineCheck = await runEngineCheck(
+        {
+          probeAdapter: () => handle.guard(handle.remote.probeAdapter()),
+          listPrebuiltModels: () => handle.guard(handle.remote.listPrebuiltModels()),
+          load: handle.load,
+          score: handle.score,
+          unload: handle.unload,
+        },
+        plan.items.slice(0, 5),
+        plan.answerStrings,
+        (p) => (this.engineCheckProgress = p),
+      );
+    } catch (e) {
+      this.engineCheck = { adapter: null, itemsScored: 0, finite: false, ok: false, error: describeEngineError(e) };
+    } finally {
+      handle.terminate();
+      this.checking = false;
+      this.engineCheckProgress = undefined;
+    }
+  }
+
+  pause(): void {
+    this.controller?.pause();
+  }
+
+  resume(): void {
+    this.controller?.resume();
+  }
+
+  cancel(): void {
+    this.controller?.cancel();
+  }
+
+  /** Re-reads what storage holds for the queue (throttled while a run stores items). */
+  private scheduleRefresh(): void {
+    if (this.refreshTimer !== undefined) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      void this.refresh().then(() => this.resultsVersion++);
+    }, 400);
+  }
+
+  async refresh(): Promise<void> {
+    const db = this.db();
+    if (!db || this.refreshing) return;
+    if (!this.items.ready) {
+      this.live = [];
+      return;
+    }
+    this.refreshing = true;
+    try {
+      const promptKey = this.variants.template.key;
+      const wanted = new Set(this.items.sampled.map((s) => s.item.id));
+      const total = wanted.size;
+      const live: VariantLive[] = [];
+      let recent: (StoredResult & { variant: string })[] = [];
+      for (const v of this.variants.queued) {
+        const rows = (await db.getResults(v.key, promptKey)).filter((r) => wanted.has(r.itemId));
+        let correct = 0;
+        let confidence = 0;
+        let mass = 0;
+        let massN = 0;
+        for (const r of rows) {
+          const { argmax, p } = softmaxMax(r.letterLogits);
+          if (argmax === r.label) correct++;
+          confidence += p;
+          if (r.letterMass !== undefined) {
+            mass += r.letterMass;
+            massN++;
+          }
+        }
+        const n = rows.length;
+        live.push({
+          key: v.key,
+          name: v.name,
+          role: v.role,
+          simulated: v.simulated,
+          stored: n,
+          total,
+          ...(n ? { accuracy: correct / n, meanConfidence: confidence / n } : {}),
+          ...(massN ? { meanLetterMass: mass / massN } : {}),
+        });
+        recent.push(...rows.map((r) => ({ ...r, variant: v.name })));
+      }
+      recent = recent.sort((a, b) => (a.scoredAt < b.scoredAt ? 1 : a.scoredAt > b.scoredAt ? -1 : 0)).slice(0, 6);
+      this.live = live;
+      this.recent = recent.map((r) => {
+        const { argmax, p } = softmaxMax(r.letterLogits);
+        return { variant: r.variant, itemId: r.itemId, gold: LETTERS[r.label], predicted: LETTERS[argmax], confidence: p };
+      });
+    } catch (e) {
+      this.startError = describeEngineError(e);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+}
