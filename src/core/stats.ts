@@ -46,6 +46,8 @@ export class MetricPool {
   private readonly twoSided: boolean;
   private readonly conf: Float64Array;
   private readonly correct: Float64Array;
+  /** correct - confidence: a bin's ECE term is |sum of w (a - c)| / n. */
+  private readonly gap: Float64Array;
   private readonly nll: Float64Array;
   private readonly brier: Float64Array;
   private readonly slot: Int32Array;
@@ -55,8 +57,8 @@ export class MetricPool {
   /** Per class k, entries sorted by p_k: slot, side, p_k, [label = k]; runs of equal-width bins of p_k. */
   private readonly classSlot: Int32Array;
   private readonly classSide: Uint8Array;
-  private readonly classP: Float64Array;
-  private readonly classY: Float64Array;
+  /** [label = k] - p_k: a classwise bin's term is |sum of w ([y = k] - p_k)| / n. */
+  private readonly classGap: Float64Array;
   private readonly classRunEnd: Int32Array;
   /** Scratch: equal-mass boundaries of both groups. */
   private readonly boundaries: Float64Array;
@@ -96,6 +98,7 @@ export class MetricPool {
     const order = byValue((x) => rawConf[x]);
     this.conf = new Float64Array(size);
     this.correct = new Float64Array(size);
+    this.gap = new Float64Array(size);
     this.nll = new Float64Array(size);
     this.brier = new Float64Array(size);
     this.slot = new Int32Array(size);
@@ -112,6 +115,7 @@ export class MetricPool {
       }
       this.conf[dst] = rawConf[src];
       this.correct[dst] = predictedClass(pred.probs, i) === y ? 1 : 0;
+      this.gap[dst] = this.correct[dst] - rawConf[src];
       this.nll[dst] = -pred.logp[i * K + y];
       this.brier[dst] = brier;
       this.slot[dst] = i;
@@ -122,8 +126,7 @@ export class MetricPool {
 
     this.classSlot = new Int32Array(K * size);
     this.classSide = new Uint8Array(K * size);
-    this.classP = new Float64Array(K * size);
-    this.classY = new Float64Array(K * size);
+    this.classGap = new Float64Array(K * size);
     this.classRunEnd = new Int32Array(K * bins);
     for (let k = 0; k < K; k++) {
       const runEnd = this.classRunEnd.subarray(k * bins, (k + 1) * bins);
@@ -131,8 +134,7 @@ export class MetricPool {
         const p = prob(src, k);
         this.classSlot[k * size + j] = rawIndex[src];
         this.classSide[k * size + j] = rawSide[src];
-        this.classP[k * size + j] = p;
-        this.classY[k * size + j] = sets[rawSide[src]].labels[rawIndex[src]] === k ? 1 : 0;
+        this.classGap[k * size + j] = (sets[rawSide[src]].labels[rawIndex[src]] === k ? 1 : 0) - p;
         runEnd[equalWidthBin(p, bins)] = j + 1;
       });
       fillRunEnds(runEnd);
@@ -148,7 +150,7 @@ export class MetricPool {
   evaluate(weights: Float64Array, flip: Uint8Array | null, out: Float64Array): void {
     const B = this.bins;
     const minCount = this.mceMinCount;
-    const { conf, correct, nll, brier, slot, side, topRunEnd, boundaries } = this;
+    const { conf, correct, gap, nll, brier, slot, side, topRunEnd, boundaries } = this;
 
     // Each slot puts its weight once in each group of a two-sided pool, once in group 0 otherwise.
     let total = 0;
@@ -165,15 +167,15 @@ export class MetricPool {
     let end0 = small0 + Math.min(1, extra0), end1 = small1 + Math.min(1, extra1);
     let pos0 = 0, pos1 = 0, last0 = 0, last1 = 0;
     let em0 = 0, em1 = 0; // current equal-mass bin
-    let emW0 = 0, emC0 = 0, emA0 = 0, emW1 = 0, emC1 = 0, emA1 = 0;
-    let emSum0 = 0, emSum1 = 0; // sum over closed equal-mass bins of |sum w a - sum w c|
+    let emD0 = 0, emD1 = 0; // sum of w (a - c) in the current equal-mass bin
+    let emSum0 = 0, emSum1 = 0; // sum over closed equal-mass bins of |sum w (a - c)|
 
     let nll0 = 0, nll1 = 0, brier0 = 0, brier1 = 0, correct0 = 0, correct1 = 0;
     let ece0 = 0, ece1 = 0, mce0 = NaN, mce1 = NaN;
     let r = 0;
     for (let b = 0; b < B; b++) {
       const end = topRunEnd[b];
-      let c0 = 0, sc0 = 0, sa0 = 0, c1 = 0, sc1 = 0, sa1 = 0;
+      let c0 = 0, d0 = 0, a0 = 0, c1 = 0, d1 = 0, a1 = 0;
       for (; r < end; r++) {
         const s = slot[r];
         const w = weights[s];
@@ -181,8 +183,9 @@ export class MetricPool {
         const w0 = w - w1;
         const v = conf[r];
         const a = correct[r];
-        c0 += w0; sc0 += w0 * v; sa0 += w0 * a;
-        c1 += w1; sc1 += w1 * v; sa1 += w1 * a;
+        const d = gap[r];
+        c0 += w0; d0 += w0 * d; a0 += w0 * a;
+        c1 += w1; d1 += w1 * d; a1 += w1 * a;
         nll0 += w0 * nll[r]; nll1 += w1 * nll[r];
         brier0 += w0 * brier[r]; brier1 += w1 * brier[r];
 
@@ -196,13 +199,13 @@ export class MetricPool {
           end0 = (edges0 + 1) * small0 + Math.min(edges0 + 1, extra0);
         }
         while (em0 < edges0 && v > boundaries[em0]) {
-          emSum0 += Math.abs(emA0 - emC0);
-          emW0 = emC0 = emA0 = 0;
+          emSum0 += Math.abs(emD0);
+          emD0 = 0;
           em0++;
         }
         pos0 += w0;
         if (w0 > 0) last0 = v;
-        emW0 += w0; emC0 += w0 * v; emA0 += w0 * a;
+        emD0 += w0 * d;
 
         while (edges1 < nb1 - 1 && end1 < pos1 + w1) {
           boundaries[B + edges1] = ((end1 - 1 >= pos1 ? v : last1) + v) / 2;
@@ -210,50 +213,42 @@ export class MetricPool {
           end1 = (edges1 + 1) * small1 + Math.min(edges1 + 1, extra1);
         }
         while (em1 < edges1 && v > boundaries[B + em1]) {
-          emSum1 += Math.abs(emA1 - emC1);
-          emW1 = emC1 = emA1 = 0;
+          emSum1 += Math.abs(emD1);
+          emD1 = 0;
           em1++;
         }
         pos1 += w1;
         if (w1 > 0) last1 = v;
-        emW1 += w1; emC1 += w1 * v; emA1 += w1 * a;
+        emD1 += w1 * d;
       }
-      correct0 += sa0;
-      correct1 += sa1;
-      ece0 += Math.abs(sa0 - sc0);
-      ece1 += Math.abs(sa1 - sc1);
-      if (c0 >= minCount) {
-        const gap = Math.abs(sa0 / c0 - sc0 / c0);
-        if (!(gap <= mce0)) mce0 = gap;
-      }
-      if (c1 >= minCount) {
-        const gap = Math.abs(sa1 / c1 - sc1 / c1);
-        if (!(gap <= mce1)) mce1 = gap;
-      }
+      correct0 += a0;
+      correct1 += a1;
+      ece0 += Math.abs(d0);
+      ece1 += Math.abs(d1);
+      if (c0 >= minCount && !(Math.abs(d0) / c0 <= mce0)) mce0 = Math.abs(d0) / c0;
+      if (c1 >= minCount && !(Math.abs(d1) / c1 <= mce1)) mce1 = Math.abs(d1) / c1;
     }
-    emSum0 += Math.abs(emA0 - emC0);
-    emSum1 += Math.abs(emA1 - emC1);
+    emSum0 += Math.abs(emD0);
+    emSum1 += Math.abs(emD1);
 
     // Classwise ECE: per class, runs of equal-width bins of p_k in that class's sorted view.
-    const { classSlot, classSide, classP, classY, classRunEnd } = this;
+    const { classSlot, classSide, classGap, classRunEnd } = this;
     let cw0 = 0, cw1 = 0;
     for (let k = 0; k < K; k++) {
       let j = k * this.size;
       for (let b = 0; b < B; b++) {
         const end = k * this.size + classRunEnd[k * B + b];
-        let p0 = 0, y0 = 0, p1 = 0, y1 = 0;
+        let g0 = 0, g1 = 0;
         for (; j < end; j++) {
           const s = classSlot[j];
           const w = weights[s];
           const w1 = flip === null ? w * classSide[j] : w * (classSide[j] ^ flip[s]);
-          const w0 = w - w1;
-          const p = classP[j];
-          const y = classY[j];
-          p0 += w0 * p; y0 += w0 * y;
-          p1 += w1 * p; y1 += w1 * y;
+          const d = classGap[j];
+          g0 += (w - w1) * d;
+          g1 += w1 * d;
         }
-        cw0 += Math.abs(y0 - p0);
-        cw1 += Math.abs(y1 - p1);
+        cw0 += Math.abs(g0);
+        cw1 += Math.abs(g1);
       }
     }
 
