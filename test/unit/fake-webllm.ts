@@ -9,7 +9,8 @@
  *   postInitAndCheckFieldsCompletion and the top_logprobs range; prefill resets the chat (which calls the
  *   processor's resetState); the logits go to processLogits on the CPU *before* logit_bias and temperature;
  *   then logit_bias, a float32 softmax with temperature, sampling, processSampledToken, and top_logprobs as
- *   Math.log of the float32 probabilities with the token text decoded from the id; max_tokens stops decoding.
+ *   Math.log of the float32 probabilities with the token text decoded from the id. Only the prefill step is
+ *   modelled: the engine under test always sends max_tokens: 1, so web-llm stops before any decode step.
  * - loseDevice(): web-llm's device.lost handler unloads the model.
  * The "model" is a seeded function of the prompt: logits = a fixed random vector plus prompt-dependent
  * letter boosts, so tests know every raw logit.
