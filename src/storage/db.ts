@@ -13,6 +13,12 @@ export const DB_VERSION = 1;
 
 export type RunStatus = 'running' | 'paused' | 'done' | 'error' | 'cancelled';
 
+/**
+ * How a stored item was scored: an engine's ScoringMethod, or `imported` for scores read from an outside file
+ * (lm-evaluation-harness samples, a logits CSV) whose method the kit cannot know.
+ */
+export type StoredMethod = ScoringMethod | 'imported';
+
 /** One run: a variant scoring a manifest's items under one prompt. */
 export interface RunRecord {
   variantKey: string;
@@ -23,7 +29,7 @@ export interface RunRecord {
   /** Items in the manifest. */
   itemCount: number;
   simulated: boolean;
-  engine: { kind: EngineKind; version?: string; method?: ScoringMethod; params?: Record<string, unknown> };
+  engine: { kind: EngineKind; version?: string; method?: StoredMethod; params?: Record<string, unknown> };
   letterTokenIds?: LetterVector;
   adapter?: AdapterInfo;
   /** ISO 8601 times. */
@@ -41,7 +47,7 @@ export interface RunRecord {
 export interface StoredResult extends ResultsItem {
   variantKey: string;
   promptKey: string;
-  method: ScoringMethod;
+  method: StoredMethod;
   simulated: boolean;
   /** ISO 8601 time the item was stored. */
   scoredAt: string;
@@ -157,6 +163,11 @@ export class KitDb {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The database's name (a worker opens its own connection to the same database by it). */
+  get name(): string {
+    return this.db.name;
   }
 
   /** @internal Called when the browser closed the connection. */
@@ -286,6 +297,74 @@ export class KitDb {
       }
       await tx.done;
     });
+  }
+
+  // Import ---------------------------------------------------------------------------------------------
+
+  /**
+   * Stores imported records in one transaction over variants, runs and results: all of them, or (on any
+   * failure, or when `check` throws) none of them. Variants and runs already stored are kept as they are;
+   * for a result already stored, `check(stored, incoming)` decides: return to keep the stored one (an
+   * identical re-import), throw to refuse the whole import (the error is rethrown unchanged).
+   */
+  async importRecords(
+    records: { variants: readonly VariantRecord[]; runs: readonly RunRecord[]; results: readonly StoredResult[] },
+    check: (stored: StoredResult, incoming: StoredResult) => void,
+  ): Promise<{ variantsAdded: number; runsAdded: number; resultsAdded: number; resultsKept: number }> {
+    const context = 'Importing results';
+    this.checkOpen(context);
+    const tx = this.db.transaction(['variants', 'runs', 'results'], 'readwrite');
+    const done = tx.done;
+    done.catch(() => {});
+    const counts = { variantsAdded: 0, runsAdded: 0, resultsAdded: 0, resultsKept: 0 };
+    let refusal: unknown;
+    try {
+      const variants = tx.objectStore('variants');
+      const runs = tx.objectStore('runs');
+      const results = tx.objectStore('results');
+      const [storedVariants, storedRuns, storedResults] = await Promise.all([
+        Promise.all(records.variants.map((v) => variants.getKey(v.key))),
+        Promise.all(records.runs.map((r) => runs.getKey([r.variantKey, r.promptKey, r.manifestHash]))),
+        Promise.all(records.results.map((r) => results.get([r.variantKey, r.promptKey, r.itemId]))),
+      ]);
+      const writes: Promise<unknown>[] = [];
+      records.variants.forEach((v, i) => {
+        if (storedVariants[i] !== undefined) return;
+        counts.variantsAdded++;
+        writes.push(variants.put(v));
+      });
+      records.runs.forEach((r, i) => {
+        if (storedRuns[i] !== undefined) return;
+        counts.runsAdded++;
+        writes.push(runs.put(r));
+      });
+      records.results.forEach((r, i) => {
+        const stored = storedResults[i];
+        if (stored !== undefined) {
+          try {
+            check(stored, r);
+          } catch (e) {
+            refusal = e;
+            throw e;
+          }
+          counts.resultsKept++;
+          return;
+        }
+        counts.resultsAdded++;
+        writes.push(results.put(r));
+      });
+      for (const w of writes) w.catch(() => {});
+      await Promise.all([...writes, done]);
+      return counts;
+    } catch (e) {
+      try {
+        tx.abort();
+      } catch {
+        // already finished or aborted
+      }
+      if (refusal !== undefined) throw refusal;
+      throw storageErrorFrom(tx.error ?? e, context);
+    }
   }
 }
 
