@@ -16,7 +16,8 @@ import {
   type SampledItem,
 } from '../core/mmlu';
 import { parseItemManifest, serializeItemManifest } from '../core/manifest-file';
-import type { ItemManifest, MmluItem } from '../core/types';
+import { fewshotItems, fewshotPool, renderPrompt } from '../core/prompts';
+import type { ItemManifest, MmluItem, PromptSpec } from '../core/types';
 import type { HfLoadProgress } from '../data/hf-parquet';
 import type { ItemDb } from '../storage/db';
 
@@ -310,6 +311,16 @@ export class ItemsState {
     this.sampled = sampled;
     this.manifestProblem = problem;
     void this.store()?.putSession(SESSION_MANIFEST, { manifest, origin }).catch(() => {});
+  }
+
+  /** An item's prompt text under a spec (with its subject's first k dev items), or why it cannot be built. */
+  promptText(item: MmluItem, spec: PromptSpec): string {
+    try {
+      const shots = fewshotItems(fewshotPool(this.pool.filter((i) => i.split === 'dev' && i.subject === item.subject)), item.subject, spec.kshot);
+      return renderPrompt(item, shots, spec);
+    } catch (e) {
+      return `(${(e as Error).message})`;
+    }
   }
 
   /** The manifest as a file to download. */
