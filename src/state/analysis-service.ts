@@ -1,0 +1,368 @@
+/**
+ * The analysis worker's logic, as a plain module tested in Node: stored runs in, the study's report out, with
+ * the extra views the results page draws (per-domain breakdown, confidence histograms, the paired effect of
+ * scaling). Points first (scaling fitted, no resampling), then the full report with CIs and p-values, whose
+ * resampling jobs run on a pool of job workers. A newer request supersedes an older one: the older one stops
+ * handing out jobs and rejects with AnalysisSupersededError.
+ */
+import {
+  assembleReport,
+  planAnalysis,
+  type AnalysisJob,
+  type AnalysisJobResult,
+  type AnalysisPlan,
+  type PreparedVariant,
+} from '../core/analysis';
+import {
+  accuracy,
+  equalWidthBin,
+  expectedCalibrationError,
+  maximumCalibrationError,
+  topLabel,
+  type Predictions,
+} from '../core/metrics';
+import { runNames, variantScoresFromResults } from '../core/results-file';
+import { metricColumn, percentileInterval } from '../core/stats';
+import { METRICS, NUM_CLASSES, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
+import { buildResultsFile, groupId, isSimulatedGroup, readStoredRuns, type StoredRunGroup, type StoredRunSource } from '../data/export';
+
+/** A newer request arrived before this one finished; its result would be stale. */
+export class AnalysisSupersededError extends Error {
+  override name = 'AnalysisSupersededError' as const;
+}
+
+/** Runs analysis jobs somewhere (a pool of Web Workers, worker threads, or this thread). */
+export type JobRunner = (jobs: AnalysisJob[], isCurrent: () => boolean, onDone: () => void) => Promise<AnalysisJobResult[]>;
+
+/** One stored (variant, prompt) as the page lists it. */
+export interface RunSummary {
+  /** groupId: variant key and prompt key. */
+  id: string;
+  /** Its name in the analysis (runNames over the analysed runs; over all runs for unselected ones). */
+  name: string;
+  variantKey: string;
+  variantName: string;
+  promptKey: string;
+  role: VariantRole;
+  simulated: boolean;
+  items: number;
+  /** Status of the latest run record (`imported` runs are `done`). */
+  status: string;
+  engineKind: string;
+}
+
+/** Calibration of one variant on one domain (or subject, when items carry no domain), at one stage. */
+export interface DomainRow {
+  variant: string;
+  domain: string;
+  stage: Stage;
+  n: number;
+  accuracy: number;
+  ece: number;
+  mce: number;
+  /** Mean top-label confidence. */
+  confidence: number;
+}
+
+/** Top-label confidences of one variant at one stage, in the report's equal-width bins, split by correctness. */
+export interface ConfidenceHistogram {
+  variant: string;
+  stage: Stage;
+  bins: { lo: number; hi: number; correct: number; wrong: number }[];
+}
+
+/**
+ * What scaling did to one variant, as paired differences after - before on the same resampled items (both
+ * stages' bootstrap resamples use the same seed and item order, so they are paired).
+ */
+export interface ScalingEffect {
+  variant: string;
+  /** ECE after - ECE before (negative: scaling reduced ECE). */
+  eceChange: number;
+  eceChangeCi?: Interval;
+  /** Accuracy after - before, in points. */
+  accuracyChangePts: number;
+  accuracyChangePtsCi?: Interval;
+}
+
+export interface AnalysisRequest {
+  requestId: number;
+  settings: Partial<AnalysisSettings>;
+  /** groupIds to analyse; absent means every stored run. */
+  selection?: string[];
+}
+
+export interface AnalysisView {
+  requestId: number;
+  /** True for the points-first view: no CIs and no p-values yet. */
+  partial: boolean;
+  /** Every stored run, analysed or not. */
+  runs: RunSummary[];
+  /** groupIds analysed, in analysis order. */
+  analysed: string[];
+  /** Absent when nothing is stored or selected. */
+  report?: AnalysisReport;
+  domains: DomainRow[];
+  histograms: ConfidenceHistogram[];
+  scalingEffects: ScalingEffect[];
+  /** Resampling jobs finished and planned. */
+  jobsDone: number;
+  jobsTotal: number;
+}
+
+/** Rows of `pred` at the given indices. */
+function rowsOf(pred: Predictions, rows: readonly number[]): Predictions {
+  const K = NUM_CLASSES;
+  const logp = new Float64Array(rows.length * K);
+  const probs = new Float64Array(rows.length * K);
+  const labels = new Uint8Array(rows.length);
+  rows.forEach((i, j) => {
+    logp.set(pred.logp.subarray(i * K, i * K + K), j * K);
+    probs.set(pred.probs.subarray(i * K, i * K + K), j * K);
+    labels[j] = pred.labels[i];
+  });
+  return { n: rows.length, logp, probs, labels };
+}
+
+function stages(p: PreparedVariant): [Stage, Predictions][] {
+  return p.scaled ? [['uncalibrated', p.uncalibrated], ['scaled', p.scaled]] : [['uncalibrated', p.uncalibrated]];
+}
+
+/** Per-domain accuracy, ECE, MCE and mean confidence (metrics.ts definitions, the report's bins). */
+export function domainBreakdown(plan: AnalysisPlan): DomainRow[] {
+  const out: DomainRow[] = [];
+  for (const p of plan.prepared) {
+    const rows = p.groupNames.map(() => [] as number[]);
+    p.groups.forEach((g, i) => rows[g].push(i));
+    for (const [stage, pred] of stages(p)) {
+      p.groupNames.forEach((domain, g) => {
+        const sub = rowsOf(pred, rows[g]);
+        const { confidence } = topLabel(sub);
+        out.push({
+          variant: p.name,
+          domain: domain === '' ? '(none)' : domain,
+          stage,
+          n: sub.n,
+          accuracy: accuracy(sub),
+          ece: expectedCalibrationError(sub, plan.settings.bins),
+          mce: maximumCalibrationError(sub, plan.settings.bins, plan.settings.mceMinCount).value,
+          confidence: confidence.reduce((s, c) => s + c, 0) / sub.n,
+        });
+      });
+    }
+  }
+  return out;
+}
+
+/** Confidence histograms in the report's bins: (lo, hi], the first also holds 0, as metrics.ts bins them. */
+export function confidenceHistograms(plan: AnalysisPlan): ConfidenceHistogram[] {
+  const B = plan.settings.bins;
+  const out: ConfidenceHistogram[] = [];
+  for (const p of plan.prepared) {
+    for (const [stage, pred] of stages(p)) {
+      const bins = Array.from({ length: B }, (_, b) => ({ lo: b / B, hi: (b + 1) / B, correct: 0, wrong: 0 }));
+      const { confidence, correct } = topLabel(pred);
+      for (let i = 0; i < pred.n; i++) {
+        const b = equalWidthBin(confidence[i], B);
+        if (correct[i]) bins[b].correct++;
+        else bins[b].wrong++;
+      }
+      out.push({ variant: p.name, stage, bins });
+    }
+  }
+  return out;
+}
+
+const ECE = METRICS.indexOf('ece');
+const ACC = METRICS.indexOf('accuracy');
+
+/** ECE and accuracy change from scaling, with paired bootstrap CIs when the resample tables are there. */
+export function scalingEffects(report: AnalysisReport, results: readonly AnalysisJobResult[]): ScalingEffect[] {
+  const table = new Map(results.map((r) => [r.key, r.group0]));
+  const out: ScalingEffect[] = [];
+  for (const [name, v] of Object.entries(report.variants)) {
+    if (!v.scaled) continue;
+    const effect: ScalingEffect = {
+      variant: name,
+      eceChange: v.scaled.ece - v.uncalibrated.ece,
+      accuracyChangePts: 100 * (v.scaled.accuracy - v.uncalibrated.accuracy),
+    };
+    const before = table.get(`bootstrap:${name}:uncalibrated`);
+    const after = table.get(`bootstrap:${name}:scaled`);
+    if (before && after) {
+      const level = report.settings.confidence;
+      effect.eceChangeCi = percentileInterval(metricColumn(after, ECE, before), level);
+      const [lo, hi] = percentileInterval(metricColumn(after, ACC, before), level);
+      effect.accuracyChangePtsCi = [100 * lo, 100 * hi];
+    }
+    out.push(effect);
+  }
+  return out;
+}
+
+/** The list of stored runs, named as the analysis names them. */
+function summaries(groups: readonly StoredRunGroup[], analysed: readonly StoredRunGroup[], names: readonly string[]): RunSummary[] {
+  const nameOf = new Map(analysed.map((g, i) => [groupId(g), names[i]]));
+  const allNames = runNames(buildResultsFile(groups, { app: { name: '', version: '' } }));
+  return groups.map((g, i) => {
+    const latest = g.runs.at(-1);
+    return {
+      id: groupId(g),
+      name: nameOf.get(groupId(g)) ?? allNames[i],
+      variantKey: g.variantKey,
+      variantName: g.variant?.name ?? g.variantKey,
+      promptKey: g.promptKey,
+      role: g.variant?.role ?? 'other',
+      simulated: isSimulatedGroup(g),
+      items: g.results.length,
+      status: latest?.status ?? 'done',
+      engineKind: latest?.engine.kind ?? 'imported',
+    };
+  });
+}
+
+/**
+ * The analysis of stored runs, exactly as the CLI computes it on the exported file: the runs become variants
+ * through the results file (variantScoresFromResults, names from runNames) and every pair is compared in the
+ * groups' order (GRPO, SFT, base, other: see compareGroups), the earlier minus the later.
+ */
+export class AnalysisService {
+  private latest = 0;
+
+  constructor(private readonly runJobs: JobRunner) {}
+
+  async analyze(
+    groups: readonly StoredRunGroup[],
+    request: AnalysisRequest,
+    onPartial?: (view: AnalysisView) => void,
+    onProgress?: (jobsDone: number, jobsTotal: number) => void,
+  ): Promise<AnalysisView> {
+    this.latest = Math.max(this.latest, request.requestId);
+    const isCurrent = () => this.latest === request.requestId;
+    const selected = request.selection ? groups.filter((g) => request.selection!.includes(groupId(g))) : [...groups];
+    const empty: AnalysisView = {
+      requestId: request.requestId,
+      partial: false,
+      runs: summaries(groups, [], []),
+      analysed: [],
+      domains: [],
+      histograms: [],
+      scalingEffects: [],
+      jobsDone: 0,
+      jobsTotal: 0,
+    };
+    if (selected.length === 0) return empty;
+    const file = buildResultsFile(selected, { app: { name: '', version: '' } });
+    const names = runNames(file);
+    const plan = planAnalysis(variantScoresFromResults(file), request.settings);
+    const base = {
+      requestId: request.requestId,
+      runs: summaries(groups, selected, names),
+      analysed: selected.map(groupId),
+      domains: domainBreakdown(plan),
+      histograms: confidenceHistograms(plan),
+    };
+    const points = assembleReport({ ...plan, jobs: [], settings: { ...plan.settings, bootstrap: 0, permutations: 0 } }, []);
+    points.settings = plan.settings;
+    const partial: AnalysisView = {
+      ...base,
+      partial: plan.jobs.length > 0,
+      report: points,
+      scalingEffects: scalingEffects(points, []),
+      jobsDone: 0,
+      jobsTotal: plan.jobs.length,
+    };
+    if (plan.jobs.length === 0) return partial;
+    if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
+    onPartial?.(partial);
+    let done = 0;
+    const results = await this.runJobs(plan.jobs, isCurrent, () => {
+      done++;
+      if (isCurrent()) onProgress?.(done, plan.jobs.length);
+    });
+    if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
+    const report = assembleReport(plan, results);
+    return { ...base, partial: false, report, scalingEffects: scalingEffects(report, results), jobsDone: done, jobsTotal: plan.jobs.length };
+  }
+}
+
+/** Something that runs one job: a Web Worker's comlink proxy, or a function on this thread in tests. */
+export interface JobWorker {
+  run(job: AnalysisJob): Promise<AnalysisJobResult>;
+}
+
+/**
+ * A JobRunner over a fixed set of job workers: jobs are handed out largest first as workers free up, and no
+ * further job is handed out once the request is no longer current (jobs already running finish and are
+ * dropped). Results do not depend on the number of workers.
+ */
+export function poolJobRunner(workers: readonly JobWorker[]): JobRunner {
+  if (workers.length === 0) throw new Error('poolJobRunner needs at least one worker');
+  return async (jobs, isCurrent, onDone) => {
+    const results: AnalysisJobResult[] = [];
+    let next = 0;
+    const drain = async (worker: JobWorker) => {
+      while (next < jobs.length) {
+        if (!isCurrent()) throw new AnalysisSupersededError('analysis superseded while resampling');
+        const job = jobs[next++];
+        results.push(await worker.run(job));
+        onDone();
+      }
+    };
+    await Promise.all(workers.slice(0, Math.max(1, Math.min(workers.length, jobs.length))).map(drain));
+    return results;
+  };
+}
+
+/** The analysis worker's API (comlink): both sides import this type. */
+export interface AnalysisWorkerApi {
+  /**
+   * Reads every stored run from the database `dbName` (in the worker, so no result crosses the main thread) and
+   * analyses the selected ones. `onPartial` gets the points-first view; `onProgress` counts resampling jobs.
+   * Rejects with AnalysisSupersededError when a newer request arrived, AnalysisError for bad settings or
+   * inconsistent inputs (e.g. one item with two gold answers), or a StorageError.
+   */
+  analyzeStored(
+    dbName: string,
+    request: AnalysisRequest,
+    onPartial?: (view: AnalysisView) => void,
+    onProgress?: (jobsDone: number, jobsTotal: number) => void,
+  ): Promise<AnalysisView>;
+}
+
+/** A database the worker can read runs from (KitDb, opened in the worker by name). */
+export interface RunDatabase extends StoredRunSource {
+  readonly isClosed: boolean;
+}
+
+/**
+ * The analysis worker's API over a lazily started pool of `poolSize` job workers (each runs runAnalysisJob)
+ * and a database opened by name on first use (and again if the browser closed it).
+ */
+export function createAnalysisWorkerApi(options: {
+  spawnJobWorker: () => JobWorker;
+  poolSize: number;
+  openDatabase: (name: string) => Promise<RunDatabase>;
+}): AnalysisWorkerApi {
+  let pool: JobWorker[] | undefined;
+  const runner: JobRunner = (jobs, isCurrent, onDone) => {
+    pool ??= Array.from({ length: Math.max(1, options.poolSize) }, options.spawnJobWorker);
+    return poolJobRunner(pool)(jobs, isCurrent, onDone);
+  };
+  const service = new AnalysisService(runner);
+  const databases = new Map<string, Promise<RunDatabase>>();
+  const open = async (name: string) => {
+    let db = databases.get(name);
+    if (!db || (await db.catch(() => undefined))?.isClosed !== false) {
+      db = options.openDatabase(name);
+      databases.set(name, db);
+    }
+    return db;
+  };
+  return {
+    async analyzeStored(dbName, request, onPartial, onProgress) {
+      const groups = await readStoredRuns(await open(dbName));
+      return service.analyze(groups, request, onPartial, onProgress);
+    },
+  };
+}
