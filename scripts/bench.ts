@@ -8,9 +8,8 @@
  */
 import { Command } from 'commander';
 import os from 'node:os';
-import { analyzeVariants, analyzeVariantsWith, prepareVariant, resolveSettings } from '../src/core/analysis';
+import { analyzeVariants, analyzeVariantsWith, planAnalysis, runAnalysisJob } from '../src/core/analysis';
 import { availableThreads, threadJobRunner } from './lib/analysis-threads';
-import { MetricPool, bootstrapMetrics, pairedPermutationTest } from '../src/core/stats';
 import type { VariantScores } from '../src/core/types';
 import { pairedVariant, syntheticVariant } from '../test/support/synthetic';
 
@@ -54,23 +53,12 @@ async function workload(label: string, count: number, items: number) {
   }
 
   // Where the time goes, measured separately on the same inputs.
-  const s = resolveSettings(settings);
-  const prep = time(() => vs.map((v) => prepareVariant(v, s)));
-  const prepared = prep.result;
-  const boot = time(() => {
-    for (const p of prepared) {
-      for (const pred of [p.uncalibrated, p.scaled!]) bootstrapMetrics(new MetricPool([pred], s.bins), items, resamples, 1);
-    }
-  });
-  const perm = time(() => {
-    for (let i = 0; i < prepared.length; i++) {
-      for (let j = i + 1; j < prepared.length; j++) {
-        for (const stage of ['uncalibrated', 'scaled'] as const) {
-          pairedPermutationTest(new MetricPool([prepared[i][stage]!, prepared[j][stage]!], s.bins), items, resamples, 1);
-        }
-      }
-    }
-  });
+  const plan = time(() => planAnalysis(vs, settings));
+  const jobTime = (kind: 'bootstrap' | 'permutation') =>
+    time(() => plan.result.jobs.filter((j) => j.kind === kind).forEach(runAnalysisJob)).ms;
+  const boot = { ms: jobTime('bootstrap') };
+  const perm = { ms: jobTime('permutation') };
+  const prep = plan;
   const pairs = (count * (count - 1)) / 2;
   const kernelEntries = count * 2 * resamples * items + pairs * 2 * resamples * 2 * items;
   console.log(`${label}: ${count} variants x ${items.toLocaleString('en')} items, ${resamples.toLocaleString('en')} resamples + ${resamples.toLocaleString('en')} permutations x ${pairs} pairs x 2 stages`);

@@ -251,7 +251,7 @@ interface PlannedPair {
   sameItems: boolean;
 }
 
-const bootstrapKey = (variant: string, stage: Stage) => `bootstrap:${variant}:${stage}`;
+const bootstrapKey = (variant: string) => `bootstrap:${variant}`;
 const pairKey = (kind: string, a: string, b: string, stage: Stage) => `${kind}:${a}:${b}:${stage}`;
 
 /**
@@ -289,10 +289,10 @@ export function planAnalysis(
   const bootSeed = deriveSeed(settings.seed, 'bootstrap');
   const jobs: AnalysisJob[] = [];
   if (settings.bootstrap > 0) {
+    // Both stages of a variant in one pool (group 0 uncalibrated, group 1 scaled): the same resampled items
+    // for both, in one pass per resample.
     for (const p of prepared) {
-      for (const stage of stagesOf(p)) {
-        jobs.push({ kind: 'bootstrap', key: bootstrapKey(p.name, stage), sets: [stageOf(p, stage)], count: settings.bootstrap, seed: bootSeed, ...common });
-      }
+      jobs.push({ kind: 'bootstrap', key: bootstrapKey(p.name), sets: stagesOf(p).map((stage) => stageOf(p, stage)), count: settings.bootstrap, seed: bootSeed, ...common });
     }
   }
   const pairs = requested.map(([nameA, nameB]) => planPair(byName.get(nameA)!, byName.get(nameB)!));
@@ -376,14 +376,18 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
   const byKey = new Map(results.map((r) => [r.key, r]));
   const missing = plan.jobs.filter((j) => !byKey.has(j.key));
   if (missing.length > 0) throw new AnalysisError(`analysis jobs without results: ${missing.map((j) => j.key).join(', ')}`);
-  const table = (key: string) => byKey.get(key)?.group0;
+  /** Per-resample metrics of one variant at one stage (group 1 of its bootstrap job holds the scaled stage). */
+  const stageTable = (variant: string, stage: Stage) => {
+    const result = byKey.get(bootstrapKey(variant));
+    return stage === 'scaled' ? result?.group1 : result?.group0;
+  };
   const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
 
   for (const p of plan.prepared) {
     const variantReport: VariantReport = {
       n: p.ids.length,
       simulated: p.simulated,
-      uncalibrated: stageMetrics(p.uncalibrated, settings, table(bootstrapKey(p.name, 'uncalibrated')), p.letterMass),
+      uncalibrated: stageMetrics(p.uncalibrated, settings, stageTable(p.name, 'uncalibrated'), p.letterMass),
       scaling: {
         method: settings.scaling,
         folds: settings.inSample ? 1 : settings.folds,
@@ -395,7 +399,7 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
     };
     if (p.role) variantReport.role = p.role;
     if (p.scaled) {
-      const scaled = stageMetrics(p.scaled, settings, table(bootstrapKey(p.name, 'scaled')));
+      const scaled = stageMetrics(p.scaled, settings, stageTable(p.name, 'scaled'));
       variantReport.scaled = scaled;
       variantReport.ece_reduction_pct = (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
       variantReport.accuracy_change_pts = 100 * (scaled.accuracy - variantReport.uncalibrated.accuracy);
@@ -409,7 +413,7 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
       if (settings.bootstrap > 0) {
         if (pair.sameItems) {
           // Same items, same seed: the single-variant resamples are already paired.
-          ci = intervals(table(bootstrapKey(pair.a, stage))!, settings.confidence, table(bootstrapKey(pair.b, stage)));
+          ci = intervals(stageTable(pair.a, stage)!, settings.confidence, stageTable(pair.b, stage));
         } else {
           const paired = byKey.get(pairKey('bootstrap', pair.a, pair.b, stage))!;
           ci = intervals(paired.group0, settings.confidence, paired.group1);

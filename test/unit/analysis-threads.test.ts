@@ -8,9 +8,11 @@ const variants = [base, pairedVariant(base, 6, 1.8, 'sft'), pairedVariant(base, 
 const settings = { bootstrap: 300, permutations: 299 };
 
 describe('analysis jobs', () => {
-  it('plan one bootstrap per variant and stage and one permutation test per pair and stage, largest first', () => {
+  it('plan one bootstrap per variant (both stages in one pool) and one permutation test per pair and stage, largest first', () => {
     const plan = planAnalysis(variants, settings);
-    expect(plan.jobs.filter((j) => j.kind === 'bootstrap')).toHaveLength(3 * 2);
+    const boots = plan.jobs.filter((j) => j.kind === 'bootstrap');
+    expect(boots).toHaveLength(3);
+    expect(boots.every((j) => j.sets.length === 2)).toBe(true);
     expect(plan.jobs.filter((j) => j.kind === 'permutation')).toHaveLength(3 * 2);
     const size = (j: (typeof plan.jobs)[number]) => j.count * j.sets.reduce((t, p) => t + p.n, 0);
     for (let i = 1; i < plan.jobs.length; i++) expect(size(plan.jobs[i - 1])).toBeGreaterThanOrEqual(size(plan.jobs[i]));
