@@ -370,17 +370,23 @@ function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
   return { a: a.name, b: b.name, n, unmatched, stages, sets, sameItems };
 }
 
+/**
+ * Per-resample metrics (rows of METRIC_COUNT, METRICS order) of one variant at one stage, from a plan's job
+ * results; undefined without bootstrap. Both stages share the resampled items, so after - before per row is the
+ * paired bootstrap of what scaling changed.
+ */
+export function resampleTable(results: readonly AnalysisJobResult[], variant: string, stage: Stage): Float64Array | undefined {
+  const job = results.find((r) => r.key === bootstrapKey(variant));
+  return stage === 'scaled' ? job?.group1 : job?.group0;
+}
+
 /** Builds the report from a plan and its jobs' results (in any order). */
 export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[]): AnalysisReport {
   const { settings } = plan;
   const byKey = new Map(results.map((r) => [r.key, r]));
   const missing = plan.jobs.filter((j) => !byKey.has(j.key));
   if (missing.length > 0) throw new AnalysisError(`analysis jobs without results: ${missing.map((j) => j.key).join(', ')}`);
-  /** Per-resample metrics of one variant at one stage (group 1 of its bootstrap job holds the scaled stage). */
-  const stageTable = (variant: string, stage: Stage) => {
-    const result = byKey.get(bootstrapKey(variant));
-    return stage === 'scaled' ? result?.group1 : result?.group0;
-  };
+  const stageTable = (variant: string, stage: Stage) => resampleTable(results, variant, stage);
   const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
 
   for (const p of plan.prepared) {

@@ -8,6 +8,7 @@
 import {
   assembleReport,
   planAnalysis,
+  resampleTable,
   type AnalysisJob,
   type AnalysisJobResult,
   type AnalysisPlan,
@@ -24,7 +25,19 @@ import {
 import { runNames, variantScoresFromResults } from '../core/results-file';
 import { metricColumn, percentileInterval } from '../core/stats';
 import { METRICS, NUM_CLASSES, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
-import { buildResultsFile, groupId, isSimulatedGroup, readStoredRuns, type StoredRunGroup, type StoredRunSource } from '../data/export';
+import {
+  buildResultsFile,
+  exportResultsJson,
+  groupId,
+  isSimulatedGroup,
+  itemsCsv,
+  readStoredRuns,
+  type ExportOptions,
+  type StoredRunGroup,
+  type StoredRunSource,
+} from '../data/export';
+import { importFiles, type ImportInput, type ImportOutcome } from '../data/import';
+import type { KitDb } from '../storage/db';
 
 /** A newer request arrived before this one finished; its result would be stale. */
 export class AnalysisSupersededError extends Error {
@@ -178,7 +191,6 @@ const ACC = METRICS.indexOf('accuracy');
 
 /** ECE and accuracy change from scaling, with paired bootstrap CIs when the resample tables are there. */
 export function scalingEffects(report: AnalysisReport, results: readonly AnalysisJobResult[]): ScalingEffect[] {
-  const table = new Map(results.map((r) => [r.key, r.group0]));
   const out: ScalingEffect[] = [];
   for (const [name, v] of Object.entries(report.variants)) {
     if (!v.scaled) continue;
@@ -187,8 +199,8 @@ export function scalingEffects(report: AnalysisReport, results: readonly Analysi
       eceChange: v.scaled.ece - v.uncalibrated.ece,
       accuracyChangePts: 100 * (v.scaled.accuracy - v.uncalibrated.accuracy),
     };
-    const before = table.get(`bootstrap:${name}:uncalibrated`);
-    const after = table.get(`bootstrap:${name}:scaled`);
+    const before = resampleTable(results, name, 'uncalibrated');
+    const after = resampleTable(results, name, 'scaled');
     if (before && after) {
       const level = report.settings.confidence;
       effect.eceChangeCi = percentileInterval(metricColumn(after, ECE, before), level);
@@ -328,10 +340,18 @@ export interface AnalysisWorkerApi {
     onPartial?: (view: AnalysisView) => void,
     onProgress?: (jobsDone: number, jobsTotal: number) => void,
   ): Promise<AnalysisView>;
+  /** A fingerprint of what is stored (every run's key and status, every group's item count): changes when a result is stored. */
+  storeSignature(dbName: string): Promise<string>;
+  /** The results JSON of the selected runs (all when absent), with the report when it covers exactly them. */
+  exportResults(dbName: string, options: Omit<ExportOptions, 'analysis' | 'createdAt'> & { selection?: string[]; report?: AnalysisReport }): Promise<string>;
+  /** The per-item CSV of the selected runs (all when absent). */
+  exportItemsCsv(dbName: string, selection?: string[]): Promise<string>;
+  /** Imports files all or nothing (see importFiles); returns what was imported, without the records. */
+  importFiles(dbName: string, inputs: ImportInput[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles'>>;
 }
 
-/** A database the worker can read runs from (KitDb, opened in the worker by name). */
-export interface RunDatabase extends StoredRunSource {
+/** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
+export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords'> {
   readonly isClosed: boolean;
 }
 
@@ -359,10 +379,33 @@ export function createAnalysisWorkerApi(options: {
     }
     return db;
   };
+  const selected = async (dbName: string, selection?: string[]) => {
+    const groups = await readStoredRuns(await open(dbName));
+    return selection ? groups.filter((g) => selection.includes(groupId(g))) : groups;
+  };
   return {
     async analyzeStored(dbName, request, onPartial, onProgress) {
       const groups = await readStoredRuns(await open(dbName));
       return service.analyze(groups, request, onPartial, onProgress);
+    },
+    async storeSignature(dbName) {
+      const db = await open(dbName);
+      const runs = (await db.listRuns()).sort((a, b) => (groupId(a) < groupId(b) ? -1 : 1));
+      const counts = await Promise.all(runs.map((r) => db.countResults(r.variantKey, r.promptKey)));
+      return JSON.stringify(runs.map((r, i) => [r.variantKey, r.promptKey, r.manifestHash, r.status, counts[i]]));
+    },
+    async exportResults(dbName, { selection, report, ...options }) {
+      const groups = await selected(dbName, selection);
+      return exportResultsJson(groups, { ...options, ...(report ? { analysis: { report } } : {}) });
+    },
+    async exportItemsCsv(dbName, selection) {
+      const groups = await selected(dbName, selection);
+      if (groups.length === 0) throw new Error('Nothing to export: no stored results.');
+      return itemsCsv(buildResultsFile(groups, { app: { name: '', version: '' } }));
+    },
+    async importFiles(dbName, inputs) {
+      const { variants: _v, runs: _r, results: _s, resultFiles: _f, ...outcome } = await importFiles(await open(dbName), inputs);
+      return outcome;
     },
   };
 }

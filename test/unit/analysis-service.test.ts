@@ -155,6 +155,32 @@ describe('AnalysisService', () => {
     await api.analyzeStored('db', { requestId: 3, settings: { bootstrap: 0, permutations: 0 } });
     expect(opened).toBe(2);
   });
+
+  it('exports, fingerprints and imports through the worker API', async () => {
+    const groups = studyGroups(10);
+    const source = Object.assign(MemoryRunStore.of(groups), { isClosed: false });
+    const target = Object.assign(new MemoryRunStore(), { isClosed: false });
+    const api = createAnalysisWorkerApi({
+      spawnJobWorker: () => local,
+      poolSize: 1,
+      openDatabase: async (name) => (name === 'source' ? source : target),
+    });
+    const view = await api.analyzeStored('source', { requestId: 1, settings: { bootstrap: 20, permutations: 0 } });
+    const text = await api.exportResults('source', { app, report: view.report });
+    const emptySignature = await api.storeSignature('target');
+    const outcome = await api.importFiles('target', [{ file: { name: 'e.json', text } }]);
+    expect(outcome).toMatchObject({ resultsAdded: 30, runsAdded: 3, variantsAdded: 3 });
+    expect(outcome).not.toHaveProperty('results');
+    expect(await api.storeSignature('target')).not.toBe(emptySignature);
+    expect(await api.storeSignature('target')).toBe(await api.storeSignature('source'));
+    // The imported profile gives the same table.
+    const again = await api.analyzeStored('target', { requestId: 2, settings: { bootstrap: 20, permutations: 0 } });
+    expect(again.report).toEqual(view.report);
+    // Only the selected runs are exported; an analysis of other runs is refused.
+    const one = [groupId(groups[0])];
+    await expect(api.exportResults('source', { app, selection: one, report: view.report })).rejects.toThrow(/recompute before exporting/);
+    expect((await api.exportItemsCsv('source', one)).trim().split('\n')).toHaveLength(11);
+  });
 });
 
 describe('scalingEffects', () => {
@@ -163,10 +189,8 @@ describe('scalingEffects', () => {
     const row = (acc: number, ece: number) => [acc, ece, 0, 0, 0, 0, 0];
     const before = Float64Array.from([...row(0.6, 0.1), ...row(0.7, 0.2)]);
     const after = Float64Array.from([...row(0.62, 0.05), ...row(0.74, 0.08)]);
-    const results: AnalysisJobResult[] = [
-      { key: 'bootstrap:v:uncalibrated', group0: before, group1: new Float64Array(0) },
-      { key: 'bootstrap:v:scaled', group0: after, group1: new Float64Array(0) },
-    ];
+    // One bootstrap job per variant: group 0 the uncalibrated stage, group 1 the scaled stage.
+    const results: AnalysisJobResult[] = [{ key: 'bootstrap:v', group0: before, group1: after }];
     const report = {
       settings: { confidence: 0.5 },
       variants: { v: { uncalibrated: { accuracy: 0.65, ece: 0.15 }, scaled: { accuracy: 0.68, ece: 0.06 } } },
