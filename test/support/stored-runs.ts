@@ -103,6 +103,9 @@ export class MemoryRunStore {
       .filter((r) => r.variantKey === variantKey && r.promptKey === promptKey)
       .sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
   }
+  async countResults(variantKey: string, promptKey: string) {
+    return (await this.getResults(variantKey, promptKey)).length;
+  }
   async importRecords(
     records: { variants: readonly VariantRecord[]; runs: readonly RunRecord[]; results: readonly StoredResult[] },
     check: (stored: StoredResult, incoming: StoredResult) => void,
