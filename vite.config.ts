@@ -59,6 +59,19 @@ export default defineConfig({
           },
         },
       },
+      {
+        // The built app in headless Chromium (playwright-core), served as `npm start` serves it.
+        extends: true,
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });
