@@ -1,0 +1,238 @@
+/**
+ * The results page's state: analysis settings, which stored runs to analyse, and the latest view from the
+ * analysis worker (points first, then CIs and p-values). Every number shown is recomputed in the worker from
+ * stored items whenever the settings, the selection or the stored runs change; replies to older requests are
+ * dropped. Export and import also run in the worker, so no stored result crosses the main thread.
+ */
+import { proxy, wrap, type Remote } from 'comlink';
+import { DEFAULT_ANALYSIS_SETTINGS, type AdapterInfo, type AnalysisSettings, type ItemManifest } from '../core/types';
+import type { ExternalVariant } from '../data/import';
+import type { AnalysisView, AnalysisWorkerApi } from './analysis-service';
+import { version as appVersion, dependencies } from '../../package.json';
+
+export type AnalysisStatus = 'idle' | 'computing' | 'resampling' | 'ready' | 'error';
+
+/** A file picked for import, with the variant it belongs to when the file carries none (.jsonl, .csv). */
+export interface PickedFile {
+  file: File;
+  as?: ExternalVariant;
+}
+
+export interface AnalysisControllerOptions {
+  /** Name of the kit's IndexedDB database (KitDb.name). */
+  dbName: string;
+  /** The worker API; the default starts workers/analysis.worker.ts. */
+  worker?: Remote<AnalysisWorkerApi> | AnalysisWorkerApi;
+  /** Stops the default worker; called by dispose. */
+  terminate?: () => void;
+  /** Milliseconds between checks for newly stored results while the page is shown (0: never). */
+  pollMs?: number;
+  /** Milliseconds a settings change waits for the next one before recomputing. */
+  debounceMs?: number;
+}
+
+/** Starts the analysis worker (which starts its own pool of job workers). */
+export function startAnalysisWorker(): { api: Remote<AnalysisWorkerApi>; terminate: () => void } {
+  const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), { type: 'module', name: 'analysis' });
+  return { api: wrap<AnalysisWorkerApi>(worker), terminate: () => worker.terminate() };
+}
+
+const errorText = (e: unknown) => (e instanceof Error || (typeof e === 'object' && e && 'message' in e) ? String((e as Error).message) : String(e));
+
+export class AnalysisController {
+  /** The settings the view was (or is being) computed with. */
+  settings = $state<AnalysisSettings>({ ...DEFAULT_ANALYSIS_SETTINGS });
+  /** groupIds to analyse; undefined analyses every stored run (new ones included). */
+  selection = $state<string[] | undefined>(undefined);
+  /** The latest view (large: never made deeply reactive). */
+  view = $state.raw<AnalysisView | undefined>(undefined);
+  status = $state<AnalysisStatus>('idle');
+  jobs = $state({ done: 0, total: 0 });
+  error = $state<string | undefined>(undefined);
+  /** The last import's or export's outcome, for a status line. */
+  message = $state<{ kind: 'ok' | 'error'; text: string } | undefined>(undefined);
+  busy = $state(false);
+
+  private readonly api: Remote<AnalysisWorkerApi> | AnalysisWorkerApi;
+  private readonly dbName: string;
+  private readonly terminate?: () => void;
+  private readonly pollMs: number;
+  private readonly debounceMs: number;
+  private requestSeq = 0;
+  private signature = '';
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private poller: ReturnType<typeof setInterval> | undefined;
+  private disposed = false;
+
+  constructor(options: AnalysisControllerOptions) {
+    this.dbName = options.dbName;
+    if (options.worker) {
+      this.api = options.worker;
+      this.terminate = options.terminate;
+    } else {
+      const started = startAnalysisWorker();
+      this.api = started.api;
+      this.terminate = started.terminate;
+    }
+    this.pollMs = options.pollMs ?? 2000;
+    this.debounceMs = options.debounceMs ?? 200;
+  }
+
+  /** Computes now and then whenever stored results change (checked every pollMs while the page is visible). */
+  start(): void {
+    void this.recompute();
+    if (this.pollMs > 0) {
+      this.poller = setInterval(() => {
+        if (typeof document === 'undefined' || document.visibilityState === 'visible') void this.checkForChanges();
+      }, this.pollMs);
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.requestSeq++;
+    clearTimeout(this.timer);
+    clearInterval(this.poller);
+    this.terminate?.();
+  }
+
+  /** Changes settings and recomputes after a short pause (so typing a number computes once). */
+  updateSettings(patch: Partial<AnalysisSettings>): void {
+    this.settings = { ...this.settings, ...patch };
+    this.schedule();
+  }
+
+  resetSettings(): void {
+    this.settings = { ...DEFAULT_ANALYSIS_SETTINGS };
+    this.schedule();
+  }
+
+  /** Includes or excludes one stored run (by groupId). */
+  toggleRun(id: string): void {
+    const all = this.view?.runs.map((r) => r.id) ?? [];
+    const current = this.selection ?? all;
+    const next = current.includes(id) ? current.filter((x) => x !== id) : [...current, id];
+    this.selection = all.every((x) => next.includes(x)) ? undefined : all.filter((x) => next.includes(x));
+    this.schedule(0);
+  }
+
+  isSelected(id: string): boolean {
+    return this.selection === undefined || this.selection.includes(id);
+  }
+
+  private schedule(ms = this.debounceMs): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.recompute(), ms);
+  }
+
+  /** A cheap fingerprint of what is stored: each run's key, status and stored item count. */
+  private async checkForChanges(): Promise<void> {
+    if (this.disposed) return;
+    try {
+      const signature = await this.api.storeSignature(this.dbName);
+      if (signature !== this.signature && !this.disposed) await this.recompute();
+    } catch {
+      // the next check tries again; recompute reports real errors
+    }
+  }
+
+  /** Recomputes from what is stored now. */
+  async recompute(): Promise<void> {
+    if (this.disposed) return;
+    const requestId = ++this.requestSeq;
+    const current = () => requestId === this.requestSeq && !this.disposed;
+    this.status = 'computing';
+    this.error = undefined;
+    this.jobs = { done: 0, total: 0 };
+    try {
+      this.signature = await this.api.storeSignature(this.dbName);
+      const settings = $state.snapshot(this.settings) as AnalysisSettings;
+      const selection = this.selection ? [...this.selection] : undefined;
+      const view = await this.api.analyzeStored(
+        this.dbName,
+        { requestId, settings, ...(selection ? { selection } : {}) },
+        proxy((partial: AnalysisView) => {
+          if (!current()) return;
+          this.view = partial;
+          this.status = 'resampling';
+          this.jobs = { done: 0, total: partial.jobsTotal };
+        }),
+        proxy((done: number, total: number) => {
+          if (current()) this.jobs = { done, total };
+        }),
+      );
+      if (!current()) return;
+      this.view = view;
+      this.status = 'ready';
+    } catch (e) {
+      if (!current() || (e as Error)?.name === 'AnalysisSupersededError') return;
+      this.status = 'error';
+      this.error = errorText(e);
+    }
+  }
+
+  /** Whether the shown report covers the current settings and selection with CIs (so it can be exported). */
+  get reportComplete(): boolean {
+    return this.status === 'ready' && this.view?.report !== undefined && !this.view.partial;
+  }
+
+  /** The results JSON of the analysed runs, with the analysis when it is complete. */
+  async exportJson(extra: { manifest?: ItemManifest; adapter?: AdapterInfo } = {}): Promise<{ fileName: string; text: string } | undefined> {
+    return this.guard('export', async () => {
+      const view = this.view;
+      const text = await this.api.exportResults(this.dbName, {
+        ...(view ? { selection: view.analysed.length > 0 ? view.analysed : undefined } : {}),
+        ...(this.reportComplete && view?.report ? { report: $state.snapshot(view.report) } : {}),
+        app: { name: 'calibration-collapse-kit', version: appVersion },
+        webllmVersion: dependencies['@mlc-ai/web-llm'],
+        ...(typeof navigator !== 'undefined' ? { userAgent: navigator.userAgent } : {}),
+        ...(extra.adapter ? { adapter: $state.snapshot(extra.adapter) } : {}),
+        ...(extra.manifest ? { manifest: $state.snapshot(extra.manifest) as ItemManifest } : {}),
+      });
+      const simulated = view?.runs.some((r) => r.simulated && view.analysed.includes(r.id)) ?? false;
+      const fileName = `calibration-results-${new Date().toISOString().slice(0, 10)}${simulated ? '-SIMULATED' : ''}.json`;
+      this.message = { kind: 'ok', text: `Exported ${fileName}${this.reportComplete ? ' with the analysis shown' : ' (without an analysis: it was still computing)'}.` };
+      return { fileName, text };
+    });
+  }
+
+  /** The per-item CSV of the analysed runs. */
+  async exportCsv(): Promise<{ fileName: string; text: string } | undefined> {
+    return this.guard('export', async () => {
+      const view = this.view;
+      const text = await this.api.exportItemsCsv(this.dbName, view && view.analysed.length > 0 ? view.analysed : undefined);
+      const simulated = view?.runs.some((r) => r.simulated && view.analysed.includes(r.id)) ?? false;
+      const fileName = `calibration-items-${new Date().toISOString().slice(0, 10)}${simulated ? '-SIMULATED' : ''}.csv`;
+      this.message = { kind: 'ok', text: `Exported ${fileName}.` };
+      return { fileName, text };
+    });
+  }
+
+  /** Imports files all or nothing; on success recomputes, on failure says which file and field. */
+  async importFiles(files: readonly PickedFile[]): Promise<boolean> {
+    const done = await this.guard('import', async () => {
+      const inputs = await Promise.all(files.map(async (f) => ({ file: { name: f.file.name, text: await f.file.text() }, ...(f.as ? { as: { ...f.as } } : {}) })));
+      const outcome = await this.api.importFiles(this.dbName, inputs);
+      const runs = outcome.summary.map((s) => `${s.variant}${s.simulated ? ' (SIMULATED)' : ''}: ${s.items} items`).join('; ');
+      this.message = {
+        kind: 'ok',
+        text: `Imported ${files.length} file${files.length === 1 ? '' : 's'}: ${runs}. ${outcome.resultsAdded} new results, ${outcome.resultsKept} already stored.`,
+      };
+      await this.recompute();
+      return true;
+    });
+    return done ?? false;
+  }
+
+  private async guard<T>(what: 'import' | 'export', work: () => Promise<T>): Promise<T | undefined> {
+    this.busy = true;
+    try {
+      return await work();
+    } catch (e) {
+      this.message = { kind: 'error', text: `${what === 'import' ? 'Import refused, nothing was stored' : 'Export failed'}: ${errorText(e)}` };
+      return undefined;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
