@@ -16,8 +16,10 @@ export function appUrl(): string {
   return inject('appUrl');
 }
 
-export async function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumExecutable, args: chromiumArgs, headless: true });
+/** Chromium with the project's flags; `webgpu: false` drops the flag that gives headless Chromium an adapter. */
+export async function launch({ webgpu = true }: { webgpu?: boolean } = {}): Promise<Browser> {
+  const args = webgpu ? chromiumArgs : chromiumArgs.filter((a) => a !== '--enable-unsafe-webgpu');
+  return chromium.launch({ executablePath: chromiumExecutable, args, headless: true });
 }
 
 /**
