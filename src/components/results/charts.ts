@@ -1,0 +1,141 @@
+/**
+ * The results page's charts, built with Observable Plot. The Plot module is passed in (the components import it
+ * dynamically, so it stays out of the first-load bundle). Each builder returns the SVG parts of one chart.
+ */
+import type * as PlotModule from '@observablehq/plot';
+import type { ReliabilityBin, Stage } from '../../core/types';
+import type { ConfidenceHistogram, DomainRow } from '../../state/analysis-service';
+import { STAGE_LABELS } from './format';
+
+export type Plot = typeof PlotModule;
+
+/** Colour-blind-friendly categorical palette (Okabe & Ito 2008). */
+export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
+const GAP = '#D55E00';
+
+export function colorOf(names: readonly string[], name: string): string {
+  const i = names.indexOf(name);
+  return PALETTE[(i < 0 ? 0 : i) % PALETTE.length];
+}
+
+function asSvg(node: Element): SVGSVGElement {
+  if (node instanceof SVGSVGElement) return node;
+  const svg = node.querySelector('svg');
+  if (!svg) throw new Error('Plot returned no SVG');
+  return svg;
+}
+
+/**
+ * A reliability diagram: bin accuracy against bin confidence (bars from 0 to the accuracy, dots at (mean
+ * confidence, accuracy)), the diagonal of perfect calibration, the gap between accuracy and confidence shaded,
+ * and the bin counts as a histogram beneath. Empty bins are left out.
+ */
+export function reliabilityDiagram(Plot: Plot, bins: readonly ReliabilityBin[], color: string, width = 360): SVGSVGElement[] {
+  const filled = bins.filter((b) => b.count > 0);
+  const top = Plot.plot({
+    width,
+    height: 250,
+    marginLeft: 44,
+    x: { domain: [0, 1], label: 'Confidence' },
+    y: { domain: [0, 1], label: 'Accuracy', grid: true },
+    marks: [
+      Plot.rect(filled, { x1: 'lo', x2: 'hi', y1: 0, y2: 'accuracy', fill: color, fillOpacity: 0.45, inset: 0.5 }),
+      Plot.rect(filled, { x1: 'lo', x2: 'hi', y1: 'accuracy', y2: 'confidence', fill: GAP, fillOpacity: 0.25, stroke: GAP, strokeOpacity: 0.7, inset: 0.5 }),
+      Plot.line([[0, 0], [1, 1]], { stroke: 'currentColor', strokeDasharray: '4,3', strokeOpacity: 0.7 }),
+      Plot.dot(filled, {
+        x: 'confidence',
+        y: 'accuracy',
+        fill: color,
+        r: 3,
+        title: (b: ReliabilityBin) => `(${b.lo.toFixed(2)}, ${b.hi.toFixed(2)}]: ${b.count} items, confidence ${b.confidence.toFixed(3)}, accuracy ${b.accuracy.toFixed(3)}`,
+      }),
+    ],
+  });
+  const counts = Plot.plot({
+    width,
+    height: 100,
+    marginLeft: 44,
+    x: { domain: [0, 1], label: 'Confidence' },
+    y: { label: 'Items', grid: true },
+    marks: [Plot.rectY(bins, { x1: 'lo', x2: 'hi', y: 'count', fill: 'currentColor', fillOpacity: 0.35, inset: 0.5 }), Plot.ruleY([0])],
+  });
+  return [asSvg(top), asSvg(counts)];
+}
+
+/** Every variant's reliability curve at one stage in one diagram, with the diagonal. */
+export function reliabilityOverlay(
+  Plot: Plot,
+  curves: readonly { variant: string; bins: readonly ReliabilityBin[] }[],
+  names: readonly string[],
+  width = 560,
+): SVGSVGElement[] {
+  const points = curves.flatMap((c) => c.bins.filter((b) => b.count > 0).map((b) => ({ ...b, variant: c.variant })));
+  const chart = Plot.plot({
+    width,
+    height: 320,
+    marginLeft: 44,
+    x: { domain: [0, 1], label: 'Confidence' },
+    y: { domain: [0, 1], label: 'Accuracy', grid: true },
+    color: { domain: [...names], range: names.map((n) => colorOf(names, n)) },
+    marks: [
+      Plot.line([[0, 0], [1, 1]], { stroke: 'currentColor', strokeDasharray: '4,3', strokeOpacity: 0.7 }),
+      Plot.line(points, { x: 'confidence', y: 'accuracy', stroke: 'variant', strokeWidth: 1.8 }),
+      Plot.dot(points, { x: 'confidence', y: 'accuracy', fill: 'variant', r: 3, title: (p: (typeof points)[number]) => `${p.variant}: ${p.count} items` }),
+    ],
+  });
+  return [asSvg(chart)];
+}
+
+/** ECE per domain and variant, before and after scaling side by side. */
+export function domainChart(Plot: Plot, rows: readonly DomainRow[], names: readonly string[], width = 720): SVGSVGElement[] {
+  const data = rows.map((r) => ({ ...r, stageLabel: STAGE_LABELS[r.stage] }));
+  const chart = Plot.plot({
+    width,
+    height: 60 + 28 * new Set(rows.map((r) => r.domain)).size,
+    marginLeft: 120,
+    x: { label: 'ECE', grid: true, nice: true },
+    y: { label: null },
+    fx: { label: null, domain: Object.values(STAGE_LABELS).filter((s) => data.some((d) => d.stageLabel === s)) },
+    color: { domain: [...names], range: names.map((n) => colorOf(names, n)) },
+    marks: [
+      Plot.ruleX([0]),
+      Plot.dot(data, {
+        x: 'ece',
+        y: 'domain',
+        fx: 'stageLabel',
+        fill: 'variant',
+        r: 4,
+        title: (d: (typeof data)[number]) => `${d.variant}, ${d.domain}, ${d.stageLabel}: ECE ${d.ece.toFixed(3)}, accuracy ${d.accuracy.toFixed(3)}, n ${d.n}`,
+      }),
+    ],
+  });
+  return [asSvg(chart)];
+}
+
+/** Top-label confidence histograms at one stage, one row per variant, stacked correct / wrong. */
+export function confidenceHistogramChart(Plot: Plot, histograms: readonly ConfidenceHistogram[], stage: Stage, width = 560): SVGSVGElement[] {
+  const data = histograms
+    .filter((h) => h.stage === stage)
+    .flatMap((h) =>
+      h.bins.flatMap((b) => [
+        { variant: h.variant, lo: b.lo, hi: b.hi, outcome: 'correct', count: b.correct },
+        { variant: h.variant, lo: b.lo, hi: b.hi, outcome: 'wrong', count: b.wrong },
+      ]),
+    );
+  const variants = new Set(data.map((d) => d.variant)).size;
+  const chart = Plot.plot({
+    width,
+    height: 40 + 110 * variants,
+    marginLeft: 44,
+    marginRight: 90,
+    x: { domain: [0, 1], label: 'Confidence' },
+    y: { label: 'Items', grid: true },
+    fy: { label: null },
+    color: { domain: ['correct', 'wrong'], range: ['#009E73', '#D55E00'] },
+    marks: [
+      Plot.rectY(data, { x1: 'lo', x2: 'hi', y: 'count', fill: 'outcome', fy: 'variant', inset: 0.5 }),
+      Plot.ruleY([0]),
+    ],
+  });
+  return [asSvg(chart)];
+}

@@ -1,0 +1,49 @@
+/** Number formatting for the results page: fixed decimals, CIs, p-values, percentages and points. */
+import type { Interval } from '../../core/types';
+
+/** `0.042`, or an en dash for a number that is not finite (an empty bin, no CI). */
+export function fmt(x: number | undefined, digits = 3): string {
+  return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
+}
+
+/** A signed difference, `+0.006` / `-0.010`. */
+export function fmtSigned(x: number | undefined, digits = 3): string {
+  if (x === undefined || !Number.isFinite(x)) return '–';
+  const s = x.toFixed(digits);
+  return x > 0 ? `+${s}` : s;
+}
+
+export function fmtCi(ci: Interval | undefined, digits = 3): string {
+  return ci ? `[${fmt(ci[0], digits)}, ${fmt(ci[1], digits)}]` : '';
+}
+
+/** A permutation p-value: never 0 (its least value is 1/(R+1)), four decimals below 0.01. */
+export function fmtP(p: number | undefined): string {
+  if (p === undefined || !Number.isFinite(p)) return '–';
+  return p < 0.01 ? p.toFixed(4) : p.toFixed(3);
+}
+
+export function fmtPct(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? '–' : `${x > 0 ? '+' : ''}${x.toFixed(1)}%`;
+}
+
+export function fmtPts(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? '–' : `${x > 0 ? '+' : ''}${x.toFixed(2)} pts`;
+}
+
+export const METRIC_LABELS = {
+  accuracy: 'Accuracy',
+  ece: 'ECE',
+  mce: 'MCE',
+  ece_adaptive: 'Adaptive ECE',
+  classwise_ece: 'Classwise ECE',
+  brier: 'Brier',
+  nll: 'NLL',
+} as const;
+
+export const STAGE_LABELS = { uncalibrated: 'before scaling', scaled: 'after scaling' } as const;
+
+export const ROLE_LABELS = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other' } as const;
+
+/** Display order of roles in tables: the study's base, SFT, GRPO, then others. */
+export const ROLE_ORDER = { base: 0, sft: 1, grpo: 2, other: 3 } as const;
