@@ -35,7 +35,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        optimizeDeps: { include: ['comlink', 'idb', '@mlc-ai/web-llm', '@lenml/tokenizers'] },
+        optimizeDeps: { include: ['comlink', 'idb', '@mlc-ai/web-llm', '@lenml/tokenizers', '@observablehq/plot'] },
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],

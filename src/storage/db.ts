@@ -328,15 +328,20 @@ export class KitDb {
         Promise.all(records.results.map((r) => results.get([r.variantKey, r.promptKey, r.itemId]))),
       ]);
       const writes: Promise<unknown>[] = [];
+      // Every request is observed at once: an abort rejects them all, and none may go unhandled.
+      const write = (request: Promise<unknown>) => {
+        request.catch(() => {});
+        writes.push(request);
+      };
       records.variants.forEach((v, i) => {
         if (storedVariants[i] !== undefined) return;
         counts.variantsAdded++;
-        writes.push(variants.put(v));
+        write(variants.put(v));
       });
       records.runs.forEach((r, i) => {
         if (storedRuns[i] !== undefined) return;
         counts.runsAdded++;
-        writes.push(runs.put(r));
+        write(runs.put(r));
       });
       records.results.forEach((r, i) => {
         const stored = storedResults[i];
@@ -351,9 +356,8 @@ export class KitDb {
           return;
         }
         counts.resultsAdded++;
-        writes.push(results.put(r));
+        write(results.put(r));
       });
-      for (const w of writes) w.catch(() => {});
       await Promise.all([...writes, done]);
       return counts;
     } catch (e) {
