@@ -30,6 +30,7 @@ import {
   negativeLogLikelihood,
   predictionsFromLogits,
   reliabilityDiagram,
+  selectPredictions,
   type Predictions,
 } from './metrics';
 import { crossFitScaling, type CrossFitResult } from './scaling';
@@ -327,19 +328,6 @@ function allPairs(names: string[]): [string, string][] {
   return pairs;
 }
 
-/** Rows of `pred` at the given item indices, as a new Predictions. */
-function subset(pred: Predictions, rows: number[]): Predictions {
-  const logp = new Float64Array(rows.length * K);
-  const probs = new Float64Array(rows.length * K);
-  const labels = new Uint8Array(rows.length);
-  rows.forEach((i, j) => {
-    logp.set(pred.logp.subarray(i * K, i * K + K), j * K);
-    probs.set(pred.probs.subarray(i * K, i * K + K), j * K);
-    labels[j] = pred.labels[i];
-  });
-  return { n: rows.length, logp, probs, labels };
-}
-
 function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
   // Shared items by id (both id lists are sorted).
   const rowsA: number[] = [];
@@ -365,7 +353,7 @@ function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
   for (const stage of stages) {
     const pa = stageOf(a, stage);
     const pb = stageOf(b, stage);
-    sets[stage] = sameItems ? [pa, pb] : [subset(pa, rowsA), subset(pb, rowsB)];
+    sets[stage] = sameItems ? [pa, pb] : [selectPredictions(pa, rowsA), selectPredictions(pb, rowsB)];
   }
   return { a: a.name, b: b.name, n, unmatched, stages, sets, sameItems };
 }

@@ -65,6 +65,19 @@ export function predictionsFromProbabilities(probs: ArrayLike<number>, labels: U
   return { n, logp, probs: p, labels };
 }
 
+/** The items at the given indices, in that order, as new Predictions. */
+export function selectPredictions(pred: Predictions, rows: readonly number[]): Predictions {
+  const logp = new Float64Array(rows.length * K);
+  const probs = new Float64Array(rows.length * K);
+  const labels = new Uint8Array(rows.length);
+  rows.forEach((i, j) => {
+    logp.set(pred.logp.subarray(i * K, i * K + K), j * K);
+    probs.set(pred.probs.subarray(i * K, i * K + K), j * K);
+    labels[j] = pred.labels[i];
+  });
+  return { n: rows.length, logp, probs, labels };
+}
+
 /** Index of the first maximum of row i (ties go to the earlier letter). */
 export function predictedClass(probs: Float64Array, i: number): number {
   let best = 0;
@@ -223,6 +236,25 @@ export function equalMassBoundaries(sortedValues: ArrayLike<number>, bins = 15):
   return boundaries;
 }
 
+/** Item count, summed confidence and summed correctness of each equal-mass bin (see equalMassBoundaries). */
+function equalMassBinSums(pred: Predictions, bins: number): { count: number; sumConf: number; sumAcc: number }[] {
+  const { confidence, correct } = topLabel(pred);
+  const order = Array.from({ length: pred.n }, (_, i) => i).sort((a, b) => confidence[a] - confidence[b] || a - b);
+  const boundaries = equalMassBoundaries(
+    order.map((i) => confidence[i]),
+    bins,
+  );
+  const sums = boundaries.map(() => ({ count: 0, sumConf: 0, sumAcc: 0 }));
+  let j = 0;
+  for (const i of order) {
+    while (j < boundaries.length - 1 && confidence[i] > boundaries[j]) j++;
+    sums[j].count++;
+    sums[j].sumConf += confidence[i];
+    sums[j].sumAcc += correct[i];
+  }
+  return sums;
+}
+
 /**
  * Adaptive (equal-mass) ECE, top-label (Kumar et al. 2019; Nguyen & O'Connor 2015):
  *   ECE_em = sum_b (n_b / n) |acc_b - conf_b|
@@ -231,29 +263,10 @@ export function equalMassBoundaries(sortedValues: ArrayLike<number>, bins = 15):
  */
 export function adaptiveCalibrationError(pred: Predictions, bins = 15): number {
   if (pred.n === 0) return NaN;
-  const { confidence, correct } = topLabel(pred);
-  const order = Array.from({ length: pred.n }, (_, i) => i).sort((a, b) => confidence[a] - confidence[b] || a - b);
-  const sorted = order.map((i) => confidence[i]);
-  const boundaries = equalMassBoundaries(sorted, bins);
   let s = 0;
-  let j = 0;
-  let count = 0;
-  let sumConf = 0;
-  let sumAcc = 0;
-  const flush = () => {
+  for (const { count, sumConf, sumAcc } of equalMassBinSums(pred, bins)) {
     if (count > 0) s += (count / pred.n) * Math.abs(sumAcc / count - sumConf / count);
-    count = sumConf = sumAcc = 0;
-  };
-  for (const i of order) {
-    while (confidence[i] > boundaries[j]) {
-      flush();
-      j++;
-    }
-    count++;
-    sumConf += confidence[i];
-    sumAcc += correct[i];
   }
-  flush();
   return s;
 }
 
@@ -296,34 +309,12 @@ export function classwiseCalibrationError(pred: Predictions, bins = 15): number 
  */
 export function debiasedL2CalibrationError(pred: Predictions, bins = 15): number {
   if (pred.n === 0) return NaN;
-  const { confidence, correct } = topLabel(pred);
-  const order = Array.from({ length: pred.n }, (_, i) => i).sort((a, b) => confidence[a] - confidence[b] || a - b);
-  const boundaries = equalMassBoundaries(
-    order.map((i) => confidence[i]),
-    bins,
-  );
   let squared = 0;
-  let j = 0;
-  let count = 0;
-  let sumConf = 0;
-  let sumAcc = 0;
-  const flush = () => {
-    if (count >= 2) {
-      const acc = sumAcc / count;
-      const gap = sumConf / count - acc;
-      squared += (count / pred.n) * (gap * gap - (acc * (1 - acc)) / (count - 1));
-    }
-    count = sumConf = sumAcc = 0;
-  };
-  for (const i of order) {
-    while (confidence[i] > boundaries[j]) {
-      flush();
-      j++;
-    }
-    count++;
-    sumConf += confidence[i];
-    sumAcc += correct[i];
+  for (const { count, sumConf, sumAcc } of equalMassBinSums(pred, bins)) {
+    if (count < 2) continue;
+    const acc = sumAcc / count;
+    const gap = sumConf / count - acc;
+    squared += (count / pred.n) * (gap * gap - (acc * (1 - acc)) / (count - 1));
   }
-  flush();
   return Math.sqrt(Math.max(squared, 0));
 }

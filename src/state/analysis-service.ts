@@ -19,12 +19,13 @@ import {
   equalWidthBin,
   expectedCalibrationError,
   maximumCalibrationError,
+  selectPredictions,
   topLabel,
   type Predictions,
 } from '../core/metrics';
 import { runNames, variantScoresFromResults } from '../core/results-file';
 import { metricColumn, percentileInterval } from '../core/stats';
-import { METRICS, NUM_CLASSES, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
+import { METRICS, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
 import {
   buildResultsFile,
   exportResultsJson,
@@ -123,20 +124,6 @@ export interface AnalysisView {
   jobsTotal: number;
 }
 
-/** Rows of `pred` at the given indices. */
-function rowsOf(pred: Predictions, rows: readonly number[]): Predictions {
-  const K = NUM_CLASSES;
-  const logp = new Float64Array(rows.length * K);
-  const probs = new Float64Array(rows.length * K);
-  const labels = new Uint8Array(rows.length);
-  rows.forEach((i, j) => {
-    logp.set(pred.logp.subarray(i * K, i * K + K), j * K);
-    probs.set(pred.probs.subarray(i * K, i * K + K), j * K);
-    labels[j] = pred.labels[i];
-  });
-  return { n: rows.length, logp, probs, labels };
-}
-
 function stages(p: PreparedVariant): [Stage, Predictions][] {
   return p.scaled ? [['uncalibrated', p.uncalibrated], ['scaled', p.scaled]] : [['uncalibrated', p.uncalibrated]];
 }
@@ -149,7 +136,7 @@ export function domainBreakdown(plan: AnalysisPlan): DomainRow[] {
     p.groups.forEach((g, i) => rows[g].push(i));
     for (const [stage, pred] of stages(p)) {
       p.groupNames.forEach((domain, g) => {
-        const sub = rowsOf(pred, rows[g]);
+        const sub = selectPredictions(pred, rows[g]);
         const { confidence } = topLabel(sub);
         out.push({
           variant: p.name,
