@@ -4,6 +4,7 @@
  * Probed on the main thread without web-llm; the web-llm worker asks the adapter the same way.
  */
 import { probeAdapter, type ProbedAdapter } from '../engine/adapter';
+import type { AdapterInfo } from '../core/types';
 import type { CatalogEntry } from '../engine/types';
 import { estimateStorage, requestPersistentStorage, type PersistenceState } from '../storage/db';
 
@@ -30,6 +31,13 @@ export class EnvironmentState {
   /** True when models can run here. */
   get webgpu(): boolean {
     return this.adapter !== null && this.adapter !== undefined;
+  }
+
+  /** The adapter as runs and exports record it (without the feature list). */
+  get adapterInfo(): AdapterInfo | undefined {
+    if (!this.adapter) return undefined;
+    const { features: _features, ...info } = this.adapter;
+    return info;
   }
 
   /** Quantisations this adapter can run: f16 kernels need shader-f16. */

@@ -130,3 +130,59 @@ export async function dumpResults(page: Page): Promise<DumpedResult[]> {
 export async function numberIn(page: Page, testId: string): Promise<number> {
   return Number(await page.getByTestId(testId).textContent());
 }
+
+/** The study's table as shown: per variant and stage, each cell's text (value and CI), plus the change columns. */
+export type ShownTable = Record<string, Record<string, string>>;
+
+export async function readStudyTable(page: Page): Promise<ShownTable> {
+  return page.evaluate(() => {
+    const out: Record<string, Record<string, string>> = {};
+    for (const tr of document.querySelectorAll<HTMLTableRowElement>('tr[data-variant][data-stage]')) {
+      const key = `${tr.dataset.variant}|${tr.dataset.stage}`;
+      const row: Record<string, string> = {};
+      for (const td of tr.querySelectorAll<HTMLTableCellElement>('td[data-metric]')) {
+        row[`${td.dataset.metric}`] = td.querySelector('.value')?.textContent?.trim() ?? '';
+        row[`${td.dataset.metric}.ci`] = td.querySelector('.ci')?.textContent?.trim() ?? '';
+      }
+      const cells = [...tr.querySelectorAll('td')];
+      row.tail = cells.slice(-3).map((c) => c.textContent?.trim() ?? '').join(' | ');
+      out[key] = row;
+    }
+    return out;
+  });
+}
+
+/**
+ * Runs `action` and waits until the results page has recomputed: its status left `ready` at least once after
+ * the action (seen by a MutationObserver, so a short computation is not missed) and is `ready` again.
+ */
+export async function afterRecompute(page: Page, action: () => Promise<void>, timeout = 120_000): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __recomputed: boolean; __statusObserver?: MutationObserver };
+    w.__recomputed = false;
+    w.__statusObserver?.disconnect();
+    w.__statusObserver = new MutationObserver(() => {
+      const s = document.querySelector('[data-status]')?.getAttribute('data-status');
+      if (s && s !== 'ready') w.__recomputed = true;
+    });
+    w.__statusObserver.observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-status'], childList: true });
+  });
+  await action();
+  await page.waitForFunction(
+    () => (window as unknown as { __recomputed: boolean }).__recomputed && document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready',
+    undefined,
+    { timeout },
+  );
+}
+
+/** The analysis settings the suite uses in the app and on the CLI (fewer resamples than the defaults, for speed). */
+export const SUITE_SETTINGS = { bins: 10, bootstrap: 2000, permutations: 2000 } as const;
+
+/** Sets SUITE_SETTINGS on the results page and waits for the recomputed view. */
+export async function applySuiteSettings(page: Page): Promise<void> {
+  await afterRecompute(page, async () => {
+    await page.getByLabel('Bins').fill(String(SUITE_SETTINGS.bins));
+    await page.getByLabel('Bootstrap resamples').fill(String(SUITE_SETTINGS.bootstrap));
+    await page.getByLabel('Permutations').fill(String(SUITE_SETTINGS.permutations));
+  });
+}
