@@ -201,6 +201,7 @@ export function scalingEffects(report: AnalysisReport, results: readonly Analysi
 
 /** The list of stored runs, named as the analysis names them. */
 function summaries(groups: readonly StoredRunGroup[], analysed: readonly StoredRunGroup[], names: readonly string[]): RunSummary[] {
+  if (groups.length === 0) return [];
   const nameOf = new Map(analysed.map((g, i) => [groupId(g), names[i]]));
   const allNames = runNames(buildResultsFile(groups, { app: { name: '', version: '' } }));
   return groups.map((g, i) => {

@@ -29,6 +29,9 @@ export interface AnalysisControllerOptions {
   pollMs?: number;
   /** Milliseconds a settings change waits for the next one before recomputing. */
   debounceMs?: number;
+  /** Settings and run selection to start from (e.g. those of the page the user left); default: the defaults. */
+  settings?: AnalysisSettings;
+  selection?: string[];
 }
 
 /** Starts the analysis worker (which starts its own pool of job workers). */
@@ -76,6 +79,8 @@ export class AnalysisController {
     }
     this.pollMs = options.pollMs ?? 2000;
     this.debounceMs = options.debounceMs ?? 200;
+    if (options.settings) this.settings = { ...options.settings };
+    if (options.selection) this.selection = [...options.selection];
   }
 
   /** Computes now and then whenever stored results change (checked every pollMs while the page is visible). */

@@ -113,7 +113,7 @@ export function domainChart(Plot: Plot, rows: readonly DomainRow[], names: reado
 }
 
 /** Top-label confidence histograms at one stage, one row per variant, stacked correct / wrong. */
-export function confidenceHistogramChart(Plot: Plot, histograms: readonly ConfidenceHistogram[], stage: Stage, width = 560): SVGSVGElement[] {
+export function confidenceHistogramChart(Plot: Plot, histograms: readonly ConfidenceHistogram[], stage: Stage, width = 720): SVGSVGElement[] {
   const data = histograms
     .filter((h) => h.stage === stage)
     .flatMap((h) =>
@@ -127,7 +127,7 @@ export function confidenceHistogramChart(Plot: Plot, histograms: readonly Confid
     width,
     height: 40 + 110 * variants,
     marginLeft: 44,
-    marginRight: 90,
+    marginRight: 160, // room for the variant names labelling the rows
     x: { domain: [0, 1], label: 'Confidence' },
     y: { label: 'Items', grid: true },
     fy: { label: null },
