@@ -73,6 +73,10 @@ describe('AnalysisService', () => {
     const none = await new AnalysisService(poolJobRunner([local])).analyze(groups, { requestId: 2, settings: {}, selection: [] });
     expect(none.report).toBeUndefined();
     expect(none.runs).toHaveLength(3);
+    // An empty store is a plain empty view (the page says "no stored results yet"), not an error.
+    const empty = await new AnalysisService(poolJobRunner([local])).analyze([], { requestId: 3, settings: {} });
+    expect(empty.report).toBeUndefined();
+    expect(empty.runs).toEqual([]);
   });
 
   it('drops a request superseded by a newer one: it hands out no further job and rejects', async () => {
