@@ -99,18 +99,6 @@ export async function svgToPng(svg: ComposedSvg, scale = 2): Promise<Blob> {
   }
 }
 
-/** Saves a blob as a file. */
-export function downloadBlob(name: string, blob: Blob): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 /** A file-name-safe version of a title. */
 export function fileStem(title: string): string {
   return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'chart';
