@@ -70,6 +70,9 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
+          // After the unit and browser projects: the long-task checks measure the page's main thread, which
+          // must not share two cores with the rest of the suite.
+          sequence: { groupOrder: 1 },
         },
       },
     ],
