@@ -74,6 +74,18 @@ export interface RunProgress {
   error?: DescribedError;
 }
 
+/** Progress before anything has run. */
+export const IDLE_PROGRESS: Readonly<RunProgress> = Object.freeze({
+  phase: 'idle',
+  variantIndex: 0,
+  variantCount: 0,
+  itemsDone: 0,
+  itemsTotal: 0,
+  queueDone: 0,
+  queueTotal: 0,
+  recoveries: 0,
+});
+
 /** The storage the controller needs: KitDb in the app, an in-memory stand-in in Node tests. */
 export type RunStore = Pick<KitDb, 'scoredItemIds' | 'getRun' | 'putRun' | 'putResults'>;
 
@@ -151,16 +163,7 @@ export class RunController {
   private readonly now: () => number;
   private readonly clock: () => Date;
 
-  private state: RunProgress = {
-    phase: 'idle',
-    variantIndex: 0,
-    variantCount: 0,
-    itemsDone: 0,
-    itemsTotal: 0,
-    queueDone: 0,
-    queueTotal: 0,
-    recoveries: 0,
-  };
+  private state: RunProgress = { ...IDLE_PROGRESS };
   private active = false;
   private engine: { kind: VariantRecord['engine']; engine: ControlledEngine } | undefined;
   /** Bumped by start and cancel: a reply from an older generation is stale. */

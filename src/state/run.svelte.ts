@@ -10,22 +10,12 @@ import { describeEngineError, type DescribedError } from '../engine/errors';
 import { startSimulatedEngine, startWebLLMEngine } from '../engine/remote';
 import type { LoadProgress, VariantRecord } from '../engine/types';
 import { runEngineCheck, type EngineCheckReport } from './engine-check';
-import { RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from './run-controller';
+import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from './run-controller';
 import type { KitDb, StoredResult } from '../storage/db';
 import type { EnvironmentState } from './environment.svelte';
 import type { ItemsState } from './items.svelte';
 import type { VariantsState } from './variants.svelte';
 
-const IDLE: RunProgress = {
-  phase: 'idle',
-  variantIndex: 0,
-  variantCount: 0,
-  itemsDone: 0,
-  itemsTotal: 0,
-  queueDone: 0,
-  queueTotal: 0,
-  recoveries: 0,
-};
 
 /** What storage holds of one queued variant for the current items and prompt. */
 export interface VariantLive {
@@ -65,7 +55,7 @@ function softmaxMax(logits: readonly number[]): { argmax: number; p: number } {
 }
 
 export class RunState {
-  progress = $state.raw<RunProgress>(IDLE);
+  progress = $state.raw<RunProgress>(IDLE_PROGRESS);
   /** Milliseconds the simulated engine waits per item (a slow GPU, for trying pause and reload). */
   simulatedDelayMs = $state(0);
   live = $state.raw<VariantLive[]>([]);
