@@ -20,7 +20,24 @@ function sizeOf(svg: SVGSVGElement): { width: number; height: number } {
   return { width: Number(svg.getAttribute('width')) || svg.clientWidth || 640, height: Number(svg.getAttribute('height')) || svg.clientHeight || 300 };
 }
 
-/** One standalone SVG: background, title line, legend line, then each part below the previous one. */
+/** Average advance of a character of the 15px semibold title, in px (system-ui; a generous estimate). */
+const TITLE_CHAR_WIDTH = 8.6;
+
+/** Splits a title into lines of at most `maxChars` characters at spaces (a longer word gets a line of its own). */
+export function wrapTitle(title: string, maxChars: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of title.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > maxChars) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.length > 0 ? lines : [''];
+}
+
+/** One standalone SVG: background, title (wrapped to the width), legend line, then each part below the previous one. */
 export function composeSvg(
   title: string,
   parts: readonly SVGSVGElement[],
@@ -29,7 +46,8 @@ export function composeSvg(
 ): ComposedSvg {
   const width = Math.max(320, ...parts.map((p) => sizeOf(p).width));
   const root = document.createElementNS(SVG_NS, 'svg');
-  const titleHeight = 28;
+  const titleLines = wrapTitle(title, Math.max(20, Math.floor((width - 20) / TITLE_CHAR_WIDTH)));
+  const titleHeight = 8 + 20 * titleLines.length;
   const legendHeight = legend.length > 0 ? 22 : 0;
   let y = titleHeight + legendHeight + 4;
   const background = document.createElementNS(SVG_NS, 'rect');
@@ -37,14 +55,16 @@ export function composeSvg(
   background.setAttribute('height', '100%');
   background.setAttribute('fill', colors.background);
   root.append(background);
-  const heading = document.createElementNS(SVG_NS, 'text');
-  heading.setAttribute('x', '10');
-  heading.setAttribute('y', '20');
-  heading.setAttribute('font-size', '15');
-  heading.setAttribute('font-weight', '600');
-  heading.setAttribute('fill', 'currentColor');
-  heading.textContent = title;
-  root.append(heading);
+  titleLines.forEach((text, i) => {
+    const heading = document.createElementNS(SVG_NS, 'text');
+    heading.setAttribute('x', '10');
+    heading.setAttribute('y', String(20 + 20 * i));
+    heading.setAttribute('font-size', '15');
+    heading.setAttribute('font-weight', '600');
+    heading.setAttribute('fill', 'currentColor');
+    heading.textContent = text;
+    root.append(heading);
+  });
   let x = 10;
   for (const entry of legend) {
     const swatch = document.createElementNS(SVG_NS, 'rect');
