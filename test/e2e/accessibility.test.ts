@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { freshContext, launch, loadSmallSample, openApp, queueSimulatedDemo, runToEnd } from './support';
+import { freshContext, launch, loadSmallSample, openApp, queueSimulatedDemo, runDemoToResults } from './support';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -89,12 +89,7 @@ describe('keyboard and labels', () => {
   it('keeps the analysis settings when leaving the Results step and coming back', async () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
-    await openApp(page);
-    await loadSmallSample(page);
-    await queueSimulatedDemo(page);
-    await runToEnd(page);
-    await page.getByTestId('step-results').click();
-    await page.locator('[data-status="ready"]').waitFor({ timeout: 120_000 });
+    await runDemoToResults(page);
     await page.getByLabel('Bins').fill('7');
     await page.getByLabel('Bins').dispatchEvent('change');
     await page.getByTestId('step-run').click();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { freshContext, launch, loadSmallSample, openApp, queueSimulatedDemo, runToEnd } from './support';
+import { freshContext, launch, runDemoToResults } from './support';
 
 let browser: Browser;
 const dir = mkdtempSync(join(tmpdir(), 'calkit-charts-'));
@@ -27,12 +27,7 @@ describe('chart downloads', () => {
   it('downloads a reliability diagram as SVG (titled SIMULATED) and as PNG', async () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
-    await openApp(page);
-    await loadSmallSample(page);
-    await queueSimulatedDemo(page);
-    await runToEnd(page);
-    await page.getByTestId('step-results').click();
-    await page.locator('[data-status="ready"]').waitFor({ timeout: 120_000 });
+    await runDemoToResults(page);
 
     const svg = await downloadBytes(page, /^Download .*before scaling.* as SVG$/);
     expect(svg.file).toMatch(/\.svg$/);

@@ -93,6 +93,16 @@ export async function runToEnd(page: Page, timeout = 120_000): Promise<void> {
   await page.locator('[data-testid="run-phase"][data-phase="done"]').waitFor({ timeout });
 }
 
+/** From a fresh page to a computed Results page: the small sample, the simulated demo run to its end. */
+export async function runDemoToResults(page: Page): Promise<void> {
+  await openApp(page);
+  await loadSmallSample(page);
+  await queueSimulatedDemo(page);
+  await runToEnd(page);
+  await page.getByTestId('step-results').click();
+  await page.locator('[data-status="ready"]').waitFor({ timeout: 120_000 });
+}
+
 /** One stored result as the page's IndexedDB holds it, without the fields that record wall-clock time. */
 export interface DumpedResult {
   variantKey: string;
