@@ -43,6 +43,7 @@ import {
   percentileInterval,
 } from './stats';
 import { deriveSeed } from './random';
+import { withDefaults } from './defaults';
 
 /** Bad settings or inconsistent inputs to the analysis; the message says what to change. */
 export class AnalysisError extends Error {
@@ -51,7 +52,7 @@ export class AnalysisError extends Error {
 
 /** Fills in defaults and checks every setting; throws AnalysisError naming the setting and what it accepts. */
 export function resolveSettings(partial: Partial<AnalysisSettings> = {}): AnalysisSettings {
-  const s: AnalysisSettings = { ...DEFAULT_ANALYSIS_SETTINGS, ...stripUndefined(partial) };
+  const s: AnalysisSettings = withDefaults(DEFAULT_ANALYSIS_SETTINGS, partial);
   const integer = (name: keyof AnalysisSettings, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const v = s[name] as number;
     if (!Number.isInteger(v) || v < min || v > max) {
@@ -75,10 +76,6 @@ export function resolveSettings(partial: Partial<AnalysisSettings> = {}): Analys
   }
   if (typeof s.inSample !== 'boolean') throw new AnalysisError(`inSample must be true or false, got ${String(s.inSample)}`);
   return s;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** A variant's items in canonical order (by item id) with both stages' predictions. */

@@ -19,6 +19,7 @@ import { DEFAULT_ANALYSIS_SETTINGS, NUM_CLASSES as K, type ScalingMethod } from 
 import { Rng, deriveSeed } from './random';
 import { choleskyFactor, choleskySolve, dot } from './linalg';
 import { exp, log } from './detmath';
+import { withDefaults } from './defaults';
 
 /** The scaling methods that fit something ('none' is handled by the caller, which skips scaling). */
 export type FittedScalingMethod = Exclude<ScalingMethod, 'none'>;
@@ -594,7 +595,7 @@ function checkFinite(logp: Float64Array, what: string): void {
 }
 
 function resolveOptions(opts: ScalingOptions | undefined): Required<ScalingOptions> {
-  const o = { ...DEFAULT_SCALING_OPTIONS, ...stripUndefined(opts ?? {}) };
+  const o = withDefaults<Required<ScalingOptions>>(DEFAULT_SCALING_OPTIONS, opts);
   if (!(Number.isFinite(o.lambda) && o.lambda >= 0)) throw new RangeError(`lambda must be a finite number >= 0, got ${o.lambda}`);
   if (!(Number.isFinite(o.mu) && o.mu >= 0)) throw new RangeError(`mu must be a finite number >= 0, got ${o.mu}`);
   if (!(Number.isInteger(o.maxIterations) && o.maxIterations >= 0)) {
@@ -602,15 +603,6 @@ function resolveOptions(opts: ScalingOptions | undefined): Required<ScalingOptio
   }
   if (!(Number.isFinite(o.tolerance) && o.tolerance > 0)) throw new RangeError(`tolerance must be > 0, got ${o.tolerance}`);
   return o;
-}
-
-function stripUndefined(opts: ScalingOptions): ScalingOptions {
-  const out: ScalingOptions = {};
-  if (opts.lambda !== undefined) out.lambda = opts.lambda;
-  if (opts.mu !== undefined) out.mu = opts.mu;
-  if (opts.maxIterations !== undefined) out.maxIterations = opts.maxIterations;
-  if (opts.tolerance !== undefined) out.tolerance = opts.tolerance;
-  return out;
 }
 
 /** Builds the FittedScaler (W, b) that parameters `theta` of `method` stand for. */
