@@ -2,18 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DataFileError } from '../../src/data/errors';
 import { parseLmEvalSamples } from '../../src/data/lm-eval-samples';
+import { thrownBy } from '../support/thrown';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/lm-eval/${name}`, import.meta.url), 'utf8');
 
-function errorOf(fn: () => unknown): DataFileError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataFileError);
-    return err as DataFileError;
-  }
-  throw new Error('expected a DataFileError, nothing was thrown');
-}
+const errorOf = (fn: () => unknown) => thrownBy(DataFileError, fn);
 
 describe('parseLmEvalSamples', () => {
   it('reads the current harness output: numbers and targets written as strings', () => {

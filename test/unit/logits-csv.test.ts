@@ -2,18 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DataFileError } from '../../src/data/errors';
 import { parseLogitsCsv } from '../../src/data/logits-csv';
+import { thrownBy } from '../support/thrown';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/logits/${name}`, import.meta.url), 'utf8');
 
-function errorOf(fn: () => unknown): DataFileError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataFileError);
-    return err as DataFileError;
-  }
-  throw new Error('expected a DataFileError, nothing was thrown');
-}
+const errorOf = (fn: () => unknown) => thrownBy(DataFileError, fn);
 
 describe('parseLogitsCsv', () => {
   it('reads letters and indices as labels, decimal forms, quoted ids, blank lines and an empty subject', () => {

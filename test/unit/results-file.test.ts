@@ -8,6 +8,7 @@ import {
   variantScoresFromResults,
 } from '../../src/core/results-file';
 import { DEFAULT_ANALYSIS_SETTINGS, type AnalysisReport, type ResultsFile, type StageMetrics } from '../../src/core/types';
+import { thrownBy } from '../support/thrown';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/results/${name}`, import.meta.url), 'utf8');
 const twoRuns = fixture('two-runs.json');
@@ -19,15 +20,7 @@ function parseMutated(mutate: (file: any) => void): ResultsFile {
   return parseResultsFile(JSON.stringify(data), 'x.json');
 }
 
-function errorOf(fn: () => unknown): ResultsFileError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ResultsFileError);
-    return err as ResultsFileError;
-  }
-  throw new Error('expected a ResultsFileError, nothing was thrown');
-}
+const errorOf = (fn: () => unknown) => thrownBy(ResultsFileError, fn);
 
 describe('parseResultsFile', () => {
   it('reads a valid file with its provenance and keeps unknown manifest fields', () => {
