@@ -122,20 +122,10 @@ function buildProgram(): Command {
     .allowExcessArguments(false);
 }
 
-interface CliOptions {
+/** Every analysis setting has an option of the same name (commander camel-cases --mce-min-count etc.). */
+interface CliOptions extends AnalysisSettings {
   threads: number;
   variant?: string[];
-  bins: number;
-  mceMinCount: number;
-  scaling: AnalysisSettings['scaling'];
-  folds: number;
-  inSample: boolean;
-  lambda: number;
-  mu: number;
-  bootstrap: number;
-  permutations: number;
-  confidence: number;
-  seed: number;
   compare?: string[];
   json?: string;
 }
@@ -346,19 +336,8 @@ async function main(argv: string[]): Promise<number> {
     const variants = loadInputs(program.args, opts.variant ?? []);
     const names = variants.map((v) => v.name);
     const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
-    const settings: Partial<AnalysisSettings> = {
-      bins: opts.bins,
-      mceMinCount: opts.mceMinCount,
-      scaling: opts.scaling,
-      folds: opts.folds,
-      inSample: opts.inSample,
-      lambda: opts.lambda,
-      mu: opts.mu,
-      bootstrap: opts.bootstrap,
-      permutations: opts.permutations,
-      confidence: opts.confidence,
-      seed: opts.seed,
-    };
+    // The options minus the CLI's own are exactly the analysis settings.
+    const { threads: _threads, variant: _variant, compare: _compare, json: _json, ...settings } = opts;
     const report = await analyzeVariantsWith(threadJobRunner(opts.threads), variants, settings, compare.length > 0 ? { compare } : undefined);
     const text = render(report, new Map(variants.map((v) => [v.name, v.source])));
     if (opts.json !== undefined) writeJsonAtomically(opts.json, report);
