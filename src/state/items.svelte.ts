@@ -4,6 +4,7 @@
  * counts per domain and subject, and browsing. The loaded items and the manifest are kept in the item store
  * so a reload finds them again.
  */
+import { proxy, transfer, wrap } from 'comlink';
 import {
   DEFAULT_PER_DOMAIN,
   DEFAULT_PRESET,
@@ -19,6 +20,7 @@ import { parseItemManifest, serializeItemManifest } from '../core/manifest-file'
 import { fewshotItems, fewshotPool, renderPrompt } from '../core/prompts';
 import type { ItemManifest, MmluItem, PromptSpec } from '../core/types';
 import type { HfLoadProgress } from '../data/hf-parquet';
+import type { ItemsWorkerApi } from '../data/mmlu-files';
 import type { ItemDb } from '../storage/db';
 
 /** Where the loaded items came from, for the page and for messages. */
@@ -50,14 +52,26 @@ const SESSION_POOL = 'items.pool';
 const SESSION_SETTINGS = 'items.settings';
 const SESSION_MANIFEST = 'items.manifest';
 
-/** A file the person picked or dropped (File, or anything with a name and its bytes). */
-export interface PickedFile {
+/** A file the person picked or dropped (a File, or any Blob with a name). */
+export interface PickedFile extends Blob {
   name: string;
   /** Folder path when a whole folder was picked (`data/test/anatomy_test.csv`). */
   webkitRelativePath?: string;
-  text(): Promise<string>;
-  arrayBuffer(): Promise<ArrayBuffer>;
 }
+
+/** Parses picked MMLU files; by default in the items worker, so the page stays responsive. */
+export type MmluFileParser = ItemsWorkerApi['parseFiles'];
+
+/** The items worker, started for one load and stopped after it. */
+const parseInWorker: MmluFileParser = async (files, onFileRead) => {
+  const worker = new Worker(new URL('../../workers/items.worker.ts', import.meta.url), { type: 'module', name: 'items' });
+  try {
+    const buffers = files.map((f) => f.bytes);
+    return await wrap<ItemsWorkerApi>(worker).parseFiles(transfer(files, buffers), onFileRead ? proxy(onFileRead) : undefined);
+  } finally {
+    worker.terminate();
+  }
+};
 
 function defaultSettings(): SampleSettings {
   return {
@@ -84,7 +98,10 @@ export class ItemsState {
   /** Why the manifest's items are not all available (missing or changed ids). */
   manifestProblem = $state<string | undefined>(undefined);
 
-  constructor(private readonly store: () => ItemDb | undefined) {}
+  constructor(
+    private readonly store: () => ItemDb | undefined,
+    private readonly parseFiles: MmluFileParser = parseInWorker,
+  ) {}
 
   /** Test items loaded per domain of the chosen preset: what the sample can draw from. */
   get poolCounts(): { domain: string; available: number }[] {
@@ -142,23 +159,8 @@ export class ItemsState {
     const total = csv.length + parquet.length;
     this.activity = { label: 'Reading files', filesDone: 0, files: total };
     try {
-      const loaded: MmluItem[] = [];
-      if (csv.length) {
-        const { parseMmluCsvFiles } = await import('../data/mmlu-csv');
-        const texts = [];
-        for (const f of csv) {
-          texts.push({ name: f.webkitRelativePath || f.name, text: await f.text() });
-          this.activity = { ...this.activity!, filesDone: texts.length };
-        }
-        loaded.push(...parseMmluCsvFiles(texts));
-      }
-      if (parquet.length) {
-        const { parseMmluParquet } = await import('../data/hf-parquet');
-        for (const f of parquet) {
-          loaded.push(...(await parseMmluParquet(await f.arrayBuffer(), { fileName: f.webkitRelativePath || f.name })));
-          this.activity = { ...this.activity!, filesDone: this.activity!.filesDone + 1 };
-        }
-      }
+      const read = await Promise.all([...csv, ...parquet].map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() })));
+      const loaded = await this.parseFiles(read, (done) => (this.activity = { label: 'Reading files', filesDone: done, files: total }));
       const kinds = [csv.length ? `${csv.length} CSV file${csv.length === 1 ? '' : 's'}` : '', parquet.length ? `${parquet.length} parquet file${parquet.length === 1 ? '' : 's'}` : '']
         .filter(Boolean)
         .join(' and ');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { freshContext, launch, loadSmallSample, longTasksSince, openApp, pageNow, queueSimulatedDemo, runToEnd } from './support';
+import { freshContext, launch, loadSmallSample, LONG_TASK_MS, mainThreadTasks, openApp, queueSimulatedDemo, runToEnd, tasksOver } from './support';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -10,23 +10,34 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** The issue's bar: no main-thread task over 50 ms while a run or an analysis is in progress. */
-const LONG_TASK_MS = 50;
 
 describe('main-thread responsiveness', () => {
   it('has no long task over 50 ms while a run is in progress', async () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
     await openApp(page);
+    // The measurement works: a fixed, large amount of work in one task of the page (a few hundred ms of CPU on
+    // any machine; a wall-clock busy wait would be CPU-short on a loaded one) is seen as one long task.
+    const busy = await mainThreadTasks(page, () =>
+      page.evaluate(
+        () =>
+          new Promise<number>((resolve) =>
+            setTimeout(() => {
+              let x = 0;
+              for (let i = 0; i < 2e8; i++) x += i % 7;
+              resolve(x);
+            }),
+          ),
+      ),
+    );
+    expect(tasksOver(busy, LONG_TASK_MS)).toHaveLength(1);
+
     await loadSmallSample(page);
     await queueSimulatedDemo(page);
-    // The recorder works: parsing 114 CSV files (8 MB) in one go is a long task, before any run.
-    expect((await longTasksSince(page, 0)).some((t) => t.duration > LONG_TASK_MS)).toBe(true);
     await page.getByTestId('step-run').click();
-    const runStart = await pageNow(page);
-    await runToEnd(page);
-    const during = await longTasksSince(page, runStart);
-    expect(during.filter((t) => t.duration > LONG_TASK_MS)).toEqual([]);
+    const tasks = await mainThreadTasks(page, () => runToEnd(page));
+    console.log(`run: ${tasks.length} main-thread tasks, longest ${Math.max(...tasks.map((t) => t.cpuMs)).toFixed(1)} ms CPU`);
+    expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
     await context.close();
   });
 });
