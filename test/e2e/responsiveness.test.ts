@@ -16,15 +16,17 @@ describe('main-thread responsiveness', () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
     await openApp(page);
-    // The measurement works: a fixed, large amount of work in one task of the page (a few hundred ms of CPU on
-    // any machine; a wall-clock busy wait would be CPU-short on a loaded one) is seen as one long task.
+    // The measurement works: one task of the page doing at least 3e8 loop iterations (over 50 ms of CPU on any
+    // machine) and lasting at least 200 ms is seen as one long task. A wall-clock wait alone would be CPU-short
+    // on a loaded machine, an iteration count alone too short on a fast one.
     const busy = await mainThreadTasks(page, () =>
       page.evaluate(
         () =>
           new Promise<number>((resolve) =>
             setTimeout(() => {
+              const until = performance.now() + 200;
               let x = 0;
-              for (let i = 0; i < 2e8; i++) x += i % 7;
+              for (let i = 0; i < 3e8 || performance.now() < until; i++) x += i % 7;
               resolve(x);
             }),
           ),

@@ -47,6 +47,8 @@ export interface MainThreadTask {
 export async function mainThreadTasks(page: Page, action: () => Promise<unknown>): Promise<MainThreadTask[]> {
   const browser = page.context().browser()!;
   await browser.startTracing(page, { categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+  // The renderer starts recording a moment after the browser says tracing started: a task run at once can be missed.
+  await new Promise((r) => setTimeout(r, 500));
   let recorded: Buffer;
   try {
     await action();
