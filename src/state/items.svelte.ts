@@ -12,6 +12,7 @@ import {
   DOMAIN_PRESETS,
   describeManifestCheck,
   drawSample,
+  mergeIntoPool,
   presetDomains,
   resolveManifest,
   type SampledItem,
@@ -20,15 +21,11 @@ import { parseItemManifest, serializeItemManifest } from '../core/manifest-file'
 import { fewshotItems, fewshotPool, renderPrompt } from '../core/prompts';
 import type { ItemManifest, MmluItem, PromptSpec } from '../core/types';
 import type { HfLoadProgress } from '../data/hf-parquet';
-import type { ItemsWorkerApi } from '../data/mmlu-files';
+import { SESSION_POOL, type ItemsWorkerApi, type MmluFileInput, type PoolSource, type PoolTarget, type StoredPool } from '../data/mmlu-files';
+
+export type { PoolSource } from '../data/mmlu-files';
 import type { ItemDb } from '../storage/db';
 
-/** Where the loaded items came from, for the page and for messages. */
-export interface PoolSource {
-  kind: 'files' | 'hf';
-  /** e.g. `57 CSV files` or `cais/mmlu from Hugging Face (114 files, 114 from the stored copy)`. */
-  description: string;
-}
 
 export interface LoadActivity {
   label: string;
@@ -48,7 +45,6 @@ export interface SampleSettings {
   seed: number;
 }
 
-const SESSION_POOL = 'items.pool';
 const SESSION_SETTINGS = 'items.settings';
 const SESSION_MANIFEST = 'items.manifest';
 
@@ -59,15 +55,29 @@ export interface PickedFile extends Blob {
   webkitRelativePath?: string;
 }
 
-/** Parses picked MMLU files; by default in the items worker, so the page stays responsive. */
-export type MmluFileParser = ItemsWorkerApi['parseFiles'];
+/** Parses picked MMLU files (storing the merged pool when given a target); by default in the items worker. */
+export type MmluFileParser = (
+  files: readonly MmluFileInput[],
+  target: PoolTarget | undefined,
+  onFileRead: (done: number) => void,
+) => Promise<MmluItem[]>;
+
+/** Lets the page paint and handle input before the next piece of work. */
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** The items worker, started for one load and stopped after it. */
-const parseInWorker: MmluFileParser = async (files, onFileRead) => {
+const parseInWorker: MmluFileParser = async (files, target, onFileRead) => {
   const worker = new Worker(new URL('../../workers/items.worker.ts', import.meta.url), { type: 'module', name: 'items' });
   try {
+    const items: MmluItem[] = [];
     const buffers = files.map((f) => f.bytes);
-    return await wrap<ItemsWorkerApi>(worker).parseFiles(transfer(files, buffers), onFileRead ? proxy(onFileRead) : undefined);
+    await wrap<ItemsWorkerApi>(worker).parseFiles(
+      transfer(files, buffers),
+      target,
+      proxy(onFileRead),
+      proxy(async (chunk: MmluItem[]) => void items.push(...chunk)),
+    );
+    return items;
   } finally {
     worker.terminate();
   }
@@ -135,7 +145,7 @@ export class ItemsState {
     const store = this.store();
     if (!store) return;
     const [pool, settings, manifest] = await Promise.all([
-      store.getSession<{ items: MmluItem[]; source: PoolSource }>(SESSION_POOL),
+      store.getSession<StoredPool>(SESSION_POOL),
       store.getSession<SampleSettings>(SESSION_SETTINGS),
       store.getSession<{ manifest: ItemManifest; origin: ItemsState['manifestOrigin'] }>(SESSION_MANIFEST),
     ]);
@@ -160,11 +170,16 @@ export class ItemsState {
     this.activity = { label: 'Reading files', filesDone: 0, files: total };
     try {
       const read = await Promise.all([...csv, ...parquet].map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() })));
-      const loaded = await this.parseFiles(read, (done) => (this.activity = { label: 'Reading files', filesDone: done, files: total }));
       const kinds = [csv.length ? `${csv.length} CSV file${csv.length === 1 ? '' : 's'}` : '', parquet.length ? `${parquet.length} parquet file${parquet.length === 1 ? '' : 's'}` : '']
         .filter(Boolean)
         .join(' and ');
-      await this.addToPool(loaded, { kind: 'files', description: kinds });
+      const source = this.sourceAfter({ kind: 'files', description: kinds });
+      const store = this.store();
+      // The worker stores the merged pool itself (mmlu-files.ts); this page merges the same items in memory.
+      const loaded = await this.parseFiles(read, store ? { itemDbName: store.name, source } : undefined, (done) => {
+        this.activity = { label: 'Reading files', filesDone: done, files: total };
+      });
+      await this.addToPool(loaded, source, { stored: store !== undefined });
     } catch (e) {
       this.error = (e as Error).message;
     } finally {
@@ -203,10 +218,13 @@ export class ItemsState {
           this.activity = { label: 'Downloading cais/mmlu from Hugging Face', filesDone: p.filesDone, files: p.files, loaded: p.loaded, total: p.total };
         },
       });
-      await this.addToPool(items, {
-        kind: 'hf',
-        description: `cais/mmlu from Hugging Face (${subjects.length * 2} files, ${fromStore} read from this browser's stored copy)`,
-      });
+      await this.addToPool(
+        items,
+        this.sourceAfter({
+          kind: 'hf',
+          description: `cais/mmlu from Hugging Face (${subjects.length * 2} files, ${fromStore} read from this browser's stored copy)`,
+        }),
+      );
     } catch (e) {
       this.error = (e as Error).message;
     } finally {
@@ -214,15 +232,20 @@ export class ItemsState {
     }
   }
 
-  private async addToPool(items: readonly MmluItem[], source: PoolSource): Promise<void> {
-    const byId = new Map(this.pool.map((i) => [i.id, i]));
-    for (const item of items) byId.set(item.id, item);
-    const pool = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  /** The pool's description once `added` joins it: files picked in several goes (data/test, then data/dev) add up. */
+  private sourceAfter(added: PoolSource): PoolSource {
+    const earlier = this.poolSource?.kind === 'files' && added.kind === 'files' ? `${this.poolSource.description} + ` : '';
+    return { kind: added.kind, description: earlier + added.description };
+  }
+
+  /** Merges items into the pool and stores it (unless the items worker already stored the same merge). */
+  private async addToPool(items: readonly MmluItem[], source: PoolSource, { stored = false } = {}): Promise<void> {
+    const pool = mergeIntoPool(this.pool, items);
     this.pool = pool;
-    // Files picked in several goes (e.g. data/test, then data/dev) add up.
-    const earlier = this.poolSource?.kind === 'files' && source.kind === 'files' ? `${this.poolSource.description} + ` : '';
-    this.poolSource = { kind: source.kind, description: earlier + source.description };
-    await this.store()?.putSession(SESSION_POOL, { items: pool, source: this.poolSource }).catch(() => {});
+    this.poolSource = source;
+    if (!stored) await this.store()?.putSession(SESSION_POOL, { items: pool, source } satisfies StoredPool).catch(() => {});
+    // The page shows the loaded pool before the sample is drawn (hashing up to 1,000 items) in a task of its own.
+    await nextTask();
     if (this.manifestOrigin?.kind === 'imported' && this.manifest) this.useManifest(this.manifest, this.manifestOrigin);
     else this.draw();
   }
