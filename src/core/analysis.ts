@@ -191,6 +191,13 @@ function intervals(table: Float64Array, level: number, minus?: Float64Array): Re
 /** Options beyond the settings: which pairs to compare (default: every pair, in input order). */
 export interface AnalysisOptions {
   compare?: [string, string][];
+  /**
+   * Per-run analysis (the app's): a variant that cannot be analysed (e.g. fewer items than folds) is listed in
+   * report.unanalysed with the reason instead of stopping the analysis, and a pair that cannot be compared (no
+   * shared items, or a gold answer that differs between them) is listed in report.uncompared. Without it (the
+   * CLI's default) either stops the analysis with an AnalysisError.
+   */
+  perRun?: boolean;
 }
 
 /**
@@ -233,6 +240,10 @@ export interface AnalysisPlan {
   settings: AnalysisSettings;
   prepared: PreparedVariant[];
   pairs: PlannedPair[];
+  /** perRun only: variants left out, with the reason (in input order). */
+  unanalysed?: { variant: string; reason: string }[];
+  /** perRun only: requested pairs that could not be compared, with the reason. */
+  uncompared?: { a: string; b: string; reason: string }[];
   /** Independent jobs, largest first (a good order for a pool of workers). */
   jobs: AnalysisJob[];
 }
@@ -281,7 +292,19 @@ export function planAnalysis(
     if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
   }
 
-  const prepared = variants.map((v) => prepareVariant(v, settings));
+  const unanalysed: { variant: string; reason: string }[] = [];
+  const prepared: PreparedVariant[] = [];
+  for (const v of variants) {
+    if (!options.perRun) {
+      prepared.push(prepareVariant(v, settings));
+      continue;
+    }
+    try {
+      prepared.push(prepareVariant(v, settings));
+    } catch (e) {
+      unanalysed.push({ variant: v.name, reason: reasonOf(e) });
+    }
+  }
   const byName = new Map(prepared.map((p) => [p.name, p]));
   const common = { bins: settings.bins, mceMinCount: settings.mceMinCount };
   const bootSeed = deriveSeed(settings.seed, 'bootstrap');
@@ -293,7 +316,25 @@ export function planAnalysis(
       jobs.push({ kind: 'bootstrap', key: bootstrapKey(p.name), sets: stagesOf(p).map((stage) => stageOf(p, stage)), count: settings.bootstrap, seed: bootSeed, ...common });
     }
   }
-  const pairs = requested.map(([nameA, nameB]) => planPair(byName.get(nameA)!, byName.get(nameB)!));
+  const pairs: PlannedPair[] = [];
+  const uncompared: { a: string; b: string; reason: string }[] = [];
+  for (const [nameA, nameB] of requested) {
+    const a = byName.get(nameA);
+    const b = byName.get(nameB);
+    if (!a || !b) {
+      uncompared.push({ a: nameA, b: nameB, reason: `${a ? nameB : nameA} could not be analysed` });
+      continue;
+    }
+    if (!options.perRun) {
+      pairs.push(planPair(a, b));
+      continue;
+    }
+    try {
+      pairs.push(planPair(a, b));
+    } catch (e) {
+      uncompared.push({ a: nameA, b: nameB, reason: reasonOf(e) });
+    }
+  }
   for (const pair of pairs) {
     for (const stage of pair.stages) {
       const sets = pair.sets[stage]!;
@@ -308,7 +349,12 @@ export function planAnalysis(
   }
   const cost = (j: AnalysisJob) => j.count * j.sets.reduce((t, p) => t + p.n, 0);
   jobs.sort((x, y) => cost(y) - cost(x));
-  return { settings, prepared, pairs, jobs };
+  return { settings, prepared, pairs, jobs, ...(options.perRun ? { unanalysed, uncompared } : {}) };
+}
+
+function reasonOf(e: unknown): string {
+  if (e instanceof AnalysisError) return e.message;
+  return `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`;
 }
 
 function stagesOf(p: PreparedVariant): Stage[] {
@@ -342,7 +388,7 @@ function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
     else j++;
   }
   const n = rowsA.length;
-  if (n === 0) throw new AnalysisError(`${a.name} and ${b.name} share no item ids, so they cannot be compared`);
+  if (n === 0) throw new AnalysisError(`no shared items: ${a.name} and ${b.name} share no item ids, so they cannot be compared`);
   const unmatched = { onlyA: a.ids.length - n, onlyB: b.ids.length - n };
   const sameItems = unmatched.onlyA === 0 && unmatched.onlyB === 0;
   const stages: Stage[] = a.scaled && b.scaled ? ['uncalibrated', 'scaled'] : ['uncalibrated'];
@@ -373,6 +419,9 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
   if (missing.length > 0) throw new AnalysisError(`analysis jobs without results: ${missing.map((j) => j.key).join(', ')}`);
   const stageTable = (variant: string, stage: Stage) => resampleTable(results, variant, stage);
   const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
+  // Only when something was left out, so a complete per-run report equals the CLI's.
+  if (plan.unanalysed?.length) report.unanalysed = plan.unanalysed.map((u) => ({ ...u }));
+  if (plan.uncompared?.length) report.uncompared = plan.uncompared.map((u) => ({ ...u }));
 
   for (const p of plan.prepared) {
     const variantReport: VariantReport = {

@@ -179,6 +179,10 @@ export interface AnalysisReport {
   settings: AnalysisSettings;
   variants: Record<string, VariantReport>;
   comparisons: Comparison[];
+  /** Per-run analysis only: variants that could not be analysed, and why (the others are in `variants`). */
+  unanalysed?: { variant: string; reason: string }[];
+  /** Per-run analysis only: pairs not compared, and why (e.g. `no shared items: ...`). */
+  uncompared?: { a: string; b: string; reason: string }[];
 }
 
 // ---------------------------------------------------------------------------------------------------

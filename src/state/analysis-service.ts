@@ -63,6 +63,8 @@ export interface RunSummary {
   /** Status of the latest run record (`imported` runs are `done`). */
   status: string;
   engineKind: string;
+  /** Why this run is not in the analysis (it was selected but could not be analysed); the others still are. */
+  problem?: string;
 }
 
 /** Calibration of one variant on one domain (or subject, when items carry no domain), at one stage. */
@@ -112,8 +114,10 @@ export interface AnalysisView {
   partial: boolean;
   /** Every stored run, analysed or not. */
   runs: RunSummary[];
-  /** groupIds analysed, in analysis order. */
+  /** groupIds analysed, in analysis order (selected runs that could be analysed). */
   analysed: string[];
+  /** Selected runs that could not be analysed, with the reason (also on their RunSummary as `problem`). */
+  unanalysable: { id: string; name: string; reason: string }[];
   /** Absent when nothing is stored or selected. */
   report?: AnalysisReport;
   domains: DomainRow[];
@@ -245,6 +249,7 @@ export class AnalysisService {
       partial: false,
       runs: summaries(groups, [], []),
       analysed: [],
+      unanalysable: [],
       domains: [],
       histograms: [],
       scalingEffects: [],
@@ -254,11 +259,19 @@ export class AnalysisService {
     if (selected.length === 0) return empty;
     const file = buildResultsFile(selected, { app: { name: '', version: '' } });
     const names = runNames(file);
-    const plan = planAnalysis(variantScoresFromResults(file), request.settings);
+    // Per run: a run that cannot be analysed is named with the reason, and every other run is still analysed.
+    const plan = planAnalysis(variantScoresFromResults(file), request.settings, { perRun: true });
+    const reasons = new Map((plan.unanalysed ?? []).map((u) => [u.variant, u.reason]));
+    const unanalysable = selected.flatMap((g, i) => (reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : []));
+    const runs = summaries(groups, selected, names).map((r) => {
+      const problem = unanalysable.find((u) => u.id === r.id)?.reason;
+      return problem === undefined ? r : { ...r, problem };
+    });
     const base = {
       requestId: request.requestId,
-      runs: summaries(groups, selected, names),
-      analysed: selected.map(groupId),
+      runs,
+      analysed: selected.filter((_, i) => !reasons.has(names[i])).map(groupId),
+      unanalysable,
       domains: domainBreakdown(plan),
       histograms: confidenceHistograms(plan),
     };
@@ -332,14 +345,18 @@ export interface AnalysisWorkerApi {
   storeSignature(dbName: string): Promise<string>;
   /** The results JSON of the selected runs (all when absent), with the report when it covers exactly them. */
   exportResults(dbName: string, options: Omit<ExportOptions, 'analysis' | 'createdAt'> & { selection?: string[]; report?: AnalysisReport }): Promise<string>;
+  /** Deletes one stored run (by groupId) with all its stored results; returns how many results were deleted. */
+  deleteRun(dbName: string, id: string): Promise<number>;
+  /** How many results a stored run (by groupId) holds, for the confirmation before deleting it. */
+  countRun(dbName: string, id: string): Promise<number>;
   /** The per-item CSV of the selected runs (all when absent). */
   exportItemsCsv(dbName: string, selection?: string[]): Promise<string>;
   /** Imports files all or nothing (see importFiles); returns what was imported, without the records. */
-  importFiles(dbName: string, inputs: ImportInput[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles'>>;
+  importFiles(dbName: string, inputs: ImportInput[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles' | 'resultPlaces'>>;
 }
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
-export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords'> {
+export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup'> {
   readonly isClosed: boolean;
 }
 
@@ -391,8 +408,16 @@ export function createAnalysisWorkerApi(options: {
       if (groups.length === 0) throw new Error('Nothing to export: no stored results.');
       return itemsCsv(buildResultsFile(groups, { app: { name: '', version: '' } }));
     },
+    async deleteRun(dbName, id) {
+      const [variantKey, promptKey] = JSON.parse(id) as [string, string];
+      return (await open(dbName)).deleteRunGroup(variantKey, promptKey);
+    },
+    async countRun(dbName, id) {
+      const [variantKey, promptKey] = JSON.parse(id) as [string, string];
+      return (await open(dbName)).countResults(variantKey, promptKey);
+    },
     async importFiles(dbName, inputs) {
-      const { variants: _v, runs: _r, results: _s, resultFiles: _f, ...outcome } = await importFiles(await open(dbName), inputs);
+      const { variants: _v, runs: _r, results: _s, resultFiles: _f, resultPlaces: _p, ...outcome } = await importFiles(await open(dbName), inputs);
       return outcome;
     },
   };

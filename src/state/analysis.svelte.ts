@@ -34,6 +34,17 @@ export interface AnalysisControllerOptions {
   selection?: string[];
 }
 
+/**
+ * Whether a CSV's header names its rows' variants (the kit's per-item CSV: `variant`/`variant_key` columns,
+ * LOGITS_CSV_PROVENANCE in src/data/logits-csv.ts), so the import need not ask whose scores it holds. Reads only
+ * the first few kB; the importer checks the whole file.
+ */
+export async function csvNamesItsVariants(file: Blob): Promise<boolean> {
+  const header = (await file.slice(0, 4096).text()).replace(/^\uFEFF/, '').split('\n')[0];
+  const cells = header.split(/[,;\t]/).map((c) => c.trim().replace(/^"|"$/g, '').toLowerCase());
+  return cells.includes('variant') || cells.includes('variant_key');
+}
+
 /** Starts the analysis worker (which starts its own pool of job workers). */
 export function startAnalysisWorker(): { api: Remote<AnalysisWorkerApi>; terminate: () => void } {
   const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), { type: 'module', name: 'analysis' });
@@ -213,6 +224,24 @@ export class AnalysisController {
     });
   }
 
+  /** How many results a stored run holds (by groupId), for the confirmation before deleting it. */
+  async storedResults(id: string): Promise<number> {
+    return this.api.countRun(this.dbName, id);
+  }
+
+  /** Deletes a stored run (by groupId) with all its stored results, then recomputes without it. */
+  async deleteRun(id: string): Promise<boolean> {
+    const done = await this.guard('delete', async () => {
+      const name = this.view?.runs.find((r) => r.id === id)?.name ?? id;
+      const deleted = await this.api.deleteRun(this.dbName, id);
+      if (this.selection) this.selection = this.selection.filter((x) => x !== id);
+      this.message = { kind: 'ok', text: `Deleted run ${name} and its ${deleted} stored result${deleted === 1 ? '' : 's'}.` };
+      await this.recompute();
+      return true;
+    });
+    return done ?? false;
+  }
+
   /** Imports files all or nothing; on success recomputes, on failure says which file and field. */
   async importFiles(files: readonly PickedFile[]): Promise<boolean> {
     const done = await this.guard('import', async () => {
@@ -229,12 +258,13 @@ export class AnalysisController {
     return done ?? false;
   }
 
-  private async guard<T>(what: 'import' | 'export', work: () => Promise<T>): Promise<T | undefined> {
+  private async guard<T>(what: 'import' | 'export' | 'delete', work: () => Promise<T>): Promise<T | undefined> {
     this.busy = true;
     try {
       return await work();
     } catch (e) {
-      this.message = { kind: 'error', text: `${what === 'import' ? 'Import refused, nothing was stored' : 'Export failed'}: ${errorText(e)}` };
+      const prefix = { import: 'Import refused, nothing was stored', export: 'Export failed', delete: 'Delete failed' }[what];
+      this.message = { kind: 'error', text: `${prefix}: ${errorText(e)}` };
       return undefined;
     } finally {
       this.busy = false;

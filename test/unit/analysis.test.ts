@@ -131,6 +131,27 @@ describe('analyzeVariants', () => {
     expect(() => analyzeVariants([base, disjoint], fast)).toThrow(/share no item ids/);
   });
 
+  it('per run: names a variant it cannot analyse and a pair it cannot compare, and analyses the rest', () => {
+    const tiny = { ...base, name: 'tiny', items: base.items.slice(0, 3) };
+    const disjoint = { ...grpo, name: 'disjoint', items: grpo.items.map((it) => ({ ...it, itemId: `other/${it.itemId}` })) };
+    const relabelled = { ...grpo, name: 'relabelled', items: grpo.items.map((it, i) => (i === 0 ? { ...it, label: (it.label + 1) % 4 } : it)) };
+    const r = analyzeVariants([base, grpo, tiny, disjoint, relabelled], fast, { perRun: true });
+    expect(Object.keys(r.variants)).toEqual(['base', 'grpo', 'disjoint', 'relabelled']);
+    expect(r.unanalysed).toEqual([{ variant: 'tiny', reason: 'variant tiny has 3 items, fewer than the 5 cross-fitting folds' }]);
+    // Each run's own metrics are those it gets analysed alone.
+    expect(r.variants.disjoint).toEqual(analyzeVariants([disjoint], fast).variants.disjoint);
+    expect(r.variants.base).toEqual(analyzeVariants([base], fast).variants.base);
+    const uncompared = Object.fromEntries(r.uncompared!.map((u) => [`${u.a}|${u.b}`, u.reason]));
+    expect(uncompared['base|disjoint']).toMatch(/^no shared items: base and disjoint share no item ids/);
+    expect(uncompared['base|tiny']).toBe('tiny could not be analysed');
+    expect(uncompared['base|relabelled']).toMatch(/item item\/00000 has gold answer . in base but . in relabelled/);
+    // Pairs that share items are still compared, with the numbers of a strict analysis of that pair.
+    const strict = analyzeVariants([base, grpo], fast).comparisons;
+    expect(r.comparisons.filter((c) => c.a === 'base' && c.b === 'grpo')).toEqual(strict);
+    // Nothing left out: the per-run report is the strict one.
+    expect(analyzeVariants([base, grpo], fast, { perRun: true })).toEqual(analyzeVariants([base, grpo], fast));
+  });
+
   it('skips CIs and p-values when asked for zero resamples', () => {
     const r = analyzeVariants([base, grpo], { bootstrap: 0, permutations: 0, scaling: 'none' });
     expect(r.variants.base.uncalibrated.ci).toBeUndefined();
