@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/random';
 import { METRICS, type AnalysisReport, type ResultsFile } from '../../src/core/types';
+import { itemsCsv } from '../../src/data/export';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (path: string) => join(root, 'test/fixtures', path);
@@ -162,6 +163,18 @@ describe('analyze CLI', () => {
     expect(reports[0].variants.sft.uncalibrated.accuracy).toBeCloseTo(correct / items.length, 12);
     expect(reports[0].variants.sft.n).toBe(48);
   }, 120_000);
+
+  it('keeps SIMULATED through the per-item CSV: its rows say so, and the CLI labels the variant', () => {
+    const file = JSON.parse(readFileSync(join(dir, 'simulated.json'), 'utf8')) as ResultsFile;
+    const csvPath = join(dir, 'sim-items.csv');
+    writeFileSync(csvPath, itemsCsv({ ...file, runs: [file.runs[1]] }));
+    const out = join(dir, 'sim-items.json');
+    const r = analyze('--variant', `sim=${csvPath}`, ...FAST, '--json', out);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
+    expect(report.variants.sim.simulated).toBe(true);
+    expect(r.stdout).toMatch(/^sim  \[SIMULATED: scores from the simulated engine, not from a model\]$/m);
+  });
 
   it('writes the documented --json shape and prints the table with its settings', () => {
     const out = join(dir, 'shape.json');
