@@ -6,11 +6,9 @@
 
 import { exp, log } from './detmath';
 import { percentileInterval, quantileSorted } from './stats';
-import type { Interval } from './types';
+import { INTERVAL_METHODS, type Interval, type IntervalMethod } from './types';
 
-/** How a CI is read off the bootstrap resamples. */
-export type IntervalMethod = 'percentile' | 'bca' | 'basic';
-export const INTERVAL_METHODS: readonly IntervalMethod[] = ['percentile', 'bca', 'basic'];
+export { INTERVAL_METHODS, type IntervalMethod };
 
 const finiteSorted = (values: ArrayLike<number>) =>
   Float64Array.from(Array.prototype.filter.call(values, Number.isFinite) as number[]).sort();

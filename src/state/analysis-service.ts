@@ -8,6 +8,7 @@
 import {
   assembleReport,
   planAnalysis,
+  jackknifeTable,
   resampleTable,
   type AnalysisJob,
   type AnalysisJobResult,
@@ -24,7 +25,8 @@ import {
   type Predictions,
 } from '../core/metrics';
 import { runNames, variantScoresFromResults } from '../core/results-file';
-import { metricColumn, percentileInterval } from '../core/stats';
+import { metricColumn } from '../core/stats';
+import { bootstrapInterval } from '../core/intervals';
 import { METRICS, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
 import {
   buildResultsFile,
@@ -198,12 +200,17 @@ export function scalingEffects(report: AnalysisReport, results: readonly Analysi
     const before = resampleTable(results, name, 'uncalibrated');
     const after = resampleTable(results, name, 'scaled');
     if (before && after) {
-      const level = report.settings.confidence;
-      effect.eceChangeCi = percentileInterval(metricColumn(after, ECE, before), level);
-      const beforeEce = metricColumn(before, ECE);
-      const relative = metricColumn(after, ECE, before).map((d, r) => (100 * d) / beforeEce[r]);
-      effect.eceChangePctCi = percentileInterval(relative, level);
-      const [lo, hi] = percentileInterval(metricColumn(after, ACC, before), level);
+      const { confidence: level, interval: method = 'percentile' } = report.settings;
+      const jb = jackknifeTable(results, name, 'uncalibrated');
+      const ja = jackknifeTable(results, name, 'scaled');
+      const relative = (table: Float64Array, base: Float64Array) => {
+        const beforeEce = metricColumn(base, ECE);
+        return metricColumn(table, ECE, base).map((d, r) => (100 * d) / beforeEce[r]);
+      };
+      const ci = (values: Float64Array, estimate: number, jack?: Float64Array) => bootstrapInterval(method, values, estimate, level, jack);
+      effect.eceChangeCi = ci(metricColumn(after, ECE, before), effect.eceChange, ja && jb ? metricColumn(ja, ECE, jb) : undefined);
+      effect.eceChangePctCi = ci(relative(after, before), effect.eceChangePct, ja && jb ? relative(ja, jb) : undefined);
+      const [lo, hi] = ci(metricColumn(after, ACC, before), effect.accuracyChangePts / 100, ja && jb ? metricColumn(ja, ACC, jb) : undefined);
       effect.accuracyChangePtsCi = [100 * lo, 100 * hi];
     }
     out.push(effect);

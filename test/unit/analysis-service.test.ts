@@ -58,7 +58,7 @@ describe('AnalysisService', () => {
       expected.comparisons.map((c) => [expect.closeTo(c.diff, 12), undefined]),
     );
     expect(points.settings).toEqual(expected.settings);
-  });
+  }, 30_000); // both analyses include smooth ECE resampling: a few seconds on a busy 2-core machine
 
   it('analyses only the selected runs and still lists every stored run', async () => {
     const groups = studyGroups(30);

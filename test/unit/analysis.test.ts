@@ -150,7 +150,7 @@ describe('analyzeVariants', () => {
     expect(r.comparisons.filter((c) => c.a === 'base' && c.b === 'grpo')).toEqual(strict);
     // Nothing left out: the per-run report is the strict one.
     expect(analyzeVariants([base, grpo], fast, { perRun: true })).toEqual(analyzeVariants([base, grpo], fast));
-  });
+  }, 60_000);
 
   it('skips CIs and p-values when asked for zero resamples', () => {
     const r = analyzeVariants([base, grpo], { bootstrap: 0, permutations: 0, scaling: 'none' });
