@@ -176,6 +176,24 @@ describe('analyze CLI', () => {
     expect(r.stdout).toMatch(/^sim  \[SIMULATED: scores from the simulated engine, not from a model\]$/m);
   });
 
+  it('reports smooth ECE at both stages and records the interval method (--interval bca)', () => {
+    const out = join(dir, 'bca.json');
+    const r = analyze(join(dir, 'simulated.json'), ...FAST, '--interval', 'bca', '--json', out);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
+    expect(report.settings.interval).toBe('bca');
+    for (const v of Object.values(report.variants)) {
+      for (const stage of [v.uncalibrated, v.scaled!]) {
+        expect(stage.smooth_ece).toBeGreaterThan(0);
+        expect(stage.smooth_ece_bandwidth).toBeGreaterThan(0);
+        expect(stage.ci!.smooth_ece).toHaveLength(2);
+      }
+    }
+    expect(r.stdout).toContain('CIs: 95% BCa bootstrap (Efron 1987), 200 resamples');
+    expect(r.stdout).toMatch(/^ {2}smooth ECE +\d\.\d{4} \[/m);
+    expect(analyze(join(dir, 'simulated.json'), '--interval', 'studentized').stderr).toMatch(/--interval.*studentized/);
+  });
+
   it('writes the documented --json shape and prints the table with its settings', () => {
     const out = join(dir, 'shape.json');
     const r = analyze(join(dir, 'simulated.json'), ...FAST, '--json', out);
