@@ -6,6 +6,7 @@
  */
 import { proxy, wrap, type Remote } from 'comlink';
 import { DEFAULT_ANALYSIS_SETTINGS, type AdapterInfo, type AnalysisSettings, type ItemManifest } from '../core/types';
+import { resolveSettings } from '../core/analysis';
 import type { ExternalVariant } from '../data/import';
 import type { AnalysisView, AnalysisWorkerApi } from './analysis-service';
 import { version as appVersion, dependencies } from '../../package.json';
@@ -66,6 +67,10 @@ export class AnalysisController {
   /** The last import's or export's outcome, for a status line. */
   message = $state<{ kind: 'ok' | 'error'; text: string } | undefined>(undefined);
   busy = $state(false);
+  /** Settings typed in but refused, by field, with the reason; the shown view then belongs to older settings. */
+  fieldErrors = $state<Partial<Record<keyof AnalysisSettings, string>>>({});
+  /** A settings change waits for typing to settle before it recomputes. */
+  pendingChange = $state(false);
 
   private readonly api: Remote<AnalysisWorkerApi> | AnalysisWorkerApi;
   private readonly dbName: string;
@@ -89,7 +94,7 @@ export class AnalysisController {
       this.terminate = started.terminate;
     }
     this.pollMs = options.pollMs ?? 2000;
-    this.debounceMs = options.debounceMs ?? 200;
+    this.debounceMs = options.debounceMs ?? 400;
     if (options.settings) this.settings = { ...options.settings };
     if (options.selection) this.selection = [...options.selection];
   }
@@ -115,11 +120,41 @@ export class AnalysisController {
   /** Changes settings and recomputes after a short pause (so typing a number computes once). */
   updateSettings(patch: Partial<AnalysisSettings>): void {
     this.settings = { ...this.settings, ...patch };
+    for (const key of Object.keys(patch) as (keyof AnalysisSettings)[]) delete this.fieldErrors[key];
     this.schedule();
+  }
+
+  /**
+   * One field as typed: a valid value updates the settings (recomputing once typing settles); an invalid one
+   * (not a number, out of range) is refused at the field with the analysis's own message, and the settings and
+   * the shown view stay as they were (the view is then marked stale). Returns the refusal, if any.
+   */
+  setField(key: keyof AnalysisSettings, value: unknown): string | undefined {
+    if (typeof value === 'number' && Number.isNaN(value)) {
+      this.fieldErrors = { ...this.fieldErrors, [key]: `${key}: expected a number` };
+      return this.fieldErrors[key];
+    }
+    try {
+      resolveSettings({ ...$state.snapshot(this.settings), [key]: value } as AnalysisSettings);
+    } catch (e) {
+      this.fieldErrors = { ...this.fieldErrors, [key]: errorText(e) };
+      return this.fieldErrors[key];
+    }
+    const { [key]: _dropped, ...rest } = this.fieldErrors;
+    this.fieldErrors = rest;
+    this.updateSettings({ [key]: value } as Partial<AnalysisSettings>);
+    return undefined;
+  }
+
+  /** Whether the shown view is not (or not yet) that of the settings in the fields. */
+  get stale(): boolean {
+    const old = this.view !== undefined && (this.status === 'error' || this.status === 'computing');
+    return Object.keys(this.fieldErrors).length > 0 || this.pendingChange || old;
   }
 
   resetSettings(): void {
     this.settings = { ...DEFAULT_ANALYSIS_SETTINGS };
+    this.fieldErrors = {};
     this.schedule();
   }
 
@@ -138,6 +173,7 @@ export class AnalysisController {
 
   private schedule(ms = this.debounceMs): void {
     clearTimeout(this.timer);
+    this.pendingChange = true;
     this.timer = setTimeout(() => void this.recompute(), ms);
   }
 
@@ -157,6 +193,8 @@ export class AnalysisController {
     if (this.disposed) return;
     const requestId = ++this.requestSeq;
     const current = () => requestId === this.requestSeq && !this.disposed;
+    clearTimeout(this.timer);
+    this.pendingChange = false;
     this.status = 'computing';
     this.error = undefined;
     this.jobs = { done: 0, total: 0 };
