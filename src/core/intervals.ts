@@ -107,7 +107,8 @@ export function jackknifeAcceleration(jackknife: ArrayLike<number>): number {
     s2 += d * d;
     s3 += d * d * d;
   }
-  return s2 === 0 ? 0 : s3 / (6 * Math.pow(s2, 1.5));
+  // s2 * sqrt(s2), not Math.pow: sqrt is correctly rounded everywhere, pow is not.
+  return s2 === 0 ? 0 : s3 / (6 * s2 * Math.sqrt(s2));
 }
 
 /**
