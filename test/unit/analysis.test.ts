@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { analyzeVariants, AnalysisError, prepareVariant, resolveSettings } from '../../src/core/analysis';
 import { expectedCalibrationError, predictionsFromLogits } from '../../src/core/metrics';
 import { MetricPool, bootstrapMetrics, metricColumn, percentileInterval } from '../../src/core/stats';
-import { deriveSeed } from '../../src/core/random';
+import { Rng, deriveSeed } from '../../src/core/random';
+import { bcaInterval } from '../../src/core/intervals';
+import { SmoothEcePool, smoothCalibrationError } from '../../src/core/smooth-ece';
 import { DEFAULT_ANALYSIS_SETTINGS, METRICS, type VariantScores } from '../../src/core/types';
 import { pairedVariant, syntheticVariant } from '../support/synthetic';
 
@@ -150,6 +152,44 @@ describe('analyzeVariants', () => {
     expect(r.comparisons.filter((c) => c.a === 'base' && c.b === 'grpo')).toEqual(strict);
     // Nothing left out: the per-run report is the strict one.
     expect(analyzeVariants([base, grpo], fast, { perRun: true })).toEqual(analyzeVariants([base, grpo], fast));
+  }, 60_000);
+
+  it('reads every CI by settings.interval: basic reflects the percentile interval, BCa uses the jackknife', () => {
+    const one = { ...base, items: base.items.slice(0, 120) };
+    const settings = { bootstrap: 300, permutations: 0, scaling: 'none' as const };
+    const pct = analyzeVariants([one], settings).variants.base.uncalibrated;
+    const basic = analyzeVariants([one], { ...settings, interval: 'basic' }).variants.base.uncalibrated;
+    const bca = analyzeVariants([one], { ...settings, interval: 'bca' }, {}).variants.base.uncalibrated;
+    for (const m of METRICS) {
+      if (!Number.isFinite(pct.ci![m][0])) continue;
+      expect(basic.ci![m][0]).toBeCloseTo(2 * pct[m] - pct.ci![m][1], 12);
+      expect(basic.ci![m][1]).toBeCloseTo(2 * pct[m] - pct.ci![m][0], 12);
+    }
+    // BCa by hand from the same resamples and the leave-one-out values of each metric.
+    const prepared = prepareVariant(one, resolveSettings(settings));
+    const pool = new MetricPool([prepared.uncalibrated]);
+    const { group0 } = bootstrapMetrics(pool, pool.slots, 300, deriveSeed(0, 'bootstrap'));
+    const jack = new Float64Array(120 * METRICS.length);
+    const out = new Float64Array(2 * METRICS.length);
+    for (let i = 0; i < 120; i++) {
+      const w = new Float64Array(120).fill(1);
+      w[i] = 0;
+      pool.evaluate(w, null, out);
+      jack.set(out.subarray(0, METRICS.length), i * METRICS.length);
+    }
+    METRICS.forEach((m, j) => {
+      expect(bca.ci![m]).toEqual(bcaInterval(metricColumn(group0, j), pct[m], metricColumn(jack, j)));
+    });
+    // Smooth ECE: its own pass over the same draws, at the point estimate's bandwidth.
+    const smooth = new SmoothEcePool(prepared.uncalibrated, pct.smooth_ece_bandwidth!);
+    const rng = new Rng(deriveSeed(0, 'bootstrap'));
+    const values = Array.from({ length: 300 }, () => {
+      const counts = new Float64Array(120);
+      for (let k = 0; k < 120; k++) counts[rng.nextInt(120)]++;
+      return smooth.evaluate(counts);
+    });
+    expect(pct.ci!.smooth_ece).toEqual(percentileInterval(values, 0.95));
+    expect(pct.smooth_ece).toBe(smoothCalibrationError(prepared.uncalibrated).value);
   }, 60_000);
 
   it('skips CIs and p-values when asked for zero resamples', () => {
