@@ -106,6 +106,8 @@ describe('results through conflicting and disjoint imports', () => {
     await page.screenshot({ path: resolve(repoRoot, 'test-results/results-disjoint-and-tiny.png'), fullPage: true });
     await page.locator('.runs').screenshot({ path: resolve(repoRoot, 'test-results/results-runs-disjoint-and-tiny.png') });
     await page.getByTestId('uncompared').screenshot({ path: resolve(repoRoot, 'test-results/results-uncompared.png') });
+    await page.locator('.table-wrap').first().screenshot({ path: resolve(repoRoot, 'test-results/results-study-table.png') });
+    await page.locator('.table-wrap').nth(1).screenshot({ path: resolve(repoRoot, 'test-results/results-claims-table.png') });
 
     // Both exports stay enabled and hold every analysable run.
     const exported = JSON.parse(readFileSync(await download(page, 'Export results JSON'), 'utf8'));
