@@ -117,7 +117,8 @@ export function jackknifeAcceleration(jackknife: ArrayLike<number>): number {
  * z0 = Phi^-1(#{resamples < estimate} / R) corrects the median bias, a is the jackknife acceleration and
  * z_lo, z_hi = Phi^-1((1 -/+ level) / 2). Quantiles as quantileSorted; undefined (NaN) resamples are left out.
  * [NaN, NaN] when no resample (or every resample) lies below the estimate: the bias correction is then
- * infinite and BCa has no interval to give.
+ * infinite and BCa has no interval to give; likewise when the corrected levels both fall within 1/R of one end,
+ * where the "interval" would be the single most extreme resample.
  */
 export function bcaInterval(values: ArrayLike<number>, estimate: number, jackknife: ArrayLike<number>, level = 0.95): Interval {
   const sorted = finiteSorted(values);
@@ -132,6 +133,9 @@ export function bcaInterval(values: ArrayLike<number>, estimate: number, jackkni
   const adjusted = (z: number) => normalCdf(z0 + (z0 + z) / (1 - a * (z0 + z)));
   const a1 = adjusted(normalQuantile((1 - level) / 2));
   const a2 = adjusted(normalQuantile((1 + level) / 2));
+  // Both levels beyond the outermost resample (1/R from either end): the interval would be read off no tail at
+  // all, only the extreme resample, so there is none to give.
+  if (a2 < 1 / R || a1 > 1 - 1 / R) return [NaN, NaN];
   return [quantileSorted(sorted, a1), quantileSorted(sorted, a2)];
 }
 

@@ -58,6 +58,14 @@ describe('bootstrap intervals from a resample distribution', () => {
     expect(bcaInterval(values, 0.5, [1, 2, 3])).toEqual([NaN, NaN]);
     expect(bcaInterval(values, 11, [1, 2, 3])).toEqual([NaN, NaN]);
     expect(() => bootstrapInterval('bca', values, 3)).toThrow(/jackknife/);
+    // One of 1,000 resamples below: z0 = Phi^-1(0.001) = -3.09, both corrected levels fall below 1/R.
+    const many = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
+    expect(bcaInterval(many, 1.5, [1, 2, 3])).toEqual([NaN, NaN]);
+    // Fifty below: z0 = Phi^-1(0.05); levels Phi(2 z0 -/+ 1.96) = 7.6e-8 and 0.0918 (scipy), so an interval is
+    // given: from the lowest resample to the quantile at 0.0918, 1 + 999 * 0.0918 = 92.71.
+    const [lo, hi] = bcaInterval(many, 50.5, [1, 2, 3]);
+    expect(lo).toBeCloseTo(1, 3);
+    expect(Math.abs(hi - (1 + 999 * 0.09180143660335716))).toBeLessThan(1e-6);
   });
 
   it('names an interval that lies wholly above or below its estimate', () => {
