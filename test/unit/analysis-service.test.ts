@@ -158,7 +158,7 @@ describe('AnalysisService', () => {
     store.isClosed = true;
     await api.analyzeStored('db', { requestId: 3, settings: { bootstrap: 0, permutations: 0 } });
     expect(opened).toBe(2);
-  });
+  }, 30_000); // smooth ECE resampling included
 
   it('exports, fingerprints and imports through the worker API', async () => {
     const groups = studyGroups(10);

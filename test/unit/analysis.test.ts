@@ -35,7 +35,7 @@ describe('analyzeVariants', () => {
     const shuffled = { ...grpo, items: [...grpo.items].reverse() };
     const r2 = analyzeVariants([base, shuffled], fast);
     expect(r2).toEqual(r1);
-  });
+  }, 30_000); // two analyses of 400 items, smooth ECE resampling included
 
   it('reports point estimates equal to the metric definitions, with their CIs', () => {
     const r = analyzeVariants([base], { ...fast, scaling: 'none' });

@@ -174,7 +174,7 @@ describe('analyze CLI', () => {
     const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
     expect(report.variants.sim.simulated).toBe(true);
     expect(r.stdout).toMatch(/^sim  \[SIMULATED: scores from the simulated engine, not from a model\]$/m);
-  });
+  }, 120_000);
 
   it('reports smooth ECE at both stages and records the interval method (--interval bca)', () => {
     const out = join(dir, 'bca.json');
@@ -192,7 +192,7 @@ describe('analyze CLI', () => {
     expect(r.stdout).toContain('CIs: 95% BCa bootstrap (Efron 1987), 200 resamples');
     expect(r.stdout).toMatch(/^ {2}smooth ECE +\d\.\d{4} \[/m);
     expect(analyze(join(dir, 'simulated.json'), '--interval', 'studentized').stderr).toMatch(/--interval.*studentized/);
-  });
+  }, 120_000);
 
   it('writes the documented --json shape and prints the table with its settings', () => {
     const out = join(dir, 'shape.json');
