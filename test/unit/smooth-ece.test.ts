@@ -63,7 +63,13 @@ describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
     const repeatedY = c.y.flatMap((y, i) => Array(weights[i]).fill(y));
     const pool = new SmoothEcePool(pred, 0.0625);
     expect(pool.evaluate(weights)).toBeCloseTo(smoothCalibrationErrorAt(topLabelSet(repeatedF, repeatedY), 0.0625), 13);
-    expect(pool.evaluate(new Float64Array(c.f.length).fill(1))).toBe(smoothCalibrationErrorAt(pred, 0.0625));
+    expect(pool.evaluate(new Float64Array(c.f.length).fill(1))).toBeCloseTo(smoothCalibrationErrorAt(pred, 0.0625), 14);
+    // Both exact paths (item by item for small sets, through the grid for large ones) agree: 3,000 items take the grid.
+    const big = topLabelSet(Array.from({ length: 3000 }, (_, i) => c.f[i % c.f.length]), Array.from({ length: 3000 }, (_, i) => c.y[i % c.y.length]));
+    const bigWeights = Array.from({ length: 3000 }, (_, i) => (i * 5) % 4);
+    const small = new SmoothEcePool(pred, 0.0625);
+    const smallWeights = Array.from({ length: c.f.length }, (_, i) => bigWeights.filter((_, j) => j % c.f.length === i).reduce((a, b) => a + b, 0));
+    expect(new SmoothEcePool(big, 0.0625).evaluate(bigWeights)).toBeCloseTo(small.evaluate(smallWeights), 13);
     expect(pool.evaluate(new Float64Array(c.f.length))).toBeNaN();
   });
 
