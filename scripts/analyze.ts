@@ -7,11 +7,12 @@
  * --json FILE writes the AnalysisReport of src/core/types.ts, a stable shape:
  *   {
  *     settings: { bins, mceMinCount, scaling, folds, inSample, lambda, mu, bootstrap, permutations,
- *                 confidence, seed },
+ *                 confidence, seed, interval },
  *     variants: { <name>: {
  *       n, simulated, role?,
  *       uncalibrated: { accuracy, ece, mce, ece_adaptive, classwise_ece, brier, nll,   (numbers)
- *                       ci?: { <metric>: [lo, hi] },   (absent with --bootstrap 0)
+ *                       smooth_ece, smooth_ece_bandwidth,
+ *                       ci?: { <metric>: [lo, hi], smooth_ece: [lo, hi] },   (absent with --bootstrap 0)
  *                       mce_bin_count, letter_mass?, reliability: [{ lo, hi, count, confidence, accuracy }] },
  *       scaled?: { same as uncalibrated },   (absent with --scaling none)
  *       scaling: { method, folds, lambda, mu, in_sample, resampling: "fixed-calibrated-logits" },
@@ -27,10 +28,12 @@
 import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { analyzeVariantsWith } from '../src/core/analysis';
+import { SMOOTH_ECE_MAX_RESAMPLES, analyzeVariantsWith } from '../src/core/analysis';
 import { availableThreads, threadJobRunner } from './lib/analysis-threads';
+import { excludesEstimate } from '../src/core/intervals';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
+  INTERVAL_METHODS,
   METRICS,
   SCALING_METHODS,
   type AnalysisReport,
@@ -116,6 +119,11 @@ function buildProgram(): Command {
     .option('--permutations <R>', 'permutations for the paired tests (0: no p-values)', integerAtLeast(0), d.permutations)
     .option('--confidence <level>', 'CI level', level, d.confidence)
     .option('--seed <n>', 'seed of folds, resamples and permutations', seed, d.seed)
+    .addOption(
+      new Option('--interval <method>', 'how CIs are read off the resamples: percentile (the study\'s), bca (Efron 1987) or basic')
+        .choices(INTERVAL_METHODS)
+        .default(d.interval),
+    )
     .option('--compare <A:B>', 'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier)', collect)
     .option('--threads <n>', 'worker threads for the resampling (results do not depend on it)', integerAtLeast(1), availableThreads())
     .option('--json <FILE>', 'also write the full report as JSON (shape documented in scripts/analyze.ts and the README)')
@@ -216,6 +224,8 @@ const METRIC_LABEL: Record<MetricName, string> = {
   nll: 'NLL',
 };
 
+const INTERVAL_LABEL = { percentile: 'percentile bootstrap', bca: 'BCa bootstrap (Efron 1987)', basic: 'basic bootstrap' } as const;
+
 const num = (x: number | undefined, digits = 4) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
 const signed = (x: number, digits = 4) => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(digits) : 'n/a');
 const interval = (ci: Interval | undefined, fmt: (x: number) => string = (x) => num(x)) =>
@@ -230,11 +240,19 @@ function scalingLabel(s: AnalysisSettings): string {
   return `${s.scaling} scaling${odir}, ${how}`;
 }
 
-function stageCell(stage: StageMetrics, metric: MetricName): string {
-  const value = num(stage[metric]);
+/** The mark of an interval that lies wholly above or below its own estimate; EXCLUDES_NOTE says why. */
+const EXCLUDES_MARK = ' (!)';
+const EXCLUDES_NOTE =
+  '(!) the interval lies wholly above or below its own estimate: binned calibration errors are biased upward in ' +
+  'bootstrap resamples (a resample repeats items, which makes bins noisier); smooth ECE or --interval bca is less affected.';
+
+function stageCell(stage: StageMetrics, metric: MetricName | 'smooth_ece'): string {
+  const estimate = stage[metric];
+  const value = num(estimate);
   const ci = interval(stage.ci?.[metric]);
   const extra = metric === 'mce' ? ` (bin of ${stage.mce_bin_count})` : '';
-  return `${value} ${ci}${extra}`.trim();
+  const mark = estimate !== undefined && excludesEstimate(stage.ci?.[metric], estimate) ? EXCLUDES_MARK : '';
+  return `${value} ${ci}${mark}${extra}`.trim();
 }
 
 function variantBlock(name: string, v: VariantReport, s: AnalysisSettings, source: string | undefined): string[] {
@@ -246,6 +264,9 @@ function variantBlock(name: string, v: VariantReport, s: AnalysisSettings, sourc
     : '';
   const rows: string[][] = [['metric', `uncalibrated (${pct}% CI)`, scaledHead ? `${scaledHead} (${pct}% CI)` : '']];
   for (const m of METRICS) rows.push([METRIC_LABEL[m], stageCell(v.uncalibrated, m), v.scaled ? stageCell(v.scaled, m) : '']);
+  if (v.uncalibrated.smooth_ece !== undefined) {
+    rows.push(['smooth ECE', stageCell(v.uncalibrated, 'smooth_ece'), v.scaled ? stageCell(v.scaled, 'smooth_ece') : '']);
+  }
   if (v.uncalibrated.letter_mass !== undefined) rows.push(['letter mass', num(v.uncalibrated.letter_mass), '']);
   const lines = [head, `  ${sub}`, ...table(rows, '  ')];
   if (v.scaled) {
@@ -276,7 +297,7 @@ function render(report: AnalysisReport, sources: Map<string, string | undefined>
   lines.push(`Scaling: ${scalingLabel(s)}.`);
   lines.push(
     `Bins: ${s.bins} equal-width (MCE over bins with >= ${s.mceMinCount} item${s.mceMinCount === 1 ? '' : 's'}). ` +
-      (s.bootstrap > 0 ? `CIs: ${pct}% percentile bootstrap, ${s.bootstrap} resamples. ` : 'CIs: none (--bootstrap 0). ') +
+      (s.bootstrap > 0 ? `CIs: ${pct}% ${INTERVAL_LABEL[s.interval]}, ${s.bootstrap} resamples (smooth ECE: the first ${Math.min(s.bootstrap, SMOOTH_ECE_MAX_RESAMPLES)}). ` : 'CIs: none (--bootstrap 0). ') +
       (s.permutations > 0 ? `Paired permutation tests: ${s.permutations} permutations. ` : 'p-values: none (--permutations 0). ') +
       `Seed ${s.seed}.`,
   );
@@ -284,6 +305,16 @@ function render(report: AnalysisReport, sources: Map<string, string | undefined>
     lines.push('After scaling, CIs and tests resample the calibrated logits; the scaler is not refitted per resample.');
   }
   for (const [name, v] of Object.entries(report.variants)) lines.push('', ...variantBlock(name, v, s, sources.get(name)));
+  const marked = Object.values(report.variants).some((v) =>
+    [v.uncalibrated, v.scaled].some((st) => st && [...METRICS, 'smooth_ece' as const].some((m) => st[m] !== undefined && excludesEstimate(st.ci?.[m], st[m]!))),
+  );
+  if (marked) lines.push('', EXCLUDES_NOTE);
+  const undefinedBca =
+    s.interval === 'bca' &&
+    Object.values(report.variants).some((v) => [v.uncalibrated, v.scaled].some((st) => st?.ci && Object.values(st.ci).some((ci) => ci && Number.isNaN(ci[0]))));
+  if (undefinedBca) lines.push('n/a intervals: BCa has none when every resample lies on one side of the estimate (the bias correction is infinite).');
+  for (const u of report.unanalysed ?? []) lines.push('', `not analysed: ${u.variant}: ${u.reason}`);
+  for (const u of report.uncompared ?? []) lines.push(`not compared: ${u.a} - ${u.b}: ${u.reason}`);
 
   if (report.comparisons.length > 0) {
     lines.push('', `Paired comparisons: a - b on the items both scored (${pct}% paired bootstrap CI; two-sided permutation p)`);

@@ -6,6 +6,7 @@
 
 import {
   DEFAULT_ANALYSIS_SETTINGS,
+  INTERVAL_METHODS,
   METRICS,
   NUM_CLASSES as K,
   SCALING_METHODS,
@@ -42,7 +43,9 @@ import {
   pairedPermutationTest,
   percentileInterval,
 } from './stats';
-import { deriveSeed } from './random';
+import { Rng, deriveSeed } from './random';
+import { bootstrapInterval } from './intervals';
+import { SmoothEcePool, smoothCalibrationError } from './smooth-ece';
 import { withDefaults } from './defaults';
 
 /** Bad settings or inconsistent inputs to the analysis; the message says what to change. */
@@ -75,6 +78,9 @@ export function resolveSettings(partial: Partial<AnalysisSettings> = {}): Analys
     throw new AnalysisError(`confidence must be strictly between 0 and 1, got ${s.confidence}`);
   }
   if (typeof s.inSample !== 'boolean') throw new AnalysisError(`inSample must be true or false, got ${String(s.inSample)}`);
+  if (!INTERVAL_METHODS.includes(s.interval)) {
+    throw new AnalysisError(`interval must be one of ${INTERVAL_METHODS.join(', ')}, got ${String(s.interval)}`);
+  }
   return s;
 }
 
@@ -159,11 +165,22 @@ export function prepareVariant(v: VariantScores, settings: AnalysisSettings): Pr
   return prepared;
 }
 
-/** Point estimates of every metric (metrics.ts definitions) and, given a resample table, their CIs. */
+/** Per-resample (and, for BCa, leave-one-out) values of one stage, from a plan's job results. */
+export interface StageResamples {
+  /** Rows of METRIC_COUNT (METRICS order), one per resample. */
+  table: Float64Array;
+  /** Rows of METRIC_COUNT, one per left-out item (BCa only). */
+  jackknife?: Float64Array;
+  /** Smooth ECE per resample (at the point estimate's bandwidth), and per left-out item (BCa only). */
+  smooth?: Float64Array;
+  smoothJackknife?: Float64Array;
+}
+
+/** Point estimates of every metric (metrics.ts definitions) and, given the resamples, their CIs. */
 export function stageMetrics(
   pred: Predictions,
   settings: AnalysisSettings,
-  resamples?: Float64Array,
+  resamples?: Float64Array | StageResamples,
   letterMass?: number,
 ): StageMetrics {
   const mce = maximumCalibrationError(pred, settings.bins, settings.mceMinCount);
@@ -176,21 +193,61 @@ export function stageMetrics(
     brier: brierScore(pred),
     nll: negativeLogLikelihood(pred),
   };
-  const stage: StageMetrics = { ...values, mce_bin_count: mce.count, reliability: reliabilityDiagram(pred, settings.bins) };
-  if (resamples) stage.ci = intervals(resamples, settings.confidence);
+  const smooth = smoothOf(pred);
+  const stage: StageMetrics = {
+    ...values,
+    smooth_ece: smooth.value,
+    smooth_ece_bandwidth: smooth.sigma,
+    mce_bin_count: mce.count,
+    reliability: reliabilityDiagram(pred, settings.bins),
+  };
+  const r = resamples instanceof Float64Array ? { table: resamples } : resamples;
+  if (r) {
+    const estimates = Float64Array.from(METRICS, (m) => values[m]);
+    const ci: NonNullable<StageMetrics['ci']> = intervals(settings, r.table, estimates, r.jackknife);
+    if (r.smooth) ci.smooth_ece = bootstrapInterval(settings.interval, r.smooth, smooth.value, settings.confidence, r.smoothJackknife);
+    stage.ci = ci;
+  }
   if (letterMass !== undefined) stage.letter_mass = letterMass;
   return stage;
 }
 
-function intervals(table: Float64Array, level: number, minus?: Float64Array): Record<MetricName, Interval> {
+/**
+ * CIs of every metric by settings.interval from a resample table (minus another, for paired differences), the
+ * point estimates and, for BCa, the leave-one-out tables.
+ */
+function intervals(
+  settings: AnalysisSettings,
+  table: Float64Array,
+  estimates: ArrayLike<number>,
+  jackknife?: Float64Array,
+  minus?: Float64Array,
+  minusJackknife?: Float64Array,
+): Record<MetricName, Interval> {
   return Object.fromEntries(
-    METRICS.map((m, j) => [m, percentileInterval(metricColumn(table, j, minus), level)]),
+    METRICS.map((m, j) => [
+      m,
+      bootstrapInterval(
+        settings.interval,
+        metricColumn(table, j, minus),
+        estimates[j],
+        settings.confidence,
+        jackknife ? metricColumn(jackknife, j, minusJackknife) : undefined,
+      ),
+    ]),
   ) as Record<MetricName, Interval>;
 }
 
 /** Options beyond the settings: which pairs to compare (default: every pair, in input order). */
 export interface AnalysisOptions {
   compare?: [string, string][];
+  /**
+   * Per-run analysis (the app's): a variant that cannot be analysed (e.g. fewer items than folds) is listed in
+   * report.unanalysed with the reason instead of stopping the analysis, and a pair that cannot be compared (no
+   * shared items, or a gold answer that differs between them) is listed in report.uncompared. Without it (the
+   * CLI's default) either stops the analysis with an AnalysisError.
+   */
+  perRun?: boolean;
 }
 
 /**
@@ -198,8 +255,12 @@ export interface AnalysisOptions {
  * and run there by runAnalysisJob. Its result depends only on the job, never on where or when it runs.
  */
 export interface AnalysisJob {
-  /** `bootstrap` resamples items (one set, or two paired sets); `permutation` runs the paired test. */
-  kind: 'bootstrap' | 'permutation';
+  /**
+   * `bootstrap` resamples items (one set, or two paired sets); `permutation` runs the paired test; `jackknife`
+   * leaves out one slot at a time (for BCa); `smooth-bootstrap` and `smooth-jackknife` do the same for smooth ECE
+   * in their own pass (same resample draws as `bootstrap`, at the bandwidths in `sigmas`).
+   */
+  kind: 'bootstrap' | 'permutation' | 'jackknife' | 'smooth-bootstrap' | 'smooth-jackknife';
   /** Identifies the job in the plan. */
   key: string;
   sets: Predictions[];
@@ -208,9 +269,14 @@ export interface AnalysisJob {
   seed: number;
   bins: number;
   mceMinCount: number;
+  /** Smooth jobs: the kernel bandwidth of each set (its point estimate's, see smoothCalibrationError). */
+  sigmas?: number[];
 }
 
-/** bootstrap: per-resample metric tables of both groups; permutation: observed difference and p per metric. */
+/**
+ * bootstrap: per-resample metric tables of both groups; permutation: observed difference and p per metric;
+ * jackknife: per left-out slot metric tables; smooth jobs: one smooth ECE per resample (or left-out slot) per set.
+ */
 export interface AnalysisJobResult {
   key: string;
   group0: Float64Array;
@@ -219,6 +285,8 @@ export interface AnalysisJobResult {
 
 /** Runs one job; pure and deterministic. */
 export function runAnalysisJob(job: AnalysisJob): AnalysisJobResult {
+  if (job.kind === 'jackknife') return runJackknife(job);
+  if (job.kind === 'smooth-bootstrap' || job.kind === 'smooth-jackknife') return runSmooth(job);
   const pool = new MetricPool(job.sets, job.bins, job.mceMinCount);
   if (job.kind === 'bootstrap') {
     const { group0, group1 } = bootstrapMetrics(pool, pool.slots, job.count, job.seed);
@@ -228,11 +296,73 @@ export function runAnalysisJob(job: AnalysisJob): AnalysisJobResult {
   return { key: job.key, group0: observed, group1: p };
 }
 
+/** Leave-one-out metric tables: row i holds both groups' metrics without slot i (Efron 1987's jackknife). */
+function runJackknife(job: AnalysisJob): AnalysisJobResult {
+  const pool = new MetricPool(job.sets, job.bins, job.mceMinCount);
+  const n = pool.slots;
+  const weights = new Float64Array(n).fill(1);
+  const out = new Float64Array(2 * METRIC_COUNT);
+  const group0 = new Float64Array(n * METRIC_COUNT);
+  const group1 = new Float64Array(n * METRIC_COUNT);
+  for (let i = 0; i < n; i++) {
+    weights[i] = 0;
+    pool.evaluate(weights, null, out);
+    weights[i] = 1;
+    group0.set(out.subarray(0, METRIC_COUNT), i * METRIC_COUNT);
+    group1.set(out.subarray(METRIC_COUNT), i * METRIC_COUNT);
+  }
+  return { key: job.key, group0, group1 };
+}
+
+/**
+ * Smooth ECE of each set per resample, or per left-out item. The resamples are drawn exactly as bootstrapMetrics
+ * documents its draws (Rng(seed).nextInt(slots), slots per resample, in order), so resample r holds the same items
+ * as row r of the bootstrap tables and paired differences stay paired.
+ */
+function runSmooth(job: AnalysisJob): AnalysisJobResult {
+  const pools = job.sets.map((pred, s) => new SmoothEcePool(pred, job.sigmas![s]));
+  const n = job.sets[0].n;
+  const rows = job.kind === 'smooth-bootstrap' ? job.count : n;
+  const groups = [new Float64Array(rows), new Float64Array(job.sets.length > 1 ? rows : 0)];
+  const weights = new Float64Array(n);
+  const rng = new Rng(job.seed);
+  for (let r = 0; r < rows; r++) {
+    if (job.kind === 'smooth-bootstrap') {
+      weights.fill(0);
+      for (let j = 0; j < n; j++) weights[rng.nextInt(n)]++;
+    } else {
+      weights.fill(1);
+      weights[r] = 0;
+    }
+    pools.forEach((pool, s) => (groups[s][r] = pool.evaluate(weights)));
+  }
+  return { key: job.key, group0: groups[0], group1: groups[1] };
+}
+
+/**
+ * Smooth ECE's CI uses the first min(bootstrap, 2000) resamples (the same draws as the other metrics' first
+ * rows): one smooth ECE costs about as much as all seven binned metrics of a resample together, and 2,000
+ * resamples are the usual count for a 95% interval (Efron & Tibshirani 1993, sec. 19.3).
+ */
+export const SMOOTH_ECE_MAX_RESAMPLES = 2000;
+
+/** Smooth ECE point estimates, computed once per prediction set (planning and both reports reuse them). */
+const smoothCache = new WeakMap<Predictions, { value: number; sigma: number }>();
+function smoothOf(pred: Predictions): { value: number; sigma: number } {
+  let v = smoothCache.get(pred);
+  if (!v) smoothCache.set(pred, (v = smoothCalibrationError(pred)));
+  return v;
+}
+
 /** Everything the report needs besides the jobs' results. */
 export interface AnalysisPlan {
   settings: AnalysisSettings;
   prepared: PreparedVariant[];
   pairs: PlannedPair[];
+  /** perRun only: variants left out, with the reason (in input order). */
+  unanalysed?: { variant: string; reason: string }[];
+  /** perRun only: requested pairs that could not be compared, with the reason. */
+  uncompared?: { a: string; b: string; reason: string }[];
   /** Independent jobs, largest first (a good order for a pool of workers). */
   jobs: AnalysisJob[];
 }
@@ -281,7 +411,19 @@ export function planAnalysis(
     if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
   }
 
-  const prepared = variants.map((v) => prepareVariant(v, settings));
+  const unanalysed: { variant: string; reason: string }[] = [];
+  const prepared: PreparedVariant[] = [];
+  for (const v of variants) {
+    if (!options.perRun) {
+      prepared.push(prepareVariant(v, settings));
+      continue;
+    }
+    try {
+      prepared.push(prepareVariant(v, settings));
+    } catch (e) {
+      unanalysed.push({ variant: v.name, reason: reasonOf(e) });
+    }
+  }
   const byName = new Map(prepared.map((p) => [p.name, p]));
   const common = { bins: settings.bins, mceMinCount: settings.mceMinCount };
   const bootSeed = deriveSeed(settings.seed, 'bootstrap');
@@ -290,15 +432,44 @@ export function planAnalysis(
     // Both stages of a variant in one pool (group 0 uncalibrated, group 1 scaled): the same resampled items
     // for both, in one pass per resample.
     for (const p of prepared) {
-      jobs.push({ kind: 'bootstrap', key: bootstrapKey(p.name), sets: stagesOf(p).map((stage) => stageOf(p, stage)), count: settings.bootstrap, seed: bootSeed, ...common });
+      const sets = stagesOf(p).map((stage) => stageOf(p, stage));
+      jobs.push({ kind: 'bootstrap', key: bootstrapKey(p.name), sets, count: settings.bootstrap, seed: bootSeed, ...common });
+      const sigmas = sets.map((pred) => smoothOf(pred).sigma);
+      const smoothCount = Math.min(settings.bootstrap, SMOOTH_ECE_MAX_RESAMPLES);
+      jobs.push({ kind: 'smooth-bootstrap', key: `smooth:${bootstrapKey(p.name)}`, sets, sigmas, count: smoothCount, seed: bootSeed, ...common });
+      if (settings.interval === 'bca') {
+        jobs.push({ kind: 'jackknife', key: `jackknife:${bootstrapKey(p.name)}`, sets, count: p.ids.length, seed: 0, ...common });
+        jobs.push({ kind: 'smooth-jackknife', key: `smooth-jackknife:${bootstrapKey(p.name)}`, sets, sigmas, count: p.ids.length, seed: 0, ...common });
+      }
     }
   }
-  const pairs = requested.map(([nameA, nameB]) => planPair(byName.get(nameA)!, byName.get(nameB)!));
+  const pairs: PlannedPair[] = [];
+  const uncompared: { a: string; b: string; reason: string }[] = [];
+  for (const [nameA, nameB] of requested) {
+    const a = byName.get(nameA);
+    const b = byName.get(nameB);
+    if (!a || !b) {
+      uncompared.push({ a: nameA, b: nameB, reason: `${a ? nameB : nameA} could not be analysed` });
+      continue;
+    }
+    if (!options.perRun) {
+      pairs.push(planPair(a, b));
+      continue;
+    }
+    try {
+      pairs.push(planPair(a, b));
+    } catch (e) {
+      uncompared.push({ a: nameA, b: nameB, reason: reasonOf(e) });
+    }
+  }
   for (const pair of pairs) {
     for (const stage of pair.stages) {
       const sets = pair.sets[stage]!;
       if (settings.bootstrap > 0 && !pair.sameItems) {
         jobs.push({ kind: 'bootstrap', key: pairKey('bootstrap', pair.a, pair.b, stage), sets, count: settings.bootstrap, seed: bootSeed, ...common });
+        if (settings.interval === 'bca') {
+          jobs.push({ kind: 'jackknife', key: `jackknife:${pairKey('bootstrap', pair.a, pair.b, stage)}`, sets, count: pair.n, seed: 0, ...common });
+        }
       }
       if (settings.permutations > 0) {
         const seed = deriveSeed(settings.seed, 'permutation', pair.a, pair.b, stage);
@@ -308,7 +479,12 @@ export function planAnalysis(
   }
   const cost = (j: AnalysisJob) => j.count * j.sets.reduce((t, p) => t + p.n, 0);
   jobs.sort((x, y) => cost(y) - cost(x));
-  return { settings, prepared, pairs, jobs };
+  return { settings, prepared, pairs, jobs, ...(options.perRun ? { unanalysed, uncompared } : {}) };
+}
+
+function reasonOf(e: unknown): string {
+  if (e instanceof AnalysisError) return e.message;
+  return `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`;
 }
 
 function stagesOf(p: PreparedVariant): Stage[] {
@@ -342,7 +518,7 @@ function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
     else j++;
   }
   const n = rowsA.length;
-  if (n === 0) throw new AnalysisError(`${a.name} and ${b.name} share no item ids, so they cannot be compared`);
+  if (n === 0) throw new AnalysisError(`no shared items: ${a.name} and ${b.name} share no item ids, so they cannot be compared`);
   const unmatched = { onlyA: a.ids.length - n, onlyB: b.ids.length - n };
   const sameItems = unmatched.onlyA === 0 && unmatched.onlyB === 0;
   const stages: Stage[] = a.scaled && b.scaled ? ['uncalibrated', 'scaled'] : ['uncalibrated'];
@@ -365,6 +541,30 @@ export function resampleTable(results: readonly AnalysisJobResult[], variant: st
   return stage === 'scaled' ? job?.group1 : job?.group0;
 }
 
+/** Leave-one-out metric tables (rows of METRIC_COUNT, one per item in canonical order) of one stage; BCa only. */
+export function jackknifeTable(results: readonly AnalysisJobResult[], variant: string, stage: Stage): Float64Array | undefined {
+  const job = results.find((r) => r.key === `jackknife:${bootstrapKey(variant)}`);
+  return stage === 'scaled' ? job?.group1 : job?.group0;
+}
+
+/** Everything resampled for one stage of one variant. */
+export function stageResamples(results: readonly AnalysisJobResult[], variant: string, stage: Stage): StageResamples | undefined {
+  const table = resampleTable(results, variant, stage);
+  if (!table) return undefined;
+  const pick = (key: string) => {
+    const job = results.find((r) => r.key === key);
+    return stage === 'scaled' ? job?.group1 : job?.group0;
+  };
+  const out: StageResamples = { table };
+  const jackknife = jackknifeTable(results, variant, stage);
+  if (jackknife) out.jackknife = jackknife;
+  const smooth = pick(`smooth:${bootstrapKey(variant)}`);
+  if (smooth) out.smooth = smooth;
+  const smoothJackknife = pick(`smooth-jackknife:${bootstrapKey(variant)}`);
+  if (smoothJackknife) out.smoothJackknife = smoothJackknife;
+  return out;
+}
+
 /** Builds the report from a plan and its jobs' results (in any order). */
 export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[]): AnalysisReport {
   const { settings } = plan;
@@ -372,13 +572,17 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
   const missing = plan.jobs.filter((j) => !byKey.has(j.key));
   if (missing.length > 0) throw new AnalysisError(`analysis jobs without results: ${missing.map((j) => j.key).join(', ')}`);
   const stageTable = (variant: string, stage: Stage) => resampleTable(results, variant, stage);
+  const stageJackknife = (variant: string, stage: Stage) => jackknifeTable(results, variant, stage);
   const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
+  // Only when something was left out, so a complete per-run report equals the CLI's.
+  if (plan.unanalysed?.length) report.unanalysed = plan.unanalysed.map((u) => ({ ...u }));
+  if (plan.uncompared?.length) report.uncompared = plan.uncompared.map((u) => ({ ...u }));
 
   for (const p of plan.prepared) {
     const variantReport: VariantReport = {
       n: p.ids.length,
       simulated: p.simulated,
-      uncalibrated: stageMetrics(p.uncalibrated, settings, stageTable(p.name, 'uncalibrated'), p.letterMass),
+      uncalibrated: stageMetrics(p.uncalibrated, settings, stageResamples(results, p.name, 'uncalibrated'), p.letterMass),
       scaling: {
         method: settings.scaling,
         folds: settings.inSample ? 1 : settings.folds,
@@ -390,7 +594,7 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
     };
     if (p.role) variantReport.role = p.role;
     if (p.scaled) {
-      const scaled = stageMetrics(p.scaled, settings, stageTable(p.name, 'scaled'));
+      const scaled = stageMetrics(p.scaled, settings, stageResamples(results, p.name, 'scaled'));
       variantReport.scaled = scaled;
       variantReport.ece_reduction_pct = (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
       variantReport.accuracy_change_pts = 100 * (scaled.accuracy - variantReport.uncalibrated.accuracy);
@@ -401,17 +605,18 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
   for (const pair of plan.pairs) {
     for (const stage of pair.stages) {
       let ci: Record<MetricName, Interval> | undefined;
-      if (settings.bootstrap > 0) {
-        if (pair.sameItems) {
-          // Same items, same seed: the single-variant resamples are already paired.
-          ci = intervals(stageTable(pair.a, stage)!, settings.confidence, stageTable(pair.b, stage));
-        } else {
-          const paired = byKey.get(pairKey('bootstrap', pair.a, pair.b, stage))!;
-          ci = intervals(paired.group0, settings.confidence, paired.group1);
-        }
-      }
       const test = byKey.get(pairKey('permutation', pair.a, pair.b, stage));
       const observed = test?.group0 ?? pointDifference(pair.sets[stage]!, settings);
+      if (settings.bootstrap > 0) {
+        if (pair.sameItems) {
+          // Same items, same seed: the single-variant resamples (and leave-one-out rows) are already paired.
+          ci = intervals(settings, stageTable(pair.a, stage)!, observed, stageJackknife(pair.a, stage), stageTable(pair.b, stage), stageJackknife(pair.b, stage));
+        } else {
+          const paired = byKey.get(pairKey('bootstrap', pair.a, pair.b, stage))!;
+          const jack = byKey.get(`jackknife:${pairKey('bootstrap', pair.a, pair.b, stage)}`);
+          ci = intervals(settings, paired.group0, observed, jack?.group0, paired.group1, jack?.group1);
+        }
+      }
       METRICS.forEach((metric, j) => {
         const c: Comparison = { a: pair.a, b: pair.b, metric, stage, diff: observed[j], n: pair.n, unmatched: pair.unmatched };
         if (ci) c.ci = ci[metric];

@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import {
   ENGINE_KINDS,
+  INTERVAL_METHODS,
   LETTERS,
   METRICS,
   PROMPT_FORMATS,
@@ -100,6 +101,8 @@ const AnalysisSettingsSchema = v.object({
   permutations: count,
   confidence: v.pipe(finiteNumber, v.gtValue(0, 'expected a level in (0, 1)'), v.ltValue(1, 'expected a level in (0, 1)')),
   seed: count,
+  // Files written before intervals were a setting used the percentile interval.
+  interval: v.optional(v.picklist(INTERVAL_METHODS), 'percentile'),
 });
 
 const ReliabilityBinSchema = v.object({
@@ -112,7 +115,9 @@ const ReliabilityBinSchema = v.object({
 
 const StageMetricsSchema = v.object({
   ...perMetric(reportNumber).entries,
-  ci: v.optional(perMetric(interval)),
+  ci: v.optional(v.object({ ...perMetric(interval).entries, smooth_ece: v.optional(interval) })),
+  smooth_ece: v.optional(reportNumber),
+  smooth_ece_bandwidth: v.optional(reportNumber),
   mce_bin_count: count,
   letter_mass: v.optional(reportNumber),
   reliability: v.array(ReliabilityBinSchema),
@@ -152,6 +157,8 @@ const AnalysisReportSchema = v.object({
   settings: AnalysisSettingsSchema,
   variants: v.record(v.string(), VariantReportSchema),
   comparisons: v.array(ComparisonSchema),
+  unanalysed: v.optional(v.array(v.object({ variant: v.string(), reason: v.string() }))),
+  uncompared: v.optional(v.array(v.object({ a: v.string(), b: v.string(), reason: v.string() }))),
 });
 
 const ResultsItemSchema = v.object({

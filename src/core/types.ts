@@ -69,6 +69,13 @@ export const SCALING_METHODS: readonly ScalingMethod[] = ['none', 'temperature',
 export const METRICS = ['accuracy', 'ece', 'mce', 'ece_adaptive', 'classwise_ece', 'brier', 'nll'] as const;
 export type MetricName = (typeof METRICS)[number];
 
+/**
+ * How CIs are read off the bootstrap resamples: `percentile` (the study's), `bca` (bias-corrected and
+ * accelerated, Efron 1987, jackknife acceleration) or `basic` (reverse percentile). See src/core/intervals.ts.
+ */
+export type IntervalMethod = 'percentile' | 'bca' | 'basic';
+export const INTERVAL_METHODS: readonly IntervalMethod[] = ['percentile', 'bca', 'basic'];
+
 /** Every setting that changes a number in an AnalysisReport. Defaults: DEFAULT_ANALYSIS_SETTINGS. */
 export interface AnalysisSettings {
   /** Number of bins B for ECE, MCE, adaptive ECE and classwise ECE. */
@@ -92,6 +99,8 @@ export interface AnalysisSettings {
   confidence: number;
   /** Seed of every random choice (folds, resamples, permutations). */
   seed: number;
+  /** How every CI is read off the resamples; default `percentile`, the study's. */
+  interval: IntervalMethod;
 }
 
 export const DEFAULT_ANALYSIS_SETTINGS: Readonly<AnalysisSettings> = Object.freeze({
@@ -106,6 +115,7 @@ export const DEFAULT_ANALYSIS_SETTINGS: Readonly<AnalysisSettings> = Object.free
   permutations: 10_000,
   confidence: 0.95,
   seed: 0,
+  interval: 'percentile',
 });
 
 /** A closed interval [lo, hi]. */
@@ -124,8 +134,15 @@ export interface ReliabilityBin {
 
 /** The metrics of one variant at one stage (before or after scaling), with percentile-bootstrap CIs. */
 export type StageMetrics = Record<MetricName, number> & {
-  /** CI per metric at `settings.confidence`; absent when bootstrap = 0. */
-  ci?: Record<MetricName, Interval>;
+  /** CI per metric (and smooth ECE) at `settings.confidence`, by `settings.interval`; absent when bootstrap = 0. */
+  ci?: Record<MetricName, Interval> & { smooth_ece?: Interval };
+  /**
+   * Smooth ECE, top-label (Błasiak & Nakkiran 2023; relplot's smECE: reflected Gaussian kernel, bandwidth by its
+   * fixed-point search), see src/core/smooth-ece.ts. Its CI resamples at this bandwidth.
+   */
+  smooth_ece?: number;
+  /** The kernel bandwidth sigma smooth ECE chose (sigma = smECE_sigma, to 1/1024). */
+  smooth_ece_bandwidth?: number;
   /** Number of items in the bin that attains the MCE. */
   mce_bin_count: number;
   /** Mean letter mass over items that report it (uncalibrated stage only; scaling does not change it). */
@@ -179,6 +196,10 @@ export interface AnalysisReport {
   settings: AnalysisSettings;
   variants: Record<string, VariantReport>;
   comparisons: Comparison[];
+  /** Per-run analysis only: variants that could not be analysed, and why (the others are in `variants`). */
+  unanalysed?: { variant: string; reason: string }[];
+  /** Per-run analysis only: pairs not compared, and why (e.g. `no shared items: ...`). */
+  uncompared?: { a: string; b: string; reason: string }[];
 }
 
 // ---------------------------------------------------------------------------------------------------

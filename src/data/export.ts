@@ -231,12 +231,16 @@ export function exportResultsJson(groups: readonly StoredRunGroup[], options: Ex
   return serializeResultsFile(buildResultsFile(groups, options));
 }
 
-/** Columns of the per-item CSV; the logits-CSV importer reads any one run's rows back (see README). */
+/**
+ * Columns of the per-item CSV. The logits-CSV importer reads it back with its provenance (variant, key, role,
+ * simulated, engine, prompt key: LOGITS_CSV_PROVENANCE), one run per variant and prompt.
+ */
 export const ITEMS_CSV_COLUMNS = [
   'variant',
   'variant_key',
   'role',
   'simulated',
+  'engine',
   'prompt_key',
   'item_id',
   'domain',
@@ -286,6 +290,7 @@ export function itemsCsv(file: ResultsFile): string {
         run.variant.key,
         run.variant.role,
         run.variant.simulated ? 'SIMULATED' : 'no',
+        run.engine.kind,
         run.prompt?.key ?? '',
         item.itemId,
         item.domain ?? '',

@@ -5,14 +5,23 @@
  * transaction, so a bad file, or a conflict with what is stored, leaves storage exactly as it was.
  */
 import { parseResultsFile } from '../core/results-file';
-import { VARIANT_ROLES, type LetterVector, type ResultsFile, type ResultsItem, type ResultsRun, type VariantRole } from '../core/types';
+import {
+  VARIANT_ROLES,
+  type EngineKind,
+  type ItemScore,
+  type LetterVector,
+  type ResultsFile,
+  type ResultsItem,
+  type ResultsRun,
+  type VariantRole,
+} from '../core/types';
 import { checkSimulationParams } from '../engine/simulated';
 import type { SimulationParams, VariantRecord } from '../engine/types';
 import type { KitDb, RunRecord, StoredMethod, StoredResult } from '../storage/db';
 import { quote } from './errors';
 import { inputKindOf, type InputFile } from './load-variant';
 import { parseLmEvalSamples } from './lm-eval-samples';
-import { parseLogitsCsv } from './logits-csv';
+import { parseLogitsCsvRuns } from './logits-csv';
 
 /**
  * An import that cannot go ahead. `message` is one line naming the file, the field and what was expected:
@@ -50,6 +59,8 @@ export interface ImportRecords {
   results: StoredResult[];
   /** The file each result came from (parallel to `results`), for messages. */
   resultFiles: string[];
+  /** Where in its file each result is (parallel to `results`): `line 12`, or `runs[0].items[3]` in a results file. */
+  resultPlaces: string[];
   /** Per imported run: file, variant name, prompt key and item count, for the message shown afterwards. */
   summary: { fileName: string; variant: string; promptKey: string; items: number; simulated: boolean }[];
 }
@@ -132,11 +143,12 @@ function recordsOfResultsFile(file: ResultsFile, fileName: string, now: Date, ou
     const promptKey = run.prompt?.key ?? 'imported/no-prompt';
     const scoredAt = run.finishedAt ?? file.createdAt;
     const methods = new Set<StoredMethod>();
-    for (const item of run.items) {
+    run.items.forEach((item, i) => {
       const method = methodOf(run, item);
       methods.add(method);
       out.results.push({ ...item, variantKey: run.variant.key, promptKey, method, simulated, scoredAt });
-    }
+      out.resultPlaces.push(`runs[${r}].items[${i}]`);
+    });
     out.variants.push(variantFromRun(run, now));
     const record: RunRecord = {
       variantKey: run.variant.key,
@@ -163,36 +175,74 @@ function recordsOfResultsFile(file: ResultsFile, fileName: string, now: Date, ou
   });
 }
 
-/** Storage records of an lm-eval samples file or a logits CSV, scored by the named variant. */
+/**
+ * Storage records of an lm-eval samples file or a logits CSV. The variant is the one named in `as`; a per-item CSV
+ * exported by this kit names its own (variant, role, engine, simulated, prompt key per row), and those are kept:
+ * `as` then only renames a single run. Simulated rows stay simulated whatever `as` says.
+ */
 function recordsOfExternal(input: InputFile, as: ExternalVariant | undefined, now: Date, out: ImportRecords): void {
   const kind = inputKindOf(input.name);
-  if (!as || as.name.trim() === '') {
-    throw new ImportError(input.name, 'variant name', 'expected the name of the variant whose scores this file holds');
-  }
-  if (!VARIANT_ROLES.includes(as.role)) {
+  const iso = now.toISOString();
+  const named = as !== undefined && as.name.trim() !== '';
+  if (named && !VARIANT_ROLES.includes(as.role)) {
     throw new ImportError(input.name, 'role', `expected one of ${VARIANT_ROLES.join(', ')}, got ${quote(as.role)}`);
   }
-  const items = kind === 'lm-eval-samples' ? parseLmEvalSamples(input.text, input.name) : parseLogitsCsv(input.text, input.name);
-  const name = as.name.trim();
-  const promptKey = as.promptKey?.trim() || `imported/${kind}`;
-  // Analysis-only variant: no model record, so it is never offered for a run.
-  const variantKey = `imported:${slug(name)}`;
-  const iso = now.toISOString();
-  out.variants.push({ key: variantKey, name, role: as.role, simulated: false, engine: 'webllm', createdAt: iso });
-  out.runs.push({
-    variantKey,
-    promptKey,
-    manifestHash: `imported:${input.name}`,
-    status: 'done',
-    itemCount: items.length,
-    simulated: false,
-    engine: { kind: 'imported', method: 'imported', params: { source: kind, fileName: input.name } },
-    startedAt: iso,
-    updatedAt: iso,
-    finishedAt: iso,
-  });
-  for (const item of items) out.results.push({ ...item, variantKey, promptKey, method: 'imported', simulated: false, scoredAt: iso });
-  out.summary.push({ fileName: input.name, variant: name, promptKey, items: items.length, simulated: false });
+  type Part = { items: ItemScore[]; lines: number[]; variant?: string; variantKey?: string; role?: VariantRole; simulated: boolean; engine?: EngineKind; promptKey?: string };
+  let parts: Part[];
+  if (kind === 'lm-eval-samples') {
+    const lines: number[] = [];
+    parts = [{ items: parseLmEvalSamples(input.text, input.name, lines), lines, simulated: false }];
+  } else {
+    parts = parseLogitsCsvRuns(input.text, input.name);
+  }
+  const carriesVariant = parts.every((p) => p.variant !== undefined || p.variantKey !== undefined);
+  if (!named && !carriesVariant) {
+    throw new ImportError(input.name, 'variant name', 'expected the name of the variant whose scores this file holds');
+  }
+  if (named && parts.length > 1) {
+    throw new ImportError(input.name, 'variant name', `the file holds ${parts.length} runs (${parts.map((p) => p.variant ?? p.variantKey).join(', ')}), each naming its variant; import it without a name`);
+  }
+  for (const part of parts) {
+    const name = named ? as.name.trim() : (part.variant ?? part.variantKey)!;
+    const role: VariantRole = named ? as.role : (part.role ?? 'other');
+    const simulated = part.simulated;
+    const promptKey = (named ? as.promptKey?.trim() : undefined) || part.promptKey || `imported/${kind}`;
+    // Analysis-only variant: no model record, so it is never offered for a run. A kit CSV keeps its variant key,
+    // so re-importing rows already stored merges with them.
+    const variantKey = !named && part.variantKey ? part.variantKey : `imported:${slug(name)}`;
+    const engineKind: EngineKind = simulated ? 'simulated' : (part.engine ?? 'imported');
+    const method: StoredMethod = simulated ? 'simulated' : 'imported';
+    out.variants.push({ key: variantKey, name, role, simulated, engine: simulated ? 'simulated' : 'webllm', createdAt: iso });
+    out.runs.push({
+      variantKey,
+      promptKey,
+      manifestHash: `imported:${input.name}`,
+      status: 'done',
+      itemCount: part.items.length,
+      simulated,
+      engine: { kind: engineKind, method, params: { source: kind, fileName: input.name, ...(part.engine ? { engine: part.engine } : {}) } },
+      startedAt: iso,
+      updatedAt: iso,
+      finishedAt: iso,
+    });
+    part.items.forEach((item, i) => {
+      out.results.push({ ...item, variantKey, promptKey, method, simulated, scoredAt: iso });
+      out.resultPlaces.push(`line ${part.lines[i]}`);
+    });
+    out.summary.push({ fileName: input.name, variant: name, promptKey, items: part.items.length, simulated });
+  }
+}
+
+const LETTER = (label: number) => 'ABCD'[label] ?? String(label);
+
+/** The refusal of an item whose gold answer differs from another record of the same item id. */
+function goldConflict(fileName: string, place: string, incoming: StoredResult, other: StoredResult, where: string): ImportError {
+  return new ImportError(
+    fileName,
+    place,
+    `item ${quote(incoming.itemId)} has gold answer ${LETTER(incoming.label)} here but ${LETTER(other.label)} in ${where} ` +
+      `(variant ${quote(other.variantKey)}, prompt ${quote(other.promptKey)}); an item has one gold answer, so nothing was imported`,
+  );
 }
 
 /**
@@ -202,7 +252,7 @@ function recordsOfExternal(input: InputFile, as: ExternalVariant | undefined, no
  */
 export function planImport(inputs: readonly ImportInput[], now = new Date()): ImportRecords {
   if (inputs.length === 0) throw new ImportError('import', '', 'no files given');
-  const out: ImportRecords = { variants: [], runs: [], results: [], resultFiles: [], summary: [] };
+  const out: ImportRecords = { variants: [], runs: [], results: [], resultFiles: [], resultPlaces: [], summary: [] };
   const fileOfResult: string[] = [];
   for (const { file, as } of inputs) {
     const before = out.results.length;
@@ -215,13 +265,21 @@ export function planImport(inputs: readonly ImportInput[], now = new Date()): Im
   const firstAt = new Map<string, number>();
   const results: StoredResult[] = [];
   const resultFiles: string[] = [];
+  const resultPlaces: string[] = [];
+  const goldAt = new Map<string, number>();
   out.results.forEach((r, i) => {
+    const gold = goldAt.get(r.itemId);
+    if (gold === undefined) goldAt.set(r.itemId, i);
+    else if (out.results[gold].label !== r.label) {
+      throw goldConflict(fileOfResult[i], out.resultPlaces[i], r, out.results[gold], `${fileOfResult[gold]} (${out.resultPlaces[gold]})`);
+    }
     const key = JSON.stringify([r.variantKey, r.promptKey, r.itemId]);
     const j = firstAt.get(key);
     if (j === undefined) {
       firstAt.set(key, i);
       results.push(r);
       resultFiles.push(fileOfResult[i]);
+      resultPlaces.push(out.resultPlaces[i]);
       return;
     }
     if (!sameScores(out.results[j], r)) {
@@ -246,7 +304,7 @@ export function planImport(inputs: readonly ImportInput[], now = new Date()): Im
     const seen = runs.get(key);
     runs.set(key, seen ? { ...seen, itemCount: Math.max(seen.itemCount, r.itemCount) } : r);
   }
-  return { variants: [...variants.values()], runs: [...runs.values()], results, resultFiles, summary: out.summary };
+  return { variants: [...variants.values()], runs: [...runs.values()], results, resultFiles, resultPlaces, summary: out.summary };
 }
 
 /**
@@ -260,7 +318,14 @@ export async function importFiles(
 ): Promise<ImportOutcome> {
   const records = planImport(inputs, now);
   const fileOf = new Map(records.results.map((r, i) => [r, records.resultFiles[i]]));
+  const placeOf = new Map(records.results.map((r, i) => [r, records.resultPlaces[i]]));
+  const refuseGold = (stored: StoredResult, incoming: StoredResult) => {
+    if (stored.label !== incoming.label) {
+      throw goldConflict(fileOf.get(incoming) ?? 'import', placeOf.get(incoming) ?? `item ${quote(incoming.itemId)}`, incoming, stored, 'a stored run');
+    }
+  };
   const counts = await db.importRecords(records, (stored, incoming) => {
+    refuseGold(stored, incoming);
     if (!sameScores(stored, incoming)) {
       throw new ImportError(
         fileOf.get(incoming) ?? 'import',
@@ -268,6 +333,6 @@ export async function importFiles(
         `variant ${quote(incoming.variantKey)} already has this item stored with a different answer or letter logits; delete that stored run first, or import into a fresh profile`,
       );
     }
-  });
+  }, refuseGold);
   return { ...records, ...counts };
 }

@@ -59,9 +59,9 @@ function choiceLoglikelihood(entry: unknown, where: string): number | string {
 
 /**
  * Parses one samples_*.jsonl file (see LM_EVAL_SAMPLES_FORMAT). Blank lines are skipped. Errors name the
- * file, the line (1-based) and the field.
+ * file, the line (1-based) and the field. `itemLines`, when given, receives each item's line.
  */
-export function parseLmEvalSamples(text: string, fileName: string): ItemScore[] {
+export function parseLmEvalSamples(text: string, fileName: string, itemLines?: number[]): ItemScore[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (body.trim() === '') throw new DataFileError(fileName, undefined, 'empty file; expected lm-evaluation-harness samples, one JSON object per line');
   const lines = body.split('\n');
@@ -110,6 +110,7 @@ export function parseLmEvalSamples(text: string, fileName: string): ItemScore[] 
     const score: ItemScore = { itemId, label, letterLogits: logits as LetterVector };
     if (subject) score.subject = subject;
     items.push(score);
+    itemLines?.push(lineNo);
   }
   if (items.length === 0) throw new DataFileError(fileName, undefined, 'no items: the file has only blank lines');
   return items;

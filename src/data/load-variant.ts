@@ -7,7 +7,7 @@ import { parseResultsFile, runNames, variantScoresFromResults } from '../core/re
 import type { ItemScore, VariantRole, VariantScores } from '../core/types';
 import { DataFileError, quote } from './errors';
 import { parseLmEvalSamples } from './lm-eval-samples';
-import { parseLogitsCsv } from './logits-csv';
+import { parseLogitsCsv, parseLogitsCsvRuns } from './logits-csv';
 
 /** The three kinds of input file, by extension: `.json`, `.jsonl`, `.csv` (any case). */
 export type InputKind = 'results' | 'lm-eval-samples' | 'logits-csv';
@@ -106,8 +106,12 @@ function readPart(file: InputFile, run: string | undefined): Part {
     }
     case 'lm-eval-samples':
       return { fileName: file.name, items: parseLmEvalSamples(file.text, file.name), simulated: false };
-    case 'logits-csv':
-      return { fileName: file.name, items: parseLogitsCsv(file.text, file.name), simulated: false };
+    case 'logits-csv': {
+      // The kit's per-item CSV says which rows are SIMULATED; that label is never dropped.
+      const [only, ...more] = parseLogitsCsvRuns(file.text, file.name);
+      if (more.length > 0) parseLogitsCsv(file.text, file.name); // throws, naming the runs
+      return { fileName: file.name, items: only.items, simulated: only.simulated, ...(only.role ? { role: only.role } : {}) };
+    }
   }
 }
 

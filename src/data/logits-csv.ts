@@ -3,16 +3,53 @@
  * label and four letter logits. Text in, ItemScores out; the caller reads the file.
  */
 import Papa from 'papaparse';
-import type { ItemScore, LetterVector } from '../core/types';
+import { ENGINE_KINDS, VARIANT_ROLES, type EngineKind, type ItemScore, type LetterVector, type VariantRole } from '../core/types';
 import { DataFileError, parseFiniteNumber, parseLabel, quote } from './errors';
 
 /** Columns every logits CSV has (matched case-insensitively, in any order). */
 export const LOGITS_CSV_REQUIRED = ['item_id', 'label', 'logit_A', 'logit_B', 'logit_C', 'logit_D'] as const;
 /** Columns read when present; any other column is ignored. */
 export const LOGITS_CSV_OPTIONAL = ['subject', 'domain', 'letter_mass'] as const;
+/**
+ * Provenance columns of the kit's per-item CSV (src/data/export.ts itemsCsv), read when present: whose scores a
+ * row holds (`variant`, `variant_key`, `role`, `prompt_key`), the `engine` and whether they are `simulated`
+ * (`SIMULATED`, or `no`). Rows are grouped into runs by variant key (else variant name) and prompt key.
+ */
+export const LOGITS_CSV_PROVENANCE = ['variant', 'variant_key', 'role', 'simulated', 'engine', 'prompt_key'] as const;
+
+/** The rows of one run in a logits CSV, with the provenance its columns carry. */
+export interface LogitsCsvRun {
+  variant?: string;
+  variantKey?: string;
+  role?: VariantRole;
+  /** True when any row says SIMULATED or engine `simulated`: simulated scores stay labelled. */
+  simulated: boolean;
+  engine?: EngineKind;
+  promptKey?: string;
+  items: ItemScore[];
+  /** The 1-based line each item starts on (parallel to items). */
+  lines: number[];
+}
 
 /**
- * Parses a logits CSV:
+ * The single run of a logits CSV (see parseLogitsCsvRuns); refuses a file holding the rows of several runs.
+ * `lines`, when given, receives the 1-based line of each item.
+ */
+export function parseLogitsCsv(text: string, fileName: string, lines?: number[]): ItemScore[] {
+  const runs = parseLogitsCsvRuns(text, fileName);
+  if (runs.length > 1) {
+    throw new DataFileError(
+      fileName,
+      undefined,
+      `holds the rows of ${runs.length} runs (${runs.map((r) => r.variant ?? r.variantKey).join(', ')}); import it into the app, which keeps each run, or keep one run's rows`,
+    );
+  }
+  lines?.push(...runs[0].lines);
+  return runs[0].items;
+}
+
+/**
+ * Parses a logits CSV into its runs (one, unless the provenance columns name several):
  * - a header row naming at least `item_id,label,logit_A,logit_B,logit_C,logit_D` (any case, any order),
  *   optionally `subject`, `domain` and `letter_mass`; other columns are ignored;
  * - `label` is a letter A-D (any case) or an index 0-3; logits are finite decimal numbers (`1e-05` fine;
@@ -20,10 +57,11 @@ export const LOGITS_CSV_OPTIONAL = ['subject', 'domain', 'letter_mass'] as const
  *   `subject`/`domain`/`letter_mass` cells mean unknown;
  * - comma-separated (tab or semicolon detected when the header uses them), RFC 4180 quoting, LF or CRLF,
  *   an optional BOM; blank lines are skipped;
- * - every row has as many fields as the header, and item ids are unique and non-empty.
+ * - every row has as many fields as the header, and item ids are unique (within a run) and non-empty;
+ * - the provenance columns (LOGITS_CSV_PROVENANCE), when present, are read as the per-item CSV writes them.
  * Errors name the file and the line (1-based, the line a row starts on) and what was expected.
  */
-export function parseLogitsCsv(text: string, fileName: string): ItemScore[] {
+export function parseLogitsCsvRuns(text: string, fileName: string): LogitsCsvRun[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (body.trim() === '') throw new DataFileError(fileName, undefined, 'empty file; expected a header row item_id,label,logit_A,logit_B,logit_C,logit_D');
 
@@ -36,8 +74,8 @@ export function parseLogitsCsv(text: string, fileName: string): ItemScore[] {
 
   let columns: Record<string, number> | undefined;
   let width = 0;
-  const items: ItemScore[] = [];
-  const firstLine = new Map<string, number>();
+  const runs = new Map<string, LogitsCsvRun & { firstLine: Map<string, number> }>();
+  let items = 0;
   let failure: DataFileError | undefined;
   let rowStart = 0;
 
@@ -69,6 +107,29 @@ export function parseLogitsCsv(text: string, fileName: string): ItemScore[] {
     const cell = (name: string) => row[col[name.toLowerCase()]];
     const itemId = cell('item_id').trim();
     if (itemId === '') return fail(at, 'item_id: expected a non-empty item id');
+    const text = (name: string) => (name in col ? cell(name).trim() : '');
+    const role = text('role');
+    if (role !== '' && !VARIANT_ROLES.includes(role as VariantRole)) return fail(at, `role: expected one of ${VARIANT_ROLES.join(', ')}, got ${quote(role)}`);
+    const engine = text('engine');
+    if (engine !== '' && !ENGINE_KINDS.includes(engine as EngineKind)) return fail(at, `engine: expected one of ${ENGINE_KINDS.join(', ')}, got ${quote(engine)}`);
+    const sim = text('simulated').toLowerCase();
+    if (!['', 'simulated', 'true', 'yes', '1', 'no', 'false', '0'].includes(sim)) return fail(at, `simulated: expected SIMULATED or no, got ${quote(text('simulated'))}`);
+    const simulated = ['simulated', 'true', 'yes', '1'].includes(sim);
+    if (engine === 'simulated' && sim !== '' && !simulated) return fail(at, 'simulated: expected SIMULATED for a row of the simulated engine (simulated scores are always labelled)');
+    const runKey = JSON.stringify([text('variant_key') || text('variant'), text('prompt_key')]);
+    let run = runs.get(runKey);
+    if (!run) {
+      run = { simulated: false, items: [], lines: [], firstLine: new Map() };
+      if (text('variant')) run.variant = text('variant');
+      if (text('variant_key')) run.variantKey = text('variant_key');
+      if (role) run.role = role as VariantRole;
+      if (engine) run.engine = engine as EngineKind;
+      if (text('prompt_key')) run.promptKey = text('prompt_key');
+      runs.set(runKey, run);
+    } else if ((run.role ?? '') !== role || (run.engine ?? '') !== engine || (run.variant ?? '') !== text('variant')) {
+      return fail(at, `variant, role and engine must be the same on every row of a run; this row differs from line ${run.lines[0]}`);
+    }
+    const firstLine = run.firstLine;
     const earlier = firstLine.get(itemId);
     if (earlier !== undefined) return fail(at, `duplicate item id ${quote(itemId)} (first on line ${earlier})`);
     const label = parseLabel(cell('label'));
@@ -89,7 +150,10 @@ export function parseLogitsCsv(text: string, fileName: string): ItemScore[] {
       score.letterMass = mass;
     }
     firstLine.set(itemId, at);
-    items.push(score);
+    run.simulated ||= simulated || engine === 'simulated';
+    run.items.push(score);
+    run.lines.push(at);
+    items++;
   };
 
   Papa.parse<string[]>(body, {
@@ -113,6 +177,6 @@ export function parseLogitsCsv(text: string, fileName: string): ItemScore[] {
   });
   if (failure) throw failure;
   if (columns === undefined) throw new DataFileError(fileName, undefined, 'empty file; expected a header row');
-  if (items.length === 0) throw new DataFileError(fileName, undefined, 'no items: the header is not followed by any row');
-  return items;
+  if (items === 0) throw new DataFileError(fileName, undefined, 'no items: the header is not followed by any row');
+  return [...runs.values()].map(({ firstLine: _f, ...run }) => run);
 }

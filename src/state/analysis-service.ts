@@ -8,6 +8,7 @@
 import {
   assembleReport,
   planAnalysis,
+  jackknifeTable,
   resampleTable,
   type AnalysisJob,
   type AnalysisJobResult,
@@ -24,7 +25,8 @@ import {
   type Predictions,
 } from '../core/metrics';
 import { runNames, variantScoresFromResults } from '../core/results-file';
-import { metricColumn, percentileInterval } from '../core/stats';
+import { metricColumn } from '../core/stats';
+import { bootstrapInterval } from '../core/intervals';
 import { METRICS, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
 import {
   buildResultsFile,
@@ -63,6 +65,8 @@ export interface RunSummary {
   /** Status of the latest run record (`imported` runs are `done`). */
   status: string;
   engineKind: string;
+  /** Why this run is not in the analysis (it was selected but could not be analysed); the others still are. */
+  problem?: string;
 }
 
 /** Calibration of one variant on one domain (or subject, when items carry no domain), at one stage. */
@@ -94,6 +98,10 @@ export interface ScalingEffect {
   /** ECE after - ECE before (negative: scaling reduced ECE). */
   eceChange: number;
   eceChangeCi?: Interval;
+  /** 100 (ECE after - ECE before) / ECE before: the ECE change in % (the study's "cuts ECE by 40-64%"). */
+  eceChangePct: number;
+  /** Its CI in %: the relative change computed on each resample (the same resampled items for both stages). */
+  eceChangePctCi?: Interval;
   /** Accuracy after - before, in points. */
   accuracyChangePts: number;
   accuracyChangePtsCi?: Interval;
@@ -112,8 +120,10 @@ export interface AnalysisView {
   partial: boolean;
   /** Every stored run, analysed or not. */
   runs: RunSummary[];
-  /** groupIds analysed, in analysis order. */
+  /** groupIds analysed, in analysis order (selected runs that could be analysed). */
   analysed: string[];
+  /** Selected runs that could not be analysed, with the reason (also on their RunSummary as `problem`). */
+  unanalysable: { id: string; name: string; reason: string }[];
   /** Absent when nothing is stored or selected. */
   report?: AnalysisReport;
   domains: DomainRow[];
@@ -184,14 +194,23 @@ export function scalingEffects(report: AnalysisReport, results: readonly Analysi
     const effect: ScalingEffect = {
       variant: name,
       eceChange: v.scaled.ece - v.uncalibrated.ece,
+      eceChangePct: (100 * (v.scaled.ece - v.uncalibrated.ece)) / v.uncalibrated.ece,
       accuracyChangePts: 100 * (v.scaled.accuracy - v.uncalibrated.accuracy),
     };
     const before = resampleTable(results, name, 'uncalibrated');
     const after = resampleTable(results, name, 'scaled');
     if (before && after) {
-      const level = report.settings.confidence;
-      effect.eceChangeCi = percentileInterval(metricColumn(after, ECE, before), level);
-      const [lo, hi] = percentileInterval(metricColumn(after, ACC, before), level);
+      const { confidence: level, interval: method = 'percentile' } = report.settings;
+      const jb = jackknifeTable(results, name, 'uncalibrated');
+      const ja = jackknifeTable(results, name, 'scaled');
+      const relative = (table: Float64Array, base: Float64Array) => {
+        const beforeEce = metricColumn(base, ECE);
+        return metricColumn(table, ECE, base).map((d, r) => (100 * d) / beforeEce[r]);
+      };
+      const ci = (values: Float64Array, estimate: number, jack?: Float64Array) => bootstrapInterval(method, values, estimate, level, jack);
+      effect.eceChangeCi = ci(metricColumn(after, ECE, before), effect.eceChange, ja && jb ? metricColumn(ja, ECE, jb) : undefined);
+      effect.eceChangePctCi = ci(relative(after, before), effect.eceChangePct, ja && jb ? relative(ja, jb) : undefined);
+      const [lo, hi] = ci(metricColumn(after, ACC, before), effect.accuracyChangePts / 100, ja && jb ? metricColumn(ja, ACC, jb) : undefined);
       effect.accuracyChangePtsCi = [100 * lo, 100 * hi];
     }
     out.push(effect);
@@ -245,6 +264,7 @@ export class AnalysisService {
       partial: false,
       runs: summaries(groups, [], []),
       analysed: [],
+      unanalysable: [],
       domains: [],
       histograms: [],
       scalingEffects: [],
@@ -254,11 +274,19 @@ export class AnalysisService {
     if (selected.length === 0) return empty;
     const file = buildResultsFile(selected, { app: { name: '', version: '' } });
     const names = runNames(file);
-    const plan = planAnalysis(variantScoresFromResults(file), request.settings);
+    // Per run: a run that cannot be analysed is named with the reason, and every other run is still analysed.
+    const plan = planAnalysis(variantScoresFromResults(file), request.settings, { perRun: true });
+    const reasons = new Map((plan.unanalysed ?? []).map((u) => [u.variant, u.reason]));
+    const unanalysable = selected.flatMap((g, i) => (reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : []));
+    const runs = summaries(groups, selected, names).map((r) => {
+      const problem = unanalysable.find((u) => u.id === r.id)?.reason;
+      return problem === undefined ? r : { ...r, problem };
+    });
     const base = {
       requestId: request.requestId,
-      runs: summaries(groups, selected, names),
-      analysed: selected.map(groupId),
+      runs,
+      analysed: selected.filter((_, i) => !reasons.has(names[i])).map(groupId),
+      unanalysable,
       domains: domainBreakdown(plan),
       histograms: confidenceHistograms(plan),
     };
@@ -332,23 +360,30 @@ export interface AnalysisWorkerApi {
   storeSignature(dbName: string): Promise<string>;
   /** The results JSON of the selected runs (all when absent), with the report when it covers exactly them. */
   exportResults(dbName: string, options: Omit<ExportOptions, 'analysis' | 'createdAt'> & { selection?: string[]; report?: AnalysisReport }): Promise<string>;
+  /** Deletes one stored run (by groupId) with all its stored results; returns how many results were deleted. */
+  deleteRun(dbName: string, id: string): Promise<number>;
+  /** How many results a stored run (by groupId) holds, for the confirmation before deleting it. */
+  countRun(dbName: string, id: string): Promise<number>;
   /** The per-item CSV of the selected runs (all when absent). */
   exportItemsCsv(dbName: string, selection?: string[]): Promise<string>;
   /**
    * Imports files all or nothing (see importFiles); returns what was imported, without the records. The files
    * cross as Blobs and are read here, so a large file is neither read nor copied on the page's main thread.
    */
-  importFiles(dbName: string, inputs: PickedImport[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles'>>;
+  importFiles(dbName: string, inputs: PickedImport[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles' | 'resultPlaces'>>;
 }
 
-/** A file picked for import (a File, or any Blob with a name), with the variant it belongs to when it carries none. */
+/**
+ * A file picked for import (a File, or any Blob with a name; or, from tests and scripts, its text), with the
+ * variant it belongs to when it carries none.
+ */
 export interface PickedImport {
-  file: Blob & { name: string };
+  file: (Blob & { name: string }) | { name: string; text: string };
   as?: ExternalVariant;
 }
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
-export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords'> {
+export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup'> {
   readonly isClosed: boolean;
 }
 
@@ -400,11 +435,22 @@ export function createAnalysisWorkerApi(options: {
       if (groups.length === 0) throw new Error('Nothing to export: no stored results.');
       return itemsCsv(buildResultsFile(groups, { app: { name: '', version: '' } }));
     },
+    async deleteRun(dbName, id) {
+      const [variantKey, promptKey] = JSON.parse(id) as [string, string];
+      return (await open(dbName)).deleteRunGroup(variantKey, promptKey);
+    },
+    async countRun(dbName, id) {
+      const [variantKey, promptKey] = JSON.parse(id) as [string, string];
+      return (await open(dbName)).countResults(variantKey, promptKey);
+    },
     async importFiles(dbName, picked) {
       const inputs: ImportInput[] = await Promise.all(
-        picked.map(async ({ file, as }) => ({ file: { name: file.name, text: await file.text() }, ...(as ? { as } : {}) })),
+        picked.map(async ({ file, as }) => ({
+          file: { name: file.name, text: typeof file.text === 'string' ? file.text : await file.text() },
+          ...(as ? { as } : {}),
+        })),
       );
-      const { variants: _v, runs: _r, results: _s, resultFiles: _f, ...outcome } = await importFiles(await open(dbName), inputs);
+      const { variants: _v, runs: _r, results: _s, resultFiles: _f, resultPlaces: _p, ...outcome } = await importFiles(await open(dbName), inputs);
       return outcome;
     },
   };

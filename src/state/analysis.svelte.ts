@@ -6,6 +6,7 @@
  */
 import { proxy, wrap, type Remote } from 'comlink';
 import { DEFAULT_ANALYSIS_SETTINGS, type AdapterInfo, type AnalysisSettings, type ItemManifest } from '../core/types';
+import { resolveSettings } from '../core/analysis';
 import type { ExternalVariant } from '../data/import';
 import type { AnalysisView, AnalysisWorkerApi } from './analysis-service';
 import { version as appVersion, dependencies } from '../../package.json';
@@ -34,6 +35,17 @@ export interface AnalysisControllerOptions {
   selection?: string[];
 }
 
+/**
+ * Whether a CSV's header names its rows' variants (the kit's per-item CSV: `variant`/`variant_key` columns,
+ * LOGITS_CSV_PROVENANCE in src/data/logits-csv.ts), so the import need not ask whose scores it holds. Reads only
+ * the first few kB; the importer checks the whole file.
+ */
+export async function csvNamesItsVariants(file: Blob): Promise<boolean> {
+  const header = (await file.slice(0, 4096).text()).replace(/^\uFEFF/, '').split('\n')[0];
+  const cells = header.split(/[,;\t]/).map((c) => c.trim().replace(/^"|"$/g, '').toLowerCase());
+  return cells.includes('variant') || cells.includes('variant_key');
+}
+
 /** Starts the analysis worker (which starts its own pool of job workers). */
 export function startAnalysisWorker(): { api: Remote<AnalysisWorkerApi>; terminate: () => void } {
   const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), { type: 'module', name: 'analysis' });
@@ -55,6 +67,10 @@ export class AnalysisController {
   /** The last import's or export's outcome, for a status line. */
   message = $state<{ kind: 'ok' | 'error'; text: string } | undefined>(undefined);
   busy = $state(false);
+  /** Settings typed in but refused, by field, with the reason; the shown view then belongs to older settings. */
+  fieldErrors = $state<Partial<Record<keyof AnalysisSettings, string>>>({});
+  /** A settings change waits for typing to settle before it recomputes. */
+  pendingChange = $state(false);
 
   private readonly api: Remote<AnalysisWorkerApi> | AnalysisWorkerApi;
   private readonly dbName: string;
@@ -78,7 +94,7 @@ export class AnalysisController {
       this.terminate = started.terminate;
     }
     this.pollMs = options.pollMs ?? 2000;
-    this.debounceMs = options.debounceMs ?? 200;
+    this.debounceMs = options.debounceMs ?? 400;
     if (options.settings) this.settings = { ...options.settings };
     if (options.selection) this.selection = [...options.selection];
   }
@@ -104,11 +120,41 @@ export class AnalysisController {
   /** Changes settings and recomputes after a short pause (so typing a number computes once). */
   updateSettings(patch: Partial<AnalysisSettings>): void {
     this.settings = { ...this.settings, ...patch };
+    for (const key of Object.keys(patch) as (keyof AnalysisSettings)[]) delete this.fieldErrors[key];
     this.schedule();
+  }
+
+  /**
+   * One field as typed: a valid value updates the settings (recomputing once typing settles); an invalid one
+   * (not a number, out of range) is refused at the field with the analysis's own message, and the settings and
+   * the shown view stay as they were (the view is then marked stale). Returns the refusal, if any.
+   */
+  setField(key: keyof AnalysisSettings, value: unknown): string | undefined {
+    if (typeof value === 'number' && Number.isNaN(value)) {
+      this.fieldErrors = { ...this.fieldErrors, [key]: `${key}: expected a number` };
+      return this.fieldErrors[key];
+    }
+    try {
+      resolveSettings({ ...$state.snapshot(this.settings), [key]: value } as AnalysisSettings);
+    } catch (e) {
+      this.fieldErrors = { ...this.fieldErrors, [key]: errorText(e) };
+      return this.fieldErrors[key];
+    }
+    const { [key]: _dropped, ...rest } = this.fieldErrors;
+    this.fieldErrors = rest;
+    this.updateSettings({ [key]: value } as Partial<AnalysisSettings>);
+    return undefined;
+  }
+
+  /** Whether the shown view is not (or not yet) that of the settings in the fields. */
+  get stale(): boolean {
+    const old = this.view !== undefined && (this.status === 'error' || this.status === 'computing');
+    return Object.keys(this.fieldErrors).length > 0 || this.pendingChange || old;
   }
 
   resetSettings(): void {
     this.settings = { ...DEFAULT_ANALYSIS_SETTINGS };
+    this.fieldErrors = {};
     this.schedule();
   }
 
@@ -127,6 +173,7 @@ export class AnalysisController {
 
   private schedule(ms = this.debounceMs): void {
     clearTimeout(this.timer);
+    this.pendingChange = true;
     this.timer = setTimeout(() => void this.recompute(), ms);
   }
 
@@ -146,6 +193,8 @@ export class AnalysisController {
     if (this.disposed) return;
     const requestId = ++this.requestSeq;
     const current = () => requestId === this.requestSeq && !this.disposed;
+    clearTimeout(this.timer);
+    this.pendingChange = false;
     this.status = 'computing';
     this.error = undefined;
     this.jobs = { done: 0, total: 0 };
@@ -213,6 +262,24 @@ export class AnalysisController {
     });
   }
 
+  /** How many results a stored run holds (by groupId), for the confirmation before deleting it. */
+  async storedResults(id: string): Promise<number> {
+    return this.api.countRun(this.dbName, id);
+  }
+
+  /** Deletes a stored run (by groupId) with all its stored results, then recomputes without it. */
+  async deleteRun(id: string): Promise<boolean> {
+    const done = await this.guard('delete', async () => {
+      const name = this.view?.runs.find((r) => r.id === id)?.name ?? id;
+      const deleted = await this.api.deleteRun(this.dbName, id);
+      if (this.selection) this.selection = this.selection.filter((x) => x !== id);
+      this.message = { kind: 'ok', text: `Deleted run ${name} and its ${deleted} stored result${deleted === 1 ? '' : 's'}.` };
+      await this.recompute();
+      return true;
+    });
+    return done ?? false;
+  }
+
   /** Imports files all or nothing; on success recomputes, on failure says which file and field. */
   async importFiles(files: readonly PickedFile[]): Promise<boolean> {
     const done = await this.guard('import', async () => {
@@ -229,12 +296,13 @@ export class AnalysisController {
     return done ?? false;
   }
 
-  private async guard<T>(what: 'import' | 'export', work: () => Promise<T>): Promise<T | undefined> {
+  private async guard<T>(what: 'import' | 'export' | 'delete', work: () => Promise<T>): Promise<T | undefined> {
     this.busy = true;
     try {
       return await work();
     } catch (e) {
-      this.message = { kind: 'error', text: `${what === 'import' ? 'Import refused, nothing was stored' : 'Export failed'}: ${errorText(e)}` };
+      const prefix = { import: 'Import refused, nothing was stored', export: 'Export failed', delete: 'Delete failed' }[what];
+      this.message = { kind: 'error', text: `${prefix}: ${errorText(e)}` };
       return undefined;
     } finally {
       this.busy = false;

@@ -169,11 +169,20 @@ export class VariantsState {
     this.persistQueue();
   }
 
-  /** Removes the variant record (its stored results stay until deleted with the run). */
-  async remove(key: string): Promise<void> {
-    await this.db()?.deleteVariant(key);
+  /** How many results are stored for a variant: what deleting it also deletes (for the confirmation). */
+  async storedResults(key: string): Promise<number> {
+    return (await this.db()?.countVariantResults(key)) ?? 0;
+  }
+
+  /**
+   * Deletes the variant with its runs and stored results (one transaction), so no stored result outlives its
+   * variant on the Results page. Returns how many results were deleted.
+   */
+  async remove(key: string): Promise<number> {
+    const deleted = (await this.db()?.deleteVariantAndResults(key)) ?? 0;
     this.stored = this.stored.filter((v) => v.key !== key);
     this.toggleQueued(key, false);
+    return deleted;
   }
 
   /**

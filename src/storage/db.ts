@@ -299,6 +299,55 @@ export class KitDb {
     });
   }
 
+  /**
+   * Deletes one stored run of (variant, prompt): its run records and every stored result, in one transaction.
+   * The variant record stays. Returns how many results were deleted.
+   */
+  deleteRunGroup(variantKey: string, promptKey: string): Promise<number> {
+    return this.run(`Deleting the run of ${variantKey}`, async () => {
+      const tx = this.db.transaction(['runs', 'results'], 'readwrite');
+      const runs = await tx.objectStore('runs').index('byVariant').getAllKeys(variantKey);
+      const deleted = await this.deleteResultsIn(tx.objectStore('results'), variantKey, promptKey);
+      await Promise.all(runs.filter((key) => key[1] === promptKey).map((key) => tx.objectStore('runs').delete(key)));
+      await tx.done;
+      return deleted;
+    });
+  }
+
+  /**
+   * Deletes a variant with everything stored for it: the variant record, its runs and their results, in one
+   * transaction, so no result outlives its variant. Returns how many results were deleted.
+   */
+  deleteVariantAndResults(variantKey: string): Promise<number> {
+    return this.run(`Deleting variant ${variantKey}`, async () => {
+      const tx = this.db.transaction(['variants', 'runs', 'results'], 'readwrite');
+      const runs = tx.objectStore('runs');
+      const runKeys = await runs.index('byVariant').getAllKeys(variantKey);
+      const results = tx.objectStore('results');
+      const resultKeys = await results.getAllKeys(IDBKeyRange.bound([variantKey], [variantKey, []]));
+      await Promise.all([...resultKeys.map((k) => results.delete(k)), ...runKeys.map((k) => runs.delete(k)), tx.objectStore('variants').delete(variantKey)]);
+      await tx.done;
+      return resultKeys.length;
+    });
+  }
+
+  /** How many results are stored for a variant (under every prompt). */
+  countVariantResults(variantKey: string): Promise<number> {
+    return this.run(`Counting results of ${variantKey}`, () =>
+      this.db.count('results', IDBKeyRange.bound([variantKey], [variantKey, []])),
+    );
+  }
+
+  private async deleteResultsIn(
+    store: { getAllKeys(query: IDBKeyRange): Promise<[string, string, string][]>; delete(key: [string, string, string]): Promise<void> },
+    variantKey: string,
+    promptKey: string,
+  ): Promise<number> {
+    const keys = await store.getAllKeys(IDBKeyRange.bound([variantKey, promptKey], [variantKey, promptKey, []]));
+    await Promise.all(keys.map((key) => store.delete(key)));
+    return keys.length;
+  }
+
   // Import ---------------------------------------------------------------------------------------------
 
   /**
@@ -310,6 +359,7 @@ export class KitDb {
   async importRecords(
     records: { variants: readonly VariantRecord[]; runs: readonly RunRecord[]; results: readonly StoredResult[] },
     check: (stored: StoredResult, incoming: StoredResult) => void,
+    sameItem?: (stored: StoredResult, incoming: StoredResult) => void,
   ): Promise<{ variantsAdded: number; runsAdded: number; resultsAdded: number; resultsKept: number }> {
     const context = 'Importing results';
     this.checkOpen(context);
@@ -327,6 +377,26 @@ export class KitDb {
         Promise.all(records.runs.map((r) => runs.getKey([r.variantKey, r.promptKey, r.manifestHash]))),
         Promise.all(records.results.map((r) => results.get([r.variantKey, r.promptKey, r.itemId]))),
       ]);
+      if (sameItem) {
+        // Results of other runs with the same item id (read in this transaction, so the check and the write
+        // see the same store): `sameItem` may refuse the import, e.g. for a different gold answer.
+        const incomingIds = new Set(records.results.map((r) => r.itemId));
+        const ownKeys = new Set(records.results.map((r) => JSON.stringify([r.variantKey, r.promptKey])));
+        const keys = (await results.getAllKeys()).filter((k) => incomingIds.has(k[2]) && !ownKeys.has(JSON.stringify([k[0], k[1]])));
+        const others = await Promise.all(keys.map((k) => results.get(k)));
+        const byItem = new Map<string, StoredResult>();
+        for (const o of others) if (o && !byItem.has(o.itemId)) byItem.set(o.itemId, o);
+        for (const r of records.results) {
+          const stored = byItem.get(r.itemId);
+          if (!stored) continue;
+          try {
+            sameItem(stored, r);
+          } catch (e) {
+            refusal = e;
+            throw e;
+          }
+        }
+      }
       const writes: Promise<unknown>[] = [];
       // Every request is observed at once: an abort rejects them all, and none may go unhandled.
       const write = (request: Promise<unknown>) => {

@@ -15,6 +15,7 @@ it.each([
   { bootstrap: 300, permutations: 299 },
   { bootstrap: 200, permutations: 199, scaling: 'temperature', bins: 10, seed: 7 },
   { bootstrap: 100, permutations: 0, scaling: 'vector', inSample: true },
+  { bootstrap: 100, permutations: 0, interval: 'bca' },
 ])('the analysis report in Chromium equals the one computed in Node (%o)', async (settings) => {
   const inBrowser = JSON.stringify(analyzeVariants(determinismVariants(), settings as never));
   const inNode = await commands.analysisReportInNode(settings);

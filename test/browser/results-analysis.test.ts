@@ -7,6 +7,7 @@ import { buildResultsFile, exportResultsJson, readStoredRuns, type StoredRunGrou
 import { importFiles } from '../../src/data/import';
 import { AnalysisController, startAnalysisWorker } from '../../src/state/analysis.svelte';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
+import { DEFAULT_ANALYSIS_SETTINGS } from '../../src/core/types';
 import ResultsPage from '../../src/components/results/ResultsPage.svelte';
 import { itemIds, simulatedGroup, studyGroups } from '../support/stored-runs';
 
@@ -59,7 +60,7 @@ describe('the analysis worker in Chromium (a real Worker with a pool of job work
     expect(partials).toEqual([expect.objectContaining({ partial: true, requestId: 1 })]);
     expect(view.jobsDone).toBe(view.jobsTotal);
     expect(view.jobsTotal).toBeGreaterThan(0);
-  });
+  }, 60_000); // the worker and this thread each run it, smooth ECE resampling included
 
   it('drops a superseded request in the worker', async () => {
     const db = await freshDb();
@@ -149,3 +150,53 @@ describe('the results page', () => {
     }
   });
 });
+
+describe('the settings on the results page', () => {
+  it('refuses an invalid value at its field, marks the table stale, and recomputes once typing settles', async () => {
+    const db = await freshDb();
+    await store(db, studyGroups(30));
+    const controller = new AnalysisController({ dbName: db.name, pollMs: 0, debounceMs: 300, settings: { ...DEFAULT_ANALYSIS_SETTINGS, bootstrap: 50, permutations: 0 } });
+    stops.push(() => controller.dispose());
+    const target = document.createElement('div');
+    document.body.append(target);
+    const page = mount(ResultsPage, { target, props: { controller } });
+    let requests = 0;
+    const recompute = controller.recompute.bind(controller);
+    controller.recompute = async () => {
+      requests++;
+      return recompute();
+    };
+    try {
+      await expect.poll(() => controller.status, { timeout: 60_000 }).toBe('ready');
+      flushSync();
+      requests = 0;
+      const bins = target.querySelector<HTMLInputElement>('input[aria-invalid], .settings input[type="number"]')!;
+      const type = (text: string) => {
+        bins.value = text;
+        bins.dispatchEvent(new Event('input', { bubbles: true }));
+        flushSync();
+      };
+      type('0');
+      expect(target.querySelector('[role="alert"].field-error')?.textContent).toBe('bins must be an integer from 1 to 255, got 0');
+      expect(bins.getAttribute('aria-invalid')).toBe('true');
+      expect(target.querySelector('[data-testid="stale-notice"]')?.textContent).toContain('a setting above was refused');
+      expect(controller.settings.bins).toBe(15);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(requests).toBe(0);
+      // Typing 1, 12 in quick succession: one recompute, with 12 bins, after the pause.
+      type('1');
+      type('12');
+      expect(target.querySelector('.field-error')).toBeNull();
+      expect(target.querySelector('[data-testid="stale-notice"]')?.textContent).toContain('recomputing once typing settles');
+      await expect.poll(() => controller.status, { timeout: 60_000 }).toBe('ready');
+      await expect.poll(() => controller.view?.report?.settings.bins, { timeout: 60_000 }).toBe(12);
+      expect(requests).toBe(1);
+      flushSync();
+      expect(target.querySelector('[data-testid="stale-notice"]')).toBeNull();
+    } finally {
+      unmount(page);
+      target.remove();
+    }
+  });
+});
+

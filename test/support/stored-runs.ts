@@ -103,13 +103,27 @@ export class MemoryRunStore {
       .filter((r) => r.variantKey === variantKey && r.promptKey === promptKey)
       .sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
   }
+  async deleteRunGroup(variantKey: string, promptKey: string) {
+    let deleted = 0;
+    for (const [key, r] of this.results) if (r.variantKey === variantKey && r.promptKey === promptKey) (this.results.delete(key), deleted++);
+    for (const [key, r] of this.runs) if (r.variantKey === variantKey && r.promptKey === promptKey) this.runs.delete(key);
+    return deleted;
+  }
   async countResults(variantKey: string, promptKey: string) {
     return (await this.getResults(variantKey, promptKey)).length;
   }
   async importRecords(
     records: { variants: readonly VariantRecord[]; runs: readonly RunRecord[]; results: readonly StoredResult[] },
     check: (stored: StoredResult, incoming: StoredResult) => void,
+    sameItem?: (stored: StoredResult, incoming: StoredResult) => void,
   ) {
+    if (sameItem) {
+      const own = new Set(records.results.map((r) => JSON.stringify([r.variantKey, r.promptKey])));
+      for (const r of records.results) {
+        const other = [...this.results.values()].find((s) => s.itemId === r.itemId && !own.has(JSON.stringify([s.variantKey, s.promptKey])));
+        if (other) sameItem(other, r);
+      }
+    }
     const counts = { variantsAdded: 0, runsAdded: 0, resultsAdded: 0, resultsKept: 0 };
     const variants = new Map(this.variants);
     const runs = new Map(this.runs);

@@ -58,7 +58,7 @@ describe('AnalysisService', () => {
       expected.comparisons.map((c) => [expect.closeTo(c.diff, 12), undefined]),
     );
     expect(points.settings).toEqual(expected.settings);
-  });
+  }, 30_000); // both analyses include smooth ECE resampling: a few seconds on a busy 2-core machine
 
   it('analyses only the selected runs and still lists every stored run', async () => {
     const groups = studyGroups(30);
@@ -158,7 +158,7 @@ describe('AnalysisService', () => {
     store.isClosed = true;
     await api.analyzeStored('db', { requestId: 3, settings: { bootstrap: 0, permutations: 0 } });
     expect(opened).toBe(2);
-  });
+  }, 30_000); // smooth ECE resampling included
 
   it('exports, fingerprints and imports through the worker API', async () => {
     const groups = studyGroups(10);
@@ -236,19 +236,21 @@ describe('checkPublishedClaims', () => {
     ],
   } as unknown as AnalysisReport;
 
-  it('marks each claim reproduced or not by its direction, with whether the CI excludes zero', () => {
+  it('judges each claim on every criterion that applies, never on the direction alone', () => {
     const checks = Object.fromEntries(checkPublishedClaims(report).map((c) => [c.id, c]));
-    expect(checks['ece-grpo-base']).toMatchObject({ value: 0.01, verdict: 'reproduced', ciExcludesZero: false, p: 0.6, published: '+0.006' });
-    expect(checks['mce-grpo-sft']).toMatchObject({ value: 0.05, verdict: 'reproduced', ciExcludesZero: true });
+    // +0.01 with a CI that includes 0: the direction alone does not reproduce the claim.
+    expect(checks['ece-grpo-base']).toMatchObject({
+      value: 0.01, verdict: 'partly reproduced', directionMatches: true, ciExcludesZero: false, ciMeetsPublished: true, p: 0.6, published: '+0.006',
+    });
+    // MCE: the study found it not significant, so only direction and the CI containing +0.010 count.
+    expect(checks['mce-grpo-sft']).toMatchObject({ value: 0.05, verdict: 'reproduced', ciExcludesZero: true, ciExcludesZeroRequired: false, ciMeetsPublished: true });
     // The study's p = 0.41 belongs to the MCE difference GRPO - SFT; here p = 0.03, so non-significance is not reproduced.
     expect(checks['p-mce-grpo-sft']).toMatchObject({ value: 0.03, verdict: 'not reproduced', published: 'p = 0.41' });
-    // ECE 0.1 -> 0.05 is a 50% cut, inside 40-64%; accuracy +2 points inside 1.5-3.0.
-    expect(checks['ece-reduction-grpo']).toMatchObject({ value: expect.closeTo(-50, 10), verdict: 'reproduced', inPublishedRange: true });
-    expect(checks['accuracy-gain-grpo']).toMatchObject({ value: expect.closeTo(2, 10), verdict: 'reproduced', inPublishedRange: true });
-    // SFT: ECE 0.08 -> 0.06 is a 25% cut (outside the range); accuracy fell one point.
-    expect(checks['ece-reduction-sft']).toMatchObject({ value: expect.closeTo(-25, 10), verdict: 'reproduced', inPublishedRange: false });
-    expect(checks['accuracy-gain-sft']).toMatchObject({ value: expect.closeTo(-1, 10), verdict: 'not reproduced', inPublishedRange: false });
-    expect(checks['scaled-ece-grpo-sft']).toMatchObject({ value: -0.01, verdict: 'not reproduced', ciExcludesZero: false });
+    // Without the scaling effects' CIs nothing about scaling is "reproduced", however good the estimate.
+    expect(checks['ece-reduction-grpo']).toMatchObject({ value: expect.closeTo(-50, 10), verdict: 'partly reproduced', inPublishedRange: true });
+    expect(checks['ece-reduction-grpo'].summary).toBe('direction matches; no CI yet; inside the published -40% to -64%');
+    expect(checks['accuracy-gain-sft']).toMatchObject({ value: expect.closeTo(-1, 10), verdict: 'not reproduced', inPublishedRange: false, directionMatches: false });
+    expect(checks['scaled-ece-grpo-sft']).toMatchObject({ value: -0.01, verdict: 'not reproduced', ciExcludesZero: false, ciMeetsPublished: true });
   });
 
   it('flips a comparison stored the other way round, and says what is missing', () => {

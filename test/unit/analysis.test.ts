@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { analyzeVariants, AnalysisError, prepareVariant, resolveSettings } from '../../src/core/analysis';
 import { expectedCalibrationError, predictionsFromLogits } from '../../src/core/metrics';
 import { MetricPool, bootstrapMetrics, metricColumn, percentileInterval } from '../../src/core/stats';
-import { deriveSeed } from '../../src/core/random';
+import { Rng, deriveSeed } from '../../src/core/random';
+import { bcaInterval } from '../../src/core/intervals';
+import { SmoothEcePool, smoothCalibrationError } from '../../src/core/smooth-ece';
 import { DEFAULT_ANALYSIS_SETTINGS, METRICS, type VariantScores } from '../../src/core/types';
 import { pairedVariant, syntheticVariant } from '../support/synthetic';
 
@@ -33,7 +35,7 @@ describe('analyzeVariants', () => {
     const shuffled = { ...grpo, items: [...grpo.items].reverse() };
     const r2 = analyzeVariants([base, shuffled], fast);
     expect(r2).toEqual(r1);
-  });
+  }, 30_000); // two analyses of 400 items, smooth ECE resampling included
 
   it('reports point estimates equal to the metric definitions, with their CIs', () => {
     const r = analyzeVariants([base], { ...fast, scaling: 'none' });
@@ -130,6 +132,65 @@ describe('analyzeVariants', () => {
     const disjoint = { ...grpo, items: grpo.items.map((it) => ({ ...it, itemId: `other/${it.itemId}` })) };
     expect(() => analyzeVariants([base, disjoint], fast)).toThrow(/share no item ids/);
   });
+
+  it('per run: names a variant it cannot analyse and a pair it cannot compare, and analyses the rest', () => {
+    const tiny = { ...base, name: 'tiny', items: base.items.slice(0, 3) };
+    const disjoint = { ...grpo, name: 'disjoint', items: grpo.items.map((it) => ({ ...it, itemId: `other/${it.itemId}` })) };
+    const relabelled = { ...grpo, name: 'relabelled', items: grpo.items.map((it, i) => (i === 0 ? { ...it, label: (it.label + 1) % 4 } : it)) };
+    const r = analyzeVariants([base, grpo, tiny, disjoint, relabelled], fast, { perRun: true });
+    expect(Object.keys(r.variants)).toEqual(['base', 'grpo', 'disjoint', 'relabelled']);
+    expect(r.unanalysed).toEqual([{ variant: 'tiny', reason: 'variant tiny has 3 items, fewer than the 5 cross-fitting folds' }]);
+    // Each run's own metrics are those it gets analysed alone.
+    expect(r.variants.disjoint).toEqual(analyzeVariants([disjoint], fast).variants.disjoint);
+    expect(r.variants.base).toEqual(analyzeVariants([base], fast).variants.base);
+    const uncompared = Object.fromEntries(r.uncompared!.map((u) => [`${u.a}|${u.b}`, u.reason]));
+    expect(uncompared['base|disjoint']).toMatch(/^no shared items: base and disjoint share no item ids/);
+    expect(uncompared['base|tiny']).toBe('tiny could not be analysed');
+    expect(uncompared['base|relabelled']).toMatch(/item item\/00000 has gold answer . in base but . in relabelled/);
+    // Pairs that share items are still compared, with the numbers of a strict analysis of that pair.
+    const strict = analyzeVariants([base, grpo], fast).comparisons;
+    expect(r.comparisons.filter((c) => c.a === 'base' && c.b === 'grpo')).toEqual(strict);
+    // Nothing left out: the per-run report is the strict one.
+    expect(analyzeVariants([base, grpo], fast, { perRun: true })).toEqual(analyzeVariants([base, grpo], fast));
+  }, 60_000);
+
+  it('reads every CI by settings.interval: basic reflects the percentile interval, BCa uses the jackknife', () => {
+    const one = { ...base, items: base.items.slice(0, 120) };
+    const settings = { bootstrap: 300, permutations: 0, scaling: 'none' as const };
+    const pct = analyzeVariants([one], settings).variants.base.uncalibrated;
+    const basic = analyzeVariants([one], { ...settings, interval: 'basic' }).variants.base.uncalibrated;
+    const bca = analyzeVariants([one], { ...settings, interval: 'bca' }, {}).variants.base.uncalibrated;
+    for (const m of METRICS) {
+      if (!Number.isFinite(pct.ci![m][0])) continue;
+      expect(basic.ci![m][0]).toBeCloseTo(2 * pct[m] - pct.ci![m][1], 12);
+      expect(basic.ci![m][1]).toBeCloseTo(2 * pct[m] - pct.ci![m][0], 12);
+    }
+    // BCa by hand from the same resamples and the leave-one-out values of each metric.
+    const prepared = prepareVariant(one, resolveSettings(settings));
+    const pool = new MetricPool([prepared.uncalibrated]);
+    const { group0 } = bootstrapMetrics(pool, pool.slots, 300, deriveSeed(0, 'bootstrap'));
+    const jack = new Float64Array(120 * METRICS.length);
+    const out = new Float64Array(2 * METRICS.length);
+    for (let i = 0; i < 120; i++) {
+      const w = new Float64Array(120).fill(1);
+      w[i] = 0;
+      pool.evaluate(w, null, out);
+      jack.set(out.subarray(0, METRICS.length), i * METRICS.length);
+    }
+    METRICS.forEach((m, j) => {
+      expect(bca.ci![m]).toEqual(bcaInterval(metricColumn(group0, j), pct[m], metricColumn(jack, j)));
+    });
+    // Smooth ECE: its own pass over the same draws, at the point estimate's bandwidth.
+    const smooth = new SmoothEcePool(prepared.uncalibrated, pct.smooth_ece_bandwidth!);
+    const rng = new Rng(deriveSeed(0, 'bootstrap'));
+    const values = Array.from({ length: 300 }, () => {
+      const counts = new Float64Array(120);
+      for (let k = 0; k < 120; k++) counts[rng.nextInt(120)]++;
+      return smooth.evaluate(counts);
+    });
+    expect(pct.ci!.smooth_ece).toEqual(percentileInterval(values, 0.95));
+    expect(pct.smooth_ece).toBe(smoothCalibrationError(prepared.uncalibrated).value);
+  }, 60_000);
 
   it('skips CIs and p-values when asked for zero resamples', () => {
     const r = analyzeVariants([base, grpo], { bootstrap: 0, permutations: 0, scaling: 'none' });

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/random';
 import { METRICS, type AnalysisReport, type ResultsFile } from '../../src/core/types';
+import { itemsCsv } from '../../src/data/export';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (path: string) => join(root, 'test/fixtures', path);
@@ -161,6 +162,36 @@ describe('analyze CLI', () => {
     const correct = items.filter((it) => argmax(it.z.sft) === it.label).length;
     expect(reports[0].variants.sft.uncalibrated.accuracy).toBeCloseTo(correct / items.length, 12);
     expect(reports[0].variants.sft.n).toBe(48);
+  }, 120_000);
+
+  it('keeps SIMULATED through the per-item CSV: its rows say so, and the CLI labels the variant', () => {
+    const file = JSON.parse(readFileSync(join(dir, 'simulated.json'), 'utf8')) as ResultsFile;
+    const csvPath = join(dir, 'sim-items.csv');
+    writeFileSync(csvPath, itemsCsv({ ...file, runs: [file.runs[1]] }));
+    const out = join(dir, 'sim-items.json');
+    const r = analyze('--variant', `sim=${csvPath}`, ...FAST, '--json', out);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
+    expect(report.variants.sim.simulated).toBe(true);
+    expect(r.stdout).toMatch(/^sim  \[SIMULATED: scores from the simulated engine, not from a model\]$/m);
+  }, 120_000);
+
+  it('reports smooth ECE at both stages and records the interval method (--interval bca)', () => {
+    const out = join(dir, 'bca.json');
+    const r = analyze(join(dir, 'simulated.json'), ...FAST, '--interval', 'bca', '--json', out);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
+    expect(report.settings.interval).toBe('bca');
+    for (const v of Object.values(report.variants)) {
+      for (const stage of [v.uncalibrated, v.scaled!]) {
+        expect(stage.smooth_ece).toBeGreaterThan(0);
+        expect(stage.smooth_ece_bandwidth).toBeGreaterThan(0);
+        expect(stage.ci!.smooth_ece).toHaveLength(2);
+      }
+    }
+    expect(r.stdout).toContain('CIs: 95% BCa bootstrap (Efron 1987), 200 resamples');
+    expect(r.stdout).toMatch(/^ {2}smooth ECE +\d\.\d{4} \[/m);
+    expect(analyze(join(dir, 'simulated.json'), '--interval', 'studentized').stderr).toMatch(/--interval.*studentized/);
   }, 120_000);
 
   it('writes the documented --json shape and prints the table with its settings', () => {

@@ -188,9 +188,15 @@ describe('import: results files, lm-eval samples and logits CSVs into storage', 
 
   it('refuses two files that disagree on one item before touching the store', () => {
     const g = studyGroups(4)[0];
-    const changed: StoredRunGroup = { ...g, results: g.results.map((r, i) => (i === 0 ? { ...r, label: (r.label + 1) % 4 } : r)) };
+    const changed: StoredRunGroup = { ...g, results: g.results.map((r, i) => (i === 0 ? { ...r, letterLogits: [9, 0, 0, 0] } : r)) };
     expect(() => planImport([{ file: exportOf([g], 'x.json') }, { file: exportOf([changed], 'y.json') }])).toThrow(
       `y.json: item "${g.results[0].itemId}": variant "${g.variantKey}" scored this item differently in x.json (answer or letter logits differ); import one of the two files`,
+    );
+    // A different gold answer is named as such, with both answers and where each is.
+    const relabelled: StoredRunGroup = { ...g, results: g.results.map((r, i) => (i === 0 ? { ...r, label: (r.label + 1) % 4 } : r)) };
+    const [was, now] = ['ABCD'[g.results[0].label], 'ABCD'[(g.results[0].label + 1) % 4]];
+    expect(() => planImport([{ file: exportOf([g], 'x.json') }, { file: exportOf([relabelled], 'y.json') }])).toThrow(
+      `y.json: runs[0].items[0]: item "${g.results[0].itemId}" has gold answer ${now} here but ${was} in x.json (runs[0].items[0])`,
     );
   });
 
@@ -240,5 +246,74 @@ describe('import: results files, lm-eval samples and logits CSVs into storage', 
     expect(() => planImport([{ file: { name: 'sneaky.json', text } }])).toThrow(
       'sneaky.json: runs[0].variant.simulated: expected true for a run of the simulated engine (simulated scores are always labelled)',
     );
+  });
+});
+
+describe('import: one gold answer per item id', () => {
+  it('refuses a CSV that gives a stored item another gold answer, naming file, line, item and both labels', async () => {
+    const g = studyGroups(6)[0];
+    const store = MemoryRunStore.of([g]);
+    const before = JSON.stringify([...store.results.values()]);
+    const rows = g.results.map((r, i) => `${r.itemId},${'ABCD'[i === 3 ? (r.label + 2) % 4 : r.label]},1,0,0,0`);
+    const csv = `item_id,label,logit_A,logit_B,logit_C,logit_D\n\n${rows.join('\n')}\n`;
+    const error = await importFiles(store, [{ file: { name: 'other.csv', text: csv }, as: { name: 'other', role: 'sft' } }], at).catch((e) => e);
+    const item = g.results[3];
+    expect(error).toBeInstanceOf(ImportError);
+    // Line 6: the header, a blank line, then rows 0..3.
+    expect(error.message).toBe(
+      `other.csv: line 6: item "${item.itemId}" has gold answer ${'ABCD'[(item.label + 2) % 4]} here but ${'ABCD'[item.label]} in a stored run ` +
+        `(variant "${g.variantKey}", prompt "${g.promptKey}"); an item has one gold answer, so nothing was imported`,
+    );
+    expect(JSON.stringify([...store.results.values()])).toBe(before);
+    expect(store.variants.size).toBe(1);
+    // The same rows with the stored answers go in.
+    const agreeing = `item_id,label,logit_A,logit_B,logit_C,logit_D\n${g.results.map((r) => `${r.itemId},${'ABCD'[r.label]},1,0,0,0`).join('\n')}\n`;
+    await importFiles(store, [{ file: { name: 'other.csv', text: agreeing }, as: { name: 'other', role: 'sft' } }], at);
+    expect(store.results.size).toBe(12);
+  });
+});
+
+describe('the per-item CSV keeps its provenance through a round trip', () => {
+  it('restores variant, role, engine and SIMULATED on import, one run per variant and prompt', async () => {
+    const groups = studyGroups(5);
+    const csv = itemsCsv(buildResultsFile(groups, { app }));
+    const header = csv.split('\n')[0].split(',');
+    expect(header.slice(0, 6)).toEqual(['variant', 'variant_key', 'role', 'simulated', 'engine', 'prompt_key']);
+    const store = new MemoryRunStore();
+    const outcome = await importFiles(store, [{ file: { name: 'items.csv', text: csv } }], at);
+    expect(outcome).toMatchObject({ variantsAdded: 3, runsAdded: 3, resultsAdded: 15 });
+    expect(outcome.summary.map((s) => [s.variant, s.simulated])).toEqual([['base', true], ['sft', true], ['grpo', true]]);
+    const back = await readStoredRuns(store);
+    expect(back.map((b) => [b.variant?.name, b.variant?.role, b.variant?.simulated, b.runs[0].engine.kind, b.runs[0].simulated])).toEqual([
+      ['grpo', 'grpo', true, 'simulated', true],
+      ['sft', 'sft', true, 'simulated', true],
+      ['base', 'base', true, 'simulated', true],
+    ]);
+    expect(back.every((b) => b.results.every((r) => r.simulated && r.method === 'simulated'))).toBe(true);
+    // Exported again, both formats still say SIMULATED.
+    const again = buildResultsFile(back, { app });
+    expect(again.runs.every((r) => r.variant.simulated && r.engine.kind === 'simulated' && r.engine.params?.label === SIMULATED_LABEL)).toBe(true);
+    const rows = Papa.parse<Record<string, string>>(itemsCsv(again), { header: true, skipEmptyLines: true }).data;
+    expect(rows.every((r) => r.simulated === 'SIMULATED' && r.engine === 'simulated')).toBe(true);
+    // Re-importing the same CSV keeps what is stored (same variant keys and scores).
+    expect(await importFiles(store, [{ file: { name: 'items.csv', text: csv } }], at)).toMatchObject({ resultsAdded: 0, resultsKept: 15 });
+  });
+
+  it('keeps SIMULATED when a name is given, and refuses a row that says simulated engine but not SIMULATED', async () => {
+    const g = studyGroups(4)[2];
+    const csv = itemsCsv(buildResultsFile([g], { app }));
+    const store = new MemoryRunStore();
+    const outcome = await importFiles(store, [{ file: { name: 'one.csv', text: csv }, as: { name: 'renamed', role: 'other' } }], at);
+    expect(outcome.summary).toEqual([expect.objectContaining({ variant: 'renamed', simulated: true })]);
+    expect([...store.variants.values()][0]).toMatchObject({ name: 'renamed', simulated: true, engine: 'simulated' });
+    const lying = csv.replace(/,SIMULATED,simulated,/, ',no,simulated,');
+    await expect(importFiles(new MemoryRunStore(), [{ file: { name: 'lying.csv', text: lying } }], at)).rejects.toThrow(
+      /^lying\.csv: line 2: simulated: expected SIMULATED for a row of the simulated engine/,
+    );
+  });
+
+  it('a CSV of several runs is refused by the single-run reader with the runs named', () => {
+    const csv = itemsCsv(buildResultsFile(studyGroups(3), { app }));
+    expect(() => parseLogitsCsv(csv, 'items.csv')).toThrow(/^items\.csv: holds the rows of 3 runs \(base, sft, grpo\)/);
   });
 });

@@ -47,3 +47,6 @@ export const ROLE_LABELS = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'oth
 
 /** Display order of roles in tables: the study's base, SFT, GRPO, then others. */
 export const ROLE_ORDER = { base: 0, sft: 1, grpo: 2, other: 3 } as const;
+
+/** How the CIs were read off the bootstrap resamples (settings.interval). */
+export const INTERVAL_LABELS = { percentile: 'percentile-bootstrap', bca: 'BCa-bootstrap (Efron 1987)', basic: 'basic-bootstrap' } as const;

@@ -1,0 +1,329 @@
+/**
+ * Smooth ECE (Błasiok & Nakkiran 2023, "Smooth ECE: Principled Reliability Diagrams via Kernel Smoothing"),
+ * top-label, exactly as their reference implementation `relplot` (github:apple/ml-calibration, metrics.py
+ * `smECE`, kernels.py `ReflectedGaussianKernel`) computes it, and its resampling at a fixed bandwidth. Unlike the
+ * binned ECE it has no bins to get noisier in a resample, so its bootstrap is not biased upward the same way.
+ */
+
+import { exp } from './detmath';
+import { topLabel, type Predictions } from './metrics';
+
+/**
+ * relplot's discretisation at bandwidth sigma:
+ * - E = max(round(10 / sigma), 200) evaluation points t_k = k / (E - 1);
+ * - a grid of G = floor(max(2000, round(20 / sigma)) / 2) + 1 nodes j / (G - 1); each item's value v at f goes to
+ *   nodes b = clip(floor(f (G - 1)), 0, G - 2) and b + 1 with weights 1 - frac and frac (frac = f (G - 1) - b);
+ * - the grid is convolved with the Gaussian density kernel k(d) = exp(-(d / (G - 1))^2 / (2 sigma^2)) /
+ *   (sqrt(2 pi) sigma) over offsets |d| <= (G - 1) / 2, reflecting at both ends (node -m reads node m, node
+ *   G - 1 + m reads node G - 1 - m);
+ * - the smoothed grid is linearly interpolated to each t_k.
+ */
+interface Discretisation {
+  sigma: number;
+  evalPoints: number;
+  gridNodes: number;
+  /** Per evaluation point k: the first node and the weights of nodes first.. (reflection folded in). */
+  first: Int32Array;
+  length: Int32Array;
+  offsets: Int32Array;
+  weights: Float64Array;
+  /** Per node: its summed weight over every evaluation point, so the total density is one dot product. */
+  columnSums: Float64Array;
+}
+
+/** Offsets beyond this many sigmas add exp(-40.5) < 3e-18 of the peak: below double precision, so left out. */
+const TRUNCATE_SIGMAS = 9;
+
+/**
+ * Recently used discretisations: every bandwidth search starts 1, 1/2, 1/4, ..., so sets and stages share most
+ * of theirs. A few MB each at most; the oldest is dropped beyond DISCRETISATIONS_KEPT.
+ */
+const discretisations = new Map<number, Discretisation>();
+const DISCRETISATIONS_KEPT = 12;
+
+function discretise(sigma: number): Discretisation {
+  let disc = discretisations.get(sigma);
+  if (disc) {
+    discretisations.delete(sigma);
+  } else {
+    disc = buildDiscretisation(sigma);
+    if (discretisations.size >= DISCRETISATIONS_KEPT) discretisations.delete(discretisations.keys().next().value!);
+  }
+  discretisations.set(sigma, disc);
+  return disc;
+}
+
+function buildDiscretisation(sigma: number): Discretisation {
+  const evalPoints = Math.max(Math.round(10 / sigma), 200);
+  const G = Math.floor(Math.max(2000, Math.round(20 / sigma)) / 2) + 1;
+  const half = (G - 1) / 2;
+  const radius = Math.min(half, Math.ceil(TRUNCATE_SIGMAS * sigma * (G - 1)));
+  const kernel = new Float64Array(radius + 1);
+  const norm = Math.sqrt(2 * Math.PI) * sigma;
+  for (let d = 0; d <= radius; d++) {
+    const x = d / (G - 1);
+    kernel[d] = exp(-(x * x) / (2 * sigma * sigma)) / norm;
+  }
+  const reflect = (m: number) => (m < 0 ? -m : m > G - 1 ? 2 * (G - 1) - m : m);
+  const first = new Int32Array(evalPoints);
+  const length = new Int32Array(evalPoints);
+  const offsets = new Int32Array(evalPoints);
+  const chunks: Float64Array[] = [];
+  let total = 0;
+  const row = new Float64Array(G);
+  for (let k = 0; k < evalPoints; k++) {
+    const t = k / (evalPoints - 1);
+    let ind = Math.floor(t * (G - 1));
+    if (ind < 0) ind = 0;
+    if (ind > G - 2) ind = G - 2;
+    const residual = (t - ind / (G - 1)) * (G - 1);
+    let lo = G;
+    let hi = -1;
+    for (const [node, share] of [[ind, 1 - residual], [ind + 1, residual]] as const) {
+      if (share === 0) continue;
+      for (let d = -radius; d <= radius; d++) {
+        const m = reflect(node + d);
+        row[m] += share * kernel[Math.abs(d)];
+        if (m < lo) lo = m;
+        if (m > hi) hi = m;
+      }
+    }
+    if (hi < lo) lo = hi = 0;
+    const chunk = row.slice(lo, hi + 1);
+    row.fill(0, lo, hi + 1);
+    first[k] = lo;
+    length[k] = chunk.length;
+    offsets[k] = total;
+    total += chunk.length;
+    chunks.push(chunk);
+  }
+  const weights = new Float64Array(total);
+  const columnSums = new Float64Array(G);
+  chunks.forEach((c, k) => {
+    weights.set(c, offsets[k]);
+    for (let j = 0; j < c.length; j++) columnSums[first[k] + j] += c[j];
+  });
+  return { sigma, evalPoints, gridNodes: G, first, length, offsets, weights, columnSums };
+}
+
+/** relplot's `eps` added to the smoothed density before dividing (BaseKernelMixin.smooth). */
+const DENSITY_EPS = 0.0001;
+
+/**
+ * Grid values of one weighted item set: residual[j] = sum of w (f - y) and mass[j] = sum of w spread to node j.
+ */
+function spreadToGrid(conf: Float64Array, residual: Float64Array, weights: ArrayLike<number> | null, G: number, outR: Float64Array, outMass: Float64Array): void {
+  outR.fill(0);
+  outMass.fill(0);
+  for (let i = 0; i < conf.length; i++) {
+    const w = weights === null ? 1 : weights[i];
+    if (w === 0) continue;
+    const x = conf[i] * (G - 1);
+    let b = Math.floor(x);
+    if (b < 0) b = 0;
+    if (b > G - 2) b = G - 2;
+    const frac = x - b;
+    outR[b] += (1 - frac) * w * residual[i];
+    outR[b + 1] += frac * w * residual[i];
+    outMass[b] += (1 - frac) * w;
+    outMass[b + 1] += frac * w;
+  }
+}
+
+/**
+ * smECE_sigma = sum_k |rs_k| dens_k / sum_k dens_k with rs_k = num_k / dens_k, where num_k and dens_k - eps are
+ * the kernel smooths of the residuals f - y and of the unit weights at t_k (relplot `smooth_ece`); since
+ * |rs_k| dens_k = |num_k|, this is sum_k |num_k| / sum_k dens_k.
+ */
+function smoothEceOnGrid(disc: Discretisation, gridR: Float64Array, gridMass: Float64Array): number {
+  const { evalPoints, first, length, offsets, weights, columnSums } = disc;
+  let numerator = 0;
+  for (let k = 0; k < evalPoints; k++) {
+    let num = 0;
+    const o = offsets[k] - first[k];
+    const end = first[k] + length[k];
+    for (let j = first[k]; j < end; j++) num += weights[o + j] * gridR[j];
+    numerator += Math.abs(num);
+  }
+  // sum_k dens_k = sum_k (sum_j W_kj mass_j + eps) = sum_j mass_j colsum_j + E eps.
+  let density = evalPoints * DENSITY_EPS;
+  for (let j = 0; j < gridMass.length; j++) density += gridMass[j] * columnSums[j];
+  return numerator / density;
+}
+
+/** Top-label confidences and residuals f - y of a prediction set (relplot `multiclass_logits_to_confidences`). */
+function residuals(pred: Predictions): { conf: Float64Array; residual: Float64Array } {
+  const { confidence, correct } = topLabel(pred);
+  const residual = new Float64Array(pred.n);
+  for (let i = 0; i < pred.n; i++) residual[i] = confidence[i] - correct[i];
+  return { conf: confidence, residual };
+}
+
+/**
+ * Smooth ECE at a fixed bandwidth sigma (relplot `smECE_sigma`), top-label: f = max_k p_k, y = [argmax = label].
+ * `weights` (one per item, e.g. bootstrap counts) repeats items; default 1 each. NaN for n = 0.
+ */
+export function smoothCalibrationErrorAt(pred: Predictions, sigma: number, weights: ArrayLike<number> | null = null): number {
+  if (pred.n === 0) return NaN;
+  if (!(sigma > 0 && sigma <= 1)) throw new RangeError(`sigma must be in (0, 1], got ${sigma}`);
+  const disc = discretise(sigma);
+  const { conf, residual } = residuals(pred);
+  const gridR = new Float64Array(disc.gridNodes);
+  const gridMass = new Float64Array(disc.gridNodes);
+  spreadToGrid(conf, residual, weights, disc.gridNodes, gridR, gridMass);
+  return smoothEceOnGrid(disc, gridR, gridMass);
+}
+
+/**
+ * Smooth ECE with relplot's choice of bandwidth (`smECE`): the fixed point sigma = smECE_sigma found by
+ * `search_param`: sigma = 1 when 1 < smECE_1; else ten bisection steps on [0, 1] keeping `hi` where
+ * sigma >= smECE_sigma (and sigma >= 0.001) and `lo` where sigma < smECE_sigma (or sigma < 0.001), returning
+ * smECE at the final `hi`. Returns the value and the bandwidth. NaN (and sigma NaN) for n = 0.
+ *
+ * Top-label, as the study's ECE: f = max_k p_k, y = [argmax = label]. Differs from relplot only in exp (this
+ * kit's detmath, for identical results on every machine) and in leaving out kernel terms below 3e-18 of the peak.
+ */
+export function smoothCalibrationError(pred: Predictions): { value: number; sigma: number } {
+  if (pred.n === 0) return { value: NaN, sigma: NaN };
+  const { conf, residual } = residuals(pred);
+  const cache = new Map<number, number>();
+  const at = (sigma: number) => {
+    let v = cache.get(sigma);
+    if (v === undefined) {
+      const disc = discretise(sigma);
+      const gridR = new Float64Array(disc.gridNodes);
+      const gridMass = new Float64Array(disc.gridNodes);
+      spreadToGrid(conf, residual, null, disc.gridNodes, gridR, gridMass);
+      v = smoothEceOnGrid(disc, gridR, gridMass);
+      cache.set(sigma, v);
+    }
+    return v;
+  };
+  const eps = 0.001;
+  const check = (alpha: number) => alpha < eps || alpha < at(alpha);
+  let sigma = 1;
+  if (!check(1)) {
+    let start = 1;
+    let end = 0;
+    for (let i = 0; i < 10; i++) {
+      const mid = (start + end) / 2;
+      if (check(mid)) end = mid;
+      else start = mid;
+    }
+    sigma = start;
+  }
+  return { value: at(sigma), sigma };
+}
+
+/**
+ * Smooth ECE of many weighted versions of one prediction set at one bandwidth, e.g. bootstrap resamples: the
+ * bandwidth is chosen once on the full data (smoothCalibrationError) and held fixed in the resamples, as the
+ * scaler is. Allocates only at construction.
+ *
+ * Everything is linear in the item weights, so two exact ways compute it; the pool takes the cheaper one for its
+ * size: through relplot's grid (cost: evaluation points x kernel width, whatever n), or item by item through each
+ * item's precomputed contribution to every evaluation point (cost: items x points within the kernel's reach; far
+ * cheaper for a few hundred items). They agree to rounding.
+ */
+export class SmoothEcePool {
+  private readonly disc: Discretisation;
+  private readonly conf: Float64Array;
+  private readonly residual: Float64Array;
+  private readonly gridR: Float64Array;
+  private readonly gridMass: Float64Array;
+  /** Item path: contribution of item i to point k at [i * E + k], nonzero for k in [kFirst[i], kEnd[i]). */
+  private readonly contribution?: Float64Array;
+  private readonly kFirst?: Int32Array;
+  private readonly kEnd?: Int32Array;
+  /** Item path: sum over k of item i's contribution (its share of the total density). */
+  private readonly itemMass?: Float64Array;
+  private readonly num?: Float64Array;
+
+  constructor(pred: Predictions, readonly sigma: number) {
+    this.disc = discretise(sigma);
+    ({ conf: this.conf, residual: this.residual } = residuals(pred));
+    this.gridR = new Float64Array(this.disc.gridNodes);
+    this.gridMass = new Float64Array(this.disc.gridNodes);
+    const { evalPoints: E, gridNodes: G, first, length, offsets, weights } = this.disc;
+    const n = this.conf.length;
+    let gridCost = 0;
+    for (let k = 0; k < E; k++) gridCost += length[k];
+    if (n * E > 4_000_000 || n * E * 0.2 > gridCost) return; // the grid path is cheaper (or the table too big)
+    // Items at each grid node, with their linear-interpolation share (relplot smooth_round_to_grid).
+    const node = new Int32Array(n);
+    const frac = new Float64Array(n);
+    const nodeStart = new Int32Array(G + 1);
+    for (let i = 0; i < n; i++) {
+      const x = this.conf[i] * (G - 1);
+      let b = Math.floor(x);
+      if (b < 0) b = 0;
+      if (b > G - 2) b = G - 2;
+      node[i] = b;
+      frac[i] = x - b;
+      nodeStart[b + 1]++;
+      nodeStart[b + 2]++;
+    }
+    for (let j = 0; j < G; j++) nodeStart[j + 1] += nodeStart[j];
+    const fill = nodeStart.slice(0, G);
+    const nodeItem = new Int32Array(2 * n);
+    const nodeShare = new Float64Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      nodeItem[fill[node[i]]] = i;
+      nodeShare[fill[node[i]]++] = 1 - frac[i];
+      nodeItem[fill[node[i] + 1]] = i;
+      nodeShare[fill[node[i] + 1]++] = frac[i];
+    }
+    const contribution = new Float64Array(n * E);
+    const kFirst = new Int32Array(n).fill(E);
+    const kEnd = new Int32Array(n);
+    for (let k = 0; k < E; k++) {
+      const o = offsets[k] - first[k];
+      for (let j = first[k]; j < first[k] + length[k]; j++) {
+        const w = weights[o + j];
+        for (let e = nodeStart[j]; e < nodeStart[j + 1]; e++) {
+          const i = nodeItem[e];
+          contribution[i * E + k] += nodeShare[e] * w;
+          if (k < kFirst[i]) kFirst[i] = k;
+          if (k + 1 > kEnd[i]) kEnd[i] = k + 1;
+        }
+      }
+    }
+    let itemCost = 0;
+    for (let i = 0; i < n; i++) itemCost += Math.max(0, kEnd[i] - kFirst[i]);
+    if (0.64 * itemCost >= gridCost) return;
+    const itemMass = new Float64Array(n);
+    for (let i = 0; i < n; i++) for (let k = kFirst[i]; k < kEnd[i]; k++) itemMass[i] += contribution[i * E + k];
+    this.contribution = contribution;
+    this.kFirst = kFirst;
+    this.kEnd = kEnd;
+    this.itemMass = itemMass;
+    this.num = new Float64Array(E);
+  }
+
+  /** smECE_sigma with item i counted weights[i] times (NaN when every weight is 0). */
+  evaluate(weights: ArrayLike<number>): number {
+    let total = 0;
+    for (let i = 0; i < this.conf.length; i++) total += weights[i];
+    if (total === 0) return NaN;
+    if (!this.contribution) {
+      spreadToGrid(this.conf, this.residual, weights, this.disc.gridNodes, this.gridR, this.gridMass);
+      return smoothEceOnGrid(this.disc, this.gridR, this.gridMass);
+    }
+    const { contribution, kFirst, kEnd, itemMass, residual } = this;
+    const num = this.num!;
+    const E = this.disc.evalPoints;
+    num.fill(0);
+    let density = E * DENSITY_EPS;
+    for (let i = 0; i < this.conf.length; i++) {
+      const w = weights[i];
+      if (w === 0) continue;
+      density += w * itemMass![i];
+      const wr = w * residual[i];
+      const row = i * E;
+      for (let k = kFirst![i]; k < kEnd![i]; k++) num[k] += wr * contribution[row + k];
+    }
+    let numerator = 0;
+    for (let k = 0; k < E; k++) numerator += Math.abs(num[k]);
+    return numerator / density;
+  }
+}

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { predictionsFromProbabilities } from '../../src/core/metrics';
+import { SmoothEcePool, smoothCalibrationError, smoothCalibrationErrorAt } from '../../src/core/smooth-ece';
+
+/** Predictions whose top-label confidence is f (on letter A) and that are correct where y = 1. */
+function topLabelSet(f: readonly number[], y: readonly number[]) {
+  const probs = f.flatMap((c) => [c, (1 - c) / 3, (1 - c) / 3, (1 - c) / 3]);
+  return predictionsFromProbabilities(probs, Uint8Array.from(y, (ok) => (ok ? 0 : 1)));
+}
+
+interface OracleCase {
+  name: string;
+  f: number[];
+  y: number[];
+  smooth_ece: number;
+  sigma: number;
+  at: Record<string, number>;
+}
+// Written by test/fixtures/smooth-ece/relplot_oracle.py, a numpy reimplementation of relplot's smECE.
+const cases = JSON.parse(readFileSync(new URL('../fixtures/smooth-ece/cases.json', import.meta.url), 'utf8')) as OracleCase[];
+
+describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
+  it('is |acc - conf| when every item has the same confidence (all correct, all wrong)', () => {
+    // One point mass: the smoothed residual is (c - y) times the smoothed density everywhere, so
+    // smECE = |c - acc| * S / (S + E * 1e-4) with S the summed density, within 1e-7 of |c - acc| for n = 1000.
+    const n = 1000;
+    const right = topLabelSet(Array(n).fill(0.8), Array(n).fill(1));
+    expect(smoothCalibrationErrorAt(right, 0.1)).toBeCloseTo(0.2, 6);
+    const wrong = topLabelSet(Array(n).fill(0.8), Array(n).fill(0));
+    expect(smoothCalibrationErrorAt(wrong, 0.1)).toBeCloseTo(0.8, 6);
+    expect(smoothCalibrationErrorAt(wrong, 0.1)).toBeLessThan(0.8);
+  });
+
+  it('is exactly 0 when residuals cancel at every point, and the search then ends at its smallest bandwidth', () => {
+    const half = topLabelSet([0.5, 0.5, 0.5, 0.5], [1, 0, 1, 0]);
+    expect(smoothCalibrationErrorAt(half, 0.05)).toBe(0);
+    // sigma >= smECE_sigma = 0 for every sigma, so each bisection step moves down, until 1/1024 < eps = 0.001:
+    // the search ends at 2/1024 (relplot and the oracle give the same).
+    expect(smoothCalibrationError(half)).toEqual({ value: 0, sigma: 2 / 1024 });
+  });
+
+  it('matches the numpy oracle of relplot: value, bandwidth and fixed-bandwidth values', () => {
+    expect(cases.map((c) => c.name)).toEqual(['overconfident-300', 'calibrated-1000', 'near-one-200', 'three-items']);
+    for (const c of cases) {
+      const pred = topLabelSet(c.f, c.y);
+      const { value, sigma } = smoothCalibrationError(pred);
+      expect(sigma, c.name).toBe(c.sigma);
+      expect(Math.abs(value - c.smooth_ece), c.name).toBeLessThan(1e-12);
+      for (const [s, expected] of Object.entries(c.at)) {
+        expect(Math.abs(smoothCalibrationErrorAt(pred, Number(s)) - expected), `${c.name} at ${s}`).toBeLessThan(1e-12);
+      }
+      // The bandwidth is the fixed point relplot searches for: sigma ~ smECE_sigma, to the bisection's 1/1024.
+      expect(Math.abs(sigma - value)).toBeLessThan(2 / 1024);
+    }
+  });
+
+  it('weights repeat items: the pool at a fixed bandwidth equals the repeated data set', () => {
+    const c = cases[0];
+    const pred = topLabelSet(c.f, c.y);
+    const weights = c.f.map((_, i) => (i * 7) % 3);
+    const repeatedF = c.f.flatMap((f, i) => Array(weights[i]).fill(f));
+    const repeatedY = c.y.flatMap((y, i) => Array(weights[i]).fill(y));
+    const pool = new SmoothEcePool(pred, 0.0625);
+    expect(pool.evaluate(weights)).toBeCloseTo(smoothCalibrationErrorAt(topLabelSet(repeatedF, repeatedY), 0.0625), 13);
+    expect(pool.evaluate(new Float64Array(c.f.length).fill(1))).toBeCloseTo(smoothCalibrationErrorAt(pred, 0.0625), 14);
+    // Both exact paths (item by item for small sets, through the grid for large ones) agree: 3,000 items take the grid.
+    const big = topLabelSet(Array.from({ length: 3000 }, (_, i) => c.f[i % c.f.length]), Array.from({ length: 3000 }, (_, i) => c.y[i % c.y.length]));
+    const bigWeights = Array.from({ length: 3000 }, (_, i) => (i * 5) % 4);
+    const small = new SmoothEcePool(pred, 0.0625);
+    const smallWeights = Array.from({ length: c.f.length }, (_, i) => bigWeights.filter((_, j) => j % c.f.length === i).reduce((a, b) => a + b, 0));
+    expect(new SmoothEcePool(big, 0.0625).evaluate(bigWeights)).toBeCloseTo(small.evaluate(smallWeights), 13);
+    expect(pool.evaluate(new Float64Array(c.f.length))).toBeNaN();
+  });
+
+  it('gives NaN for no items and refuses a bandwidth outside (0, 1]', () => {
+    const empty = topLabelSet([], []);
+    expect(smoothCalibrationError(empty).value).toBeNaN();
+    expect(() => smoothCalibrationErrorAt(topLabelSet([0.7], [1]), 0)).toThrow(/sigma must be in \(0, 1\]/);
+  });
+});
