@@ -41,6 +41,8 @@ import {
   metricColumn,
   pairedPermutationTest,
   percentileInterval,
+  permutationExtremes,
+  permutationP,
 } from './stats';
 import { deriveSeed } from './random';
 import { withDefaults } from './defaults';
@@ -208,9 +210,17 @@ export interface AnalysisJob {
   seed: number;
   bins: number;
   mceMinCount: number;
+  /**
+   * Set on a chunk of a larger job (splitJobs): resamples or permutations first .. first + count - 1 of job
+   * `of`'s stream, which has `whole` in all. A permutation chunk's result holds extreme counts, not p.
+   */
+  chunk?: { of: string; first: number; whole: number };
 }
 
-/** bootstrap: per-resample metric tables of both groups; permutation: observed difference and p per metric. */
+/**
+ * bootstrap: per-resample metric tables of both groups; permutation: observed difference and p per metric
+ * (for a chunk: observed difference and the count of permutations at least as extreme, per metric).
+ */
 export interface AnalysisJobResult {
   key: string;
   group0: Float64Array;
@@ -220,12 +230,91 @@ export interface AnalysisJobResult {
 /** Runs one job; pure and deterministic. */
 export function runAnalysisJob(job: AnalysisJob): AnalysisJobResult {
   const pool = new MetricPool(job.sets, job.bins, job.mceMinCount);
+  const first = job.chunk?.first ?? 0;
   if (job.kind === 'bootstrap') {
-    const { group0, group1 } = bootstrapMetrics(pool, pool.slots, job.count, job.seed);
+    const { group0, group1 } = bootstrapMetrics(pool, pool.slots, job.count, job.seed, first);
     return { key: job.key, group0, group1 };
+  }
+  if (job.chunk) {
+    const { observed, extreme } = permutationExtremes(pool, pool.slots, job.count, job.seed, first);
+    return { key: job.key, group0: observed, group1: extreme };
   }
   const { observed, p } = pairedPermutationTest(pool, pool.slots, job.count, job.seed);
   return { key: job.key, group0: observed, group1: p };
+}
+
+/** Work of a job in item-evaluations (resamples x entries): what splitJobs balances. */
+export function jobCost(job: AnalysisJob): number {
+  return job.count * job.sets.reduce((t, p) => t + p.n, 0);
+}
+
+/** Fewest resamples or permutations in a chunk: below this, per-chunk set-up would cost more than it balances. */
+const MIN_CHUNK = 50;
+
+/**
+ * Splits jobs into chunks for `workers` parallel workers so that none idles at the end: a bootstrap job is split
+ * only when it alone is more than a worker's fair share (a later bootstrap chunk must replay the earlier
+ * chunks' random draws), a permutation test into pieces of about 1/8 of a share (skipping its stream is nearly
+ * free). Chunks come largest first, the order a pool should hand them out in. With one worker the jobs are
+ * returned as they are. mergeJobResults turns the chunks' results back into the jobs' results, identical to
+ * running the jobs whole: the split changes where the work runs, never the numbers.
+ */
+export function splitJobs(jobs: readonly AnalysisJob[], workers: number): AnalysisJob[] {
+  if (workers <= 1 || jobs.length === 0) return [...jobs];
+  const fair = jobs.reduce((t, j) => t + jobCost(j), 0) / workers;
+  const chunks: AnalysisJob[] = [];
+  for (const job of jobs) {
+    const target = job.kind === 'bootstrap' ? fair : fair / 8;
+    const pieces = Math.max(1, Math.min(Math.ceil(jobCost(job) / target), Math.floor(job.count / MIN_CHUNK)));
+    if (pieces === 1) {
+      chunks.push(job);
+      continue;
+    }
+    for (let c = 0; c < pieces; c++) {
+      const first = Math.floor((c * job.count) / pieces);
+      const end = Math.floor(((c + 1) * job.count) / pieces);
+      chunks.push({ ...job, key: `${job.key}#${first}`, count: end - first, chunk: { of: job.key, first, whole: job.count } });
+    }
+  }
+  return chunks.sort((x, y) => jobCost(y) - jobCost(x));
+}
+
+/** The whole jobs' results from their chunks' results (in any order), as runAnalysisJob gives them unsplit. */
+export function mergeJobResults(chunks: readonly AnalysisJob[], results: readonly AnalysisJobResult[]): AnalysisJobResult[] {
+  const byKey = new Map(results.map((r) => [r.key, r]));
+  const parts = new Map<string, { job: AnalysisJob; result: AnalysisJobResult }[]>();
+  const merged: AnalysisJobResult[] = [];
+  for (const job of chunks) {
+    const result = byKey.get(job.key);
+    if (!result) throw new AnalysisError(`analysis job ${job.key} has no result`);
+    if (!job.chunk) {
+      merged.push(result);
+      continue;
+    }
+    const list = parts.get(job.chunk.of) ?? [];
+    list.push({ job, result });
+    parts.set(job.chunk.of, list);
+  }
+  for (const [key, list] of parts) {
+    list.sort((x, y) => x.job.chunk!.first - y.job.chunk!.first);
+    const { kind, chunk } = list[0].job;
+    if (kind === 'bootstrap') {
+      const rows = chunk!.whole * METRIC_COUNT;
+      const group0 = new Float64Array(rows);
+      const group1 = new Float64Array(rows);
+      for (const { job, result } of list) {
+        group0.set(result.group0, job.chunk!.first * METRIC_COUNT);
+        group1.set(result.group1, job.chunk!.first * METRIC_COUNT);
+      }
+      merged.push({ key, group0, group1 });
+    } else {
+      const extreme = new Float64Array(METRIC_COUNT);
+      for (const { result } of list) result.group1.forEach((e, m) => (extreme[m] += e));
+      const observed = list[0].result.group0;
+      merged.push({ key, group0: observed, group1: permutationP(observed, extreme, chunk!.whole) });
+    }
+  }
+  return merged;
 }
 
 /** Everything the report needs besides the jobs' results. */

@@ -7,8 +7,11 @@
  */
 import {
   assembleReport,
+  mergeJobResults,
   planAnalysis,
   resampleTable,
+  resolveSettings,
+  splitJobs,
   type AnalysisJob,
   type AnalysisJobResult,
   type AnalysisPlan,
@@ -23,6 +26,7 @@ import {
   topLabel,
   type Predictions,
 } from '../core/metrics';
+import { analysisCacheKey } from '../core/analysis-key';
 import { runNames, variantScoresFromResults } from '../core/results-file';
 import { metricColumn, percentileInterval } from '../core/stats';
 import { METRICS, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
@@ -38,7 +42,7 @@ import {
   type StoredRunSource,
 } from '../data/export';
 import { importFiles, type ImportInput, type ImportOutcome } from '../data/import';
-import type { KitDb } from '../storage/db';
+import type { KitDb, StoredAnalysis } from '../storage/db';
 
 /** A newer request arrived before this one finished; its result would be stale. */
 export class AnalysisSupersededError extends Error {
@@ -122,7 +126,18 @@ export interface AnalysisView {
   /** Resampling jobs finished and planned. */
   jobsDone: number;
   jobsTotal: number;
+  /** `cache`: a finished analysis of exactly these runs and settings, read back from storage; else computed now. */
+  source: 'computed' | 'cache';
 }
+
+/** Where finished analyses are kept (KitDb's `analyses` store), looked up by analysisCacheKey. */
+export interface AnalysisCache {
+  getAnalysis(key: string): Promise<StoredAnalysis | undefined>;
+  putAnalysis(entry: StoredAnalysis): Promise<void>;
+}
+
+/** What a cache entry holds: the finished view minus what belongs to the request or to the store's other runs. */
+type CachedView = Omit<AnalysisView, 'requestId' | 'runs' | 'source'>;
 
 function stages(p: PreparedVariant): [Stage, Predictions][] {
   return p.scaled ? [['uncalibrated', p.uncalibrated], ['scaled', p.scaled]] : [['uncalibrated', p.uncalibrated]];
@@ -229,13 +244,25 @@ function summaries(groups: readonly StoredRunGroup[], analysed: readonly StoredR
 export class AnalysisService {
   private latest = 0;
 
-  constructor(private readonly runJobs: JobRunner) {}
+  /**
+   * @param parallelism how many jobs runJobs runs at once: the jobs are split into chunks for that many
+   *   workers (splitJobs), so none idles at the end; the numbers do not depend on it.
+   */
+  constructor(
+    private readonly runJobs: JobRunner,
+    private readonly parallelism = 1,
+  ) {}
 
+  /**
+   * With a cache, a finished analysis of the same runs and settings is returned from it (source `cache`, no
+   * partial view, no resampling), and a newly finished one is stored in it; a failing cache is only a miss.
+   */
   async analyze(
     groups: readonly StoredRunGroup[],
     request: AnalysisRequest,
     onPartial?: (view: AnalysisView) => void,
     onProgress?: (jobsDone: number, jobsTotal: number) => void,
+    cache?: AnalysisCache,
   ): Promise<AnalysisView> {
     this.latest = Math.max(this.latest, request.requestId);
     const isCurrent = () => this.latest === request.requestId;
@@ -250,39 +277,70 @@ export class AnalysisService {
       scalingEffects: [],
       jobsDone: 0,
       jobsTotal: 0,
+      source: 'computed',
     };
     if (selected.length === 0) return empty;
     const file = buildResultsFile(selected, { app: { name: '', version: '' } });
     const names = runNames(file);
-    const plan = planAnalysis(variantScoresFromResults(file), request.settings);
+    const variants = variantScoresFromResults(file);
+    const runs = summaries(groups, selected, names);
+    const key = cache ? analysisCacheKey(variants, resolveSettings(request.settings)) : '';
+    if (cache) {
+      const hit = await cache.getAnalysis(key).catch(() => undefined);
+      if (hit) return { ...(hit.view as CachedView), requestId: request.requestId, runs, source: 'cache' };
+    }
+    const plan = planAnalysis(variants, request.settings);
     const base = {
       requestId: request.requestId,
-      runs: summaries(groups, selected, names),
+      source: 'computed' as const,
+      runs,
       analysed: selected.map(groupId),
       domains: domainBreakdown(plan),
       histograms: confidenceHistograms(plan),
     };
     const points = assembleReport({ ...plan, jobs: [], settings: { ...plan.settings, bootstrap: 0, permutations: 0 } }, []);
     points.settings = plan.settings;
+    const chunks = splitJobs(plan.jobs, this.parallelism);
     const partial: AnalysisView = {
       ...base,
       partial: plan.jobs.length > 0,
       report: points,
       scalingEffects: scalingEffects(points, []),
       jobsDone: 0,
-      jobsTotal: plan.jobs.length,
+      jobsTotal: chunks.length,
     };
-    if (plan.jobs.length === 0) return partial;
+    if (plan.jobs.length === 0) {
+      await this.store(cache, key, partial);
+      return partial;
+    }
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     onPartial?.(partial);
     let done = 0;
-    const results = await this.runJobs(plan.jobs, isCurrent, () => {
+    const chunkResults = await this.runJobs(chunks, isCurrent, () => {
       done++;
-      if (isCurrent()) onProgress?.(done, plan.jobs.length);
+      if (isCurrent()) onProgress?.(done, chunks.length);
     });
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
+    const results = mergeJobResults(chunks, chunkResults);
     const report = assembleReport(plan, results);
-    return { ...base, partial: false, report, scalingEffects: scalingEffects(report, results), jobsDone: done, jobsTotal: plan.jobs.length };
+    const view: AnalysisView = {
+      ...base,
+      partial: false,
+      report,
+      scalingEffects: scalingEffects(report, results),
+      jobsDone: done,
+      jobsTotal: chunks.length,
+    };
+    await this.store(cache, key, view);
+    return view;
+  }
+
+  /** Keeps a finished view; a full or failing store only means the next visit computes again. */
+  private async store(cache: AnalysisCache | undefined, key: string, view: AnalysisView): Promise<void> {
+    if (!cache) return;
+    const { requestId: _id, runs: _runs, source: _source, ...kept } = view;
+    const entry: StoredAnalysis = { key, storedAt: new Date().toISOString(), view: kept satisfies CachedView };
+    await cache.putAnalysis(entry).catch(() => undefined);
   }
 }
 
@@ -339,7 +397,7 @@ export interface AnalysisWorkerApi {
 }
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
-export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords'> {
+export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords'>, Partial<AnalysisCache> {
   readonly isClosed: boolean;
 }
 
@@ -357,7 +415,7 @@ export function createAnalysisWorkerApi(options: {
     pool ??= Array.from({ length: Math.max(1, options.poolSize) }, options.spawnJobWorker);
     return poolJobRunner(pool)(jobs, isCurrent, onDone);
   };
-  const service = new AnalysisService(runner);
+  const service = new AnalysisService(runner, Math.max(1, options.poolSize));
   const databases = new Map<string, Promise<RunDatabase>>();
   const open = async (name: string) => {
     let db = databases.get(name);
@@ -373,8 +431,10 @@ export function createAnalysisWorkerApi(options: {
   };
   return {
     async analyzeStored(dbName, request, onPartial, onProgress) {
-      const groups = await readStoredRuns(await open(dbName));
-      return service.analyze(groups, request, onPartial, onProgress);
+      const db = await open(dbName);
+      const groups = await readStoredRuns(db);
+      const cache = db.getAnalysis && db.putAnalysis ? (db as AnalysisCache) : undefined;
+      return service.analyze(groups, request, onPartial, onProgress, cache);
     },
     async storeSignature(dbName) {
       const db = await open(dbName);
