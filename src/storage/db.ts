@@ -125,7 +125,7 @@ export async function openKitDb(options: OpenKitDbOptions = {}): Promise<KitDb> 
   let settled = false;
   return new Promise<KitDb>((resolve, reject) => {
     openDB<KitSchema>(name, options.version ?? DB_VERSION, {
-      upgrade(db, oldVersion) {
+      upgrade(db, oldVersion, newVersion) {
         if (oldVersion < 1) {
           db.createObjectStore('variants', { keyPath: 'key' });
           const runs = db.createObjectStore('runs', { keyPath: ['variantKey', 'promptKey', 'manifestHash'] });
@@ -133,7 +133,7 @@ export async function openKitDb(options: OpenKitDbOptions = {}): Promise<KitDb> 
           const results = db.createObjectStore('results', { keyPath: ['variantKey', 'promptKey', 'itemId'] });
           results.createIndex('byRun', ['variantKey', 'promptKey']);
         }
-        if (oldVersion < 2) {
+        if (oldVersion < 2 && (newVersion ?? DB_VERSION) >= 2) {
           // A new store only: the variants, runs and results of version 1 stay untouched.
           const analyses = db.createObjectStore('analyses', { keyPath: 'key' });
           analyses.createIndex('byStoredAt', 'storedAt');
