@@ -36,17 +36,41 @@ function analysisThreadCode(): string {
  */
 export function threadJobRunner(threads = availableThreads()): (jobs: AnalysisJob[]) => Promise<AnalysisJobResult[]> {
   return async (whole) => {
-    const jobs = splitJobs(whole, threads);
-    return mergeJobResults(jobs, await runOnThreads(jobs, threads));
+    const pool = startThreadPool(threads);
+    try {
+      return await pool.run(whole);
+    } finally {
+      await pool.close();
+    }
   };
 }
 
-async function runOnThreads(jobs: AnalysisJob[], threads: number): Promise<AnalysisJobResult[]> {
+/** Worker threads started ahead of their work, so they boot while the caller reads inputs and plans. */
+export interface ThreadPool {
+  /** Runs jobs as threadJobRunner does (split, largest first, merged); one call at a time. */
+  run(jobs: AnalysisJob[]): Promise<AnalysisJobResult[]>;
+  close(): Promise<void>;
+}
+
+export function startThreadPool(threads = availableThreads()): ThreadPool {
+  const workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(analysisThreadCode(), { eval: true }));
+  return {
+    async run(whole) {
+      const jobs = splitJobs(whole, workers.length);
+      return mergeJobResults(jobs, await runOnThreads(jobs, workers));
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
+async function runOnThreads(jobs: AnalysisJob[], pool: Worker[]): Promise<AnalysisJobResult[]> {
   if (jobs.length === 0) return [];
-  const count = Math.min(threads, jobs.length);
-  const workers = Array.from({ length: count }, () => new Worker(analysisThreadCode(), { eval: true }));
+  const workers = pool.slice(0, Math.min(pool.length, jobs.length));
   const results: AnalysisJobResult[] = [];
   let next = 0;
+  const listeners: (() => void)[] = [];
   try {
     await Promise.all(
       workers.map(
@@ -56,20 +80,25 @@ async function runOnThreads(jobs: AnalysisJob[], threads: number): Promise<Analy
               if (next >= jobs.length) return resolve();
               worker.postMessage(jobs[next++]);
             };
-            worker.on('message', (result: AnalysisJobResult) => {
+            const onMessage = (result: AnalysisJobResult) => {
               results.push(result);
               feed();
-            });
+            };
+            const onExit = (code: number) => reject(new Error(`analysis worker thread exited with code ${code}`));
+            worker.on('message', onMessage);
             worker.on('error', reject);
-            worker.on('exit', (code) => {
-              if (code !== 0) reject(new Error(`analysis worker thread exited with code ${code}`));
+            worker.on('exit', onExit);
+            listeners.push(() => {
+              worker.off('message', onMessage);
+              worker.off('error', reject);
+              worker.off('exit', onExit);
             });
             feed();
           }),
       ),
     );
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    for (const off of listeners) off();
   }
   return results;
 }

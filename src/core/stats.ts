@@ -375,9 +375,9 @@ export class MetricPool {
     }
     const sums = this.sums;
     this.unitGroup(0, 0, n);
-    const [acc0, ece0, mce0, em0, brier0, nll0] = [sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]];
+    const acc0 = sums[0], ece0 = sums[1], mce0 = sums[2], em0 = sums[3], brier0 = sums[4], nll0 = sums[5];
     this.unitGroup(start1, B, n);
-    const [acc1, ece1, mce1, em1, brier1, nll1] = [sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]];
+    const acc1 = sums[0], ece1 = sums[1], mce1 = sums[2], em1 = sums[3], brier1 = sums[4], nll1 = sums[5];
 
     const { classSlotSide, classGap, classRunEnd, size } = this;
     let cw0 = 0, cw1 = 0;
@@ -578,8 +578,10 @@ export function bootstrapMetrics(
     counts.fill(0);
     rng.drawInts(slots, slots, counts);
     pool.evaluateSides(counts, out);
-    group0.set(out.subarray(0, METRIC_COUNT), r * METRIC_COUNT);
-    group1.set(out.subarray(METRIC_COUNT), r * METRIC_COUNT);
+    for (let m = 0, o = r * METRIC_COUNT; m < METRIC_COUNT; m++) {
+      group0[o + m] = out[m];
+      group1[o + m] = out[METRIC_COUNT + m];
+    }
   }
   return { group0, group1 };
 }
