@@ -27,8 +27,7 @@
 import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { analyzeVariantsWith } from '../src/core/analysis';
-import { availableThreads, startThreadPool } from './lib/analysis-threads';
+import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
   METRICS,
@@ -340,7 +339,7 @@ async function main(argv: string[]): Promise<number> {
     const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
     // The options minus the CLI's own are exactly the analysis settings.
     const { threads: _threads, variant: _variant, compare: _compare, json: _json, ...settings } = opts;
-    const report = await analyzeVariantsWith((jobs) => pool.run(jobs), variants, settings, compare.length > 0 ? { compare } : undefined);
+    const report = await analyzeOnThreads(pool, variants, settings, compare.length > 0 ? { compare } : undefined);
     const text = render(report, new Map(variants.map((v) => [v.name, v.source])));
     if (opts.json !== undefined) writeJsonAtomically(opts.json, report);
     process.stdout.write(text);

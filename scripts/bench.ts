@@ -5,7 +5,8 @@
  * every pair of variants, both stages. Synthetic, seeded inputs (src/core/synthetic.ts; the timing does not
  * depend on what the logits are), written as logits CSVs so the CLI and the numpy peer read the same items.
  * Per workload: the analysis in this process on one thread and on a pool of worker threads (all cores), in ns
- * per item-evaluation (one item at one stage in one resample or permutation, every metric); the CLI's wall time
+ * per item-evaluation (one item at one stage in one resample or permutation, every metric; the pool's time
+ * includes starting its threads); the CLI's wall time
  * from process start to exit (`tsx scripts/analyze.ts`, what `npm run analyze` runs, without npm's own start);
  * and, where python3 with numpy is present, ../shared/bench/numpy_peer.py on the same items: ONE paired ECE
  * comparison at one stage (bootstrap CI + permutation test, the same B and R), and the ratio
@@ -18,10 +19,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { assembleReport, analyzeVariantsWith, planAnalysis, runAnalysisJob, type AnalysisJobResult } from '../src/core/analysis';
+import { assembleReport, planAnalysis, runAnalysisJob, type AnalysisJobResult } from '../src/core/analysis';
 import { pairedVariant, syntheticVariant } from '../src/core/synthetic';
 import type { VariantScores } from '../src/core/types';
-import { availableThreads, threadJobRunner } from './lib/analysis-threads';
+import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
 
 const program = new Command()
   .name('bench')
@@ -114,7 +115,14 @@ async function workload(label: string, count: number, items: number, numpy: stri
     parts = { prepare, ...spent };
     return assembleReport(plan, results);
   });
-  const pooled = await bestAsync(() => analyzeVariantsWith(threadJobRunner(threads), vs, settings));
+  const pooled = await bestAsync(async () => {
+    const pool = startThreadPool(threads);
+    try {
+      return await analyzeOnThreads(pool, vs, settings);
+    } finally {
+      await pool.close();
+    }
+  });
   const same = isDeepStrictEqual(pooled.result, single.result);
   const ns = (ms: number) => ((ms * 1e6) / evaluations).toFixed(1);
   console.log(`  one thread        ${fmt(single.ms)}  ${ns(single.ms)} ns per item-evaluation  (prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)})`);

@@ -6,7 +6,24 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { buildSync } from 'esbuild';
-import { mergeJobResults, splitJobs, type AnalysisJob, type AnalysisJobResult } from '../../src/core/analysis';
+import {
+  assembleReport,
+  mergeJobResults,
+  planAnalysis,
+  resolveSettings,
+  splitJobs,
+  type AnalysisJob,
+  type AnalysisJobResult,
+  type AnalysisOptions,
+  type PreparedVariant,
+} from '../../src/core/analysis';
+import type { AnalysisReport, AnalysisSettings, VariantScores } from '../../src/core/types';
+
+/** A message to a thread: prepare one variant (order, check, fit the scaler) with these settings. */
+export interface PrepareRequest {
+  prepare: VariantScores;
+  settings: AnalysisSettings;
+}
 
 /** Cores this process may use (at least 1). */
 export function availableThreads(): number {
@@ -49,20 +66,93 @@ export function threadJobRunner(threads = availableThreads()): (jobs: AnalysisJo
 export interface ThreadPool {
   /** Runs jobs as threadJobRunner does (split, largest first, merged); one call at a time. */
   run(jobs: AnalysisJob[]): Promise<AnalysisJobResult[]>;
+  /** prepareVariant for each variant, one per thread at a time; rejects with the thread's error, name kept. */
+  prepare(variants: readonly VariantScores[], settings: AnalysisSettings): Promise<PreparedVariant[]>;
   close(): Promise<void>;
 }
 
+/**
+ * The whole analysis on a pool: the variants are prepared (scalers cross-fitted) in parallel, one per thread,
+ * then the resampling jobs run split across the threads. The report equals analyzeVariants' on one thread.
+ */
+export async function analyzeOnThreads(
+  pool: ThreadPool,
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings> = {},
+  options: AnalysisOptions = {},
+): Promise<AnalysisReport> {
+  const settings = resolveSettings(partial);
+  const prepared = await pool.prepare(variants, settings);
+  const plan = planAnalysis(variants, settings, { ...options, prepared });
+  return assembleReport(plan, await pool.run(plan.jobs));
+}
+
 export function startThreadPool(threads = availableThreads()): ThreadPool {
-  const workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(analysisThreadCode(), { eval: true }));
+  const workers = Array.from({ length: Math.max(1, threads) }, () => {
+    const worker = new Worker(analysisThreadCode(), { eval: true });
+    // A run rejects on a thread's first error; a second thread failing on the same bad input after that run has
+    // ended must not become an uncaught 'error' event.
+    worker.on('error', () => undefined);
+    return worker;
+  });
   return {
     async run(whole) {
       const jobs = splitJobs(whole, workers.length);
       return mergeJobResults(jobs, await runOnThreads(jobs, workers));
     },
+    async prepare(variants, settings) {
+      const prepared: PreparedVariant[] = new Array(variants.length);
+      const errors: unknown[] = new Array(variants.length);
+      let next = 0;
+      await Promise.all(
+        workers.slice(0, Math.min(workers.length, variants.length)).map(async (worker) => {
+          while (next < variants.length) {
+            const i = next++;
+            try {
+              prepared[i] = await prepareOn(worker, { prepare: variants[i], settings });
+            } catch (e) {
+              errors[i] = e ?? new Error('preparing a variant failed');
+              if (!replied.has(e as Error)) return; // the thread itself died: give it nothing more
+            }
+          }
+        }),
+      );
+      // The first failing variant in input order, as on one thread.
+      const first = errors.find((e) => e !== undefined);
+      if (first !== undefined) throw first;
+      return prepared;
+    },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
+}
+
+/** Errors a thread sent back as a reply (it lives on), as opposed to a thread that died. */
+const replied = new WeakSet<Error>();
+
+function prepareOn(worker: Worker, request: PrepareRequest): Promise<PreparedVariant> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+    };
+    const onMessage = (reply: { prepared?: PreparedVariant; error?: { name: string; message: string } }) => {
+      done();
+      if (reply.prepared) return resolve(reply.prepared);
+      const error = new Error(reply.error?.message ?? 'preparing a variant failed');
+      error.name = reply.error?.name ?? 'Error';
+      replied.add(error);
+      reject(error);
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(e);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.postMessage(request);
+  });
 }
 
 async function runOnThreads(jobs: AnalysisJob[], pool: Worker[]): Promise<AnalysisJobResult[]> {

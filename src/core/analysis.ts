@@ -193,6 +193,11 @@ function intervals(table: Float64Array, level: number, minus?: Float64Array): Re
 /** Options beyond the settings: which pairs to compare (default: every pair, in input order). */
 export interface AnalysisOptions {
   compare?: [string, string][];
+  /**
+   * The variants already prepared by prepareVariant with the same settings, in the same order (e.g. on worker
+   * threads, one variant each): the plan is the same as when planAnalysis prepares them itself.
+   */
+  prepared?: readonly PreparedVariant[];
 }
 
 /**
@@ -370,7 +375,10 @@ export function planAnalysis(
     if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
   }
 
-  const prepared = variants.map((v) => prepareVariant(v, settings));
+  if (options.prepared && (options.prepared.length !== variants.length || options.prepared.some((p, i) => p.name !== variants[i].name))) {
+    throw new AnalysisError('prepared variants do not match the variants to analyse');
+  }
+  const prepared = options.prepared ? [...options.prepared] : variants.map((v) => prepareVariant(v, settings));
   const byName = new Map(prepared.map((p) => [p.name, p]));
   const common = { bins: settings.bins, mceMinCount: settings.mceMinCount };
   const bootSeed = deriveSeed(settings.seed, 'bootstrap');

@@ -8,7 +8,7 @@ import {
   runAnalysisJob,
   splitJobs,
 } from '../../src/core/analysis';
-import { threadJobRunner } from '../../scripts/lib/analysis-threads';
+import { analyzeOnThreads, startThreadPool, threadJobRunner } from '../../scripts/lib/analysis-threads';
 import { pairedVariant, syntheticVariant } from '../support/synthetic';
 
 const base = { ...syntheticVariant({ n: 300, seed: 5 }), name: 'base' };
@@ -62,6 +62,22 @@ describe('analysis jobs', () => {
       expect(Math.max(...load) / fair).toBeLessThan(1.15);
     }
   });
+
+  it('prepare the variants on the threads too, for exactly the single-thread report', async () => {
+    const single = analyzeVariants(variants, settings);
+    const pool = startThreadPool(2);
+    try {
+      expect(await analyzeOnThreads(pool, variants, settings)).toEqual(single);
+      // A variant the scaler cannot be cross-fitted on fails with its error's name, as on this thread.
+      const tiny = { ...variants[0], name: 'tiny', items: variants[0].items.slice(0, 3) };
+      await expect(analyzeOnThreads(pool, [variants[1], tiny], settings)).rejects.toMatchObject({
+        name: 'AnalysisError',
+        message: expect.stringMatching(/tiny has 3 items, fewer than the 5 cross-fitting folds/),
+      });
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 
   it('surface a job that fails in a worker thread as a rejected promise', async () => {
     const run = threadJobRunner(2);
