@@ -18,6 +18,8 @@ const ECE_EM = METRICS.indexOf('ece_adaptive');
 const CW_ECE = METRICS.indexOf('classwise_ece');
 const BRIER = METRICS.indexOf('brier');
 const NLL = METRICS.indexOf('nll');
+/** Largest slot count for which bootstrap resamples are evaluated four at a time. */
+const BLOCK_MAX_SLOTS = 4096;
 /** Numbers per entry in the packed layout: conf, correct, gap, nll, brier. */
 const ENTRY_STRIDE = 5;
 
@@ -349,11 +351,144 @@ export class MetricPool {
   }
 
   /**
+   * evaluateSides for four weight vectors at once, into out[0..13], out[14..27], ...: the same numbers, with the
+   * classwise views read once for all four.
+   */
+  evaluateSides4(w0: Float64Array, w1: Float64Array, w2: Float64Array, w3: Float64Array, out: Float64Array): void {
+    const W = 2 * METRIC_COUNT;
+    let t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (let j = 0; j < this.slots; j++) t0 += w0[j];
+    for (let j = 0; j < this.slots; j++) t1 += w1[j];
+    for (let j = 0; j < this.slots; j++) t2 += w2[j];
+    for (let j = 0; j < this.slots; j++) t3 += w3[j];
+    const sides = this.twoSided ? 2 : 1;
+    const { sideClassSlot, sideClassGap, sideClassRunEnd, size } = this;
+    const B = this.bins;
+    for (let sd = 0; sd < sides; sd++) {
+      const o = sd * METRIC_COUNT;
+      this.weightedSide(sd, w0, t0, out, o, false);
+      this.weightedSide(sd, w1, t1, out, W + o, false);
+      this.weightedSide(sd, w2, t2, out, 2 * W + o, false);
+      this.weightedSide(sd, w3, t3, out, 3 * W + o, false);
+      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      for (let k = 0; k < K; k++) {
+        const base = k * size;
+        let j = base + this.sideStart[sd];
+        for (let b = 0; b < B; b++) {
+          const runEnd = base + sideClassRunEnd[(k * 2 + sd) * B + b];
+          let g0 = 0, g1 = 0, g2 = 0, g3 = 0;
+          for (; j < runEnd; j++) {
+            const s = sideClassSlot[j];
+            const d = sideClassGap[j];
+            g0 += w0[s] * d;
+            g1 += w1[s] * d;
+            g2 += w2[s] * d;
+            g3 += w3[s] * d;
+          }
+          c0 += Math.abs(g0);
+          c1 += Math.abs(g1);
+          c2 += Math.abs(g2);
+          c3 += Math.abs(g3);
+        }
+      }
+      // As writeGroup: a group of total weight 0 stays all NaN.
+      if (t0 !== 0) out[o + CW_ECE] = c0 / (K * t0);
+      if (t1 !== 0) out[W + o + CW_ECE] = c1 / (K * t1);
+      if (t2 !== 0) out[2 * W + o + CW_ECE] = c2 / (K * t2);
+      if (t3 !== 0) out[3 * W + o + CW_ECE] = c3 / (K * t3);
+    }
+    if (!this.twoSided) {
+      for (let q = 0; q < 4; q++) writeGroup(out, q * W + METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+  }
+
+  /**
    * The same numbers as evaluate(ones, flip, out), bit for bit, for a two-set pool: the entries of each group
    * are first listed in sorted order (branch-free), then each group is walked alone with unit weights, so the
    * equal-mass boundaries sit at known positions and no arithmetic is spent on the other group's entries.
    */
   evaluateSwapped(flip: Uint8Array, out: Float64Array): void {
+    this.swappedTopLabel(flip, out, 0);
+    const { classSlotSide, classGap, classRunEnd, size } = this;
+    const B = this.bins;
+    let cw0 = 0, cw1 = 0;
+    for (let k = 0; k < K; k++) {
+      let j = k * size;
+      for (let b = 0; b < B; b++) {
+        const end = k * size + classRunEnd[k * B + b];
+        let g0 = 0, g1 = 0;
+        for (; j < end; j++) {
+          const ss = classSlotSide[j];
+          const w1 = (ss & 1) ^ flip[ss >> 1];
+          const d = classGap[j];
+          g0 += (1 - w1) * d;
+          g1 += w1 * d;
+        }
+        cw0 += Math.abs(g0);
+        cw1 += Math.abs(g1);
+      }
+    }
+    out[CW_ECE] = cw0 / (K * this.slots);
+    out[METRIC_COUNT + CW_ECE] = cw1 / (K * this.slots);
+  }
+
+  /**
+   * evaluateSwapped for four permutations at once, into out[0..13], out[14..27], ...: the same numbers, with the
+   * classwise views read once for all four (the sums of each permutation still run in the same order), which
+   * saves memory traffic on large item sets.
+   */
+  evaluateSwapped4(f0: Uint8Array, f1: Uint8Array, f2: Uint8Array, f3: Uint8Array, out: Float64Array): void {
+    const W = 2 * METRIC_COUNT;
+    this.swappedTopLabel(f0, out, 0);
+    this.swappedTopLabel(f1, out, W);
+    this.swappedTopLabel(f2, out, 2 * W);
+    this.swappedTopLabel(f3, out, 3 * W);
+    const { classSlotSide, classGap, classRunEnd, size } = this;
+    const B = this.bins;
+    let c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
+    for (let k = 0; k < K; k++) {
+      let j = k * size;
+      for (let b = 0; b < B; b++) {
+        const end = k * size + classRunEnd[k * B + b];
+        let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+        for (; j < end; j++) {
+          const ss = classSlotSide[j];
+          const side = ss & 1;
+          const s = ss >> 1;
+          const d = classGap[j];
+          const w0 = side ^ f0[s], w1 = side ^ f1[s], w2 = side ^ f2[s], w3 = side ^ f3[s];
+          a0 += (1 - w0) * d;
+          b0 += w0 * d;
+          a1 += (1 - w1) * d;
+          b1 += w1 * d;
+          a2 += (1 - w2) * d;
+          b2 += w2 * d;
+          a3 += (1 - w3) * d;
+          b3 += w3 * d;
+        }
+        c00 += Math.abs(a0);
+        c01 += Math.abs(b0);
+        c10 += Math.abs(a1);
+        c11 += Math.abs(b1);
+        c20 += Math.abs(a2);
+        c21 += Math.abs(b2);
+        c30 += Math.abs(a3);
+        c31 += Math.abs(b3);
+      }
+    }
+    const nk = K * this.slots;
+    out[CW_ECE] = c00 / nk;
+    out[METRIC_COUNT + CW_ECE] = c01 / nk;
+    out[W + CW_ECE] = c10 / nk;
+    out[W + METRIC_COUNT + CW_ECE] = c11 / nk;
+    out[2 * W + CW_ECE] = c20 / nk;
+    out[2 * W + METRIC_COUNT + CW_ECE] = c21 / nk;
+    out[3 * W + CW_ECE] = c30 / nk;
+    out[3 * W + METRIC_COUNT + CW_ECE] = c31 / nk;
+  }
+
+  /** Every metric but classwise ECE of both groups of one permutation, into out[o..o + 13]. */
+  private swappedTopLabel(flip: Uint8Array, out: Float64Array, o: number): void {
     if (!this.twoSided) throw new RangeError('evaluateSwapped needs a pool of two paired sets');
     const B = this.bins;
     const n = this.slots;
@@ -375,30 +510,9 @@ export class MetricPool {
     }
     const sums = this.sums;
     this.unitGroup(0, 0, n);
-    const acc0 = sums[0], ece0 = sums[1], mce0 = sums[2], em0 = sums[3], brier0 = sums[4], nll0 = sums[5];
+    writeGroup(out, o, n, sums[0], sums[1], sums[2], sums[3], 0, sums[4], sums[5]);
     this.unitGroup(start1, B, n);
-    const acc1 = sums[0], ece1 = sums[1], mce1 = sums[2], em1 = sums[3], brier1 = sums[4], nll1 = sums[5];
-
-    const { classSlotSide, classGap, classRunEnd, size } = this;
-    let cw0 = 0, cw1 = 0;
-    for (let k = 0; k < K; k++) {
-      let j = k * size;
-      for (let b = 0; b < B; b++) {
-        const end = k * size + classRunEnd[k * B + b];
-        let g0 = 0, g1 = 0;
-        for (; j < end; j++) {
-          const ss = classSlotSide[j];
-          const w1 = (ss & 1) ^ flip[ss >> 1];
-          const d = classGap[j];
-          g0 += (1 - w1) * d;
-          g1 += w1 * d;
-        }
-        cw0 += Math.abs(g0);
-        cw1 += Math.abs(g1);
-      }
-    }
-    writeGroup(out, 0, n, acc0, ece0, mce0, em0, cw0, brier0, nll0);
-    writeGroup(out, METRIC_COUNT, n, acc1, ece1, mce1, em1, cw1, brier1, nll1);
+    writeGroup(out, o + METRIC_COUNT, n, sums[0], sums[1], sums[2], sums[3], 0, sums[4], sums[5]);
   }
 
   /** Top-label sums of one group listed in members[start..] (unit weights, n entries) into this.sums. */
@@ -445,7 +559,7 @@ export class MetricPool {
   }
 
   /** Every metric of side sd with the given weights (n = their sum) into out[o..o + 6]. */
-  private weightedSide(sd: number, weights: Float64Array, n: number, out: Float64Array, o: number): void {
+  private weightedSide(sd: number, weights: Float64Array, n: number, out: Float64Array, o: number, classwise = true): void {
     const B = this.bins;
     const minCount = this.mceMinCount;
     const { sideSlot: slot, sideData: data, sideRunEnd, boundaries } = this;
@@ -491,6 +605,10 @@ export class MetricPool {
     }
     emSum += Math.abs(emD);
 
+    if (!classwise) {
+      writeGroup(out, o, n, correct, ece, mce, emSum, 0, brier, nll);
+      return;
+    }
     const { sideClassSlot, sideClassGap, sideClassRunEnd, size } = this;
     let cw = 0;
     for (let k = 0; k < K; k++) {
@@ -571,17 +689,33 @@ export function bootstrapMetrics(
   const group0 = new Float64Array(resamples * METRIC_COUNT);
   const group1 = new Float64Array(resamples * METRIC_COUNT);
   const counts = new Float64Array(slots);
-  const out = new Float64Array(2 * METRIC_COUNT);
   const rng = new Rng(seed);
   rng.skipInts(slots, first * slots);
-  for (let r = 0; r < resamples; r++) {
+  const block = [counts, new Float64Array(slots), new Float64Array(slots), new Float64Array(slots)];
+  const outs = new Float64Array(4 * 2 * METRIC_COUNT);
+  const keep = (r: number, o: number) => {
+    for (let m = 0, at = r * METRIC_COUNT; m < METRIC_COUNT; m++) {
+      group0[at + m] = outs[o + m];
+      group1[at + m] = outs[o + METRIC_COUNT + m];
+    }
+  };
+  // Four resamples at a time (drawn in stream order), the rest one by one; blocks only while four weight vectors
+  // stay in a core's cache (measured: a gain at 1,000 items, none at 14,042).
+  let r = 0;
+  const blocked = slots <= BLOCK_MAX_SLOTS;
+  for (; blocked && r + 4 <= resamples; r += 4) {
+    for (const c of block) {
+      c.fill(0);
+      rng.drawInts(slots, slots, c);
+    }
+    pool.evaluateSides4(block[0], block[1], block[2], block[3], outs);
+    for (let q = 0; q < 4; q++) keep(r + q, q * 2 * METRIC_COUNT);
+  }
+  for (; r < resamples; r++) {
     counts.fill(0);
     rng.drawInts(slots, slots, counts);
-    pool.evaluateSides(counts, out);
-    for (let m = 0, o = r * METRIC_COUNT; m < METRIC_COUNT; m++) {
-      group0[o + m] = out[m];
-      group1[o + m] = out[METRIC_COUNT + m];
-    }
+    pool.evaluateSides(counts, outs);
+    keep(r, 0);
   }
   return { group0, group1 };
 }
@@ -636,21 +770,35 @@ export function permutationExtremes(
   for (let m = 0; m < METRIC_COUNT; m++) observed[m] = out[m] - out[METRIC_COUNT + m];
   const threshold = observed.map((t) => Math.abs(t) - PERMUTATION_TIE_TOLERANCE);
   const extreme = new Float64Array(METRIC_COUNT);
-  const flip = new Uint8Array(pairs);
+  const flips = [0, 1, 2, 3].map(() => new Uint8Array(pairs));
+  const outs = new Float64Array(4 * 2 * METRIC_COUNT);
   const rng = new Rng(seed);
   const words = Math.ceil(pairs / 32);
   for (let i = first * words; i > 0; i--) rng.nextUint32();
-  for (let r = 0; r < permutations; r++) {
+  const draw = (flip: Uint8Array) => {
     for (let j = 0; j < pairs; j += 32) {
       let bits = rng.nextUint32();
       const end = Math.min(pairs, j + 32);
       for (let i = j; i < end; i++, bits >>>= 1) flip[i] = bits & 1;
     }
-    pool.evaluateSwapped(flip, out);
+  };
+  const count = (o: number) => {
     for (let m = 0; m < METRIC_COUNT; m++) {
-      const t = out[m] - out[METRIC_COUNT + m];
+      const t = outs[o + m] - outs[o + METRIC_COUNT + m];
       if (Math.abs(t) >= threshold[m]) extreme[m]++;
     }
+  };
+  // Four permutations at a time (drawn in stream order), the rest one by one.
+  let r = 0;
+  for (; r + 4 <= permutations; r += 4) {
+    for (const flip of flips) draw(flip);
+    pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], outs);
+    for (let q = 0; q < 4; q++) count(q * 2 * METRIC_COUNT);
+  }
+  for (; r < permutations; r++) {
+    draw(flips[0]);
+    pool.evaluateSwapped(flips[0], outs);
+    count(0);
   }
   return { observed, extreme };
 }

@@ -49,8 +49,8 @@ describe('fast kernel, bit for bit against the reference kernel', () => {
       const a = randomPredictions(n, n * 7 + bins, sharpness);
       const b = randomPredictions(n, n * 7 + bins + 1, sharpness * 1.7, a.labels);
       for (const sets of [[a], [a, b]]) {
-        const fast = bootstrapMetrics(new MetricPool(sets, bins, minCount), n, 60, n + 3);
-        const slow = ref.bootstrapMetrics(new ref.ReferencePool(sets, bins, minCount), n, 60, n + 3);
+        const fast = bootstrapMetrics(new MetricPool(sets, bins, minCount), n, 61, n + 3);
+        const slow = ref.bootstrapMetrics(new ref.ReferencePool(sets, bins, minCount), n, 61, n + 3);
         expectBitIdentical(fast.group0, slow.group0, `n ${n} bins ${bins} sets ${sets.length} group 0`);
         expectBitIdentical(fast.group1, slow.group1, `n ${n} bins ${bins} sets ${sets.length} group 1`);
       }
@@ -108,6 +108,19 @@ describe('fast kernel, bit for bit against the reference kernel', () => {
     expectBitIdentical(fast.group1, slow.group1, 'edges group 1');
     const pFast = pairedPermutationTest(new MetricPool([a, b], 15), 60, 99, 3).p;
     expectBitIdentical(pFast, ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 60, 99, 3).p, 'edges p');
+  });
+});
+
+describe('large item sets (one resample at a time, not four)', () => {
+  it('bootstrap rows and permutation p of 5,000 paired items', () => {
+    const a = randomPredictions(5000, 90);
+    const b = randomPredictions(5000, 91, 3, a.labels);
+    const fast = bootstrapMetrics(new MetricPool([a, b], 15), 5000, 6, 1);
+    const slow = ref.bootstrapMetrics(new ref.ReferencePool([a, b], 15), 5000, 6, 1);
+    expectBitIdentical(fast.group0, slow.group0, '5,000 items group 0');
+    expectBitIdentical(fast.group1, slow.group1, '5,000 items group 1');
+    const pFast = pairedPermutationTest(new MetricPool([a, b], 15), 5000, 9, 2).p;
+    expectBitIdentical(pFast, ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 5000, 9, 2).p, '5,000 items p');
   });
 });
 
