@@ -4,10 +4,10 @@
  * Each: all metrics, 5-fold cross-fitted matrix scaling, 10,000 bootstrap resamples, 10,000 permutations for
  * every pair of variants, both stages. Synthetic, seeded inputs (src/core/synthetic.ts; the timing does not
  * depend on what the logits are), written as logits CSVs so the CLI and the numpy peer read the same items.
- * Per workload: the analysis in this process on one thread and on a pool of worker threads (all cores), in ns
- * per item-evaluation (one item at one stage in one resample or permutation, every metric; the pool's time
- * includes starting its threads); the CLI's wall time
- * from process start to exit (`tsx scripts/analyze.ts`, what `npm run analyze` runs, without npm's own start);
+ * Per workload: the analysis in this process on one thread and on a pool of worker threads (all cores; the time
+ * includes starting the threads), in ns per item-evaluation (one item at one stage in one resample or
+ * permutation, every metric); the CLI's wall time from process start to exit (`node --import tsx
+ * scripts/analyze.ts`, what `npm run analyze` runs, without npm's own start);
  * and, where python3 with numpy is present, ../shared/bench/numpy_peer.py on the same items: ONE paired ECE
  * comparison at one stage (bootstrap CI + permutation test, the same B and R), and the ratio
  * kit CLI wall / peer. Speed is only ever measured here, never asserted in a test.
@@ -128,7 +128,9 @@ async function workload(label: string, count: number, items: number, numpy: stri
   console.log(`  one thread        ${fmt(single.ms)}  ${ns(single.ms)} ns per item-evaluation  (prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)})`);
   console.log(`  ${String(threads).padEnd(2)} threads        ${fmt(pooled.ms)}  ${ns(pooled.ms)} ns per item-evaluation  (report identical to one thread: ${same ? 'yes' : 'NO'})`);
 
-  const cli = spawnTimed(join(repoRoot, 'node_modules/.bin/tsx'), [
+  const cli = spawnTimed(process.execPath, [
+    '--import',
+    'tsx',
     'scripts/analyze.ts',
     ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
     '--bootstrap', String(resamples), '--permutations', String(resamples), '--json', join(dir, 'report.json'),
