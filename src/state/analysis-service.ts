@@ -9,6 +9,7 @@ import {
   assembleReport,
   mergeJobResults,
   planAnalysis,
+  prepareVariant,
   resampleTable,
   resolveSettings,
   splitJobs,
@@ -29,7 +30,15 @@ import {
 import { analysisCacheKey } from '../core/analysis-key';
 import { runNames, variantScoresFromResults } from '../core/results-file';
 import { metricColumn, percentileInterval } from '../core/stats';
-import { METRICS, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
+import {
+  METRICS,
+  type AnalysisReport,
+  type AnalysisSettings,
+  type Interval,
+  type Stage,
+  type VariantRole,
+  type VariantScores,
+} from '../core/types';
 import {
   buildResultsFile,
   exportResultsJson,
@@ -251,6 +260,8 @@ export class AnalysisService {
   constructor(
     private readonly runJobs: JobRunner,
     private readonly parallelism = 1,
+    /** Where variants are prepared (scalers fitted); absent: here, one after another. */
+    private readonly prepareVariants?: VariantPreparer,
   ) {}
 
   /**
@@ -289,7 +300,12 @@ export class AnalysisService {
       const hit = await cache.getAnalysis(key).catch(() => undefined);
       if (hit) return { ...(hit.view as CachedView), requestId: request.requestId, runs, source: 'cache' };
     }
-    const plan = planAnalysis(variants, request.settings);
+    let prepared: PreparedVariant[] | undefined;
+    if (this.prepareVariants) {
+      prepared = await this.prepareVariants(variants, resolveSettings(request.settings));
+      if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
+    }
+    const plan = planAnalysis(variants, request.settings, prepared ? { prepared } : {});
     const base = {
       requestId: request.requestId,
       source: 'computed' as const,
@@ -347,6 +363,34 @@ export class AnalysisService {
 /** Something that runs one job: a Web Worker's comlink proxy, or a function on this thread in tests. */
 export interface JobWorker {
   run(job: AnalysisJob): Promise<AnalysisJobResult>;
+  /** prepareVariant there (order, check, cross-fit the scaler), so variants are prepared in parallel. */
+  prepare?(variant: VariantScores, settings: AnalysisSettings): Promise<PreparedVariant>;
+}
+
+/** Prepares variants somewhere (e.g. one per job worker at a time), in input order; rejects with the first error. */
+export type VariantPreparer = (variants: VariantScores[], settings: AnalysisSettings) => Promise<PreparedVariant[]>;
+
+/** A VariantPreparer over job workers that can prepare: variants handed out as workers free up. */
+export function poolPreparer(workers: readonly JobWorker[]): VariantPreparer {
+  return async (variants, settings) => {
+    const prepared: PreparedVariant[] = new Array(variants.length);
+    const errors: unknown[] = new Array(variants.length);
+    let next = 0;
+    const drain = async (worker: JobWorker) => {
+      while (next < variants.length) {
+        const i = next++;
+        try {
+          prepared[i] = await worker.prepare!(variants[i], settings);
+        } catch (e) {
+          errors[i] = e ?? new Error('preparing a variant failed');
+        }
+      }
+    };
+    await Promise.all(workers.slice(0, Math.max(1, Math.min(workers.length, variants.length))).map(drain));
+    const first = errors.find((e) => e !== undefined);
+    if (first !== undefined) throw first;
+    return prepared;
+  };
 }
 
 /**
@@ -411,11 +455,15 @@ export function createAnalysisWorkerApi(options: {
   openDatabase: (name: string) => Promise<RunDatabase>;
 }): AnalysisWorkerApi {
   let pool: JobWorker[] | undefined;
-  const runner: JobRunner = (jobs, isCurrent, onDone) => {
-    pool ??= Array.from({ length: Math.max(1, options.poolSize) }, options.spawnJobWorker);
-    return poolJobRunner(pool)(jobs, isCurrent, onDone);
+  const workers = () => (pool ??= Array.from({ length: Math.max(1, options.poolSize) }, options.spawnJobWorker));
+  const runner: JobRunner = (jobs, isCurrent, onDone) => poolJobRunner(workers())(jobs, isCurrent, onDone);
+  // Job workers that can prepare variants do (in parallel); otherwise the coordinator prepares them in order.
+  const preparer: VariantPreparer = (variants, settings) => {
+    const able = workers().filter((w) => w.prepare);
+    if (able.length === 0) return Promise.resolve(variants.map((v) => prepareVariant(v, settings)));
+    return poolPreparer(able)(variants, settings);
   };
-  const service = new AnalysisService(runner, Math.max(1, options.poolSize));
+  const service = new AnalysisService(runner, Math.max(1, options.poolSize), preparer);
   const databases = new Map<string, Promise<RunDatabase>>();
   const open = async (name: string) => {
     let db = databases.get(name);

@@ -56,7 +56,7 @@ describe('cached analyses', () => {
     const { requestId: _b, source: _t, ...expected } = first;
     expect(rest).toEqual(expected);
     expect(again.requestId).toBe(2);
-  });
+  }, 30_000);
 
   it('miss when a setting, the selection or a stored item changes, or a run is added', async () => {
     const groups = studyGroups(30);
@@ -76,7 +76,7 @@ describe('cached analyses', () => {
     // And each of those is now a hit in its turn.
     expect((await service.analyze(added, { requestId: 6, settings }, undefined, undefined, cache)).source).toBe('cache');
     expect((await service.analyze(groups, { requestId: 7, settings }, undefined, undefined, cache)).source).toBe('cache');
-  });
+  }, 30_000);
 
   it('treat a failing cache as a miss', async () => {
     const broken: AnalysisCache = {
