@@ -11,6 +11,8 @@
  * and, where python3 with numpy is present, ../shared/bench/numpy_peer.py on the same items: ONE paired ECE
  * comparison at one stage (bootstrap CI + permutation test, the same B and R), and the ratio
  * kit CLI wall / peer. Speed is only ever measured here, never asserted in a test.
+ * CPU times (all threads of this process) are printed beside the wall times: on a shared, loaded machine the wall
+ * time says more about the neighbours than about the kit.
  * Options: --quick (1,000 resamples and permutations), --only 1|2, --repeat N (best of N), --no-peer.
  */
 import { Command } from 'commander';
@@ -50,24 +52,16 @@ function logitsCsv(v: VariantScores): string {
   return ['item_id,label,logit_A,logit_B,logit_C,logit_D,domain', ...rows].join('\n') + '\n';
 }
 
-function best<T>(fn: () => T): { ms: number; result: T } {
-  let out: { ms: number; result: T } | undefined;
+/** Best wall time of `repeat` runs, with the CPU time (all of this process's threads) of that run. */
+async function best<T>(fn: () => T | Promise<T>): Promise<{ ms: number; cpuMs: number; result: T }> {
+  let out: { ms: number; cpuMs: number; result: T } | undefined;
   for (let r = 0; r < repeat; r++) {
-    const t0 = performance.now();
-    const result = fn();
-    const ms = performance.now() - t0;
-    if (!out || ms < out.ms) out = { ms, result };
-  }
-  return out!;
-}
-
-async function bestAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; result: T }> {
-  let out: { ms: number; result: T } | undefined;
-  for (let r = 0; r < repeat; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const result = await fn();
     const ms = performance.now() - t0;
-    if (!out || ms < out.ms) out = { ms, result };
+    const cpu = process.cpuUsage(c0);
+    if (!out || ms < out.ms) out = { ms, cpuMs: (cpu.user + cpu.system) / 1000, result };
   }
   return out!;
 }
@@ -101,7 +95,7 @@ async function workload(label: string, count: number, items: number, numpy: stri
 
   // One thread, timed by part.
   let parts = { prepare: 0, bootstrap: 0, permutation: 0 };
-  const single = best(() => {
+  const single = await best(() => {
     let t = performance.now();
     const plan = planAnalysis(vs, settings);
     const prepare = performance.now() - t;
@@ -115,7 +109,7 @@ async function workload(label: string, count: number, items: number, numpy: stri
     parts = { prepare, ...spent };
     return assembleReport(plan, results);
   });
-  const pooled = await bestAsync(async () => {
+  const pooled = await best(async () => {
     const pool = startThreadPool(threads);
     try {
       return await analyzeOnThreads(pool, vs, settings);
@@ -125,8 +119,14 @@ async function workload(label: string, count: number, items: number, numpy: stri
   });
   const same = isDeepStrictEqual(pooled.result, single.result);
   const ns = (ms: number) => ((ms * 1e6) / evaluations).toFixed(1);
-  console.log(`  one thread        ${fmt(single.ms)}  ${ns(single.ms)} ns per item-evaluation  (prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)})`);
-  console.log(`  ${String(threads).padEnd(2)} threads        ${fmt(pooled.ms)}  ${ns(pooled.ms)} ns per item-evaluation  (report identical to one thread: ${same ? 'yes' : 'NO'})`);
+  console.log(
+    `  one thread        ${fmt(single.ms)}  ${ns(single.ms)} ns per item-evaluation  (CPU ${fmt(single.cpuMs)}; ` +
+      `prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)})`,
+  );
+  console.log(
+    `  ${String(threads).padEnd(2)} threads        ${fmt(pooled.ms)}  ${ns(pooled.ms)} ns per item-evaluation  ` +
+      `(CPU ${fmt(pooled.cpuMs)} over all threads; report identical to one thread: ${same ? 'yes' : 'NO'})`,
+  );
 
   const cli = spawnTimed(process.execPath, [
     '--import',

@@ -1,4 +1,4 @@
-/** Worker-thread side of the Node job pool: runs analysis jobs (and variant preparation) posted by analysis-threads.ts. */
+/** Worker-thread side of the Node job pool: runs the analysis jobs and preparations posted by analysis-threads.ts. */
 import { parentPort } from 'node:worker_threads';
 import { prepareVariant, runAnalysisJob, type AnalysisJob } from '../../src/core/analysis';
 import type { PrepareRequest } from './analysis-threads';

@@ -52,7 +52,8 @@ function analysisThreadCode(): string {
       return `${f}:${st?.size}:${st?.mtimeMs}`;
     })
     .join('|');
-  const cached = join(root, 'node_modules/.cache/calibration-kit', `analysis-thread-${bytesToHex(sha256(utf8ToBytes(stamp))).slice(0, 16)}.cjs`);
+  const hash = bytesToHex(sha256(utf8ToBytes(stamp))).slice(0, 16);
+  const cached = join(root, 'node_modules/.cache/calibration-kit', `analysis-thread-${hash}.cjs`);
   try {
     threadCode = readFileSync(cached, 'utf8');
     return threadCode;

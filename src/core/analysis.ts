@@ -278,14 +278,18 @@ export function splitJobs(jobs: readonly AnalysisJob[], workers: number): Analys
     for (let c = 0; c < pieces; c++) {
       const first = Math.floor((c * job.count) / pieces);
       const end = Math.floor(((c + 1) * job.count) / pieces);
-      chunks.push({ ...job, key: `${job.key}#${first}`, count: end - first, chunk: { of: job.key, first, whole: job.count } });
+      const chunk = { of: job.key, first, whole: job.count };
+      chunks.push({ ...job, key: `${job.key}#${first}`, count: end - first, chunk });
     }
   }
   return chunks.sort((x, y) => jobCost(y) - jobCost(x));
 }
 
 /** The whole jobs' results from their chunks' results (in any order), as runAnalysisJob gives them unsplit. */
-export function mergeJobResults(chunks: readonly AnalysisJob[], results: readonly AnalysisJobResult[]): AnalysisJobResult[] {
+export function mergeJobResults(
+  chunks: readonly AnalysisJob[],
+  results: readonly AnalysisJobResult[],
+): AnalysisJobResult[] {
   const byKey = new Map(results.map((r) => [r.key, r]));
   const parts = new Map<string, { job: AnalysisJob; result: AnalysisJobResult }[]>();
   const merged: AnalysisJobResult[] = [];
@@ -375,10 +379,11 @@ export function planAnalysis(
     if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
   }
 
-  if (options.prepared && (options.prepared.length !== variants.length || options.prepared.some((p, i) => p.name !== variants[i].name))) {
+  const given = options.prepared;
+  if (given && (given.length !== variants.length || given.some((p, i) => p.name !== variants[i].name))) {
     throw new AnalysisError('prepared variants do not match the variants to analyse');
   }
-  const prepared = options.prepared ? [...options.prepared] : variants.map((v) => prepareVariant(v, settings));
+  const prepared = given ? [...given] : variants.map((v) => prepareVariant(v, settings));
   const byName = new Map(prepared.map((p) => [p.name, p]));
   const common = { bins: settings.bins, mceMinCount: settings.mceMinCount };
   const bootSeed = deriveSeed(settings.seed, 'bootstrap');

@@ -559,7 +559,9 @@ export class MetricPool {
   }
 
   /** Every metric of side sd with the given weights (n = their sum) into out[o..o + 6]. */
-  private weightedSide(sd: number, weights: Float64Array, n: number, out: Float64Array, o: number, classwise = true): void {
+  private weightedSide(
+    sd: number, weights: Float64Array, n: number, out: Float64Array, o: number, classwise = true,
+  ): void {
     const B = this.bins;
     const minCount = this.mceMinCount;
     const { sideSlot: slot, sideData: data, sideRunEnd, boundaries } = this;

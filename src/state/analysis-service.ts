@@ -441,7 +441,8 @@ export interface AnalysisWorkerApi {
 }
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
-export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords'>, Partial<AnalysisCache> {
+export interface RunDatabase
+  extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords'>, Partial<AnalysisCache> {
   readonly isClosed: boolean;
 }
 
