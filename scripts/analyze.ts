@@ -28,8 +28,8 @@
 import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SMOOTH_ECE_MAX_RESAMPLES, analyzeVariantsWith } from '../src/core/analysis';
-import { availableThreads, threadJobRunner } from './lib/analysis-threads';
+import { SMOOTH_ECE_MAX_RESAMPLES } from '../src/core/analysis';
+import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
 import { excludesEstimate } from '../src/core/intervals';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
@@ -363,13 +363,15 @@ async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.parse(argv);
   const opts = program.opts<CliOptions>();
+  // Started first, so the threads boot while the inputs are read and the scalers fitted.
+  const pool = startThreadPool(opts.threads);
   try {
     const variants = loadInputs(program.args, opts.variant ?? []);
     const names = variants.map((v) => v.name);
     const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
     // The options minus the CLI's own are exactly the analysis settings.
     const { threads: _threads, variant: _variant, compare: _compare, json: _json, ...settings } = opts;
-    const report = await analyzeVariantsWith(threadJobRunner(opts.threads), variants, settings, compare.length > 0 ? { compare } : undefined);
+    const report = await analyzeOnThreads(pool, variants, settings, compare.length > 0 ? { compare } : undefined);
     const text = render(report, new Map(variants.map((v) => [v.name, v.source])));
     if (opts.json !== undefined) writeJsonAtomically(opts.json, report);
     process.stdout.write(text);
@@ -382,6 +384,8 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`internal error: ${e?.stack ?? String(err)}\n`);
     return 2;
+  } finally {
+    await pool.close();
   }
 }
 

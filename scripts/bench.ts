@@ -1,27 +1,44 @@
 /**
- * `npm run bench`: times the analysis core on the two standard workloads and prints the figures.
+ * `npm run bench`: times the analysis on the two standard workloads and prints the figures.
  *   (1) 3 variants x 1,000 items; (2) 4 variants x 14,042 items (MMLU's whole test split).
  * Each: all metrics, 5-fold cross-fitted matrix scaling, 10,000 bootstrap resamples, 10,000 permutations for
- * every pair of variants. Synthetic, seeded inputs (the timing does not depend on what the logits are).
- * Timed twice: on this thread, and on a pool of worker threads (one per core), which is what the CLI uses.
- * Options: --quick (1,000 resamples and permutations, for a fast look), --only 1|2, --repeat N (best of N).
+ * every pair of variants, both stages. Synthetic, seeded inputs (src/core/synthetic.ts; the timing does not
+ * depend on what the logits are), written as logits CSVs so the CLI and the numpy peer read the same items.
+ * Per workload: the analysis in this process on one thread and on a pool of worker threads (all cores; the time
+ * includes starting the threads), in ns per item-evaluation (one item at one stage in one resample or
+ * permutation, every metric); the CLI's wall time from process start to exit (`node --import tsx
+ * scripts/analyze.ts`, what `npm run analyze` runs, without npm's own start);
+ * and, where python3 with numpy is present, ../shared/bench/numpy_peer.py on the same items: ONE paired ECE
+ * comparison at one stage (bootstrap CI + permutation test, the same B and R), and the ratio
+ * kit CLI wall / peer. Speed is only ever measured here, never asserted in a test.
+ * CPU times (all threads of this process) are printed beside the wall times: on a shared, loaded machine the wall
+ * time says more about the neighbours than about the kit.
+ * Options: --quick (1,000 resamples and permutations), --only 1|2, --repeat N (best of N), --no-peer.
  */
 import { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { analyzeVariants, analyzeVariantsWith, planAnalysis, runAnalysisJob } from '../src/core/analysis';
-import { availableThreads, threadJobRunner } from './lib/analysis-threads';
+import { join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { assembleReport, planAnalysis, runAnalysisJob, type AnalysisJobResult } from '../src/core/analysis';
+import { pairedVariant, syntheticVariant } from '../src/core/synthetic';
 import type { VariantScores } from '../src/core/types';
-import { pairedVariant, syntheticVariant } from '../test/support/synthetic';
+import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
 
 const program = new Command()
   .name('bench')
   .option('--quick', 'use 1,000 resamples and permutations instead of 10,000')
   .option('--only <workload>', 'run only workload 1 or 2')
   .option('--repeat <n>', 'best of n runs per workload', '1')
+  .option('--no-peer', 'do not run the numpy peer')
   .parse();
-const opts = program.opts<{ quick?: boolean; only?: string; repeat: string }>();
+const opts = program.opts<{ quick?: boolean; only?: string; repeat: string; peer: boolean }>();
 const resamples = opts.quick ? 1_000 : 10_000;
 const repeat = Math.max(1, Number(opts.repeat));
+const repoRoot = resolve(import.meta.dirname, '..');
+const peerScript = resolve(repoRoot, '../shared/bench/numpy_peer.py');
+const threads = availableThreads();
 
 function variants(count: number, items: number): VariantScores[] {
   const base = { ...syntheticVariant({ n: items, seed: 1, sharpness: 1.2 }), name: 'base' };
@@ -29,51 +46,127 @@ function variants(count: number, items: number): VariantScores[] {
   return [base, ...others];
 }
 
-async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
+/** A logits CSV of a variant; String(number) round-trips every double, so the CLI reads exactly these logits. */
+function logitsCsv(v: VariantScores): string {
+  const rows = v.items.map((it) => [it.itemId, it.label, ...it.letterLogits, it.domain ?? ''].join(','));
+  return ['item_id,label,logit_A,logit_B,logit_C,logit_D,domain', ...rows].join('\n') + '\n';
 }
 
-function time<T>(fn: () => T): { ms: number; result: T } {
-  const t0 = performance.now();
-  const result = fn();
-  return { ms: performance.now() - t0, result };
-}
-
-async function workload(label: string, count: number, items: number) {
-  const vs = variants(count, items);
-  const settings = { bootstrap: resamples, permutations: resamples };
-  let best = Infinity;
-  let bestPool = Infinity;
-  const threads = availableThreads();
+/** Best wall time of `repeat` runs, with the CPU time (all of this process's threads) of that run. */
+async function best<T>(fn: () => T | Promise<T>): Promise<{ ms: number; cpuMs: number; result: T }> {
+  let out: { ms: number; cpuMs: number; result: T } | undefined;
   for (let r = 0; r < repeat; r++) {
-    best = Math.min(best, time(() => analyzeVariants(vs, settings)).ms);
-    bestPool = Math.min(bestPool, await timeAsync(() => analyzeVariantsWith(threadJobRunner(threads), vs, settings)));
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const result = await fn();
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
+    if (!out || ms < out.ms) out = { ms, cpuMs: (cpu.user + cpu.system) / 1000, result };
   }
+  return out!;
+}
 
-  // Where the time goes, measured separately on the same inputs.
-  const plan = time(() => planAnalysis(vs, settings));
-  const jobTime = (kind: 'bootstrap' | 'permutation') =>
-    time(() => plan.result.jobs.filter((j) => j.kind === kind).forEach(runAnalysisJob)).ms;
-  const boot = { ms: jobTime('bootstrap') };
-  const perm = { ms: jobTime('permutation') };
-  const prep = plan;
+/** numpy's version, or undefined when python3 or numpy is missing. */
+function numpyVersion(): string | undefined {
+  const r = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8', env: peerEnv() });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The environment for the peer: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on this machine) slow numpy down. */
+function peerEnv(): NodeJS.ProcessEnv {
+  const { OPENBLAS_CORETYPE: _c, OPENBLAS_L2_SIZE: _l, ...env } = process.env;
+  return env;
+}
+
+async function workload(label: string, count: number, items: number, numpy: string | undefined) {
+  const vs = variants(count, items);
+  const dir = mkdtempSync(join(os.tmpdir(), 'kit-bench-'));
+  const paths = vs.map((v) => {
+    const path = join(dir, `${v.name}.csv`);
+    writeFileSync(path, logitsCsv(v));
+    return path;
+  });
+  const settings = { bootstrap: resamples, permutations: resamples };
   const pairs = (count * (count - 1)) / 2;
-  const kernelEntries = count * 2 * resamples * items + pairs * 2 * resamples * 2 * items;
-  console.log(`${label}: ${count} variants x ${items.toLocaleString('en')} items, ${resamples.toLocaleString('en')} resamples + ${resamples.toLocaleString('en')} permutations x ${pairs} pairs x 2 stages`);
-  console.log(`  total, ${threads} worker threads    ${fmt(bestPool)}${repeat > 1 ? ` (best of ${repeat})` : ''}  <- what the CLI does`);
-  console.log(`  total, one thread          ${fmt(best)}`);
-  console.log(`    prepare + 5-fold matrix  ${fmt(prep.ms)}`);
-  console.log(`    bootstrap CIs            ${fmt(boot.ms)}`);
-  console.log(`    permutation tests        ${fmt(perm.ms)}`);
-  console.log(`  one-thread throughput      ${((kernelEntries / best) * 1e-3).toFixed(1)} M item-evaluations/s (${((best * 1e6) / kernelEntries).toFixed(1)} ns each)`);
+  // Every variant's items at both stages per resample, and both arms of every pair at both stages per permutation.
+  const evaluations = count * 2 * resamples * items + pairs * 2 * resamples * 2 * items;
+  const n = (x: number) => x.toLocaleString('en');
+  console.log(`\n${label}: ${count} variants x ${n(items)} items, ${n(resamples)} resamples + ${n(resamples)} permutations x ${pairs} pairs x 2 stages (${n(evaluations)} item-evaluations)`);
+
+  // One thread, timed by part.
+  let parts = { prepare: 0, bootstrap: 0, permutation: 0, other: 0 };
+  const single = await best(() => {
+    let t = performance.now();
+    const plan = planAnalysis(vs, settings);
+    const prepare = performance.now() - t;
+    const results: AnalysisJobResult[] = [];
+    // other: smooth ECE resamples (and jackknife tables for BCa intervals).
+    const spent = { bootstrap: 0, permutation: 0, other: 0 };
+    for (const job of plan.jobs) {
+      t = performance.now();
+      results.push(runAnalysisJob(job));
+      spent[job.kind === 'bootstrap' || job.kind === 'permutation' ? job.kind : 'other'] += performance.now() - t;
+    }
+    parts = { prepare, ...spent };
+    return assembleReport(plan, results);
+  });
+  const pooled = await best(async () => {
+    const pool = startThreadPool(threads);
+    try {
+      return await analyzeOnThreads(pool, vs, settings);
+    } finally {
+      await pool.close();
+    }
+  });
+  const same = isDeepStrictEqual(pooled.result, single.result);
+  const ns = (ms: number) => ((ms * 1e6) / evaluations).toFixed(1);
+  console.log(
+    `  one thread        ${fmt(single.ms)}  ${ns(single.ms)} ns per item-evaluation  (CPU ${fmt(single.cpuMs)}; ` +
+      `prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)}, smooth ECE ${fmt(parts.other)})`,
+  );
+  console.log(
+    `  ${String(threads).padEnd(2)} threads        ${fmt(pooled.ms)}  ${ns(pooled.ms)} ns per item-evaluation  ` +
+      `(CPU ${fmt(pooled.cpuMs)} over all threads; report identical to one thread: ${same ? 'yes' : 'NO'})`,
+  );
+
+  const cli = spawnTimed(process.execPath, [
+    '--import',
+    'tsx',
+    'scripts/analyze.ts',
+    ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
+    '--bootstrap', String(resamples), '--permutations', String(resamples), '--json', join(dir, 'report.json'),
+  ]);
+  if (cli.status !== 0) throw new Error(`the CLI failed: ${cli.stderr}`);
+  console.log(`  CLI wall          ${fmt(cli.ms)}  (process start to exit, ${threads} threads)`);
+
+  if (numpy && opts.peer) {
+    const peer = spawnTimed('python3', [peerScript, paths[0], paths[1], String(resamples), String(resamples)], peerEnv());
+    const seconds = Number(/seconds ([\d.]+)/.exec(peer.stdout)?.[1]);
+    if (peer.status !== 0 || !Number.isFinite(seconds)) throw new Error(`numpy_peer.py failed: ${peer.stderr || peer.stdout}`);
+    const peerMs = seconds * 1000;
+    const target = count <= 3 ? 2 : 3;
+    console.log(`  numpy peer        ${fmt(peerMs)}  (one paired ECE comparison at one stage, its own timer; process wall ${fmt(peer.ms)})`);
+    console.log(`  ratio             CLI wall / peer = ${(cli.ms / peerMs).toFixed(2)}  (target <= ${target}); CLI wall / peer process wall = ${(cli.ms / peer.ms).toFixed(2)}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function spawnTimed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const t0 = performance.now();
+  const r = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+  return { ms: performance.now() - t0, status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 function fmt(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
 }
 
-console.log(`node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), load average ${os.loadavg()[0].toFixed(2)}`);
-if (opts.only !== '2') await workload('workload 1', 3, 1_000);
-if (opts.only !== '1') await workload('workload 2', 4, 14_042);
+const numpy = opts.peer && existsSync(peerScript) ? numpyVersion() : undefined;
+const [l1, l5, l15] = os.loadavg().map((x) => x.toFixed(2));
+console.log(
+  `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores (${threads} usable), node ${process.version}, ` +
+    `load average ${l1} ${l5} ${l15}, ${numpy ? `python3 numpy ${numpy}` : existsSync(peerScript) ? 'no python3 with numpy: peer skipped' : `no ${peerScript}: peer skipped`}` +
+    `${repeat > 1 ? `, best of ${repeat}` : ''}`,
+);
+if (opts.only !== '2') await workload('workload 1', 3, 1_000, numpy);
+if (opts.only !== '1') await workload('workload 2', 4, 14_042, numpy);

@@ -1,12 +1,18 @@
-/** One analysis job worker of the pool the analysis worker starts: runs runAnalysisJob, tables transferred back. */
+/**
+ * One analysis job worker of the pool the analysis worker starts: runs runAnalysisJob (tables transferred back)
+ * and prepares variants (scalers cross-fitted), so several are prepared at once.
+ */
 import { expose, transfer } from 'comlink';
-import { runAnalysisJob, type AnalysisJob } from '../src/core/analysis';
+import { prepareVariant, runAnalysisJob, type AnalysisJob } from '../src/core/analysis';
 import type { JobWorker } from '../src/state/analysis-service';
 
-const api: JobWorker = {
+const api: Required<JobWorker> = {
   async run(job: AnalysisJob) {
     const result = runAnalysisJob(job);
     return transfer(result, [result.group0.buffer as ArrayBuffer, result.group1.buffer as ArrayBuffer]);
+  },
+  async prepare(variant, settings) {
+    return prepareVariant(variant, settings);
   },
 };
 expose(api);

@@ -5,9 +5,9 @@ import { openKitDb } from '../src/storage/db';
 
 const api: AnalysisWorkerApi = createAnalysisWorkerApi({
   spawnJobWorker: () =>
-    wrap<JobWorker>(new Worker(new URL('./analysis-job.worker.ts', import.meta.url), { type: 'module', name: 'analysis-job' })),
-  // Leave a core for the page; the coordinator itself mostly waits.
-  poolSize: Math.min(4, Math.max(1, (navigator.hardwareConcurrency || 2) - 1)),
+    wrap<Required<JobWorker>>(new Worker(new URL('./analysis-job.worker.ts', import.meta.url), { type: 'module', name: 'analysis-job' })),
+  // Every core: the jobs are split so that all workers finish together; the coordinator itself mostly waits.
+  poolSize: Math.max(1, navigator.hardwareConcurrency || 2),
   openDatabase: (name) => openKitDb({ name }),
 });
 expose(api);

@@ -3,51 +3,225 @@
  * depends only on the job, so the report equals the single-thread one whatever the thread count.
  */
 import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import os from 'node:os';
-import type { AnalysisJob, AnalysisJobResult } from '../../src/core/analysis';
+import { buildSync } from 'esbuild';
+import {
+  assembleReport,
+  mergeJobResults,
+  planAnalysis,
+  resolveSettings,
+  splitJobs,
+  type AnalysisJob,
+  type AnalysisJobResult,
+  type AnalysisOptions,
+  type PreparedVariant,
+} from '../../src/core/analysis';
+import type { AnalysisReport, AnalysisSettings, VariantScores } from '../../src/core/types';
+
+/** A message to a thread: prepare one variant (order, check, fit the scaler) with these settings. */
+export interface PrepareRequest {
+  prepare: VariantScores;
+  settings: AnalysisSettings;
+}
 
 /** Cores this process may use (at least 1). */
 export function availableThreads(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-// The scripts run through tsx; a worker thread registers tsx's loader itself before importing the TypeScript
-// entry (on Node 20 a worker's --import hooks do not apply to its own entry module).
-const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./analysis-thread.ts', import.meta.url).href)}); })`;
+// The scripts run through tsx, but a worker thread that registers tsx itself takes a second or more to start
+// (loading tsx and its esbuild service, then transforming every module). Instead the thread's code is bundled
+// into one CommonJS script (esbuild) that each thread evaluates directly. The bundle is kept in
+// node_modules/.cache, keyed by the size and mtime of every file it can contain (src/core, scripts/lib, the
+// lockfile), so most runs skip esbuild's start (~0.1 s) too.
+let threadCode: string | undefined;
+function analysisThreadCode(): string {
+  if (threadCode !== undefined) return threadCode;
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const sources = [join(root, 'src/core'), join(root, 'scripts/lib')].flatMap((dir) =>
+    readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)),
+  );
+  const stamp = [...sources, join(root, 'package-lock.json')]
+    .map((f) => {
+      const st = statSync(f, { throwIfNoEntry: false });
+      return `${f}:${st?.size}:${st?.mtimeMs}`;
+    })
+    .join('|');
+  const hash = bytesToHex(sha256(utf8ToBytes(stamp))).slice(0, 16);
+  const cached = join(root, 'node_modules/.cache/calibration-kit', `analysis-thread-${hash}.cjs`);
+  try {
+    threadCode = readFileSync(cached, 'utf8');
+    return threadCode;
+  } catch {
+    // not built yet for these sources
+  }
+  threadCode = buildSync({
+    entryPoints: [join(root, 'scripts/lib/analysis-thread.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    write: false,
+    logLevel: 'silent',
+  }).outputFiles[0].text;
+  try {
+    mkdirSync(dirname(cached), { recursive: true });
+    const tmp = `${cached}.${process.pid}.tmp`;
+    writeFileSync(tmp, threadCode);
+    renameSync(tmp, cached);
+  } catch {
+    // a read-only checkout: bundle again next time
+  }
+  return threadCode;
+}
 
-/** A job runner for analyzeVariantsWith: `threads` workers, jobs handed out largest first as workers free up. */
+/**
+ * A job runner for analyzeVariantsWith: `threads` workers; the jobs are split into chunks (splitJobs) handed out
+ * largest first as workers free up, and the chunks' results merged back, so every thread works to the end.
+ */
 export function threadJobRunner(threads = availableThreads()): (jobs: AnalysisJob[]) => Promise<AnalysisJobResult[]> {
-  return async (jobs) => {
-    if (jobs.length === 0) return [];
-    const count = Math.min(threads, jobs.length);
-    const workers = Array.from({ length: count }, () => new Worker(bootstrap, { eval: true }));
-    const results: AnalysisJobResult[] = [];
-    let next = 0;
+  return async (whole) => {
+    const pool = startThreadPool(threads);
     try {
-      await Promise.all(
-        workers.map(
-          (worker) =>
-            new Promise<void>((resolve, reject) => {
-              const feed = () => {
-                if (next >= jobs.length) return resolve();
-                worker.postMessage(jobs[next++]);
-              };
-              worker.on('message', (result: AnalysisJobResult) => {
-                results.push(result);
-                feed();
-              });
-              worker.on('error', reject);
-              worker.on('exit', (code) => {
-                if (code !== 0) reject(new Error(`analysis worker thread exited with code ${code}`));
-              });
-              feed();
-            }),
-        ),
-      );
+      return await pool.run(whole);
     } finally {
-      await Promise.all(workers.map((w) => w.terminate()));
+      await pool.close();
     }
-    return results;
   };
+}
+
+/** Worker threads started ahead of their work, so they boot while the caller reads inputs and plans. */
+export interface ThreadPool {
+  /** Runs jobs as threadJobRunner does (split, largest first, merged); one call at a time. */
+  run(jobs: AnalysisJob[]): Promise<AnalysisJobResult[]>;
+  /** prepareVariant for each variant, one per thread at a time; rejects with the thread's error, name kept. */
+  prepare(variants: readonly VariantScores[], settings: AnalysisSettings): Promise<PreparedVariant[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole analysis on a pool: the variants are prepared (scalers cross-fitted) in parallel, one per thread,
+ * then the resampling jobs run split across the threads. The report equals analyzeVariants' on one thread.
+ */
+export async function analyzeOnThreads(
+  pool: ThreadPool,
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings> = {},
+  options: AnalysisOptions = {},
+): Promise<AnalysisReport> {
+  const settings = resolveSettings(partial);
+  const prepared = await pool.prepare(variants, settings);
+  const plan = planAnalysis(variants, settings, { ...options, prepared });
+  return assembleReport(plan, await pool.run(plan.jobs));
+}
+
+export function startThreadPool(threads = availableThreads()): ThreadPool {
+  const workers = Array.from({ length: Math.max(1, threads) }, () => {
+    const worker = new Worker(analysisThreadCode(), { eval: true });
+    // A run rejects on a thread's first error; a second thread failing on the same bad input after that run has
+    // ended must not become an uncaught 'error' event.
+    worker.on('error', () => undefined);
+    return worker;
+  });
+  return {
+    async run(whole) {
+      const jobs = splitJobs(whole, workers.length);
+      return mergeJobResults(jobs, await runOnThreads(jobs, workers));
+    },
+    async prepare(variants, settings) {
+      const prepared: PreparedVariant[] = new Array(variants.length);
+      const errors: unknown[] = new Array(variants.length);
+      let next = 0;
+      await Promise.all(
+        workers.slice(0, Math.min(workers.length, variants.length)).map(async (worker) => {
+          while (next < variants.length) {
+            const i = next++;
+            try {
+              prepared[i] = await prepareOn(worker, { prepare: variants[i], settings });
+            } catch (e) {
+              errors[i] = e ?? new Error('preparing a variant failed');
+              if (!replied.has(e as Error)) return; // the thread itself died: give it nothing more
+            }
+          }
+        }),
+      );
+      // The first failing variant in input order, as on one thread.
+      const first = errors.find((e) => e !== undefined);
+      if (first !== undefined) throw first;
+      return prepared;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
+/** Errors a thread sent back as a reply (it lives on), as opposed to a thread that died. */
+const replied = new WeakSet<Error>();
+
+function prepareOn(worker: Worker, request: PrepareRequest): Promise<PreparedVariant> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+    };
+    const onMessage = (reply: { prepared?: PreparedVariant; error?: { name: string; message: string } }) => {
+      done();
+      if (reply.prepared) return resolve(reply.prepared);
+      const error = new Error(reply.error?.message ?? 'preparing a variant failed');
+      error.name = reply.error?.name ?? 'Error';
+      replied.add(error);
+      reject(error);
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(e);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.postMessage(request);
+  });
+}
+
+async function runOnThreads(jobs: AnalysisJob[], pool: Worker[]): Promise<AnalysisJobResult[]> {
+  if (jobs.length === 0) return [];
+  const workers = pool.slice(0, Math.min(pool.length, jobs.length));
+  const results: AnalysisJobResult[] = [];
+  let next = 0;
+  const listeners: (() => void)[] = [];
+  try {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const feed = () => {
+              if (next >= jobs.length) return resolve();
+              worker.postMessage(jobs[next++]);
+            };
+            const onMessage = (result: AnalysisJobResult) => {
+              results.push(result);
+              feed();
+            };
+            const onExit = (code: number) => reject(new Error(`analysis worker thread exited with code ${code}`));
+            worker.on('message', onMessage);
+            worker.on('error', reject);
+            worker.on('exit', onExit);
+            listeners.push(() => {
+              worker.off('message', onMessage);
+              worker.off('error', reject);
+              worker.off('exit', onExit);
+            });
+            feed();
+          }),
+      ),
+    );
+  } finally {
+    for (const off of listeners) off();
+  }
+  return results;
 }

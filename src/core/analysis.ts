@@ -42,6 +42,8 @@ import {
   metricColumn,
   pairedPermutationTest,
   percentileInterval,
+  permutationExtremes,
+  permutationP,
 } from './stats';
 import { Rng, deriveSeed } from './random';
 import { bootstrapInterval } from './intervals';
@@ -248,6 +250,11 @@ export interface AnalysisOptions {
    * CLI's default) either stops the analysis with an AnalysisError.
    */
   perRun?: boolean;
+  /**
+   * The variants already prepared by prepareVariant with the same settings, in the same order (e.g. on worker
+   * threads, one variant each): the plan is the same as when planAnalysis prepares them itself.
+   */
+  prepared?: readonly PreparedVariant[];
 }
 
 /**
@@ -271,10 +278,16 @@ export interface AnalysisJob {
   mceMinCount: number;
   /** Smooth jobs: the kernel bandwidth of each set (its point estimate's, see smoothCalibrationError). */
   sigmas?: number[];
+  /**
+   * Set on a chunk of a larger job (splitJobs): resamples or permutations first .. first + count - 1 of job
+   * `of`'s stream, which has `whole` in all. A permutation chunk's result holds extreme counts, not p.
+   */
+  chunk?: { of: string; first: number; whole: number };
 }
 
 /**
- * bootstrap: per-resample metric tables of both groups; permutation: observed difference and p per metric;
+ * bootstrap: per-resample metric tables of both groups; permutation: observed difference and p per metric
+ * (for a chunk: observed difference and the count of permutations at least as extreme, per metric);
  * jackknife: per left-out slot metric tables; smooth jobs: one smooth ECE per resample (or left-out slot) per set.
  */
 export interface AnalysisJobResult {
@@ -288,9 +301,14 @@ export function runAnalysisJob(job: AnalysisJob): AnalysisJobResult {
   if (job.kind === 'jackknife') return runJackknife(job);
   if (job.kind === 'smooth-bootstrap' || job.kind === 'smooth-jackknife') return runSmooth(job);
   const pool = new MetricPool(job.sets, job.bins, job.mceMinCount);
+  const first = job.chunk?.first ?? 0;
   if (job.kind === 'bootstrap') {
-    const { group0, group1 } = bootstrapMetrics(pool, pool.slots, job.count, job.seed);
+    const { group0, group1 } = bootstrapMetrics(pool, pool.slots, job.count, job.seed, first);
     return { key: job.key, group0, group1 };
+  }
+  if (job.chunk) {
+    const { observed, extreme } = permutationExtremes(pool, pool.slots, job.count, job.seed, first);
+    return { key: job.key, group0: observed, group1: extreme };
   }
   const { observed, p } = pairedPermutationTest(pool, pool.slots, job.count, job.seed);
   return { key: job.key, group0: observed, group1: p };
@@ -354,6 +372,86 @@ function smoothOf(pred: Predictions): { value: number; sigma: number } {
   return v;
 }
 
+/** Work of a job in item-evaluations (resamples x entries): what splitJobs balances. */
+export function jobCost(job: AnalysisJob): number {
+  return job.count * job.sets.reduce((t, p) => t + p.n, 0);
+}
+
+/** Fewest resamples or permutations in a chunk: below this, per-chunk set-up would cost more than it balances. */
+const MIN_CHUNK = 50;
+
+/**
+ * Splits jobs into chunks for `workers` parallel workers so that none idles at the end: a bootstrap job is split
+ * only when it alone is more than a worker's fair share (a later bootstrap chunk must replay the earlier
+ * chunks' random draws), a permutation test into pieces of about 1/8 of a share (skipping its stream is nearly
+ * free). Chunks come largest first, the order a pool should hand them out in. With one worker the jobs are
+ * returned as they are. mergeJobResults turns the chunks' results back into the jobs' results, identical to
+ * running the jobs whole: the split changes where the work runs, never the numbers.
+ */
+export function splitJobs(jobs: readonly AnalysisJob[], workers: number): AnalysisJob[] {
+  if (workers <= 1 || jobs.length === 0) return [...jobs];
+  const fair = jobs.reduce((t, j) => t + jobCost(j), 0) / workers;
+  const chunks: AnalysisJob[] = [];
+  for (const job of jobs) {
+    // Jackknife and smooth ECE jobs run whole (their results are not split by resample).
+    const splittable = job.kind === 'bootstrap' || job.kind === 'permutation';
+    const target = job.kind === 'bootstrap' ? fair : fair / 8;
+    const pieces = splittable ? Math.max(1, Math.min(Math.ceil(jobCost(job) / target), Math.floor(job.count / MIN_CHUNK))) : 1;
+    if (pieces === 1) {
+      chunks.push(job);
+      continue;
+    }
+    for (let c = 0; c < pieces; c++) {
+      const first = Math.floor((c * job.count) / pieces);
+      const end = Math.floor(((c + 1) * job.count) / pieces);
+      const chunk = { of: job.key, first, whole: job.count };
+      chunks.push({ ...job, key: `${job.key}#${first}`, count: end - first, chunk });
+    }
+  }
+  return chunks.sort((x, y) => jobCost(y) - jobCost(x));
+}
+
+/** The whole jobs' results from their chunks' results (in any order), as runAnalysisJob gives them unsplit. */
+export function mergeJobResults(
+  chunks: readonly AnalysisJob[],
+  results: readonly AnalysisJobResult[],
+): AnalysisJobResult[] {
+  const byKey = new Map(results.map((r) => [r.key, r]));
+  const parts = new Map<string, { job: AnalysisJob; result: AnalysisJobResult }[]>();
+  const merged: AnalysisJobResult[] = [];
+  for (const job of chunks) {
+    const result = byKey.get(job.key);
+    if (!result) throw new AnalysisError(`analysis job ${job.key} has no result`);
+    if (!job.chunk) {
+      merged.push(result);
+      continue;
+    }
+    const list = parts.get(job.chunk.of) ?? [];
+    list.push({ job, result });
+    parts.set(job.chunk.of, list);
+  }
+  for (const [key, list] of parts) {
+    list.sort((x, y) => x.job.chunk!.first - y.job.chunk!.first);
+    const { kind, chunk } = list[0].job;
+    if (kind === 'bootstrap') {
+      const rows = chunk!.whole * METRIC_COUNT;
+      const group0 = new Float64Array(rows);
+      const group1 = new Float64Array(rows);
+      for (const { job, result } of list) {
+        group0.set(result.group0, job.chunk!.first * METRIC_COUNT);
+        group1.set(result.group1, job.chunk!.first * METRIC_COUNT);
+      }
+      merged.push({ key, group0, group1 });
+    } else {
+      const extreme = new Float64Array(METRIC_COUNT);
+      for (const { result } of list) result.group1.forEach((e, m) => (extreme[m] += e));
+      const observed = list[0].result.group0;
+      merged.push({ key, group0: observed, group1: permutationP(observed, extreme, chunk!.whole) });
+    }
+  }
+  return merged;
+}
+
 /** Everything the report needs besides the jobs' results. */
 export interface AnalysisPlan {
   settings: AnalysisSettings;
@@ -411,9 +509,13 @@ export function planAnalysis(
     if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
   }
 
+  const given = options.prepared;
+  if (given && (given.length !== variants.length || given.some((p, i) => p.name !== variants[i].name))) {
+    throw new AnalysisError('prepared variants do not match the variants to analyse');
+  }
   const unanalysed: { variant: string; reason: string }[] = [];
-  const prepared: PreparedVariant[] = [];
-  for (const v of variants) {
+  const prepared: PreparedVariant[] = given ? [...given] : [];
+  for (const v of given ? [] : variants) {
     if (!options.perRun) {
       prepared.push(prepareVariant(v, settings));
       continue;

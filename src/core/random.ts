@@ -102,6 +102,52 @@ export class Rng {
     return m.hi;
   }
 
+  /** Advances the stream exactly as `count` calls of nextInt(n) would, without returning them. */
+  skipInts(n: number, count: number): void {
+    this.drawInts(n, count, null);
+  }
+
+  /**
+   * `count` draws of nextInt(n), the same stream, tallied: counts[v]++ for each value v (null: only advance).
+   * The generator state stays in local int32 variables for the whole batch, which is what makes a bootstrap
+   * resample's n draws cheap; nextInt's checks run once.
+   */
+  drawInts(n: number, count: number, counts: Float64Array | null): void {
+    if (!(n >= 1 && n <= 2097152) || !Number.isInteger(n)) {
+      for (let i = 0; i < count; i++) {
+        const v = this.nextInt(n);
+        if (counts) counts[v]++;
+      }
+      return;
+    }
+    const st = this.state;
+    let s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+    const threshold = (4294967296 - n) % n;
+    for (let i = 0; i < count; i++) {
+      let m = 0, hi = 0;
+      for (;;) {
+        // xoshiro128** step, exactly as nextUint32.
+        const x = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 11);
+        m = x * n;
+        hi = Math.floor(m * 2.3283064365386963e-10);
+        // Lemire's rejection: accept unless the low word falls under the threshold.
+        if (m - hi * 4294967296 >= threshold) break;
+      }
+      if (counts) counts[hi]++;
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
+  }
+
   /** Fisher-Yates shuffle in place; returns the array. */
   shuffle<T extends { length: number; [i: number]: unknown }>(array: T): T {
     for (let i = array.length - 1; i > 0; i--) {

@@ -18,6 +18,10 @@ const ECE_EM = METRICS.indexOf('ece_adaptive');
 const CW_ECE = METRICS.indexOf('classwise_ece');
 const BRIER = METRICS.indexOf('brier');
 const NLL = METRICS.indexOf('nll');
+/** Largest slot count for which bootstrap resamples are evaluated four at a time. */
+const BLOCK_MAX_SLOTS = 4096;
+/** Numbers per entry in the packed layout: conf, correct, gap, nll, brier. */
+const ENTRY_STRIDE = 5;
 
 /**
  * Items of one or two prediction sets, sorted by top-label confidence, with everything the metrics need per
@@ -62,6 +66,29 @@ export class MetricPool {
   private readonly classRunEnd: Int32Array;
   /** Scratch: equal-mass boundaries of both groups. */
   private readonly boundaries: Float64Array;
+  /**
+   * The fast paths' layout (evaluateSides, evaluateSwapped). Per entry of the sorted order, packed by entry:
+   * conf, correct, gap, nll, brier (ENTRY_STRIDE numbers), so one resample reads memory front to back.
+   */
+  private readonly entryData: Float64Array;
+  /** slot * 2 + side per sorted entry, and per entry of each class view (one load gives both). */
+  private readonly slotSide: Int32Array;
+  private readonly classSlotSide: Int32Array;
+  /** Side views (for resamples that keep each side in its group): the sorted order restricted to one side. */
+  private readonly sideStart: Int32Array;
+  private readonly sideSlot: Int32Array;
+  private readonly sideData: Float64Array;
+  /** sideRunEnd[s * bins + b]: run ends of equal-width bins, as indices into the side arrays. */
+  private readonly sideRunEnd: Int32Array;
+  /** Per class k and side s, at k * size + sideStart[s]: slot and [y = k] - p_k, sorted by p_k. */
+  private readonly sideClassSlot: Int32Array;
+  private readonly sideClassGap: Float64Array;
+  /** sideClassRunEnd[(k * 2 + s) * bins + b], indices into the class-k arrays. */
+  private readonly sideClassRunEnd: Int32Array;
+  /** Scratch for evaluateSwapped: each group's entries (indices into the sorted order) and run ends. */
+  private readonly members: Int32Array;
+  private readonly memberRunEnd: Int32Array;
+  private readonly sums = new Float64Array(METRIC_COUNT);
 
   /**
    * @param sets one or two prediction sets; with two, item i of set 0 is paired with item i of set 1 and both get
@@ -140,6 +167,61 @@ export class MetricPool {
       fillRunEnds(runEnd);
     }
     this.boundaries = new Float64Array(2 * bins);
+
+    this.entryData = new Float64Array(size * ENTRY_STRIDE);
+    this.slotSide = new Int32Array(size);
+    for (let r = 0; r < size; r++) {
+      const o = r * ENTRY_STRIDE;
+      this.entryData[o] = this.conf[r];
+      this.entryData[o + 1] = this.correct[r];
+      this.entryData[o + 2] = this.gap[r];
+      this.entryData[o + 3] = this.nll[r];
+      this.entryData[o + 4] = this.brier[r];
+      this.slotSide[r] = this.slot[r] * 2 + this.side[r];
+    }
+    this.classSlotSide = new Int32Array(K * size);
+    for (let j = 0; j < K * size; j++) this.classSlotSide[j] = this.classSlot[j] * 2 + this.classSide[j];
+
+    const sides = sets.length;
+    this.sideStart = Int32Array.from([0, sets[0].n, size]);
+    this.sideSlot = new Int32Array(size);
+    this.sideData = new Float64Array(size * ENTRY_STRIDE);
+    this.sideRunEnd = new Int32Array(2 * bins);
+    const fill = [this.sideStart[0], this.sideStart[1]];
+    for (let r = 0; r < size; r++) {
+      const sd = this.side[r];
+      const q = fill[sd]++;
+      this.sideSlot[q] = this.slot[r];
+      this.sideData.set(this.entryData.subarray(r * ENTRY_STRIDE, (r + 1) * ENTRY_STRIDE), q * ENTRY_STRIDE);
+      this.sideRunEnd[sd * bins + equalWidthBin(this.conf[r], bins)] = q + 1;
+    }
+    this.sideClassSlot = new Int32Array(K * size);
+    this.sideClassGap = new Float64Array(K * size);
+    this.sideClassRunEnd = new Int32Array(K * 2 * bins);
+    for (let k = 0; k < K; k++) {
+      const at = [k * size + this.sideStart[0], k * size + this.sideStart[1]];
+      for (let j = k * size; j < (k + 1) * size; j++) {
+        const sd = this.classSide[j];
+        const q = at[sd]++;
+        this.sideClassSlot[q] = this.classSlot[j];
+        this.sideClassGap[q] = this.classGap[j];
+        const p = sets[sd].probs[this.classSlot[j] * K + k];
+        this.sideClassRunEnd[(k * 2 + sd) * bins + equalWidthBin(p, bins)] = q + 1 - k * size;
+      }
+    }
+    for (let sd = 0; sd < 2; sd++) {
+      const first = sd < sides ? this.sideStart[sd] : 0;
+      const runs = this.sideRunEnd.subarray(sd * bins, (sd + 1) * bins);
+      if (runs[0] === 0) runs[0] = first;
+      fillRunEnds(runs);
+      for (let k = 0; k < K; k++) {
+        const classRuns = this.sideClassRunEnd.subarray((k * 2 + sd) * bins, (k * 2 + sd + 1) * bins);
+        if (classRuns[0] === 0) classRuns[0] = first;
+        fillRunEnds(classRuns);
+      }
+    }
+    this.members = new Int32Array(2 * (this.slots + 1));
+    this.memberRunEnd = new Int32Array(2 * bins);
   }
 
   /**
@@ -255,6 +337,294 @@ export class MetricPool {
     writeGroup(out, 0, n0, correct0, ece0, mce0, emSum0, cw0, brier0, nll0);
     writeGroup(out, METRIC_COUNT, n1, correct1, ece1, mce1, emSum1, cw1, brier1, nll1);
   }
+  /**
+   * The same numbers as evaluate(weights, null, out), bit for bit, in about half the work: each side is
+   * walked in its own sorted view, so an entry is visited only for its own group, and entries of weight 0 are
+   * skipped (they add exact zeros). Used for bootstrap resamples, where no entry changes group.
+   */
+  evaluateSides(weights: Float64Array, out: Float64Array): void {
+    let total = 0;
+    for (let j = 0; j < this.slots; j++) total += weights[j];
+    this.weightedSide(0, weights, total, out, 0);
+    if (this.twoSided) this.weightedSide(1, weights, total, out, METRIC_COUNT);
+    else writeGroup(out, METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
+  }
+
+  /**
+   * evaluateSides for four weight vectors at once, into out[0..13], out[14..27], ...: the same numbers, with the
+   * classwise views read once for all four.
+   */
+  evaluateSides4(w0: Float64Array, w1: Float64Array, w2: Float64Array, w3: Float64Array, out: Float64Array): void {
+    const W = 2 * METRIC_COUNT;
+    let t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (let j = 0; j < this.slots; j++) t0 += w0[j];
+    for (let j = 0; j < this.slots; j++) t1 += w1[j];
+    for (let j = 0; j < this.slots; j++) t2 += w2[j];
+    for (let j = 0; j < this.slots; j++) t3 += w3[j];
+    const sides = this.twoSided ? 2 : 1;
+    const { sideClassSlot, sideClassGap, sideClassRunEnd, size } = this;
+    const B = this.bins;
+    for (let sd = 0; sd < sides; sd++) {
+      const o = sd * METRIC_COUNT;
+      this.weightedSide(sd, w0, t0, out, o, false);
+      this.weightedSide(sd, w1, t1, out, W + o, false);
+      this.weightedSide(sd, w2, t2, out, 2 * W + o, false);
+      this.weightedSide(sd, w3, t3, out, 3 * W + o, false);
+      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      for (let k = 0; k < K; k++) {
+        const base = k * size;
+        let j = base + this.sideStart[sd];
+        for (let b = 0; b < B; b++) {
+          const runEnd = base + sideClassRunEnd[(k * 2 + sd) * B + b];
+          let g0 = 0, g1 = 0, g2 = 0, g3 = 0;
+          for (; j < runEnd; j++) {
+            const s = sideClassSlot[j];
+            const d = sideClassGap[j];
+            g0 += w0[s] * d;
+            g1 += w1[s] * d;
+            g2 += w2[s] * d;
+            g3 += w3[s] * d;
+          }
+          c0 += Math.abs(g0);
+          c1 += Math.abs(g1);
+          c2 += Math.abs(g2);
+          c3 += Math.abs(g3);
+        }
+      }
+      // As writeGroup: a group of total weight 0 stays all NaN.
+      if (t0 !== 0) out[o + CW_ECE] = c0 / (K * t0);
+      if (t1 !== 0) out[W + o + CW_ECE] = c1 / (K * t1);
+      if (t2 !== 0) out[2 * W + o + CW_ECE] = c2 / (K * t2);
+      if (t3 !== 0) out[3 * W + o + CW_ECE] = c3 / (K * t3);
+    }
+    if (!this.twoSided) {
+      for (let q = 0; q < 4; q++) writeGroup(out, q * W + METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+  }
+
+  /**
+   * The same numbers as evaluate(ones, flip, out), bit for bit, for a two-set pool: the entries of each group
+   * are first listed in sorted order (branch-free), then each group is walked alone with unit weights, so the
+   * equal-mass boundaries sit at known positions and no arithmetic is spent on the other group's entries.
+   */
+  evaluateSwapped(flip: Uint8Array, out: Float64Array): void {
+    this.swappedTopLabel(flip, out, 0);
+    const { classSlotSide, classGap, classRunEnd, size } = this;
+    const B = this.bins;
+    let cw0 = 0, cw1 = 0;
+    for (let k = 0; k < K; k++) {
+      let j = k * size;
+      for (let b = 0; b < B; b++) {
+        const end = k * size + classRunEnd[k * B + b];
+        let g0 = 0, g1 = 0;
+        for (; j < end; j++) {
+          const ss = classSlotSide[j];
+          const w1 = (ss & 1) ^ flip[ss >> 1];
+          const d = classGap[j];
+          g0 += (1 - w1) * d;
+          g1 += w1 * d;
+        }
+        cw0 += Math.abs(g0);
+        cw1 += Math.abs(g1);
+      }
+    }
+    out[CW_ECE] = cw0 / (K * this.slots);
+    out[METRIC_COUNT + CW_ECE] = cw1 / (K * this.slots);
+  }
+
+  /**
+   * evaluateSwapped for four permutations at once, into out[0..13], out[14..27], ...: the same numbers, with the
+   * classwise views read once for all four (the sums of each permutation still run in the same order), which
+   * saves memory traffic on large item sets.
+   */
+  evaluateSwapped4(f0: Uint8Array, f1: Uint8Array, f2: Uint8Array, f3: Uint8Array, out: Float64Array): void {
+    const W = 2 * METRIC_COUNT;
+    this.swappedTopLabel(f0, out, 0);
+    this.swappedTopLabel(f1, out, W);
+    this.swappedTopLabel(f2, out, 2 * W);
+    this.swappedTopLabel(f3, out, 3 * W);
+    const { classSlotSide, classGap, classRunEnd, size } = this;
+    const B = this.bins;
+    let c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
+    for (let k = 0; k < K; k++) {
+      let j = k * size;
+      for (let b = 0; b < B; b++) {
+        const end = k * size + classRunEnd[k * B + b];
+        let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+        for (; j < end; j++) {
+          const ss = classSlotSide[j];
+          const side = ss & 1;
+          const s = ss >> 1;
+          const d = classGap[j];
+          const w0 = side ^ f0[s], w1 = side ^ f1[s], w2 = side ^ f2[s], w3 = side ^ f3[s];
+          a0 += (1 - w0) * d;
+          b0 += w0 * d;
+          a1 += (1 - w1) * d;
+          b1 += w1 * d;
+          a2 += (1 - w2) * d;
+          b2 += w2 * d;
+          a3 += (1 - w3) * d;
+          b3 += w3 * d;
+        }
+        c00 += Math.abs(a0);
+        c01 += Math.abs(b0);
+        c10 += Math.abs(a1);
+        c11 += Math.abs(b1);
+        c20 += Math.abs(a2);
+        c21 += Math.abs(b2);
+        c30 += Math.abs(a3);
+        c31 += Math.abs(b3);
+      }
+    }
+    const nk = K * this.slots;
+    out[CW_ECE] = c00 / nk;
+    out[METRIC_COUNT + CW_ECE] = c01 / nk;
+    out[W + CW_ECE] = c10 / nk;
+    out[W + METRIC_COUNT + CW_ECE] = c11 / nk;
+    out[2 * W + CW_ECE] = c20 / nk;
+    out[2 * W + METRIC_COUNT + CW_ECE] = c21 / nk;
+    out[3 * W + CW_ECE] = c30 / nk;
+    out[3 * W + METRIC_COUNT + CW_ECE] = c31 / nk;
+  }
+
+  /** Every metric but classwise ECE of both groups of one permutation, into out[o..o + 13]. */
+  private swappedTopLabel(flip: Uint8Array, out: Float64Array, o: number): void {
+    if (!this.twoSided) throw new RangeError('evaluateSwapped needs a pool of two paired sets');
+    const B = this.bins;
+    const n = this.slots;
+    const { slotSide, topRunEnd, members, memberRunEnd } = this;
+    const start1 = n + 1;
+    let p0 = 0, p1 = start1, r = 0;
+    for (let b = 0; b < B; b++) {
+      const end = topRunEnd[b];
+      for (; r < end; r++) {
+        const ss = slotSide[r];
+        const g = (ss & 1) ^ flip[ss >> 1];
+        members[p0] = r;
+        members[p1] = r;
+        p0 += 1 - g;
+        p1 += g;
+      }
+      memberRunEnd[b] = p0;
+      memberRunEnd[B + b] = p1;
+    }
+    const sums = this.sums;
+    this.unitGroup(0, 0, n);
+    writeGroup(out, o, n, sums[0], sums[1], sums[2], sums[3], 0, sums[4], sums[5]);
+    this.unitGroup(start1, B, n);
+    writeGroup(out, o + METRIC_COUNT, n, sums[0], sums[1], sums[2], sums[3], 0, sums[4], sums[5]);
+  }
+
+  /** Top-label sums of one group listed in members[start..] (unit weights, n entries) into this.sums. */
+  private unitGroup(start: number, runOffset: number, n: number): void {
+    const B = this.bins;
+    const minCount = this.mceMinCount;
+    const { members, memberRunEnd, entryData: data, boundaries } = this;
+    const nb = Math.min(B, n);
+    const small = n > 0 ? Math.floor(n / nb) : 0, extra = n > 0 ? n % nb : 0;
+    // Equal-mass boundaries at the chunk edges of the group's sorted sequence (numpy.array_split chunks).
+    for (let c = 0; c < nb - 1; c++) {
+      const end = start + (c + 1) * small + Math.min(c + 1, extra);
+      boundaries[c] = (data[members[end - 1] * ENTRY_STRIDE] + data[members[end] * ENTRY_STRIDE]) / 2;
+    }
+    let em = 0, emD = 0, emSum = 0;
+    let nll = 0, brier = 0, correct = 0, ece = 0, mce = NaN;
+    let q = start;
+    for (let b = 0; b < B; b++) {
+      const end = memberRunEnd[runOffset + b];
+      let c = 0, d = 0, a = 0;
+      for (; q < end; q++) {
+        const e = members[q] * ENTRY_STRIDE;
+        const v = data[e];
+        const dd = data[e + 2];
+        c += 1;
+        d += dd;
+        a += data[e + 1];
+        nll += data[e + 3];
+        brier += data[e + 4];
+        while (em < nb - 1 && v > boundaries[em]) {
+          emSum += Math.abs(emD);
+          emD = 0;
+          em++;
+        }
+        emD += dd;
+      }
+      correct += a;
+      ece += Math.abs(d);
+      if (c >= minCount && !(Math.abs(d) / c <= mce)) mce = Math.abs(d) / c;
+    }
+    emSum += Math.abs(emD);
+    const sums = this.sums;
+    sums[0] = correct; sums[1] = ece; sums[2] = mce; sums[3] = emSum; sums[4] = brier; sums[5] = nll;
+  }
+
+  /** Every metric of side sd with the given weights (n = their sum) into out[o..o + 6]. */
+  private weightedSide(
+    sd: number, weights: Float64Array, n: number, out: Float64Array, o: number, classwise = true,
+  ): void {
+    const B = this.bins;
+    const minCount = this.mceMinCount;
+    const { sideSlot: slot, sideData: data, sideRunEnd, boundaries } = this;
+    const nb = Math.min(B, n);
+    const small = n > 0 ? Math.floor(n / nb) : 0, extra = n > 0 ? n % nb : 0;
+    let edges = 0, end = small + Math.min(1, extra), pos = 0, last = 0;
+    let em = 0, emD = 0, emSum = 0;
+    let nll = 0, brier = 0, correct = 0, ece = 0, mce = NaN;
+    let r = this.sideStart[sd];
+    for (let b = 0; b < B; b++) {
+      const runEnd = sideRunEnd[sd * B + b];
+      let c = 0, d = 0, a = 0;
+      for (; r < runEnd; r++) {
+        const w = weights[slot[r]];
+        if (w === 0) continue;
+        const e = r * ENTRY_STRIDE;
+        const v = data[e];
+        const dd = data[e + 2];
+        c += w;
+        d += w * dd;
+        a += w * data[e + 1];
+        nll += w * data[e + 3];
+        brier += w * data[e + 4];
+        // Equal-mass bins, as in evaluate: boundaries of chunk edges whose first position lies in this entry's
+        // copies [pos, pos + w), then the entry joins the first bin whose boundary is >= v.
+        while (edges < nb - 1 && end < pos + w) {
+          boundaries[edges] = ((end - 1 >= pos ? v : last) + v) / 2;
+          edges++;
+          end = (edges + 1) * small + Math.min(edges + 1, extra);
+        }
+        while (em < edges && v > boundaries[em]) {
+          emSum += Math.abs(emD);
+          emD = 0;
+          em++;
+        }
+        pos += w;
+        last = v;
+        emD += w * dd;
+      }
+      correct += a;
+      ece += Math.abs(d);
+      if (c >= minCount && !(Math.abs(d) / c <= mce)) mce = Math.abs(d) / c;
+    }
+    emSum += Math.abs(emD);
+
+    if (!classwise) {
+      writeGroup(out, o, n, correct, ece, mce, emSum, 0, brier, nll);
+      return;
+    }
+    const { sideClassSlot, sideClassGap, sideClassRunEnd, size } = this;
+    let cw = 0;
+    for (let k = 0; k < K; k++) {
+      const base = k * size;
+      let j = base + this.sideStart[sd];
+      for (let b = 0; b < B; b++) {
+        const runEnd = base + sideClassRunEnd[(k * 2 + sd) * B + b];
+        let g = 0;
+        for (; j < runEnd; j++) g += weights[sideClassSlot[j]] * sideClassGap[j];
+        cw += Math.abs(g);
+      }
+    }
+    writeGroup(out, o, n, correct, ece, mce, emSum, cw, brier, nll);
+  }
 }
 
 /** Turns "last entry index + 1 seen in bin b" (0 for empty bins) into cumulative run ends. */
@@ -304,29 +674,50 @@ export function percentileInterval(values: ArrayLike<number>, level = 0.95): Int
 
 /**
  * Per-resample metrics of both groups of a pool: row r of group0/group1 (METRIC_COUNT wide, METRICS order) holds
- * the metrics of resample r. Each resample draws `slots` slot indices uniformly with replacement
+ * the metrics of resample first + r. Each resample draws `slots` slot indices uniformly with replacement
  * (Rng(seed).nextInt(slots), in order) and weights each slot by how often it was drawn; so a single-set pool
  * gives the plain bootstrap and a paired pool the paired bootstrap (the same items for both arms). The same
  * seed and slot count give the same resamples, which is what lets paired differences be read off two single
- * pools over the same items.
+ * pools over the same items. `first` > 0 draws and discards the first resamples, so a run of resamples can be
+ * split into chunks (e.g. across threads) whose rows, concatenated, are exactly the rows of one run.
  */
 export function bootstrapMetrics(
   pool: MetricPool,
   slots: number,
   resamples: number,
   seed: number,
+  first = 0,
 ): { group0: Float64Array; group1: Float64Array } {
   const group0 = new Float64Array(resamples * METRIC_COUNT);
   const group1 = new Float64Array(resamples * METRIC_COUNT);
   const counts = new Float64Array(slots);
-  const out = new Float64Array(2 * METRIC_COUNT);
   const rng = new Rng(seed);
-  for (let r = 0; r < resamples; r++) {
+  rng.skipInts(slots, first * slots);
+  const block = [counts, new Float64Array(slots), new Float64Array(slots), new Float64Array(slots)];
+  const outs = new Float64Array(4 * 2 * METRIC_COUNT);
+  const keep = (r: number, o: number) => {
+    for (let m = 0, at = r * METRIC_COUNT; m < METRIC_COUNT; m++) {
+      group0[at + m] = outs[o + m];
+      group1[at + m] = outs[o + METRIC_COUNT + m];
+    }
+  };
+  // Four resamples at a time (drawn in stream order), the rest one by one; blocks only while four weight vectors
+  // stay in a core's cache (measured: a gain at 1,000 items, none at 14,042).
+  let r = 0;
+  const blocked = slots <= BLOCK_MAX_SLOTS;
+  for (; blocked && r + 4 <= resamples; r += 4) {
+    for (const c of block) {
+      c.fill(0);
+      rng.drawInts(slots, slots, c);
+    }
+    pool.evaluateSides4(block[0], block[1], block[2], block[3], outs);
+    for (let q = 0; q < 4; q++) keep(r + q, q * 2 * METRIC_COUNT);
+  }
+  for (; r < resamples; r++) {
     counts.fill(0);
-    for (let j = 0; j < slots; j++) counts[rng.nextInt(slots)]++;
-    pool.evaluate(counts, null, out);
-    group0.set(out.subarray(0, METRIC_COUNT), r * METRIC_COUNT);
-    group1.set(out.subarray(METRIC_COUNT), r * METRIC_COUNT);
+    rng.drawInts(slots, slots, counts);
+    pool.evaluateSides(counts, outs);
+    keep(r, 0);
   }
   return { group0, group1 };
 }
@@ -358,31 +749,69 @@ export function pairedPermutationTest(
   permutations: number,
   seed: number,
 ): { observed: Float64Array; p: Float64Array } {
+  const { observed, extreme } = permutationExtremes(pool, pairs, permutations, seed);
+  return { observed, p: permutationP(observed, extreme, permutations) };
+}
+
+/**
+ * The counting half of pairedPermutationTest for permutations first .. first + permutations - 1 of the seed's
+ * stream: the observed differences and, per metric, how many of those permutations are at least as extreme.
+ * Counts of consecutive chunks add up to the count of one run, so the test can be split across threads.
+ */
+export function permutationExtremes(
+  pool: MetricPool,
+  pairs: number,
+  permutations: number,
+  seed: number,
+  first = 0,
+): { observed: Float64Array; extreme: Float64Array } {
   const ones = new Float64Array(pairs).fill(1);
   const out = new Float64Array(2 * METRIC_COUNT);
-  pool.evaluate(ones, null, out);
+  pool.evaluateSides(ones, out);
   const observed = new Float64Array(METRIC_COUNT);
   for (let m = 0; m < METRIC_COUNT; m++) observed[m] = out[m] - out[METRIC_COUNT + m];
+  const threshold = observed.map((t) => Math.abs(t) - PERMUTATION_TIE_TOLERANCE);
   const extreme = new Float64Array(METRIC_COUNT);
-  const flip = new Uint8Array(pairs);
+  const flips = [0, 1, 2, 3].map(() => new Uint8Array(pairs));
+  const outs = new Float64Array(4 * 2 * METRIC_COUNT);
   const rng = new Rng(seed);
-  for (let r = 0; r < permutations; r++) {
+  const words = Math.ceil(pairs / 32);
+  for (let i = first * words; i > 0; i--) rng.nextUint32();
+  const draw = (flip: Uint8Array) => {
     for (let j = 0; j < pairs; j += 32) {
       let bits = rng.nextUint32();
       const end = Math.min(pairs, j + 32);
       for (let i = j; i < end; i++, bits >>>= 1) flip[i] = bits & 1;
     }
-    pool.evaluate(ones, flip, out);
+  };
+  const count = (o: number) => {
     for (let m = 0; m < METRIC_COUNT; m++) {
-      const t = out[m] - out[METRIC_COUNT + m];
-      if (Math.abs(t) >= Math.abs(observed[m]) - PERMUTATION_TIE_TOLERANCE) extreme[m]++;
+      const t = outs[o + m] - outs[o + METRIC_COUNT + m];
+      if (Math.abs(t) >= threshold[m]) extreme[m]++;
     }
+  };
+  // Four permutations at a time (drawn in stream order), the rest one by one.
+  let r = 0;
+  for (; r + 4 <= permutations; r += 4) {
+    for (const flip of flips) draw(flip);
+    pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], outs);
+    for (let q = 0; q < 4; q++) count(q * 2 * METRIC_COUNT);
   }
+  for (; r < permutations; r++) {
+    draw(flips[0]);
+    pool.evaluateSwapped(flips[0], outs);
+    count(0);
+  }
+  return { observed, extreme };
+}
+
+/** p = (1 + extreme) / (R + 1) per metric (NaN where the observed difference is undefined). */
+export function permutationP(observed: Float64Array, extreme: Float64Array, permutations: number): Float64Array {
   const p = new Float64Array(METRIC_COUNT);
   for (let m = 0; m < METRIC_COUNT; m++) {
     p[m] = Number.isFinite(observed[m]) ? (1 + extreme[m]) / (permutations + 1) : NaN;
   }
-  return { observed, p };
+  return p;
 }
 
 /** The metric names in kernel order, for callers that index METRIC_COUNT-wide rows. */

@@ -7,9 +7,13 @@
  */
 import {
   assembleReport,
+  mergeJobResults,
   planAnalysis,
   jackknifeTable,
+  prepareVariant,
   resampleTable,
+  resolveSettings,
+  splitJobs,
   type AnalysisJob,
   type AnalysisJobResult,
   type AnalysisPlan,
@@ -24,10 +28,19 @@ import {
   topLabel,
   type Predictions,
 } from '../core/metrics';
+import { analysisCacheKey } from '../core/analysis-key';
 import { runNames, variantScoresFromResults } from '../core/results-file';
-import { metricColumn } from '../core/stats';
+import { metricColumn, percentileInterval } from '../core/stats';
 import { bootstrapInterval } from '../core/intervals';
-import { METRICS, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from '../core/types';
+import {
+  METRICS,
+  type AnalysisReport,
+  type AnalysisSettings,
+  type Interval,
+  type Stage,
+  type VariantRole,
+  type VariantScores,
+} from '../core/types';
 import {
   buildResultsFile,
   exportResultsJson,
@@ -40,7 +53,7 @@ import {
   type StoredRunSource,
 } from '../data/export';
 import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome } from '../data/import';
-import type { KitDb } from '../storage/db';
+import type { KitDb, StoredAnalysis } from '../storage/db';
 
 /** A newer request arrived before this one finished; its result would be stale. */
 export class AnalysisSupersededError extends Error {
@@ -132,7 +145,18 @@ export interface AnalysisView {
   /** Resampling jobs finished and planned. */
   jobsDone: number;
   jobsTotal: number;
+  /** `cache`: a finished analysis of exactly these runs and settings, read back from storage; else computed now. */
+  source: 'computed' | 'cache';
 }
+
+/** Where finished analyses are kept (KitDb's `analyses` store), looked up by analysisCacheKey. */
+export interface AnalysisCache {
+  getAnalysis(key: string): Promise<StoredAnalysis | undefined>;
+  putAnalysis(entry: StoredAnalysis): Promise<void>;
+}
+
+/** What a cache entry holds: the finished view minus what belongs to the request or to the store's other runs. */
+type CachedView = Omit<AnalysisView, 'requestId' | 'runs' | 'source'>;
 
 function stages(p: PreparedVariant): [Stage, Predictions][] {
   return p.scaled ? [['uncalibrated', p.uncalibrated], ['scaled', p.scaled]] : [['uncalibrated', p.uncalibrated]];
@@ -248,13 +272,27 @@ function summaries(groups: readonly StoredRunGroup[], analysed: readonly StoredR
 export class AnalysisService {
   private latest = 0;
 
-  constructor(private readonly runJobs: JobRunner) {}
+  /**
+   * @param parallelism how many jobs runJobs runs at once: the jobs are split into chunks for that many
+   *   workers (splitJobs), so none idles at the end; the numbers do not depend on it.
+   */
+  constructor(
+    private readonly runJobs: JobRunner,
+    private readonly parallelism = 1,
+    /** Where variants are prepared (scalers fitted); absent: here, one after another. */
+    private readonly prepareVariants?: VariantPreparer,
+  ) {}
 
+  /**
+   * With a cache, a finished analysis of the same runs and settings is returned from it (source `cache`, no
+   * partial view, no resampling), and a newly finished one is stored in it; a failing cache is only a miss.
+   */
   async analyze(
     groups: readonly StoredRunGroup[],
     request: AnalysisRequest,
     onPartial?: (view: AnalysisView) => void,
     onProgress?: (jobsDone: number, jobsTotal: number) => void,
+    cache?: AnalysisCache,
   ): Promise<AnalysisView> {
     this.latest = Math.max(this.latest, request.requestId);
     const isCurrent = () => this.latest === request.requestId;
@@ -270,21 +308,42 @@ export class AnalysisService {
       scalingEffects: [],
       jobsDone: 0,
       jobsTotal: 0,
+      source: 'computed',
     };
     if (selected.length === 0) return empty;
     const file = buildResultsFile(selected, { app: { name: '', version: '' } });
     const names = runNames(file);
+    const variants = variantScoresFromResults(file);
+    const settings = resolveSettings(request.settings);
+    const key = cache ? analysisCacheKey(variants, settings) : '';
+    /** The runs' rows, each that cannot be analysed with its reason. */
+    const runsWith = (unanalysable: readonly { id: string; reason: string }[]) =>
+      summaries(groups, selected, names).map((r) => {
+        const problem = unanalysable.find((u) => u.id === r.id)?.reason;
+        return problem === undefined ? r : { ...r, problem };
+      });
+    if (cache) {
+      const hit = await cache.getAnalysis(key).catch(() => undefined);
+      if (hit) {
+        const view = hit.view as CachedView;
+        return { ...view, requestId: request.requestId, runs: runsWith(view.unanalysable), source: 'cache' };
+      }
+    }
+    let prepared: PreparedVariant[] | undefined;
+    if (this.prepareVariants) {
+      // A variant that cannot be prepared rejects the parallel preparation; planAnalysis then prepares here,
+      // run by run, and names the one that fails.
+      prepared = await this.prepareVariants(variants, settings).catch(() => undefined);
+      if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
+    }
     // Per run: a run that cannot be analysed is named with the reason, and every other run is still analysed.
-    const plan = planAnalysis(variantScoresFromResults(file), request.settings, { perRun: true });
+    const plan = planAnalysis(variants, request.settings, { perRun: true, ...(prepared ? { prepared } : {}) });
     const reasons = new Map((plan.unanalysed ?? []).map((u) => [u.variant, u.reason]));
     const unanalysable = selected.flatMap((g, i) => (reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : []));
-    const runs = summaries(groups, selected, names).map((r) => {
-      const problem = unanalysable.find((u) => u.id === r.id)?.reason;
-      return problem === undefined ? r : { ...r, problem };
-    });
     const base = {
       requestId: request.requestId,
-      runs,
+      source: 'computed' as const,
+      runs: runsWith(unanalysable),
       analysed: selected.filter((_, i) => !reasons.has(names[i])).map(groupId),
       unanalysable,
       domains: domainBreakdown(plan),
@@ -292,31 +351,81 @@ export class AnalysisService {
     };
     const points = assembleReport({ ...plan, jobs: [], settings: { ...plan.settings, bootstrap: 0, permutations: 0 } }, []);
     points.settings = plan.settings;
+    const chunks = splitJobs(plan.jobs, this.parallelism);
     const partial: AnalysisView = {
       ...base,
       partial: plan.jobs.length > 0,
       report: points,
       scalingEffects: scalingEffects(points, []),
       jobsDone: 0,
-      jobsTotal: plan.jobs.length,
+      jobsTotal: chunks.length,
     };
-    if (plan.jobs.length === 0) return partial;
+    if (plan.jobs.length === 0) {
+      await this.store(cache, key, partial);
+      return partial;
+    }
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     onPartial?.(partial);
     let done = 0;
-    const results = await this.runJobs(plan.jobs, isCurrent, () => {
+    const chunkResults = await this.runJobs(chunks, isCurrent, () => {
       done++;
-      if (isCurrent()) onProgress?.(done, plan.jobs.length);
+      if (isCurrent()) onProgress?.(done, chunks.length);
     });
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
+    const results = mergeJobResults(chunks, chunkResults);
     const report = assembleReport(plan, results);
-    return { ...base, partial: false, report, scalingEffects: scalingEffects(report, results), jobsDone: done, jobsTotal: plan.jobs.length };
+    const view: AnalysisView = {
+      ...base,
+      partial: false,
+      report,
+      scalingEffects: scalingEffects(report, results),
+      jobsDone: done,
+      jobsTotal: chunks.length,
+    };
+    await this.store(cache, key, view);
+    return view;
+  }
+
+  /** Keeps a finished view; a full or failing store only means the next visit computes again. */
+  private async store(cache: AnalysisCache | undefined, key: string, view: AnalysisView): Promise<void> {
+    if (!cache) return;
+    const { requestId: _id, runs: _runs, source: _source, ...kept } = view;
+    const entry: StoredAnalysis = { key, storedAt: new Date().toISOString(), view: kept satisfies CachedView };
+    await cache.putAnalysis(entry).catch(() => undefined);
   }
 }
 
 /** Something that runs one job: a Web Worker's comlink proxy, or a function on this thread in tests. */
 export interface JobWorker {
   run(job: AnalysisJob): Promise<AnalysisJobResult>;
+  /** prepareVariant there (order, check, cross-fit the scaler), so variants are prepared in parallel. */
+  prepare?(variant: VariantScores, settings: AnalysisSettings): Promise<PreparedVariant>;
+}
+
+/** Prepares variants somewhere (e.g. one per job worker at a time), in input order; rejects with the first error. */
+export type VariantPreparer = (variants: VariantScores[], settings: AnalysisSettings) => Promise<PreparedVariant[]>;
+
+/** A VariantPreparer over job workers that can prepare: variants handed out as workers free up. */
+export function poolPreparer(workers: readonly JobWorker[]): VariantPreparer {
+  return async (variants, settings) => {
+    const prepared: PreparedVariant[] = new Array(variants.length);
+    const errors: unknown[] = new Array(variants.length);
+    let next = 0;
+    const drain = async (worker: JobWorker) => {
+      while (next < variants.length) {
+        const i = next++;
+        try {
+          prepared[i] = await worker.prepare!(variants[i], settings);
+        } catch (e) {
+          errors[i] = e ?? new Error('preparing a variant failed');
+        }
+      }
+    };
+    await Promise.all(workers.slice(0, Math.max(1, Math.min(workers.length, variants.length))).map(drain));
+    const first = errors.find((e) => e !== undefined);
+    if (first !== undefined) throw first;
+    return prepared;
+  };
 }
 
 /**
@@ -383,7 +492,8 @@ export interface PickedImport {
 }
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
-export interface RunDatabase extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup'> {
+export interface RunDatabase
+  extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup'>, Partial<AnalysisCache> {
   readonly isClosed: boolean;
 }
 
@@ -397,11 +507,15 @@ export function createAnalysisWorkerApi(options: {
   openDatabase: (name: string) => Promise<RunDatabase>;
 }): AnalysisWorkerApi {
   let pool: JobWorker[] | undefined;
-  const runner: JobRunner = (jobs, isCurrent, onDone) => {
-    pool ??= Array.from({ length: Math.max(1, options.poolSize) }, options.spawnJobWorker);
-    return poolJobRunner(pool)(jobs, isCurrent, onDone);
+  const workers = () => (pool ??= Array.from({ length: Math.max(1, options.poolSize) }, options.spawnJobWorker));
+  const runner: JobRunner = (jobs, isCurrent, onDone) => poolJobRunner(workers())(jobs, isCurrent, onDone);
+  // Job workers that can prepare variants do (in parallel); otherwise the coordinator prepares them in order.
+  const preparer: VariantPreparer = (variants, settings) => {
+    const able = workers().filter((w) => w.prepare);
+    if (able.length === 0) return Promise.resolve(variants.map((v) => prepareVariant(v, settings)));
+    return poolPreparer(able)(variants, settings);
   };
-  const service = new AnalysisService(runner);
+  const service = new AnalysisService(runner, Math.max(1, options.poolSize), preparer);
   const databases = new Map<string, Promise<RunDatabase>>();
   const open = async (name: string) => {
     let db = databases.get(name);
@@ -417,8 +531,10 @@ export function createAnalysisWorkerApi(options: {
   };
   return {
     async analyzeStored(dbName, request, onPartial, onProgress) {
-      const groups = await readStoredRuns(await open(dbName));
-      return service.analyze(groups, request, onPartial, onProgress);
+      const db = await open(dbName);
+      const groups = await readStoredRuns(db);
+      const cache = db.getAnalysis && db.putAnalysis ? (db as AnalysisCache) : undefined;
+      return service.analyze(groups, request, onPartial, onProgress, cache);
     },
     async storeSignature(dbName) {
       const db = await open(dbName);

@@ -9,7 +9,8 @@ import type { AdapterInfo, EngineKind, LetterVector, ResultsItem } from '../core
 import type { ScoringMethod, VariantRecord } from '../engine/types';
 
 export const DB_NAME = 'calibration-kit';
-export const DB_VERSION = 1;
+/** 2 added the `analyses` store (finished analyses, a cache); every record of version 1 is kept as it is. */
+export const DB_VERSION = 2;
 
 export type RunStatus = 'running' | 'paused' | 'done' | 'error' | 'cancelled';
 
@@ -53,8 +54,26 @@ export interface StoredResult extends ResultsItem {
   scoredAt: string;
 }
 
+/**
+ * A finished analysis, kept so that a revisit with nothing changed shows it at once. `key` is a content hash of
+ * everything the analysis read (the analysed runs' items and names, the resolved settings, the analysis
+ * version; see analysisCacheKey), so any change to them looks up another key: nothing is ever stale, only
+ * unused, and the oldest unused ones are dropped (ANALYSIS_CACHE_SIZE are kept).
+ */
+export interface StoredAnalysis {
+  key: string;
+  /** ISO 8601 time it was stored. */
+  storedAt: string;
+  /** The view the analysis produced (an AnalysisView without its request id and run list), structured-cloned. */
+  view: unknown;
+}
+
+/** Finished analyses kept in the `analyses` store. */
+export const ANALYSIS_CACHE_SIZE = 8;
+
 interface KitSchema extends DBSchema {
   variants: { key: string; value: VariantRecord };
+  analyses: { key: string; value: StoredAnalysis; indexes: { byStoredAt: string } };
   runs: { key: [string, string, string]; value: RunRecord; indexes: { byVariant: string } };
   results: { key: [string, string, string]; value: StoredResult; indexes: { byRun: [string, string] } };
 }
@@ -106,13 +125,18 @@ export async function openKitDb(options: OpenKitDbOptions = {}): Promise<KitDb> 
   let settled = false;
   return new Promise<KitDb>((resolve, reject) => {
     openDB<KitSchema>(name, options.version ?? DB_VERSION, {
-      upgrade(db, oldVersion) {
+      upgrade(db, oldVersion, newVersion) {
         if (oldVersion < 1) {
           db.createObjectStore('variants', { keyPath: 'key' });
           const runs = db.createObjectStore('runs', { keyPath: ['variantKey', 'promptKey', 'manifestHash'] });
           runs.createIndex('byVariant', 'variantKey');
           const results = db.createObjectStore('results', { keyPath: ['variantKey', 'promptKey', 'itemId'] });
           results.createIndex('byRun', ['variantKey', 'promptKey']);
+        }
+        if (oldVersion < 2 && (newVersion ?? DB_VERSION) >= 2) {
+          // A new store only: the variants, runs and results of version 1 stay untouched.
+          const analyses = db.createObjectStore('analyses', { keyPath: 'key' });
+          analyses.createIndex('byStoredAt', 'storedAt');
         }
       },
       blocked() {
@@ -194,6 +218,29 @@ export class KitDb {
     } catch (e) {
       throw storageErrorFrom(e, context);
     }
+  }
+
+  // Finished analyses (a cache) --------------------------------------------------------------------------
+
+  /** The finished analysis stored under `key`, if any. */
+  async getAnalysis(key: string): Promise<StoredAnalysis | undefined> {
+    return this.run('Reading a stored analysis', async () => this.db.get('analyses', key));
+  }
+
+  /** Stores a finished analysis and drops the oldest beyond ANALYSIS_CACHE_SIZE, in one transaction. */
+  async putAnalysis(entry: StoredAnalysis): Promise<void> {
+    return this.run('Storing the analysis', async () => {
+      const tx = this.db.transaction('analyses', 'readwrite');
+      await tx.store.put(entry);
+      const keys = await tx.store.index('byStoredAt').getAllKeys();
+      for (const old of keys.slice(0, Math.max(0, keys.length - ANALYSIS_CACHE_SIZE))) await tx.store.delete(old);
+      await tx.done;
+    });
+  }
+
+  /** Number of stored analyses (for tests and the storage panel). */
+  async countAnalyses(): Promise<number> {
+    return this.run('Counting stored analyses', async () => this.db.count('analyses'));
   }
 
   // Variants -------------------------------------------------------------------------------------------

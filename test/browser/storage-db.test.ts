@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { simulatedVariant } from '../../src/engine/variants';
-import { deleteKitDb, estimateStorage, openKitDb, requestPersistentStorage, type KitDb, type RunRecord, type StoredResult } from '../../src/storage/db';
+import {
+  ANALYSIS_CACHE_SIZE,
+  DB_VERSION,
+  deleteKitDb,
+  estimateStorage,
+  openKitDb,
+  requestPersistentStorage,
+  type KitDb,
+  type RunRecord,
+  type StoredResult,
+} from '../../src/storage/db';
 
 let counter = 0;
 const opened: KitDb[] = [];
@@ -106,11 +116,37 @@ describe('KitDb on real IndexedDB', () => {
   it('lets go of its connection when a newer version opens elsewhere, and then refuses to write', async () => {
     const name = dbName();
     const older = await open(name);
-    const newer = await openKitDb({ name, version: 2 });
+    const newer = await openKitDb({ name, version: DB_VERSION + 1 });
     opened.push(newer);
     expect(older.isClosed).toBe(true);
     await expect(older.putRun(run('a'))).rejects.toMatchObject({ name: 'StorageBlockedError' });
     await expect(older.putResults([result('a')])).rejects.toMatchObject({ name: 'StorageBlockedError' });
+  });
+
+  it('upgrades a version 1 database keeping every variant, run and result, and adds the analyses store', async () => {
+    const name = dbName();
+    const v1 = await openKitDb({ name, version: 1 });
+    await v1.putVariant(simulatedVariant('Kept', 'base', {}, new Date(0)));
+    await v1.putRun(run('kept'));
+    await v1.putResults([result('a', 'kept'), result('b', 'kept')]);
+    v1.close();
+    const db = await open(name);
+    expect((await db.listVariants()).map((v) => v.name)).toEqual(['Kept']);
+    expect((await db.listRuns()).map((r) => r.variantKey)).toEqual(['kept']);
+    expect((await db.getResults('kept', 'p1')).map((r) => r.itemId)).toEqual(['a', 'b']);
+    expect(await db.getAnalysis('k')).toBeUndefined();
+    await db.putAnalysis({ key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: { report: { ece: NaN, ci: [0.1, 0.2] } } });
+    expect(await db.getAnalysis('k')).toEqual({ key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: { report: { ece: NaN, ci: [0.1, 0.2] } } });
+  });
+
+  it('keeps only the most recent finished analyses', async () => {
+    const db = await open();
+    for (let i = 0; i < ANALYSIS_CACHE_SIZE + 3; i++) {
+      await db.putAnalysis({ key: `k${i}`, storedAt: `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`, view: i });
+    }
+    expect(await db.countAnalyses()).toBe(ANALYSIS_CACHE_SIZE);
+    expect(await db.getAnalysis('k0')).toBeUndefined();
+    expect((await db.getAnalysis(`k${ANALYSIS_CACHE_SIZE + 2}`))?.view).toBe(ANALYSIS_CACHE_SIZE + 2);
   });
 
   it('asks the browser for persistent storage and reads the estimate', async () => {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeVariants, analyzeVariantsWith, planAnalysis, runAnalysisJob } from '../../src/core/analysis';
-import { threadJobRunner } from '../../scripts/lib/analysis-threads';
+import {
+  analyzeVariants,
+  analyzeVariantsWith,
+  jobCost,
+  mergeJobResults,
+  planAnalysis,
+  runAnalysisJob,
+  splitJobs,
+} from '../../src/core/analysis';
+import { analyzeOnThreads, startThreadPool, threadJobRunner } from '../../scripts/lib/analysis-threads';
 import { pairedVariant, syntheticVariant } from '../support/synthetic';
 
 const base = { ...syntheticVariant({ n: 300, seed: 5 }), name: 'base' };
@@ -29,7 +37,47 @@ describe('analysis jobs', () => {
       const parallel = await analyzeVariantsWith(threadJobRunner(threads), variants, settings);
       expect(parallel).toEqual(single);
     }
+  }, 60_000);
+
+  it('split into chunks for several workers, merge back to exactly the unsplit results', () => {
+    const plan = planAnalysis(variants, settings);
+    const whole = plan.jobs.map(runAnalysisJob);
+    for (const workers of [2, 3, 8]) {
+      const chunks = splitJobs(plan.jobs, workers);
+      expect(chunks.length).toBeGreaterThan(plan.jobs.length);
+      expect(chunks.reduce((t, j) => t + jobCost(j), 0)).toBe(plan.jobs.reduce((t, j) => t + jobCost(j), 0));
+      const merged = mergeJobResults(chunks, [...chunks].reverse().map(runAnalysisJob));
+      expect(new Map(merged.map((r) => [r.key, r]))).toEqual(new Map(whole.map((r) => [r.key, r])));
+    }
+    expect(splitJobs(plan.jobs, 1)).toEqual(plan.jobs);
   });
+
+  it('split so that workers handed chunks largest first all finish within a small chunk of each other', () => {
+    const plan = planAnalysis(variants, { bootstrap: 10_000, permutations: 10_000 });
+    for (const workers of [2, 4]) {
+      const chunks = splitJobs(plan.jobs, workers);
+      const load = new Array(workers).fill(0);
+      for (const c of chunks) load[load.indexOf(Math.min(...load))] += jobCost(c); // the pool: next chunk to the first free
+      const fair = load.reduce((t, x) => t + x, 0) / workers;
+      expect(Math.max(...load) / fair).toBeLessThan(1.15);
+    }
+  });
+
+  it('prepare the variants on the threads too, for exactly the single-thread report', async () => {
+    const single = analyzeVariants(variants, settings);
+    const pool = startThreadPool(2);
+    try {
+      expect(await analyzeOnThreads(pool, variants, settings)).toEqual(single);
+      // A variant the scaler cannot be cross-fitted on fails with its error's name, as on this thread.
+      const tiny = { ...variants[0], name: 'tiny', items: variants[0].items.slice(0, 3) };
+      await expect(analyzeOnThreads(pool, [variants[1], tiny], settings)).rejects.toMatchObject({
+        name: 'AnalysisError',
+        message: expect.stringMatching(/tiny has 3 items, fewer than the 5 cross-fitting folds/),
+      });
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 
   it('surface a job that fails in a worker thread as a rejected promise', async () => {
     const run = threadJobRunner(2);
