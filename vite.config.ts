@@ -20,6 +20,8 @@ export const chromiumArgs = [
 ];
 
 export default defineConfig({
+  // Relative asset and worker URLs: the build works unchanged from any sub-path of any static server.
+  base: './',
   plugins: [svelte()],
   worker: { format: 'es' },
   build: { target: 'es2022', reportCompressedSize: true },

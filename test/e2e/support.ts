@@ -47,8 +47,8 @@ export async function pageNow(page: Page): Promise<number> {
   return page.evaluate(() => performance.now());
 }
 
-export async function openApp(page: Page): Promise<void> {
-  await page.goto(appUrl());
+export async function openApp(page: Page, url = appUrl()): Promise<void> {
+  await page.goto(url);
   await page.locator('main[data-restored="true"]').waitFor();
 }
 
@@ -94,8 +94,8 @@ export async function runToEnd(page: Page, timeout = 120_000): Promise<void> {
 }
 
 /** From a fresh page to a computed Results page: the small sample, the simulated demo run to its end. */
-export async function runDemoToResults(page: Page): Promise<void> {
-  await openApp(page);
+export async function runDemoToResults(page: Page, url = appUrl()): Promise<void> {
+  await openApp(page, url);
   await loadSmallSample(page);
   await queueSimulatedDemo(page);
   await runToEnd(page);
