@@ -2,6 +2,7 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
+import { VitePWA } from 'vite-plugin-pwa';
 
 /**
  * Chromium flags for tests on this kind of machine: Debian's /usr/bin/chromium (Playwright cannot
@@ -22,7 +23,28 @@ export const chromiumArgs = [
 export default defineConfig({
   // Relative asset and worker URLs: the build works unchanged from any sub-path of any static server.
   base: './',
-  plugins: [svelte()],
+  plugins: [
+    svelte(),
+    // Offline after the first visit: a Workbox service worker precaches the app shell and every chunk, the
+    // web-llm worker included (see README "Offline"). registerType 'prompt': a new version waits until the user
+    // accepts the "update available" prompt, which the app holds back while a run is active.
+    VitePWA({
+      registerType: 'prompt',
+      // The same minified worker whatever NODE_ENV the build runs under (the e2e setup runs under vitest's 'test').
+      mode: 'production',
+      injectRegister: false,
+      manifest: false,
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
+        // The web-llm worker chunk is ~6 MB; Workbox skips files over 2 MiB by default.
+        maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+        navigateFallback: 'index.html',
+        cleanupOutdatedCaches: true,
+        // An accepted update takes over this page at once (the prompt's reload), also on the very first visit.
+        clientsClaim: true,
+      },
+    }),
+  ],
   worker: { format: 'es' },
   build: { target: 'es2022', reportCompressedSize: true },
   test: {

@@ -5,6 +5,7 @@
 import { getContext, setContext } from 'svelte';
 import { describeEngineError, type DescribedError } from '../engine/errors';
 import { openItemDb, openKitDb, requestPersistentStorage, type ItemDb, type KitDb } from '../storage/db';
+import { AppUpdateState } from './app-update.svelte';
 import { EnvironmentState } from './environment.svelte';
 import { ItemsState } from './items.svelte';
 import { RunState } from './run.svelte';
@@ -37,6 +38,8 @@ export class AppState {
   readonly items = new ItemsState(() => this.itemDb);
   readonly variants = new VariantsState(() => this.db, () => this.itemDb);
   readonly run = new RunState(() => this.db, this.environment, this.items, this.variants);
+  /** The offline copy and "update available" (the service worker); an update waits while a run is active. */
+  readonly update = new AppUpdateState(() => this.run.active);
 
   /** Numbers on screen come from the simulated engine (queued or last run): every screen says so. */
   get simulated(): boolean {

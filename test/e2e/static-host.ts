@@ -13,6 +13,8 @@ import { repoRoot } from './support';
 export interface StaticHost {
   /** The URL a user opens: http://127.0.0.1:<port>/kit/ */
   url: string;
+  /** The folder served as /kit/ (a copy of dist/; a test may change it to publish a "new version"). */
+  dir: string;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function serveDistUnderKit(): Promise<StaticHost> {
   });
   return {
     url: `http://127.0.0.1:${port}/kit/`,
+    dir: path.join(root, 'kit'),
     close: async () => {
       if (server.exitCode === null) {
         server.kill();
