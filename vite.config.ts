@@ -3,13 +3,23 @@ import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
 import { VitePWA } from 'vite-plugin-pwa';
+import { chromium } from 'playwright-core';
+import { findChromiumHere } from './scripts/lib/find-browser.ts';
 
 /**
- * Chromium flags for tests on this kind of machine: Debian's /usr/bin/chromium (Playwright cannot
- * download its own browser here), headless as root, no background traffic to a closed network, and
- * WebGPU through SwiftShader so the environment checks have an adapter to find.
+ * Chromium for tests: the first of $CHROMIUM_PATH, Playwright's own Chromium, a system Chromium or Chrome
+ * (scripts/lib/find-browser.ts; `npm test` stops with one line when there is none). Flags: headless as root,
+ * no background traffic to a closed network, and WebGPU through SwiftShader so the environment checks have an
+ * adapter to find.
  */
-export const chromiumExecutable = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+function chromiumForTests(): string {
+  try {
+    return findChromiumHere(chromium.executablePath())?.executable ?? '/usr/bin/chromium';
+  } catch {
+    return '/usr/bin/chromium'; // a wrong CHROMIUM_PATH is reported by scripts/test-prereqs.ts
+  }
+}
+export const chromiumExecutable = chromiumForTests();
 export const chromiumArgs = [
   '--no-sandbox',
   '--disable-background-networking',

@@ -8,9 +8,10 @@ import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { chromiumArgs, chromiumExecutable } from '../../vite.config';
+import { mmluDataDir } from '../../scripts/mmlu-folder';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
-export const mmluDir = process.env.MMLU_DIR ?? resolve(repoRoot, '../shared/data/mmlu');
+export const mmluDir = mmluDataDir();
 
 export function appUrl(): string {
   return inject('appUrl');
