@@ -5,6 +5,7 @@ import { playwright } from '@vitest/browser-playwright';
 import { VitePWA } from 'vite-plugin-pwa';
 import { chromium } from 'playwright-core';
 import { findChromiumHere } from './scripts/lib/find-browser.ts';
+import { contentSecurityPolicy } from './scripts/lib/csp.ts';
 
 /**
  * Chromium for tests: the first of $CHROMIUM_PATH, Playwright's own Chromium, a system Chromium or Chrome
@@ -35,6 +36,14 @@ export default defineConfig({
   base: './',
   plugins: [
     svelte(),
+    {
+      // The built page's Content-Security-Policy (scripts/lib/csp.ts); not in dev, whose HMR needs a websocket.
+      name: 'content-security-policy',
+      apply: 'build',
+      transformIndexHtml: () => [
+        { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy() }, injectTo: 'head-prepend' },
+      ],
+    },
     // Offline after the first visit: a Workbox service worker precaches the app shell and every chunk, the
     // web-llm worker included (see README "Offline"). registerType 'prompt': a new version waits until the user
     // accepts the "update available" prompt, which the app holds back while a run is active.
