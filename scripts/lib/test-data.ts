@@ -17,7 +17,8 @@ const repoRoot = path.resolve(here, '../..');
 /** The official MMLU release (the CSVs of ../shared/data/mmlu are byte-for-byte copies of its data/ folder). */
 export const MMLU_TAR_URL = 'https://people.eecs.berkeley.edu/~hendrycks/data.tar';
 
-export type MmluSource = 'MMLU_DIR' | 'shared' | 'cache' | 'download';
+/** Where test data was found: the environment variable, ../shared, the cache, or a fresh download. */
+export type MmluSource = 'MMLU_DIR' | 'WEBLLM_RUNTIME_DIR' | 'shared' | 'cache' | 'download';
 
 export interface MmluLookup {
   env: Record<string, string | undefined>;
@@ -135,5 +136,78 @@ export async function ensureMmluData(lookup: MmluLookup, download: MmluDownload)
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+  return { dir: lookup.cacheDir, source: 'download' };
+}
+
+/**
+ * The real web-llm model library the real-runtime tests load (no weights; see ../shared/webllm-runtime/SOURCE.md):
+ * web-llm's own prebuilt Qwen2-0.5B q4f32_1 library, pinned by commit and SHA-256.
+ */
+export const WEBLLM_LIBRARY = {
+  file: 'Qwen2-0.5B-Instruct-q4f32_1-ctx4k_cs1k-webgpu.wasm',
+  url:
+    'https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/7ce7510d9b3aa1fb109f5eddb284800d10e953fd/' +
+    'web-llm-models/v0_2_48/Qwen2-0.5B-Instruct-q4f32_1-ctx4k_cs1k-webgpu.wasm',
+  sha256: '338ab000a62274cb47fa0696aa244d4b1d73db4e6f144b429915d1cfe44d2e6a',
+} as const;
+
+export interface RuntimeLookup {
+  env: Record<string, string | undefined>;
+  /** ../shared/webllm-runtime beside the repository. */
+  sharedDir: string;
+  cacheDir: string;
+}
+
+export function runtimeLookupHere(): RuntimeLookup {
+  const mmlu = mmluLookupHere();
+  return {
+    env: process.env,
+    sharedDir: path.resolve(repoRoot, '../shared/webllm-runtime'),
+    cacheDir: path.join(path.dirname(mmlu.cacheDir), 'webllm-runtime'),
+  };
+}
+
+/** The folder holding the model library: $WEBLLM_RUNTIME_DIR (only it, when set), ../shared/webllm-runtime, the cache. */
+export function findWebllmRuntime(lookup: RuntimeLookup, file: string = WEBLLM_LIBRARY.file): { dir: string; source: MmluSource } | undefined {
+  const has = (dir: string) => existsSync(path.join(dir, file));
+  const fromEnv = lookup.env.WEBLLM_RUNTIME_DIR?.trim();
+  if (fromEnv) return has(fromEnv) ? { dir: fromEnv, source: 'WEBLLM_RUNTIME_DIR' } : undefined;
+  if (has(lookup.sharedDir)) return { dir: lookup.sharedDir, source: 'shared' };
+  if (has(lookup.cacheDir)) return { dir: lookup.cacheDir, source: 'cache' };
+  return undefined;
+}
+
+export class RuntimeMissingError extends Error {
+  override name = 'RuntimeMissingError';
+}
+
+/** The model library's folder, downloading the pinned file into the cache once when no folder has it. */
+export async function ensureWebllmRuntime(
+  lookup: RuntimeLookup,
+  library: { file: string; url: string; sha256: string } = WEBLLM_LIBRARY,
+  fetchFile: typeof fetch = globalThis.fetch,
+): Promise<{ dir: string; source: MmluSource }> {
+  const found = findWebllmRuntime(lookup, library.file);
+  if (found) return found;
+  const stop = (why: string) =>
+    new RuntimeMissingError(
+      `web-llm model library ${library.file} not found (looked in $WEBLLM_RUNTIME_DIR, ${lookup.sharedDir}, ${lookup.cacheDir}) and ${why}; ` +
+        'set WEBLLM_RUNTIME_DIR to a folder holding it',
+    );
+  if (lookup.env.WEBLLM_RUNTIME_DIR?.trim()) throw stop(`WEBLLM_RUNTIME_DIR (${lookup.env.WEBLLM_RUNTIME_DIR}) does not hold it`);
+  let bytes: Uint8Array;
+  try {
+    const response = await fetchFile(library.url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    throw stop(`the download from ${library.url} failed (${(e as Error).message})`);
+  }
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== library.sha256) throw stop(`the download from ${library.url} has SHA-256 ${actual}, not the pinned ${library.sha256}`);
+  mkdirSync(lookup.cacheDir, { recursive: true });
+  const partial = path.join(lookup.cacheDir, `.${library.file}.partial`);
+  writeFileSync(partial, bytes);
+  renameSync(partial, path.join(lookup.cacheDir, library.file));
   return { dir: lookup.cacheDir, source: 'download' };
 }

@@ -8,7 +8,10 @@ import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   MmluDataMissingError,
+  RuntimeMissingError,
   ensureMmluData,
+  ensureWebllmRuntime,
+  findWebllmRuntime,
   findMmluData,
   pinnedMmluSums,
   type MmluDownload,
@@ -26,6 +29,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const LIBRARY_BYTES = '\0asm stand-in for a model library';
 const CSVS: Record<string, string> = {
   'dev/anatomy_dev.csv': 'Q1,a,b,c,d,A\n',
   'val/anatomy_val.csv': 'Q2,a,b,c,d,B\n',
@@ -52,7 +56,8 @@ beforeAll(async () => {
   const tar = await officialTar();
   server = createServer((req, res) => {
     requests.push(req.url ?? '');
-    if (req.url === '/data.tar') res.writeHead(200, { 'content-type': 'application/x-tar' }).end(tar);
+    if (req.url === '/lib.wasm') res.writeHead(200).end(LIBRARY_BYTES);
+    else if (req.url === '/data.tar') res.writeHead(200, { 'content-type': 'application/x-tar' }).end(tar);
     else res.writeHead(404).end('not here');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -122,5 +127,39 @@ describe('where the tests find MMLU', () => {
     );
     const refused = await rejection(ensureMmluData(lookup, download('http://127.0.0.1:1/data.tar')));
     expect(refused.message).toMatch(/the download from http:\/\/127\.0\.0\.1:1\/data\.tar failed \(.+\); set MMLU_DIR/);
+  });
+});
+
+describe('where the real-runtime tests find the web-llm model library', () => {
+  const runtimeLookup = (env: Record<string, string> = {}) => {
+    const root = mkdtempSync(path.join(tmpdir(), 'kit-runtime-'));
+    return { env, sharedDir: path.join(root, 'shared/webllm-runtime'), cacheDir: path.join(root, 'cache/calibration-kit/webllm-runtime') };
+  };
+  const library = (url: string, sum = sha(LIBRARY_BYTES)) => ({ file: 'lib.wasm', url, sha256: sum });
+
+  it('finds ../shared first, downloads the pinned file into the cache once, then reads the cache', async () => {
+    const lookup = runtimeLookup();
+    const before = requests.length;
+    expect(await ensureWebllmRuntime(lookup, library(`${base}/lib.wasm`))).toEqual({ dir: lookup.cacheDir, source: 'download' });
+    expect(readFileSync(path.join(lookup.cacheDir, 'lib.wasm'), 'utf8')).toBe(LIBRARY_BYTES);
+    expect(await ensureWebllmRuntime(lookup, library(`${base}/lib.wasm`))).toEqual({ dir: lookup.cacheDir, source: 'cache' });
+    expect(requests.length - before).toBe(1);
+    expect(findWebllmRuntime(lookup)).toBeUndefined(); // the real library's name, not the stand-in's
+    mkdirSync(lookup.sharedDir, { recursive: true });
+    writeFileSync(path.join(lookup.sharedDir, 'lib.wasm'), LIBRARY_BYTES);
+    expect(findWebllmRuntime(lookup, 'lib.wasm')).toEqual({ dir: lookup.sharedDir, source: 'shared' });
+    const own = path.dirname(lookup.cacheDir);
+    expect(findWebllmRuntime({ ...lookup, env: { WEBLLM_RUNTIME_DIR: own } }, 'lib.wasm')).toBeUndefined();
+  });
+
+  it('refuses a file whose SHA-256 is not the pinned one, and a download that fails, in one line', async () => {
+    const lookup = runtimeLookup();
+    const wrong = await ensureWebllmRuntime(lookup, library(`${base}/lib.wasm`, 'f'.repeat(64))).catch((e: Error) => e);
+    expect(wrong).toBeInstanceOf(RuntimeMissingError);
+    expect((wrong as Error).message).toMatch(/has SHA-256 [0-9a-f]{64}, not the pinned f{64}; set WEBLLM_RUNTIME_DIR/);
+    expect(existsSync(path.join(lookup.cacheDir, 'lib.wasm'))).toBe(false);
+    const gone = await ensureWebllmRuntime(lookup, library(`${base}/gone.wasm`)).catch((e: Error) => e);
+    expect((gone as Error).message).toMatch(/^web-llm model library lib\.wasm not found \(looked in .*\) and the download from .*gone\.wasm failed \(HTTP 404\); set WEBLLM_RUNTIME_DIR/);
+    expect((gone as Error).message).not.toContain('\n');
   });
 });
