@@ -40,9 +40,12 @@ export default defineConfig({
       // The built page's Content-Security-Policy (scripts/lib/csp.ts); not in dev, whose HMR needs a websocket.
       name: 'content-security-policy',
       apply: 'build',
-      transformIndexHtml: () => [
-        { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy() }, injectTo: 'head-prepend' },
-      ],
+      // Right after <meta charset> (which must stay in the first 1024 bytes), ahead of every script.
+      transformIndexHtml: (html: string) => {
+        const charset = '<meta charset="UTF-8" />';
+        if (!html.includes(charset)) throw new Error(`index.html: no ${charset} to put the Content-Security-Policy after`);
+        return html.replace(charset, `${charset}\n    <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy()}">`);
+      },
     },
     // Offline after the first visit: a Workbox service worker precaches the app shell and every chunk, the
     // web-llm worker included (see README "Offline"). registerType 'prompt': a new version waits until the user

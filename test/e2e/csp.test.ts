@@ -32,6 +32,7 @@ describe('Content-Security-Policy of the built page', () => {
     const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html);
     expect(meta?.[1].replaceAll('&#39;', "'")).toBe(contentSecurityPolicy());
     expect(html.indexOf('Content-Security-Policy')).toBeLessThan(html.indexOf('<script'));
+    expect(Buffer.from(html).indexOf('<meta charset="UTF-8" />')).toBeLessThan(1024 - 30);
     expect(contentSecurityPolicy()).toContain("script-src 'self' 'wasm-unsafe-eval'");
   });
 
