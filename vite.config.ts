@@ -2,13 +2,25 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
+import { VitePWA } from 'vite-plugin-pwa';
+import { chromium } from 'playwright-core';
+import { findChromiumHere } from './scripts/lib/find-browser.ts';
+import { contentSecurityPolicy } from './scripts/lib/csp.ts';
 
 /**
- * Chromium flags for tests on this kind of machine: Debian's /usr/bin/chromium (Playwright cannot
- * download its own browser here), headless as root, no background traffic to a closed network, and
- * WebGPU through SwiftShader so the environment checks have an adapter to find.
+ * Chromium for tests: the first of $CHROMIUM_PATH, Playwright's own Chromium, a system Chromium or Chrome
+ * (scripts/lib/find-browser.ts; `npm test` stops with one line when there is none). Flags: headless as root,
+ * no background traffic to a closed network, and WebGPU through SwiftShader so the environment checks have an
+ * adapter to find.
  */
-export const chromiumExecutable = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+function chromiumForTests(): string {
+  try {
+    return findChromiumHere(chromium.executablePath())?.executable ?? '/usr/bin/chromium';
+  } catch {
+    return '/usr/bin/chromium'; // a wrong CHROMIUM_PATH is reported by scripts/test-prereqs.ts
+  }
+}
+export const chromiumExecutable = chromiumForTests();
 export const chromiumArgs = [
   '--no-sandbox',
   '--disable-background-networking',
@@ -20,7 +32,41 @@ export const chromiumArgs = [
 ];
 
 export default defineConfig({
-  plugins: [svelte()],
+  // Relative asset and worker URLs: the build works unchanged from any sub-path of any static server.
+  base: './',
+  plugins: [
+    svelte(),
+    {
+      // The built page's Content-Security-Policy (scripts/lib/csp.ts); not in dev, whose HMR needs a websocket.
+      name: 'content-security-policy',
+      apply: 'build',
+      // Right after <meta charset> (which must stay in the first 1024 bytes), ahead of every script.
+      transformIndexHtml: (html: string) => {
+        const charset = '<meta charset="UTF-8" />';
+        if (!html.includes(charset)) throw new Error(`index.html: no ${charset} to put the Content-Security-Policy after`);
+        return html.replace(charset, `${charset}\n    <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy()}">`);
+      },
+    },
+    // Offline after the first visit: a Workbox service worker precaches the app shell and every chunk, the
+    // web-llm worker included (see README "Offline"). registerType 'prompt': a new version waits until the user
+    // accepts the "update available" prompt, which the app holds back while a run is active.
+    VitePWA({
+      registerType: 'prompt',
+      // The same minified worker whatever NODE_ENV the build runs under (the e2e setup runs under vitest's 'test').
+      mode: 'production',
+      injectRegister: false,
+      manifest: false,
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
+        // The web-llm worker chunk is ~6 MB; Workbox skips files over 2 MiB by default.
+        maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+        navigateFallback: 'index.html',
+        cleanupOutdatedCaches: true,
+        // An accepted update takes over this page at once (the prompt's reload), also on the very first visit.
+        clientsClaim: true,
+      },
+    }),
+  ],
   worker: { format: 'es' },
   build: { target: 'es2022', reportCompressedSize: true },
   test: {

@@ -42,8 +42,10 @@ function walk(dir: string, base = ''): string[] {
 
 export function bundleReport(dist: string, budgetBytes = FIRST_LOAD_BUDGET_BYTES): BundleReport {
   const html = readFileSync(join(dist, 'index.html'), 'utf8');
-  const entries = [...html.matchAll(/<script[^>]*type="module"[^>]*src="\/?([^"]+)"/g)].map((m) => m[1]);
-  const preloads = [...html.matchAll(/<link[^>]*rel="modulepreload"[^>]*href="\/?([^"]+)"/g)].map((m) => m[1]);
+  // Root-relative (`/assets/…`) or, in the relocatable build (`base: './'`), relative (`./assets/…`).
+  const entries = [...html.matchAll(/<script[^>]*type="module"[^>]*src="(?:\.?\/)?([^"]+)"/g)].map((m) => m[1]);
+  const preloads = [...html.matchAll(/<link[^>]*rel="modulepreload"[^>]*href="(?:\.?\/)?([^"]+)"/g)].map((m) => m[1]);
+  if (entries.length === 0) throw new Error(`${join(dist, 'index.html')}: no <script type="module" src="…"> found`);
   const first = new Set<string>();
   const queue = [...entries, ...preloads];
   while (queue.length) {

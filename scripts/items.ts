@@ -2,7 +2,8 @@
  * `npm run items`: draw (or re-check) the MMLU item sample, write its manifest, print a rendered prompt,
  * and print per-domain counts and prompt lengths in Qwen3 tokens.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
@@ -23,6 +24,7 @@ import { parseItemManifest, serializeItemManifest } from '../src/core/manifest-f
 import { MAX_KSHOT, buildPromptRecords, fewshotPool, promptTemplate, type Tokenize } from '../src/core/prompts';
 import { PROMPT_FORMATS, type DomainDef, type ItemManifest, type MmluItem, type MmluSplit, type PromptFormat, type PromptSpec } from '../src/core/types';
 import { HF_MMLU_BASE, loadMmluFromHf } from '../src/data/hf-parquet';
+import { LM_EVAL_DOCS_FILE, lmEvalTask } from '../src/data/lm-eval-task';
 import { loadMmluFolder } from './mmlu-folder';
 
 export interface Io {
@@ -43,6 +45,7 @@ interface Options {
   manifest?: string;
   printPrompt?: string;
   stats?: boolean;
+  lmEvalTask?: string;
   hfBase: string;
 }
 
@@ -80,6 +83,7 @@ function program(io: Io): Command {
     .option('--out <file>', 'write the manifest here (without --out, --print-prompt or --stats it goes to stdout)')
     .option('--print-prompt <item id>', 'print the rendered prompt of one item, e.g. anatomy/test/0')
     .option('--stats', 'print items per domain and subject, and mean and max prompt length in Qwen3 tokens')
+    .option('--lm-eval-task <dir>', "write an lm-evaluation-harness task scoring the manifest's items with this prompt into <dir>")
     .option('--hf-base <url>', 'base URL of the cais/mmlu files for --source hf', HF_MMLU_BASE)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -136,7 +140,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const domains = imported?.domains ?? opts.domains ?? presetDomains(opts.preset);
     const split = imported?.split ?? opts.split;
     const promptId = opts.printPrompt ? parseMmluItemId(opts.printPrompt) : undefined;
-    const needPrompts = opts.stats || promptId !== undefined;
+    const needPrompts = opts.stats || promptId !== undefined || opts.lmEvalTask !== undefined;
     const splits = [...new Set<MmluSplit>([split, ...(promptId ? [promptId.split] : []), ...(needPrompts && spec.kshot > 0 ? (['dev'] as const) : [])])];
     const items = await loadItems(opts, domains, splits, promptId?.subject);
 
@@ -170,6 +174,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (!item) throw new Error(`item ${opts.printPrompt} is not in ${opts.source}`);
       const [record] = buildPromptRecords([item], pool, spec);
       io.stdout(`${record.text}\n`);
+    }
+    if (opts.lmEvalTask) {
+      const dir = path.resolve(opts.lmEvalTask);
+      mkdirSync(dir, { recursive: true });
+      const docsPath = path.join(dir, LM_EVAL_DOCS_FILE);
+      const task = lmEvalTask(manifest, sampled, buildPromptRecords(sampled.map((s) => s.item), pool, spec), docsPath);
+      writeFileSync(docsPath, task.docs);
+      writeFileSync(path.join(dir, `${task.name}.yaml`), task.yaml);
+      io.stderr(
+        `wrote ${path.join(dir, `${task.name}.yaml`)} and ${docsPath}: task ${task.name}, ${task.rows.length} items\n` +
+          `run: lm_eval --model <backend> --model_args <...> --include_path ${dir} --tasks ${task.name} --log_samples --output_path <out>\n`,
+      );
     }
     if (opts.stats) {
       const records = buildPromptRecords(sampled.map((s) => s.item), pool, spec, await qwen3Tokenize());

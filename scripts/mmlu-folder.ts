@@ -10,13 +10,18 @@ import type { MmluItem, MmluSplit } from '../src/core/types';
 import { MmluDataError, parseMmluCsvFiles, parseMmluCsvName, type TextFile } from '../src/data/mmlu-csv';
 import { parseMmluParquet, parseMmluParquetName } from '../src/data/hf-parquet';
 import { compareItems } from '../src/core/mmlu';
+import { findMmluData, mmluLookupHere } from './lib/test-data';
 
 /** The repository root (this file is scripts/mmlu-folder.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Where the real MMLU data is: $MMLU_DIR, else ../shared/data/mmlu beside the repository. */
+/**
+ * Where the real MMLU data is: $MMLU_DIR, else ../shared/data/mmlu beside the repository, else the download
+ * cache (scripts/lib/test-data.ts). When none holds it, the first place looked at (for the error message).
+ */
 export function mmluDataDir(): string {
-  return process.env.MMLU_DIR ?? path.resolve(REPO_ROOT, '../shared/data/mmlu');
+  const lookup = mmluLookupHere();
+  return findMmluData(lookup)?.dir ?? (process.env.MMLU_DIR || lookup.sharedDir);
 }
 
 /** Files under `dir` (recursively, skipping dot folders and node_modules) whose names MMLU loaders read. */

@@ -27,15 +27,23 @@ import { DataFileError, parseFiniteNumber, parseLabel, quote } from './errors';
 export const LM_EVAL_SAMPLES_FORMAT = `one JSON object per line with:
   doc_id          integer >= 0, the row in the Hugging Face cais/mmlu split
   doc.subject     optional MMLU subject (e.g. college_physics)
+  doc.item_id     optional: the kit's item id, written by \`npm run items -- --lm-eval-task\` (then doc.domain too)
   target          the gold answer: an index 0-3 or a letter A-D, as a number or a string
   filtered_resps  four entries, one per letter A-D, each [loglikelihood, is_greedy]
                   or the same pair nested one level deeper ([[loglikelihood, is_greedy]]);
                   loglikelihood a number or a numeric string ("-1.25"), is_greedy ignored
-Item ids are <subject>/test/<doc_id> when doc.subject is present, else doc/<doc_id>.`;
+Item ids are doc.item_id when present, else <subject>/test/<doc_id> when doc.subject is present, else doc/<doc_id>.`;
 
 const SampleLine = v.object({
   doc_id: v.pipe(v.number(), v.integer('expected an integer doc_id'), v.minValue(0, 'expected a doc_id >= 0')),
-  doc: v.optional(v.looseObject({ subject: v.optional(v.string()) })),
+  doc: v.optional(
+    v.looseObject({
+      subject: v.optional(v.string()),
+      // The kit's own lm-eval task (src/data/lm-eval-task.ts) carries the item id and domain in each doc.
+      item_id: v.optional(v.pipe(v.string(), v.regex(/^\S+\/(dev|val|test)\/\d+$/, 'expected an item id <subject>/<split>/<row>'))),
+      domain: v.optional(v.string()),
+    }),
+  ),
   target: v.union([v.number(), v.string()], 'expected an answer index 0-3 or a letter A-D'),
   filtered_resps: v.array(v.unknown()),
 });
@@ -103,12 +111,15 @@ export function parseLmEvalSamples(text: string, fileName: string, itemLines?: n
     const subject = sample.doc?.subject?.trim();
     // The kit's MMLU id scheme is <subject>/<split>/<row>; the harness's doc_id is the row of the
     // per-subject test split of cais/mmlu, which keeps the official file order.
-    const itemId = subject ? `${subject}/test/${sample.doc_id}` : `doc/${sample.doc_id}`;
+    // The kit's own task numbers its rows 0..n-1, so there the doc's item_id, not doc_id, names the item.
+    const itemId = sample.doc?.item_id ?? (subject ? `${subject}/test/${sample.doc_id}` : `doc/${sample.doc_id}`);
     const earlier = firstLine.get(itemId);
     if (earlier !== undefined) throw bad(`duplicate item id ${quote(itemId)} (first on line ${earlier})`);
     firstLine.set(itemId, lineNo);
     const score: ItemScore = { itemId, label, letterLogits: logits as LetterVector };
     if (subject) score.subject = subject;
+    const domain = sample.doc?.domain?.trim();
+    if (domain) score.domain = domain;
     items.push(score);
     itemLines?.push(lineNo);
   }

@@ -5,6 +5,7 @@
 import { getContext, setContext } from 'svelte';
 import { describeEngineError, type DescribedError } from '../engine/errors';
 import { openItemDb, openKitDb, requestPersistentStorage, type ItemDb, type KitDb } from '../storage/db';
+import { AppUpdateState } from './app-update.svelte';
 import { EnvironmentState } from './environment.svelte';
 import { ItemsState } from './items.svelte';
 import { RunState } from './run.svelte';
@@ -36,7 +37,9 @@ export class AppState {
   readonly environment = new EnvironmentState();
   readonly items = new ItemsState(() => this.itemDb);
   readonly variants = new VariantsState(() => this.db, () => this.itemDb);
-  readonly run = new RunState(() => this.db, this.environment, this.items, this.variants);
+  readonly run = new RunState(() => this.db, this.environment, this.items, this.variants, () => this.itemDb);
+  /** The offline copy and "update available" (the service worker); an update waits while a run is active. */
+  readonly update = new AppUpdateState(() => this.run.active);
 
   /** Numbers on screen come from the simulated engine (queued or last run): every screen says so. */
   get simulated(): boolean {
@@ -57,6 +60,7 @@ export class AppState {
       void requestPersistentStorage().then(() => this.environment.probe()).catch(() => {});
       await this.items.restore();
       await this.variants.restore();
+      await this.run.restoreSettings();
       await this.run.refresh();
     } catch (e) {
       this.storageError = describeEngineError(e);

@@ -11,7 +11,7 @@ import { startSimulatedEngine, startWebLLMEngine } from '../engine/remote';
 import type { LoadProgress, VariantRecord } from '../engine/types';
 import { runEngineCheck, type EngineCheckReport } from './engine-check';
 import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from './run-controller';
-import type { KitDb, StoredResult } from '../storage/db';
+import type { ItemDb, KitDb, StoredResult } from '../storage/db';
 import type { EnvironmentState } from './environment.svelte';
 import type { ItemsState } from './items.svelte';
 import type { VariantsState } from './variants.svelte';
@@ -54,9 +54,11 @@ function softmaxMax(logits: readonly number[]): { argmax: number; p: number } {
   return { argmax, p: 1 / s };
 }
 
+const SESSION_SIMULATED = 'run.simulated';
+
 export class RunState {
   progress = $state.raw<RunProgress>(IDLE_PROGRESS);
-  /** Milliseconds the simulated engine waits per item (a slow GPU, for trying pause and reload). */
+  /** Milliseconds the simulated engine waits per item (a slow GPU, for trying pause and reload); kept across reloads. */
   simulatedDelayMs = $state(0);
   live = $state.raw<VariantLive[]>([]);
   recent = $state.raw<RecentItem[]>([]);
@@ -81,7 +83,22 @@ export class RunState {
     private readonly environment: EnvironmentState,
     private readonly items: ItemsState,
     private readonly variants: VariantsState,
+    /** Where small settings persist (the item database's session store). */
+    private readonly sessions: () => ItemDb | undefined = () => undefined,
   ) {}
+
+  /** Sets the simulated delay and stores it, so a reload keeps it. */
+  setSimulatedDelay(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) return;
+    this.simulatedDelayMs = Math.round(ms);
+    void this.sessions()?.putSession(SESSION_SIMULATED, { delayMs: this.simulatedDelayMs }).catch(() => {});
+  }
+
+  /** Brings back the stored simulated settings. */
+  async restoreSettings(): Promise<void> {
+    const saved = await this.sessions()?.getSession<{ delayMs?: unknown }>(SESSION_SIMULATED);
+    if (typeof saved?.delayMs === 'number' && Number.isFinite(saved.delayMs) && saved.delayMs >= 0) this.simulatedDelayMs = saved.delayMs;
+  }
 
   get active(): boolean {
     return ['loading', 'scoring', 'paused', 'recovering'].includes(this.progress.phase);

@@ -8,9 +8,10 @@ import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { chromiumArgs, chromiumExecutable } from '../../vite.config';
+import { mmluDataDir } from '../../scripts/mmlu-folder';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
-export const mmluDir = process.env.MMLU_DIR ?? resolve(repoRoot, '../shared/data/mmlu');
+export const mmluDir = mmluDataDir();
 
 export function appUrl(): string {
   return inject('appUrl');
@@ -97,9 +98,8 @@ export function tasksOver(tasks: readonly MainThreadTask[], limitMs: number): st
   return tasks.filter((t) => t.cpuMs > limitMs).map((t) => `${t.cpuMs.toFixed(1)} ms CPU (${t.wallMs.toFixed(1)} ms wall): ${t.parts}`);
 }
 
-
-export async function openApp(page: Page): Promise<void> {
-  await page.goto(appUrl());
+export async function openApp(page: Page, url = appUrl()): Promise<void> {
+  await page.goto(url);
   await page.locator('main[data-restored="true"]').waitFor();
 }
 
@@ -155,8 +155,8 @@ export async function runToEnd(page: Page, timeout = 120_000): Promise<void> {
 }
 
 /** From a fresh page to a computed Results page: the small sample, the simulated demo run to its end. */
-export async function runDemoToResults(page: Page): Promise<void> {
-  await openApp(page);
+export async function runDemoToResults(page: Page, url = appUrl()): Promise<void> {
+  await openApp(page, url);
   await loadSmallSample(page);
   await queueSimulatedDemo(page);
   await runToEnd(page);

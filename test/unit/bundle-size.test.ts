@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { bundleReport, formatBundleReport } from '../../scripts/bundle-size';
 
 /** A tiny build: an entry with a static import, a re-export, a dynamic import and a worker URL. */
-function fakeDist(): string {
+function fakeDist(entrySrc = '/assets/index-a1.js'): string {
   const dist = mkdtempSync(join(tmpdir(), 'kit-bundle-'));
   mkdirSync(join(dist, 'assets'));
   const files: Record<string, string> = {
-    'index.html': '<script type="module" crossorigin src="/assets/index-a1.js"></script>',
+    'index.html': `<script type="module" crossorigin src="${entrySrc}"></script>`,
     'assets/index-a1.js': 'import{a as b}from"./dep-b2.js";export*from"./reexp-c3.js";const w=new URL("./worker-d4.js",import.meta.url);import("./lazy-e5.js");b(w);',
     'assets/dep-b2.js': 'export const a=x=>x;',
     'assets/reexp-c3.js': 'import"./side-f6.js";export const r=1;',
@@ -37,6 +37,17 @@ describe('bundle-size', () => {
         gz('console.log(1);'),
     );
     expect(report.withinBudget).toBe(true);
+  });
+
+  it('follows the relative entry of the relocatable build (base ./) the same way', () => {
+    const first = bundleReport(fakeDist('./assets/index-a1.js')).files.filter((f) => f.firstLoad).map((f) => f.file).sort();
+    expect(first).toEqual(['assets/dep-b2.js', 'assets/index-a1.js', 'assets/reexp-c3.js', 'assets/side-f6.js']);
+  });
+
+  it('refuses an index.html without a module script rather than report 0 bytes', () => {
+    const dist = fakeDist();
+    writeFileSync(join(dist, 'index.html'), '<p>no scripts</p>');
+    expect(() => bundleReport(dist)).toThrow(/no <script type="module"/);
   });
 
   it('fails the budget when the first-load bytes exceed it, and says so', () => {

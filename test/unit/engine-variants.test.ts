@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { selectQwen3Models } from '../../src/engine/catalog';
-import { engineVariantOf, parseCustomVariant, prebuiltVariant, simulatedVariant, VariantInputError } from '../../src/engine/variants';
+import { engineVariantOf, parseCustomVariant, prebuiltVariant, simulatedVariant, urlOrigin, VariantInputError } from '../../src/engine/variants';
 
 const now = new Date('2025-01-02T03:04:05Z');
 const input = {
@@ -77,5 +77,21 @@ describe('prebuilt and simulated variants', () => {
     expect(() => engineVariantOf({ ...sim, simulated: false })).toThrow(/simulated but lacks/);
     const custom = parseCustomVariant(input, now);
     expect(() => engineVariantOf({ ...custom, simulated: true })).toThrow(/lacks its model record/);
+  });
+});
+
+describe('urlOrigin (what the custom-variant form shows before loading)', () => {
+  it('names the origin of a library or weights URL and whether it is this machine or a known model host', () => {
+    expect(urlOrigin('http://127.0.0.1:8787/my-grpo/resolve/main/')).toEqual({ origin: 'http://127.0.0.1:8787', kind: 'local' });
+    expect(urlOrigin('http://localhost:9000/x.wasm')).toEqual({ origin: 'http://localhost:9000', kind: 'local' });
+    expect(urlOrigin(' https://huggingface.co/mlc-ai/Qwen3-8B-q4f16_1-MLC ')).toEqual({ origin: 'https://huggingface.co', kind: 'known' });
+    expect(urlOrigin('https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/main/a.wasm').kind).toBe('known');
+    expect(urlOrigin('https://models.example.org:8443/lib.wasm')).toEqual({ origin: 'https://models.example.org:8443', kind: 'other' });
+  });
+
+  it('says nothing about text that is not an http(s) URL yet', () => {
+    expect(urlOrigin('')).toEqual({ kind: 'invalid' });
+    expect(urlOrigin('huggingface.co/x')).toEqual({ kind: 'invalid' });
+    expect(urlOrigin('file:///tmp/lib.wasm')).toEqual({ kind: 'invalid' });
   });
 });

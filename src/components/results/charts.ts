@@ -5,7 +5,7 @@
 import type * as PlotModule from '@observablehq/plot';
 import type { ReliabilityBin, Stage } from '../../core/types';
 import type { ConfidenceHistogram, DomainRow } from '../../state/analysis-service';
-import { STAGE_LABELS } from './format';
+import { STAGE_LABELS, compareVariants, roleShown, type NamedVariant } from './format';
 
 export type Plot = typeof PlotModule;
 
@@ -13,9 +13,34 @@ export type Plot = typeof PlotModule;
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
 const GAP = '#D55E00';
 
+/** Each role's colour: the study's three roles keep theirs whatever else is shown. */
+export const ROLE_COLORS: Readonly<Record<'base' | 'sft' | 'grpo', string>> = { base: '#0072B2', sft: '#009E73', grpo: '#D55E00' };
+const SPARE_COLORS = PALETTE.filter((c) => !Object.values(ROLE_COLORS).includes(c));
+
+/**
+ * One colour per variant, by role, then name: the first variant (compareVariants order) of base, SFT and GRPO
+ * gets its role's colour; every other variant the spare colours in that order. So adding or removing a run never
+ * recolours the study's base, SFT and GRPO variants.
+ */
+export function variantColors(variants: readonly NamedVariant[]): Map<string, string> {
+  const colors = new Map<string, string>();
+  const taken = new Set<string>();
+  let spare = 0;
+  for (const v of [...variants].sort(compareVariants)) {
+    const own = v.role && v.role !== 'other' ? ROLE_COLORS[v.role] : undefined;
+    if (own && !taken.has(own)) {
+      colors.set(v.name, own);
+      taken.add(own);
+    } else {
+      colors.set(v.name, SPARE_COLORS[spare++ % SPARE_COLORS.length]);
+    }
+  }
+  return colors;
+}
+
+/** The colour of `name` among the variants `names` (variantColors, with the roles the results page shows). */
 export function colorOf(names: readonly string[], name: string): string {
-  const i = names.indexOf(name);
-  return PALETTE[(i < 0 ? 0 : i) % PALETTE.length];
+  return variantColors(names.map((n) => ({ name: n, role: roleShown(n) }))).get(name) ?? SPARE_COLORS[0];
 }
 
 /** The SVG of what Plot returned (a bare SVG, or a figure around one). By tag name: in the chart worker the
@@ -91,13 +116,17 @@ export function reliabilityOverlay(
 /** ECE per domain and variant, before and after scaling side by side. */
 export function domainChart(Plot: Plot, rows: readonly DomainRow[], names: readonly string[], width = 720): SVGSVGElement[] {
   const data = rows.map((r) => ({ ...r, stageLabel: STAGE_LABELS[r.stage] }));
+  const domains = [...new Set(rows.map((r) => r.domain))];
   const chart = Plot.plot({
     width,
-    height: 60 + 28 * new Set(rows.map((r) => r.domain)).size,
-    marginLeft: 120,
-    x: { label: 'ECE', grid: true, nice: true },
+    height: 70 + 28 * domains.length,
+    // Room for the longest domain name (about 7 px a character at the axis font), within reason.
+    marginLeft: Math.min(220, Math.max(90, 12 + 7 * Math.max(0, ...domains.map((d) => d.length)))),
+    marginRight: 24,
+    // Few ticks and a gap between the facets, so the last tick of one facet never meets the first of the next.
+    x: { label: 'ECE', grid: true, nice: true, ticks: 4 },
     y: { label: null },
-    fx: { label: null, domain: Object.values(STAGE_LABELS).filter((s) => data.some((d) => d.stageLabel === s)) },
+    fx: { label: null, padding: 0.15, domain: Object.values(STAGE_LABELS).filter((s) => data.some((d) => d.stageLabel === s)) },
     color: { domain: [...names], range: names.map((n) => colorOf(names, n)) },
     marks: [
       Plot.ruleX([0]),

@@ -50,3 +50,43 @@ export const ROLE_ORDER = { base: 0, sft: 1, grpo: 2, other: 3 } as const;
 
 /** How the CIs were read off the bootstrap resamples (settings.interval). */
 export const INTERVAL_LABELS = { percentile: 'percentile-bootstrap', bca: 'BCa-bootstrap (Efron 1987)', basic: 'basic-bootstrap' } as const;
+
+/** A variant as the ordering and colouring need it. */
+export interface NamedVariant {
+  name: string;
+  role?: keyof typeof ROLE_ORDER;
+}
+
+/**
+ * The one order of variants everywhere (study table, legends, charts, run list): by role as the study lists them
+ * (base, SFT, GRPO, other), then by name (locale-independent code-unit order, so every machine agrees).
+ */
+export function compareVariants(a: NamedVariant, b: NamedVariant): number {
+  const byRole = ROLE_ORDER[a.role ?? 'other'] - ROLE_ORDER[b.role ?? 'other'];
+  return byRole !== 0 ? byRole : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * An analysis view with its runs and its report's variants in compareVariants order (a report's variants are an
+ * object keyed by name; its key order is what the charts and legends follow). It also records each shown
+ * variant's role, so that colorOf (which the charts call with names only) colours by role.
+ */
+const rolesShown = new Map<string, NamedVariant['role']>();
+
+/** The role of a variant the results page shows (recorded by inVariantOrder), for colorOf. */
+export function roleShown(name: string): NamedVariant['role'] {
+  return rolesShown.get(name);
+}
+
+export function inVariantOrder<
+  V extends { runs: readonly NamedVariant[]; report?: { variants: Record<string, { role?: NamedVariant['role'] }> } },
+>(view: V): V {
+  const runs = [...view.runs].sort(compareVariants);
+  for (const r of view.runs) rolesShown.set(r.name, r.role);
+  if (!view.report) return { ...view, runs };
+  for (const [name, v] of Object.entries(view.report.variants)) rolesShown.set(name, v.role);
+  const variants = Object.fromEntries(
+    Object.entries(view.report.variants).sort(([a, va], [b, vb]) => compareVariants({ name: a, role: va.role }, { name: b, role: vb.role })),
+  );
+  return { ...view, runs, report: { ...view.report, variants } };
+}
