@@ -141,6 +141,20 @@ export function planFromPrompts(
   };
 }
 
+/**
+ * What a web-llm run records about its model besides the version: the logit vector's length (`vocabSize`, as
+ * declared at load and as every captured vector had it) and the wall-clock time of each load in milliseconds
+ * (`loadMs`, one entry per session that loaded the model). Exported as the run's engine params.
+ */
+export function webllmRunParams(previous: Record<string, unknown> | undefined, loaded: LoadedModel): Record<string, unknown> {
+  const loads = Array.isArray(previous?.loadMs) ? (previous.loadMs as number[]) : [];
+  return {
+    ...previous,
+    ...(loaded.vocabSize !== undefined ? { vocabSize: loaded.vocabSize } : {}),
+    loadMs: [...loads, Math.round(loaded.loadMs)],
+  };
+}
+
 const CANCELLED = Symbol('cancelled');
 
 function checkPlan(plan: RunPlan): void {
@@ -399,6 +413,9 @@ export class RunController {
             );
           }
           this.buffer.push(this.toStored(reply, item, variant, plan.promptKey));
+          if (reply.vocabSize !== undefined && run.engine.params?.vocabSize !== reply.vocabSize) {
+            run = { ...run, engine: { ...run.engine, params: { ...run.engine.params, vocabSize: reply.vocabSize } } };
+          }
           this.rate.items++;
           this.rate.promptTokens += reply.promptTokens;
           this.rate.ms += this.now() - started;
@@ -442,6 +459,7 @@ export class RunController {
         kind: loaded.engine,
         method: loaded.method,
         ...(loaded.engineVersion ? { version: loaded.engineVersion } : {}),
+        ...(loaded.engine === 'webllm' ? { params: webllmRunParams(run.engine.params, loaded) } : {}),
       },
       ...(loaded.letterTokenIds ? { letterTokenIds: loaded.letterTokenIds } : {}),
       ...(loaded.adapter ? { adapter: loaded.adapter } : {}),
