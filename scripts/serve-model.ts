@@ -12,7 +12,8 @@ import { createReadStream, readFileSync, realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 
 export interface ModelServerOptions {
@@ -108,7 +109,7 @@ export function createModelServer(options: ModelServerOptions): Server {
 
 /** The web-llm version the kit bundles (serve-model checks folders against what it reads). */
 export const KIT_WEBLLM_VERSION: string = (
-  JSON.parse(readFileSync(fileURLToPath(import.meta.resolve('@mlc-ai/web-llm/package.json')), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@mlc-ai/web-llm/package.json'), 'utf8')) as { version: string }
 ).version;
 
 /**

