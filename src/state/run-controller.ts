@@ -95,6 +95,12 @@ export interface RunControllerOptions {
   startEngine: (variant: VariantRecord) => ControlledEngine;
   /** Results per IndexedDB transaction. */
   batchSize?: number;
+  /**
+   * A result that took at least this many milliseconds to score is written at once, and no result waits in the
+   * buffer longer than 5 times this: batching is for fast engines; a reload must not lose minutes of GPU work.
+   * Default 1000.
+   */
+  flushAfterMs?: number;
   /** Fresh engines a variant may use after DeviceLostError or WorkerCrashedError before the run stops. */
   maxRecoveries?: number;
   onProgress?: (progress: RunProgress) => void;
@@ -187,6 +193,8 @@ export class RunController {
   private cancelWaiters: Array<() => void> = [];
   private pauseGate: { promise: Promise<void>; open: () => void } | undefined;
   private buffer: StoredResult[] = [];
+  /** now() when the oldest buffered result's request started. */
+  private bufferSince = 0;
   private rate = { items: 0, promptTokens: 0, ms: 0 };
 
   constructor(options: RunControllerOptions) {
@@ -419,7 +427,12 @@ export class RunController {
           this.rate.items++;
           this.rate.promptTokens += reply.promptTokens;
           this.rate.ms += this.now() - started;
-          if (this.buffer.length >= this.batchSize) await this.flush();
+          if (this.buffer.length === 1) this.bufferSince = started;
+          const flushAfter = this.options.flushAfterMs ?? 1000;
+          const now = this.now();
+          if (this.buffer.length >= this.batchSize || now - started >= flushAfter || now - this.bufferSince >= 5 * flushAfter) {
+            await this.flush();
+          }
           const queueDone = this.state.queueDone + 1;
           this.update({ itemsDone: this.state.itemsDone + 1, queueDone, ...this.rates(queueDone) });
         }
