@@ -21,14 +21,14 @@ const MB = 1024 * 1024;
 
 /**
  * What the kit measured on a software adapter (headless Chromium, SwiftShader, 2 CPU cores; Qwen2-0.5B q4f32_1
- * through web-llm, see the README's real-engine tier): load and prefill speed. Prefill time grows with the model's
- * size, so Qwen3-8B is roughly 16 times slower per token.
+ * through web-llm, see the README's real-engine tier): ~30-35 s to load on a quiet machine, 2.2-2.5 minutes for a
+ * 37-45-token zero-shot MMLU prompt, over a minute for a two-token one (a large fixed cost per request); with
+ * other work on the cores, about twice that. Cost grows with the model's size (Qwen3-8B: ~16 times the weights).
  */
 export const SOFTWARE_ADAPTER_TIMINGS = {
   model: 'Qwen2-0.5B q4f32_1',
   loadSeconds: 35,
-  secondsPerPromptToken: 3,
-  /** A zero-shot MMLU prompt (~45 tokens). */
+  /** A zero-shot MMLU prompt (~40 tokens). */
   minutesPerItem: 2.5,
 } as const;
 
