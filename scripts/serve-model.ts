@@ -4,11 +4,15 @@
  * checkpoints) load in the app as custom variants. Loopback only; read-only; no directory listings.
  *
  *   npm run serve-model -- ./dist/qwen3-8b-sft-q4f16_1-MLC --name qwen3-8b-sft [--port 8787] [--lib lib.wasm]
+ *
+ * The folder is checked first against what the kit's web-llm fetches (above all the weights' manifest, whose
+ * file name changed in web-llm 0.2.80); each problem is printed as a warning before serving.
  */
-import { createReadStream, realpathSync } from 'node:fs';
+import { createReadStream, readFileSync, realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 
@@ -103,8 +107,28 @@ export function createModelServer(options: ModelServerOptions): Server {
   });
 }
 
-/** What a model folder holds and what it lacks for web-llm and for this kit. */
-export async function checkModelFolder(dir: string): Promise<{ chatConfig?: Record<string, unknown>; warnings: string[] }> {
+/** The web-llm version the kit bundles (serve-model checks folders against what it reads). */
+export const KIT_WEBLLM_VERSION: string = (
+  JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@mlc-ai/web-llm/package.json'), 'utf8')) as { version: string }
+).version;
+
+/**
+ * The tensor-cache manifest a web-llm version fetches: `ndarray-cache.json` up to 0.2.79, `tensor-cache.json`
+ * from 0.2.80 (its TVM FFI runtime renamed NDArray to Tensor), with no fallback to the other name either way.
+ */
+export function tensorCacheManifest(webllmVersion: string): 'tensor-cache.json' | 'ndarray-cache.json' {
+  const [major, minor, patch] = webllmVersion.split('.').map((n) => Number.parseInt(n, 10));
+  const before = major !== 0 ? major < 0 : minor !== 2 ? minor < 2 : patch < 80;
+  return before ? 'ndarray-cache.json' : 'tensor-cache.json';
+}
+
+/**
+ * What a model folder holds and what it lacks for web-llm (the kit's version by default) and for this kit.
+ */
+export async function checkModelFolder(
+  dir: string,
+  webllmVersion: string = KIT_WEBLLM_VERSION,
+): Promise<{ chatConfig?: Record<string, unknown>; warnings: string[] }> {
   const warnings: string[] = [];
   const has = async (f: string) => (await stat(path.join(dir, f)).catch(() => undefined))?.isFile() ?? false;
   let chatConfig: Record<string, unknown> | undefined;
@@ -117,8 +141,16 @@ export async function checkModelFolder(dir: string): Promise<{ chatConfig?: Reco
   } else {
     warnings.push('no mlc-chat-config.json: run `mlc_llm gen_config` into this folder');
   }
-  if (!(await has('tensor-cache.json')) && !(await has('ndarray-cache.json'))) {
-    warnings.push('no tensor-cache.json (or ndarray-cache.json): run `mlc_llm convert_weight` into this folder');
+  const wanted = tensorCacheManifest(webllmVersion);
+  const other = wanted === 'tensor-cache.json' ? 'ndarray-cache.json' : 'tensor-cache.json';
+  if (!(await has(wanted))) {
+    warnings.push(
+      (await has(other))
+        ? `no ${wanted}: the kit's web-llm ${webllmVersion} fetches ${wanted} and nothing else, so loading would fail ` +
+            `with a bare "Request failed". This folder has ${other}, the same manifest under the name other web-llm ` +
+            `versions read: copy it (cp ${other} ${wanted}) or re-run \`mlc_llm convert_weight\` with a current mlc-llm`
+        : `no ${wanted} (the weights' manifest web-llm ${webllmVersion} fetches): run \`mlc_llm convert_weight\` into this folder`,
+    );
   }
   if (!(await has('tokenizer.json'))) {
     warnings.push('no tokenizer.json: the kit reads the letter token ids from it; gen_config copies it from the checkpoint');

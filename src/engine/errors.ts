@@ -33,6 +33,10 @@ const ACTIONS: Record<string, string> = {
   ModelLoadError:
     'The model could not be loaded. Check the model URL and model library URL (serve-model prints both), your ' +
     'connection, and that the library matches the architecture and quantisation.',
+  ModelLibraryMismatchError:
+    "The model library was compiled for another web-llm version than the kit's, so its functions do not link. " +
+    "Use the library URL of the kit's own web-llm model list for this architecture and quantisation (a fine-tuned " +
+    'model keeps its base model\'s library), or compile one with the mlc-llm release matching that web-llm version.',
   MissingModelError: 'The variant has no model library URL. Add the model_lib .wasm URL to the variant.',
   ModelNotLoadedError: 'No model is loaded. Start the run again; it resumes at the first unscored item.',
   UnsupportedTokenizerFilesError:

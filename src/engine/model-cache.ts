@@ -52,3 +52,20 @@ export async function readTokenizerJson(
   if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
   return response.json();
 }
+
+/**
+ * The `vocab_size` of the model's mlc-chat-config.json as web-llm cached it while loading (the length of the
+ * logit vector the model produces, padding included), or undefined when the cache does not hold it.
+ */
+export async function readCachedVocabSize(
+  model: ModelRecordSpec,
+  storage: CacheStorage | undefined = globalThis.caches,
+): Promise<number | undefined> {
+  if (!storage || !(await storage.has('webllm/config'))) return undefined;
+  const url = new URL('mlc-chat-config.json', modelBaseUrl(model.modelUrl)).href;
+  const response = await (await storage.open('webllm/config')).match(url);
+  if (!response?.ok) return undefined;
+  const config = (await response.json().catch(() => undefined)) as { vocab_size?: unknown } | undefined;
+  const n = config?.vocab_size;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
+}

@@ -84,7 +84,10 @@ export interface LoadedModel {
   method: ScoringMethod;
   /** Token ids of the answer strings A..D in the model's own tokenizer (absent for the simulated engine). */
   letterTokenIds?: LetterVector;
-  /** Length of the logit vector the model produces (web-llm's full vocab size), when known. */
+  /**
+   * Length of the logit vector the model produces (its mlc-chat-config vocab_size, padding included), when
+   * known at load; every captured vector is checked against it.
+   */
   vocabSize?: number;
   adapter?: AdapterInfo;
   /** web-llm version, for the export. */
@@ -106,6 +109,11 @@ export interface ScoreRequest {
    * real model never sees it.
    */
   label: number;
+  /**
+   * Scoring path for this request only, overriding the engine's (web-llm engine only): lets an engine check or
+   * a test score the same prompt both ways on one loaded model.
+   */
+  method?: Exclude<ScoringMethod, 'simulated'>;
 }
 
 /** One item's scores, named as the results file names them (ResultsItem) so storing and export are copies. */
@@ -125,6 +133,8 @@ export interface ItemLetterScore {
   /** Wall-clock time of the request in milliseconds. */
   elapsedMs: number;
   method: ScoringMethod;
+  /** Length of the logit vector the LogitProcessor saw (logit-processor only). */
+  vocabSize?: number;
 }
 
 /**
@@ -222,6 +232,7 @@ export const ENGINE_ERROR_NAMES = [
   'WorkerCrashedError',
   'LetterTokenError',
   'ModelLoadError',
+  'ModelLibraryMismatchError',
   'ModelNotLoadedError',
   'ScoringError',
 ] as const;

@@ -14,6 +14,8 @@ import {
   deleteModelAllInfoInCache,
   hasModelInCache,
   MLCEngine,
+  modelLibURLPrefix,
+  modelVersion,
   prebuiltAppConfig,
   type AppConfig,
   type ChatOptions,
@@ -29,7 +31,7 @@ import { probeAdapter as probeWebGpuAdapter, type ProbedAdapter } from './adapte
 import { checkModelRunsOn, selectQwen3Models } from './catalog';
 import { resolveLetterTokenIds, tokenizerFromJson } from './letter-tokens';
 import { LetterLogitCapture, letterLogitsFromTopLogprobs } from './logits';
-import { cachedModelBytes, readTokenizerJson } from './model-cache';
+import { cachedModelBytes, readCachedVocabSize, readTokenizerJson } from './model-cache';
 import { parseInitProgress } from './progress';
 import {
   EngineError,
@@ -65,6 +67,8 @@ export interface WebLLMScoringEngineOptions {
   probeAdapter?: () => Promise<ProbedAdapter | null>;
   /** Default: tokenizer.json from web-llm's cache, else fetched from the model folder. */
   loadTokenizerJson?: (model: ModelRecordSpec) => Promise<unknown>;
+  /** Default: vocab_size of the mlc-chat-config.json web-llm cached; undefined when unknown. */
+  loadVocabSize?: (model: ModelRecordSpec) => Promise<number | undefined>;
   /** Scoring path to try first; `logprobs-bias` forces the fallback. Default `logit-processor`. */
   method?: Exclude<ScoringMethod, 'simulated'>;
   /** Model list for names in messages (the f32 alternative). Default: Qwen3 of web-llm's prebuiltAppConfig. */
@@ -88,6 +92,29 @@ export function appConfigFor(spec: ModelRecordSpec): AppConfig {
   return { model_list: [toModelRecord(spec)] };
 }
 
+/**
+ * A model library built for another web-llm runtime fails to instantiate: WebAssembly's LinkError for an import
+ * the runtime does not provide, or TVM's "missing function" for one it no longer exports (SOURCE of the kit's
+ * real-engine tier: a v0_2_48 library under web-llm 0.2.86 fails with `LinkError: ... "env"
+ * "_ZN3tvm7runtime9threading15ResetThreadPoolEv": function import requires a callable`).
+ */
+export function isLibraryLinkFailure(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  const message = String((error as { message?: unknown } | null)?.message ?? error);
+  return name === 'LinkError' || /\bLinkError\b|function import requires a callable|missing function: /.test(message);
+}
+
+/** The named error for a library that does not link with the bundled web-llm, saying what the kit needs. */
+export function libraryMismatchError(spec: ModelRecordSpec, error: unknown): EngineError {
+  const message = String((error as { message?: unknown } | null)?.message ?? error);
+  return new EngineError(
+    'ModelLibraryMismatchError',
+    `The model library of ${spec.modelId} (${spec.modelLibUrl}) does not link with this kit's web-llm ` +
+      `${WEBLLM_VERSION}: ${message}. This web-llm runs model libraries built for ${modelVersion} ` +
+      `(web-llm's own are under ${modelLibURLPrefix}${modelVersion}/).`,
+  );
+}
+
 /** Keeps web-llm's named errors (they carry their own meaning); wraps nameless ones as `fallback`. */
 function named(error: unknown, fallback: 'ModelLoadError' | 'ScoringError', context: string): Error {
   if (error instanceof Error && error.name !== 'Error' && error.name !== 'TypeError') return error;
@@ -101,6 +128,8 @@ interface LoadedState {
   answerStrings: AnswerStrings;
   letterTokenIds: LetterVector;
   method: Exclude<ScoringMethod, 'simulated'>;
+  /** The declared logit vector length; the first captured vector sets it when the config did not. */
+  vocabSize?: number;
 }
 
 export class WebLLMScoringEngine implements WebLLMWorkerApi {
@@ -127,7 +156,7 @@ export class WebLLMScoringEngine implements WebLLMWorkerApi {
   async probeAdapter(): Promise<AdapterInfo | null> {
     const a = await (this.options.probeAdapter ?? probeWebGpuAdapter)();
     if (!a) return null;
-    const { features: _features, ...info } = a;
+    const { features: _features, isFallbackAdapter: _fallback, ...info } = a;
     return info;
   }
 
@@ -152,6 +181,7 @@ export class WebLLMScoringEngine implements WebLLMWorkerApi {
     try {
       await this.engine.reload(spec.modelId);
     } catch (e) {
+      if (isLibraryLinkFailure(e)) throw libraryMismatchError(spec, e);
       throw named(e, 'ModelLoadError', `Loading ${spec.modelId} from ${spec.modelUrl}`);
     } finally {
       this.engine.setInitProgressCallback(undefined);
@@ -170,13 +200,15 @@ export class WebLLMScoringEngine implements WebLLMWorkerApi {
     const letterTokenIds = resolveLetterTokenIds(tokenizerFromJson(tokenizerJson), answerStrings);
     this.capture.setLetterTokenIds(letterTokenIds);
     const method = this.options.method ?? 'logit-processor';
-    this.loaded = { key: variant.key, modelId: spec.modelId, answerStrings, letterTokenIds, method };
-    const { features: _features, ...adapterInfo } = adapter!;
+    const vocabSize = await (this.options.loadVocabSize ?? ((m) => readCachedVocabSize(m)))(spec).catch(() => undefined);
+    this.loaded = { key: variant.key, modelId: spec.modelId, answerStrings, letterTokenIds, method, vocabSize };
+    const { features: _features, isFallbackAdapter: _fallback, ...adapterInfo } = adapter!;
     return {
       variantKey: variant.key,
       engine: 'webllm',
       method,
       letterTokenIds,
+      ...(vocabSize !== undefined ? { vocabSize } : {}),
       adapter: adapterInfo,
       engineVersion: WEBLLM_VERSION,
       loadMs: performance.now() - start,
@@ -190,7 +222,7 @@ export class WebLLMScoringEngine implements WebLLMWorkerApi {
       throw new EngineError('ScoringError', `Request for ${request.variantKey} but ${loaded.key} is loaded.`);
     }
     const start = performance.now();
-    if (loaded.method === 'logit-processor') {
+    if ((request.method ?? loaded.method) === 'logit-processor') {
       this.capture.resetState();
       const completion = await this.complete(loaded, request, {
         model: loaded.modelId,
@@ -202,6 +234,14 @@ export class WebLLMScoringEngine implements WebLLMWorkerApi {
       });
       const captured = this.capture.take();
       if (captured) {
+        if (loaded.vocabSize !== undefined && captured.vocabSize !== loaded.vocabSize) {
+          throw new EngineError(
+            'ScoringError',
+            `${loaded.modelId} produced a logit vector of length ${captured.vocabSize}, but its mlc-chat-config.json ` +
+              `declares vocab_size ${loaded.vocabSize}: the weights, config and library do not belong together.`,
+          );
+        }
+        loaded.vocabSize = captured.vocabSize;
         return {
           requestId: request.requestId,
           variantKey: request.variantKey,
@@ -213,6 +253,7 @@ export class WebLLMScoringEngine implements WebLLMWorkerApi {
           promptTokens: completion.usage?.prompt_tokens ?? 0,
           elapsedMs: performance.now() - start,
           method: 'logit-processor',
+          vocabSize: captured.vocabSize,
         };
       }
       // web-llm never called the processor (e.g. a build that skips it): use the logprobs path from now on.

@@ -3,7 +3,7 @@
  * quota and whether it is persistent, and what that allows (which quantisations, which model downloads fit).
  * Probed on the main thread without web-llm; the web-llm worker asks the adapter the same way.
  */
-import { probeAdapter, type ProbedAdapter } from '../engine/adapter';
+import { probeAdapter, softwareAdapterName, type ProbedAdapter } from '../engine/adapter';
 import type { AdapterInfo } from '../core/types';
 import type { CatalogEntry } from '../engine/types';
 import { estimateStorage, requestPersistentStorage, type PersistenceState } from '../storage/db';
@@ -19,6 +19,19 @@ export interface ModelFit {
 
 const MB = 1024 * 1024;
 
+/**
+ * What the kit measured on a software adapter (headless Chromium, SwiftShader, 2 CPU cores; Qwen2-0.5B q4f32_1
+ * through web-llm, see the README's real-engine tier): ~30-35 s to load on a quiet machine, 2.2-2.5 minutes for a
+ * 37-45-token zero-shot MMLU prompt, over a minute for a two-token one (a large fixed cost per request); with
+ * other work on the cores, about twice that. Cost grows with the model's size (Qwen3-8B: ~16 times the weights).
+ */
+export const SOFTWARE_ADAPTER_TIMINGS = {
+  model: 'Qwen2-0.5B q4f32_1',
+  loadSeconds: 35,
+  /** A zero-shot MMLU prompt (~40 tokens). */
+  minutesPerItem: 2.5,
+} as const;
+
 export class EnvironmentState {
   /** undefined while probing; null when the browser has no WebGPU adapter. */
   adapter = $state.raw<ProbedAdapter | null | undefined>(undefined);
@@ -33,10 +46,18 @@ export class EnvironmentState {
     return this.adapter !== null && this.adapter !== undefined;
   }
 
+  /**
+   * The software renderer behind the adapter (SwiftShader, llvmpipe, a fallback adapter), or undefined for a
+   * GPU: models run there, but at minutes per item (SOFTWARE_ADAPTER_TIMINGS).
+   */
+  get softwareAdapter(): string | undefined {
+    return this.adapter ? softwareAdapterName(this.adapter) : undefined;
+  }
+
   /** The adapter as runs and exports record it (without the feature list). */
   get adapterInfo(): AdapterInfo | undefined {
     if (!this.adapter) return undefined;
-    const { features: _features, ...info } = this.adapter;
+    const { features: _features, isFallbackAdapter: _fallback, ...info } = this.adapter;
     return info;
   }
 

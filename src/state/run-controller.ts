@@ -95,6 +95,12 @@ export interface RunControllerOptions {
   startEngine: (variant: VariantRecord) => ControlledEngine;
   /** Results per IndexedDB transaction. */
   batchSize?: number;
+  /**
+   * A result that took at least this many milliseconds to score is written at once, and no result waits in the
+   * buffer longer than 5 times this: batching is for fast engines; a reload must not lose minutes of GPU work.
+   * Default 1000.
+   */
+  flushAfterMs?: number;
   /** Fresh engines a variant may use after DeviceLostError or WorkerCrashedError before the run stops. */
   maxRecoveries?: number;
   onProgress?: (progress: RunProgress) => void;
@@ -141,6 +147,20 @@ export function planFromPrompts(
   };
 }
 
+/**
+ * What a web-llm run records about its model besides the version: the logit vector's length (`vocabSize`, as
+ * declared at load and as every captured vector had it) and the wall-clock time of each load in milliseconds
+ * (`loadMs`, one entry per session that loaded the model). Exported as the run's engine params.
+ */
+export function webllmRunParams(previous: Record<string, unknown> | undefined, loaded: LoadedModel): Record<string, unknown> {
+  const loads = Array.isArray(previous?.loadMs) ? (previous.loadMs as number[]) : [];
+  return {
+    ...previous,
+    ...(loaded.vocabSize !== undefined ? { vocabSize: loaded.vocabSize } : {}),
+    loadMs: [...loads, Math.round(loaded.loadMs)],
+  };
+}
+
 const CANCELLED = Symbol('cancelled');
 
 function checkPlan(plan: RunPlan): void {
@@ -173,6 +193,8 @@ export class RunController {
   private cancelWaiters: Array<() => void> = [];
   private pauseGate: { promise: Promise<void>; open: () => void } | undefined;
   private buffer: StoredResult[] = [];
+  /** now() when the oldest buffered result's request started. */
+  private bufferSince = 0;
   private rate = { items: 0, promptTokens: 0, ms: 0 };
 
   constructor(options: RunControllerOptions) {
@@ -399,10 +421,18 @@ export class RunController {
             );
           }
           this.buffer.push(this.toStored(reply, item, variant, plan.promptKey));
+          if (reply.vocabSize !== undefined && run.engine.params?.vocabSize !== reply.vocabSize) {
+            run = { ...run, engine: { ...run.engine, params: { ...run.engine.params, vocabSize: reply.vocabSize } } };
+          }
           this.rate.items++;
           this.rate.promptTokens += reply.promptTokens;
           this.rate.ms += this.now() - started;
-          if (this.buffer.length >= this.batchSize) await this.flush();
+          if (this.buffer.length === 1) this.bufferSince = started;
+          const flushAfter = this.options.flushAfterMs ?? 1000;
+          const now = this.now();
+          if (this.buffer.length >= this.batchSize || now - started >= flushAfter || now - this.bufferSince >= 5 * flushAfter) {
+            await this.flush();
+          }
           const queueDone = this.state.queueDone + 1;
           this.update({ itemsDone: this.state.itemsDone + 1, queueDone, ...this.rates(queueDone) });
         }
@@ -442,6 +472,7 @@ export class RunController {
         kind: loaded.engine,
         method: loaded.method,
         ...(loaded.engineVersion ? { version: loaded.engineVersion } : {}),
+        ...(loaded.engine === 'webllm' ? { params: webllmRunParams(run.engine.params, loaded) } : {}),
       },
       ...(loaded.letterTokenIds ? { letterTokenIds: loaded.letterTokenIds } : {}),
       ...(loaded.adapter ? { adapter: loaded.adapter } : {}),

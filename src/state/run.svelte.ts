@@ -8,7 +8,8 @@ import { LETTERS, type PromptSpec } from '../core/types';
 import { checkModelRunsOn } from '../engine/catalog';
 import { describeEngineError, type DescribedError } from '../engine/errors';
 import { startSimulatedEngine, startWebLLMEngine } from '../engine/remote';
-import type { LoadProgress, VariantRecord } from '../engine/types';
+import type { LoadProgress, ModelRecordSpec, VariantRecord } from '../engine/types';
+import { engineVariantOf } from '../engine/variants';
 import { runEngineCheck, type EngineCheckReport } from './engine-check';
 import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from './run-controller';
 import type { ItemDb, KitDb, StoredResult } from '../storage/db';
@@ -189,16 +190,19 @@ export class RunState {
   }
 
   /**
-   * Loads the smallest Qwen3 this adapter runs in a fresh web-llm worker and scores the first 5 sampled items
-   * (downloads the model once; web-llm caches it).
+   * Loads the smallest Qwen3 this adapter runs (or the stored web-llm variant `variantKey`) in a fresh web-llm
+   * worker and scores the first 5 sampled items (downloads the model once; web-llm caches it).
    */
-  async runEngineCheck(): Promise<void> {
+  async runEngineCheck(variantKey?: string): Promise<void> {
     if (this.checking || this.active || !this.items.ready) return;
     this.checking = true;
     this.engineCheck = undefined;
     const handle = startWebLLMEngine();
     try {
       const plan = this.plan();
+      const variant = variantKey ? this.variants.stored.find((v) => v.key === variantKey) : undefined;
+      const checked = variant ? engineVariantOf(variant) : undefined;
+      const model: ModelRecordSpec | undefined = checked?.engine === 'webllm' ? checked.model : undefined;
       this.engineCheck = await runEngineCheck(
         {
           probeAdapter: () => handle.guard(handle.remote.probeAdapter()),
@@ -209,10 +213,10 @@ export class RunState {
         },
         plan.items.slice(0, 5),
         plan.answerStrings,
-        (p) => (this.engineCheckProgress = p),
+        { onProgress: (p) => (this.engineCheckProgress = p), ...(model ? { model } : {}) },
       );
     } catch (e) {
-      this.engineCheck = { adapter: null, itemsScored: 0, finite: false, ok: false, error: describeEngineError(e) };
+      this.engineCheck = { adapter: null, itemsScored: 0, ok: false, error: describeEngineError(e) };
     } finally {
       handle.terminate();
       this.checking = false;

@@ -17,6 +17,8 @@ describe('the path from environment to results', () => {
     await openApp(page);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Calibration Collapse — reproduction kit');
     await page.getByTestId('webgpu-status').waitFor();
+    // Headless Chromium's WebGPU is SwiftShader: a software adapter, which the page must not sell as a GPU.
+    expect(await page.getByTestId('webgpu-status').getAttribute('data-software-adapter')).toBe('SwiftShader');
 
     await loadSmallSample(page);
     const summary = await page.getByTestId('pool-summary').textContent();

@@ -45,4 +45,32 @@ describe("runEngineCheck (web-llm's real model list, the fake engine)", () => {
     const report = await check(null).run();
     expect(report).toMatchObject({ ok: false, adapter: null, itemsScored: 0, error: { name: 'WebGPUNotAvailableError' } });
   });
+
+  it('checks a given model (a custom checkpoint) instead of the smallest prebuilt one', async () => {
+    const engine = new FakeMLCEngine({ tokenizerJson });
+    const scoring = new WebLLMScoringEngine({ createEngine: () => engine, probeAdapter: async () => f32, loadTokenizerJson: async () => tokenizerJson });
+    const model = { modelId: 'my-sft', modelUrl: 'http://127.0.0.1:8787/my-sft', modelLibUrl: 'http://127.0.0.1:8787/my-sft/lib/l.wasm' };
+    const report = await runEngineCheck(scoring, items.slice(0, 2), answers, { model });
+    expect(engine.reloads).toEqual(['my-sft']);
+    expect(report).toMatchObject({ modelId: 'my-sft', prebuilt: false, itemsScored: 2, finite: true });
+  });
+
+  it('calls nothing finite when no item was scored, and fits the advice to what failed', async () => {
+    const offline = await check(f32, { reloadError: new TypeError('Failed to fetch') }).run();
+    expect(offline).toMatchObject({ ok: false, itemsScored: 0, prebuilt: true, error: { name: 'ModelLoadError' } });
+    expect(offline.finite).toBeUndefined();
+    // A prebuilt model that could not be fetched is a network problem, not a wrong custom URL.
+    expect(offline.error!.action).toMatch(/huggingface\.co/);
+    expect(offline.error!.action).not.toMatch(/serve-model/);
+    const engine = new FakeMLCEngine({ tokenizerJson, reloadError: new TypeError('Failed to fetch') });
+    const scoring = new WebLLMScoringEngine({ createEngine: () => engine, probeAdapter: async () => f32, loadTokenizerJson: async () => tokenizerJson });
+    const model = { modelId: 'my-sft', modelUrl: 'http://127.0.0.1:8787/my-sft', modelLibUrl: 'http://127.0.0.1:8787/my-sft/lib/l.wasm' };
+    const custom = await runEngineCheck(scoring, items, answers, { model });
+    expect(custom.error!.action).toMatch(/serve-model prints both/);
+    const none = await runEngineCheck(scoring, [], answers);
+    expect(none.finite).toBeUndefined();
+    expect(none.ok).toBe(false);
+  });
 });
+
+const f32: ProbedAdapter = { vendor: 'v', architecture: 'a', shaderF16: false, features: [] };

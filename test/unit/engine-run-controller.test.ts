@@ -249,6 +249,19 @@ describe('RunController', () => {
     expect(db.results.size).toBe(0);
   });
 
+  it('writes each result at once when scoring takes seconds (a reload then loses no scored item)', async () => {
+    let t = 0;
+    const db = new MemoryStore();
+    const one: RunPlan = { ...plan, variants: [variants[0]], items: items.slice(0, 5) };
+    // Every clock reading is 600 ms later: each item takes over a second, as on a slow GPU.
+    await new RunController({ db, startEngine: engines().start, batchSize: 8, now: () => (t += 600) }).start(one);
+    expect(db.batches).toEqual([1, 1, 1, 1, 1]);
+    t = 0;
+    const fast = new MemoryStore();
+    await new RunController({ db: fast, startEngine: engines().start, batchSize: 8, now: () => (t += 1) }).start(one);
+    expect(fast.batches).toEqual([5]);
+  });
+
   it('reports items per second, prompt tokens per second and an ETA from its clock', async () => {
     let t = 0;
     const db = new MemoryStore();

@@ -6,6 +6,8 @@ import type { AdapterInfo, LetterVector } from '../../src/core/types';
 import type { ProbedAdapter } from '../../src/engine/adapter';
 import { logSumExp } from '../../src/engine/logits';
 import type { CatalogEntry, EngineVariant, LoadProgress, ModelRecordSpec } from '../../src/engine/types';
+import { describeEngineError } from '../../src/engine/errors';
+import { EngineError } from '../../src/engine/types';
 import { appConfigFor, WEBLLM_VERSION, WebLLMScoringEngine } from '../../src/engine/webllm';
 import { FakeMLCEngine, NamedError, type FakeEngineOptions } from './fake-webllm';
 
@@ -95,6 +97,65 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
     expect(error.name).toBe('ModelLoadError');
     expect(error.message).toContain(spec.modelUrl);
     expect(error.message).toContain('Failed to fetch');
+  });
+
+  it('names a model library built for another web-llm (LinkError) and says which libraries the kit needs', async () => {
+    // The exact error of a v0_2_48 library under web-llm 0.2.86 (../shared/webllm-runtime/SOURCE.md).
+    const link = Object.assign(
+      new Error('WebAssembly.instantiate(): Import #0 "env" "_ZN3tvm7runtime9threading15ResetThreadPoolEv": function import requires a callable'),
+      { name: 'LinkError' },
+    );
+    for (const reloadError of [link, new Error('missing function: TVMFFIWasmSafeCall')]) {
+      const error = await setup({ reloadError }).engine.load(variant, answers).catch((e) => e);
+      expect(error.name).toBe('ModelLibraryMismatchError');
+      expect(error.message).toContain(spec.modelId);
+      expect(error.message).toContain(spec.modelLibUrl);
+      expect(error.message).toContain(`web-llm ${WEBLLM_VERSION}`);
+      expect(error.message).toContain('built for v0_2_86/base');
+      expect(error.message).toContain('https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/main/web-llm-models/v0_2_86/base/');
+      expect(error.message).toContain(reloadError.message);
+    }
+    const described = describeEngineError(new EngineError('ModelLibraryMismatchError', 'x'));
+    expect(described.action).toMatch(/another web-llm version/);
+  });
+
+  it("declares the logit vector's length from the cached mlc-chat-config and checks every captured vector", async () => {
+    const declared = new WebLLMScoringEngine({
+      createEngine: () => new FakeMLCEngine({ tokenizerJson }),
+      probeAdapter: async () => f32Adapter,
+      loadTokenizerJson: async () => tokenizerJson,
+      loadVocabSize: async () => 151_936,
+    });
+    const loaded = await declared.load(variant, answers);
+    expect(loaded.vocabSize).toBe(151_936);
+    expect((await declared.score(request('x', 'Q'))).vocabSize).toBe(151_936);
+    const wrong = new WebLLMScoringEngine({
+      createEngine: () => new FakeMLCEngine({ tokenizerJson, vocabSize: 151_680 }),
+      probeAdapter: async () => f32Adapter,
+      loadTokenizerJson: async () => tokenizerJson,
+      loadVocabSize: async () => 151_936,
+    });
+    await wrong.load(variant, answers);
+    await expect(wrong.score(request('x', 'Q'))).rejects.toMatchObject({
+      name: 'ScoringError',
+      message: expect.stringContaining('length 151680, but its mlc-chat-config.json declares vocab_size 151936'),
+    });
+    // Unknown at load (no cached config): the first captured vector tells, and the reply carries it.
+    const { engine } = setup();
+    expect((await engine.load(variant, answers)).vocabSize).toBeUndefined();
+    expect((await engine.score(request('x', 'Q'))).vocabSize).toBe(151_936);
+  }, 30_000); // three engines, each parsing the 11 MB tokenizer.json
+
+  it('scores one request by the fallback when the request asks for it, on the same loaded model', async () => {
+    const { engine } = setup();
+    await engine.load(variant, answers);
+    const processor = await engine.score(request('x', 'Q'));
+    const fallback = await engine.score({ ...request('x', 'Q'), method: 'logprobs-bias' });
+    expect(processor.method).toBe('logit-processor');
+    expect(fallback.method).toBe('logprobs-bias');
+    const lse = logSumExp(processor.letterLogits);
+    fallback.letterLogits.forEach((x, i) => expect(x).toBeCloseTo(processor.letterLogits[i] - lse, 5));
+    expect((await engine.score(request('x', 'Q'))).method).toBe('logit-processor');
   });
 
   it('refuses answer strings that are not single tokens of the model', async () => {

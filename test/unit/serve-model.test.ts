@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prebuiltAppConfig } from '@mlc-ai/web-llm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkModelFolder, createModelServer, matchingPrebuiltId } from '../../scripts/serve-model';
+import { checkModelFolder, createModelServer, KIT_WEBLLM_VERSION, matchingPrebuiltId, tensorCacheManifest } from '../../scripts/serve-model';
 
 let root: string;
 let dir: string;
@@ -104,5 +104,26 @@ describe('model folder checks', () => {
     expect(matchingPrebuiltId({ ...chatConfig, model_config: { hidden_size: 1, num_hidden_layers: 2 } })).toBeUndefined();
     const empty = await checkModelFolder(root);
     expect(empty.warnings.join('\n')).toMatch(/mlc-chat-config\.json[\s\S]*tensor-cache\.json[\s\S]*tokenizer\.json/);
+  });
+
+  it("checks for the weights' manifest the kit's web-llm fetches, and says what to do when only the other name is there", async () => {
+    expect(KIT_WEBLLM_VERSION).toBe('0.2.86');
+    expect(tensorCacheManifest('0.2.86')).toBe('tensor-cache.json');
+    expect(tensorCacheManifest('0.2.80')).toBe('tensor-cache.json');
+    expect(tensorCacheManifest('0.2.79')).toBe('ndarray-cache.json');
+    expect(tensorCacheManifest('0.1.9')).toBe('ndarray-cache.json');
+    expect(tensorCacheManifest('1.0.0')).toBe('tensor-cache.json');
+    const old = path.join(root, 'old-convert');
+    mkdirSync(old);
+    writeFileSync(path.join(old, 'mlc-chat-config.json'), JSON.stringify(chatConfig));
+    writeFileSync(path.join(old, 'tokenizer.json'), '{}');
+    writeFileSync(path.join(old, 'ndarray-cache.json'), '{"records": []}');
+    const { warnings } = await checkModelFolder(old);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^no tensor-cache\.json: the kit's web-llm 0\.2\.86 fetches tensor-cache\.json/);
+    expect(warnings[0]).toContain('cp ndarray-cache.json tensor-cache.json');
+    // The same folder is complete for a web-llm that reads the old name.
+    expect((await checkModelFolder(old, '0.2.79')).warnings).toEqual([]);
+    expect((await checkModelFolder(dir, '0.2.79')).warnings.join('\n')).toMatch(/no ndarray-cache\.json/);
   });
 });
