@@ -40,9 +40,11 @@ describe('renderChartMarkup', () => {
   });
 
   it('draws the overlay, the per-domain chart and the histograms from plain data', () => {
-    const overlay = render({ kind: 'overlay', curves: [{ variant: 'base', bins }, { variant: 'grpo', bins }], names: ['base', 'grpo'] });
+    const overlay = render({ kind: 'overlay', curves: [{ variant: 'base', bins }, { variant: 'grpo', bins }], names: ['base', 'grpo'], colors: ['#0072B2', '#D55E00'] });
     expect(overlay).toHaveLength(1);
     expect(parsed(overlay[0]).querySelectorAll('circle')).toHaveLength(4);
+    // Each variant in the colour the page gave it (the worker knows no roles).
+    expect([...parsed(overlay[0]).querySelectorAll('circle')].map((c) => c.getAttribute('fill'))).toEqual(['#0072B2', '#0072B2', '#D55E00', '#D55E00']);
 
     const row = { domain: 'STEM', n: 8, accuracy: 0.75, ece: 0.1, mce: 0.3, confidence: 0.8 };
     const domain = render({
@@ -52,6 +54,7 @@ describe('renderChartMarkup', () => {
         { ...row, variant: 'base', stage: 'scaled', ece: 0.05 },
       ],
       names: ['base'],
+      colors: ['#0072B2'],
     });
     expect(parsed(domain[0]).querySelectorAll('circle')).toHaveLength(2);
 
@@ -65,7 +68,7 @@ describe('renderChartMarkup', () => {
 
   it('keeps text as text: a variant name with markup in it does not become elements', () => {
     const name = '<img src=x onerror=alert(1)>';
-    const [svg] = render({ kind: 'overlay', curves: [{ variant: name, bins }], names: [name] }).map(parsed);
+    const [svg] = render({ kind: 'overlay', curves: [{ variant: name, bins }], names: [name], colors: ['#0072B2'] }).map(parsed);
     expect(svg.querySelector('img')).toBeNull();
     expect(svg.querySelector('circle title')?.textContent).toBe(`${name}: 3 items`);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PALETTE, ROLE_COLORS, colorOf, variantColors } from '../../src/components/results/charts';
+import { PALETTE, ROLE_COLORS, variantColors } from '../../src/components/results/charts';
 import { compareVariants, inVariantOrder, type NamedVariant } from '../../src/components/results/format';
 
 const demo: NamedVariant[] = [
@@ -50,10 +50,4 @@ describe('one colour per variant', () => {
     for (const c of colors.values()) expect(PALETTE).toContain(c);
   });
 
-  it('colorOf, which the charts call with names only, uses the roles of the view the page ordered', () => {
-    inVariantOrder({ runs: demo, report: { variants: Object.fromEntries(demo.map((v) => [v.name, { role: v.role }])) } });
-    const names = demo.map((v) => v.name);
-    expect(colorOf(names, 'base (simulated)')).toBe(ROLE_COLORS.base);
-    expect(colorOf(names.slice(0, 2), 'GRPO (simulated)')).toBe(ROLE_COLORS.grpo);
-  });
 });

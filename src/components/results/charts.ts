@@ -5,7 +5,7 @@
 import type * as PlotModule from '@observablehq/plot';
 import type { ReliabilityBin, Stage } from '../../core/types';
 import type { ConfidenceHistogram, DomainRow } from '../../state/analysis-service';
-import { STAGE_LABELS, compareVariants, roleShown, type NamedVariant } from './format';
+import { STAGE_LABELS, compareVariants, type NamedVariant } from './format';
 
 export type Plot = typeof PlotModule;
 
@@ -36,11 +36,6 @@ export function variantColors(variants: readonly NamedVariant[]): Map<string, st
     }
   }
   return colors;
-}
-
-/** The colour of `name` among the variants `names` (variantColors, with the roles the results page shows). */
-export function colorOf(names: readonly string[], name: string): string {
-  return variantColors(names.map((n) => ({ name: n, role: roleShown(n) }))).get(name) ?? SPARE_COLORS[0];
 }
 
 /** The SVG of what Plot returned (a bare SVG, or a figure around one). By tag name: in the chart worker the
@@ -94,6 +89,7 @@ export function reliabilityOverlay(
   Plot: Plot,
   curves: readonly { variant: string; bins: readonly ReliabilityBin[] }[],
   names: readonly string[],
+  colors: readonly string[],
   width = 560,
 ): SVGSVGElement[] {
   const points = curves.flatMap((c) => c.bins.filter((b) => b.count > 0).map((b) => ({ ...b, variant: c.variant })));
@@ -103,7 +99,7 @@ export function reliabilityOverlay(
     marginLeft: 44,
     x: { domain: [0, 1], label: 'Confidence' },
     y: { domain: [0, 1], label: 'Accuracy', grid: true },
-    color: { domain: [...names], range: names.map((n) => colorOf(names, n)) },
+    color: { domain: [...names], range: [...colors] },
     marks: [
       Plot.line([[0, 0], [1, 1]], { stroke: 'currentColor', strokeDasharray: '4,3', strokeOpacity: 0.7 }),
       Plot.line(points, { x: 'confidence', y: 'accuracy', stroke: 'variant', strokeWidth: 1.8 }),
@@ -114,7 +110,13 @@ export function reliabilityOverlay(
 }
 
 /** ECE per domain and variant, before and after scaling side by side. */
-export function domainChart(Plot: Plot, rows: readonly DomainRow[], names: readonly string[], width = 720): SVGSVGElement[] {
+export function domainChart(
+  Plot: Plot,
+  rows: readonly DomainRow[],
+  names: readonly string[],
+  colors: readonly string[],
+  width = 720,
+): SVGSVGElement[] {
   const data = rows.map((r) => ({ ...r, stageLabel: STAGE_LABELS[r.stage] }));
   const domains = [...new Set(rows.map((r) => r.domain))];
   const chart = Plot.plot({
@@ -127,7 +129,7 @@ export function domainChart(Plot: Plot, rows: readonly DomainRow[], names: reado
     x: { label: 'ECE', grid: true, nice: true, ticks: 4 },
     y: { label: null },
     fx: { label: null, padding: 0.15, domain: Object.values(STAGE_LABELS).filter((s) => data.some((d) => d.stageLabel === s)) },
-    color: { domain: [...names], range: names.map((n) => colorOf(names, n)) },
+    color: { domain: [...names], range: [...colors] },
     marks: [
       Plot.ruleX([0]),
       Plot.dot(data, {
@@ -174,8 +176,14 @@ export function confidenceHistogramChart(Plot: Plot, histograms: readonly Confid
 /** What one chart shows, as plain data: it crosses to the chart worker, which draws it with drawChart. */
 export type ChartSpec =
   | { kind: 'reliability'; bins: readonly ReliabilityBin[]; color: string }
-  | { kind: 'overlay'; curves: readonly { variant: string; bins: readonly ReliabilityBin[] }[]; names: readonly string[] }
-  | { kind: 'domain'; rows: readonly DomainRow[]; names: readonly string[] }
+  | {
+      kind: 'overlay';
+      curves: readonly { variant: string; bins: readonly ReliabilityBin[] }[];
+      names: readonly string[];
+      /** Each name's colour (variantColors), computed where the roles are known. */
+      colors: readonly string[];
+    }
+  | { kind: 'domain'; rows: readonly DomainRow[]; names: readonly string[]; colors: readonly string[] }
   | { kind: 'histogram'; histograms: readonly ConfidenceHistogram[]; stage: Stage };
 
 /** Draws one chart from its spec. */
@@ -184,9 +192,9 @@ export function drawChart(Plot: Plot, spec: ChartSpec): SVGSVGElement[] {
     case 'reliability':
       return reliabilityDiagram(Plot, spec.bins, spec.color);
     case 'overlay':
-      return reliabilityOverlay(Plot, spec.curves, spec.names);
+      return reliabilityOverlay(Plot, spec.curves, spec.names, spec.colors);
     case 'domain':
-      return domainChart(Plot, spec.rows, spec.names);
+      return domainChart(Plot, spec.rows, spec.names, spec.colors);
     case 'histogram':
       return confidenceHistogramChart(Plot, spec.histograms, spec.stage);
   }

@@ -68,23 +68,13 @@ export function compareVariants(a: NamedVariant, b: NamedVariant): number {
 
 /**
  * An analysis view with its runs and its report's variants in compareVariants order (a report's variants are an
- * object keyed by name; its key order is what the charts and legends follow). It also records each shown
- * variant's role, so that colorOf (which the charts call with names only) colours by role.
+ * object keyed by name; its key order is what the charts and legends follow).
  */
-const rolesShown = new Map<string, NamedVariant['role']>();
-
-/** The role of a variant the results page shows (recorded by inVariantOrder), for colorOf. */
-export function roleShown(name: string): NamedVariant['role'] {
-  return rolesShown.get(name);
-}
-
 export function inVariantOrder<
   V extends { runs: readonly NamedVariant[]; report?: { variants: Record<string, { role?: NamedVariant['role'] }> } },
 >(view: V): V {
   const runs = [...view.runs].sort(compareVariants);
-  for (const r of view.runs) rolesShown.set(r.name, r.role);
   if (!view.report) return { ...view, runs };
-  for (const [name, v] of Object.entries(view.report.variants)) rolesShown.set(name, v.role);
   const variants = Object.fromEntries(
     Object.entries(view.report.variants).sort(([a, va], [b, vb]) => compareVariants({ name: a, role: va.role }, { name: b, role: vb.role })),
   );
