@@ -10,12 +10,12 @@ import { bundleReport, formatBundleReport } from '../../scripts/bundle-size';
 const root = resolve(import.meta.dirname, '../..');
 const vite = resolve(root, 'node_modules/.bin/vite');
 
-async function waitForServer(url: string, server: ChildProcess, timeoutMs = 60_000): Promise<void> {
+async function waitForServer(url: string, server: ChildProcess, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (server.exitCode !== null) throw new Error(`vite preview exited with code ${server.exitCode}`);
     try {
-      if ((await fetch(url)).ok) return;
+      if ((await fetch(url, { signal: AbortSignal.timeout(5000) })).ok) return;
     } catch {
       // not listening yet
     }
