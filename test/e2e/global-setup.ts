@@ -10,18 +10,22 @@ import { bundleReport, formatBundleReport } from '../../scripts/bundle-size';
 const root = resolve(import.meta.dirname, '../..');
 const vite = resolve(root, 'node_modules/.bin/vite');
 
-async function waitForServer(url: string, server: ChildProcess, timeoutMs = 180_000): Promise<void> {
+async function waitForServer(url: string, server: ChildProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   while (Date.now() < deadline) {
     if (server.exitCode !== null) throw new Error(`vite preview exited with code ${server.exitCode}`);
     try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(5000) })).ok) return;
-    } catch {
+      const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      if (response.ok) return;
+      last = `HTTP ${response.status}`;
+    } catch (e) {
+      last = String(e);
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`vite preview did not answer at ${url} within ${timeoutMs / 1000} s`);
+  throw new Error(`vite preview did not answer at ${url} within ${timeoutMs / 1000} s (last: ${last})`);
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
