@@ -333,7 +333,11 @@ export class AnalysisService {
     if (this.prepareVariants) {
       // A variant that cannot be prepared rejects the parallel preparation; planAnalysis then prepares here,
       // run by run, and names the one that fails.
-      prepared = await this.prepareVariants(variants, settings).catch(() => undefined);
+      try {
+        prepared = await this.prepareVariants(variants, settings);
+      } catch {
+        prepared = undefined;
+      }
       if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     }
     // Per run: a run that cannot be analysed is named with the reason, and every other run is still analysed.
@@ -510,9 +514,9 @@ export function createAnalysisWorkerApi(options: {
   const workers = () => (pool ??= Array.from({ length: Math.max(1, options.poolSize) }, options.spawnJobWorker));
   const runner: JobRunner = (jobs, isCurrent, onDone) => poolJobRunner(workers())(jobs, isCurrent, onDone);
   // Job workers that can prepare variants do (in parallel); otherwise the coordinator prepares them in order.
-  const preparer: VariantPreparer = (variants, settings) => {
+  const preparer: VariantPreparer = async (variants, settings) => {
     const able = workers().filter((w) => w.prepare);
-    if (able.length === 0) return Promise.resolve(variants.map((v) => prepareVariant(v, settings)));
+    if (able.length === 0) return variants.map((v) => prepareVariant(v, settings));
     return poolPreparer(able)(variants, settings);
   };
   const service = new AnalysisService(runner, Math.max(1, options.poolSize), preparer);
