@@ -29,7 +29,7 @@ describe('analysis jobs', () => {
       const parallel = await analyzeVariantsWith(threadJobRunner(threads), variants, settings);
       expect(parallel).toEqual(single);
     }
-  });
+  }, 60_000); // four analyses of three variants, smooth ECE resampling included
 
   it('surface a job that fails in a worker thread as a rejected promise', async () => {
     const run = threadJobRunner(2);
