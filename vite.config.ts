@@ -31,6 +31,9 @@ export default defineConfig({
           name: 'unit',
           environment: 'node',
           include: ['test/unit/**/*.test.ts'],
+          // Correctness tests, not timed ones: loading a tokenizer or starting worker threads takes seconds on a
+          // busy 2-core machine, past vitest's 5 s default.
+          testTimeout: 60_000,
         },
       },
       {

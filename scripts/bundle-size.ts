@@ -69,7 +69,7 @@ export function formatBundleReport(r: BundleReport): string {
   const lines = ['JavaScript of the build (gzip level 9):', `${'raw'.padStart(10)} ${'gzip'.padStart(10)}  file`];
   for (const f of r.files) lines.push(`${kb(f.bytes)} ${kb(f.gzipBytes)}  ${f.file}${f.firstLoad ? '  [first load]' : ''}`);
   const later = r.files.filter((f) => !f.firstLoad && !/webllm/.test(f.file)).reduce((n, f) => n + f.gzipBytes, 0);
-  lines.push(`Loaded later (results page, loaders, analysis and simulated workers; web-llm excluded): ${(later / 1024).toFixed(1)} kB gzip.`);
+  lines.push(`Loaded later (results page, loaders, analysis, chart and simulated workers; web-llm excluded): ${(later / 1024).toFixed(1)} kB gzip.`);
   lines.push(
     `First-load JS: ${(r.firstLoadGzipBytes / 1024).toFixed(1)} kB gzip of a ${(r.budgetBytes / 1024).toFixed(0)} kB budget` +
       (r.withinBudget ? '.' : ' — OVER BUDGET.'),

@@ -252,9 +252,17 @@ export function sha256Hex(text: string): string {
  * exact source strings, so the CSV and the parquet copy of an item hash alike, and any edit shows.
  */
 export function itemContentHash(item: Pick<MmluItem, 'question' | 'choices' | 'answer'>): string {
-  const [a, b, c, d] = item.choices;
-  return sha256Hex(JSON.stringify([item.question, a, b, c, d, item.answer]));
+  let hash = contentHashes.get(item);
+  if (hash === undefined) {
+    const [a, b, c, d] = item.choices;
+    hash = sha256Hex(JSON.stringify([item.question, a, b, c, d, item.answer]));
+    contentHashes.set(item, hash);
+  }
+  return hash;
 }
+
+/** Hashes of item records already hashed (records are never changed in place), so redrawing a sample is cheap. */
+const contentHashes = new WeakMap<object, string>();
 
 /**
  * Canonical JSON of plain data (strings, finite numbers, booleans, null, arrays, objects): no whitespace,
@@ -285,6 +293,13 @@ export function compareStrings(a: string, b: string): number {
 /** Canonical item order: subject (code-unit order), then split, then row. */
 export function compareItems(a: MmluItem, b: MmluItem): number {
   return compareStrings(a.subject, b.subject) || compareStrings(a.split, b.split) || a.row - b.row;
+}
+
+/** `pool` with `added` merged in by item id (an added item replaces the pooled one), ordered by id. */
+export function mergeIntoPool(pool: readonly MmluItem[], added: readonly MmluItem[]): MmluItem[] {
+  const byId = new Map(pool.map((i) => [i.id, i]));
+  for (const item of added) byId.set(item.id, item);
+  return [...byId.values()].sort((a, b) => compareStrings(a.id, b.id));
 }
 
 // ---------------------------------------------------------------------------------------------------

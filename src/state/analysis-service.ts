@@ -39,7 +39,7 @@ import {
   type StoredRunGroup,
   type StoredRunSource,
 } from '../data/export';
-import { importFiles, type ImportInput, type ImportOutcome } from '../data/import';
+import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome } from '../data/import';
 import type { KitDb } from '../storage/db';
 
 /** A newer request arrived before this one finished; its result would be stale. */
@@ -366,8 +366,17 @@ export interface AnalysisWorkerApi {
   countRun(dbName: string, id: string): Promise<number>;
   /** The per-item CSV of the selected runs (all when absent). */
   exportItemsCsv(dbName: string, selection?: string[]): Promise<string>;
-  /** Imports files all or nothing (see importFiles); returns what was imported, without the records. */
-  importFiles(dbName: string, inputs: ImportInput[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles' | 'resultPlaces'>>;
+  /**
+   * Imports files all or nothing (see importFiles); returns what was imported, without the records. The files
+   * cross as Blobs and are read here, so a large file is neither read nor copied on the page's main thread.
+   */
+  importFiles(dbName: string, inputs: PickedImport[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles' | 'resultPlaces'>>;
+}
+
+/** A file picked for import (a File, or any Blob with a name), with the variant it belongs to when it carries none. */
+export interface PickedImport {
+  file: Blob & { name: string };
+  as?: ExternalVariant;
 }
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
@@ -431,7 +440,10 @@ export function createAnalysisWorkerApi(options: {
       const [variantKey, promptKey] = JSON.parse(id) as [string, string];
       return (await open(dbName)).countResults(variantKey, promptKey);
     },
-    async importFiles(dbName, inputs) {
+    async importFiles(dbName, picked) {
+      const inputs: ImportInput[] = await Promise.all(
+        picked.map(async ({ file, as }) => ({ file: { name: file.name, text: await file.text() }, ...(as ? { as } : {}) })),
+      );
       const { variants: _v, runs: _r, results: _s, resultFiles: _f, resultPlaces: _p, ...outcome } = await importFiles(await open(dbName), inputs);
       return outcome;
     },

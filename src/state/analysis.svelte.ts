@@ -283,7 +283,7 @@ export class AnalysisController {
   /** Imports files all or nothing; on success recomputes, on failure says which file and field. */
   async importFiles(files: readonly PickedFile[]): Promise<boolean> {
     const done = await this.guard('import', async () => {
-      const inputs = await Promise.all(files.map(async (f) => ({ file: { name: f.file.name, text: await f.file.text() }, ...(f.as ? { as: { ...f.as } } : {}) })));
+      const inputs = files.map((f) => ({ file: f.file, ...(f.as ? { as: { ...f.as } } : {}) }));
       const outcome = await this.api.importFiles(this.dbName, inputs);
       const runs = outcome.summary.map((s) => `${s.variant}${s.simulated ? ' (SIMULATED)' : ''}: ${s.items} items`).join('; ');
       this.message = {

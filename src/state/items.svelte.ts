@@ -4,6 +4,7 @@
  * counts per domain and subject, and browsing. The loaded items and the manifest are kept in the item store
  * so a reload finds them again.
  */
+import { proxy, transfer, wrap } from 'comlink';
 import {
   DEFAULT_PER_DOMAIN,
   DEFAULT_PRESET,
@@ -11,6 +12,7 @@ import {
   DOMAIN_PRESETS,
   describeManifestCheck,
   drawSample,
+  mergeIntoPool,
   presetDomains,
   resolveManifest,
   type SampledItem,
@@ -19,14 +21,11 @@ import { parseItemManifest, serializeItemManifest } from '../core/manifest-file'
 import { fewshotItems, fewshotPool, renderPrompt } from '../core/prompts';
 import type { ItemManifest, MmluItem, PromptSpec } from '../core/types';
 import type { HfLoadProgress } from '../data/hf-parquet';
+import { SESSION_POOL, type ItemsWorkerApi, type MmluFileInput, type PoolSource, type PoolTarget, type StoredPool } from '../data/mmlu-files';
+
+export type { PoolSource } from '../data/mmlu-files';
 import type { ItemDb } from '../storage/db';
 
-/** Where the loaded items came from, for the page and for messages. */
-export interface PoolSource {
-  kind: 'files' | 'hf';
-  /** e.g. `57 CSV files` or `cais/mmlu from Hugging Face (114 files, 114 from the stored copy)`. */
-  description: string;
-}
 
 export interface LoadActivity {
   label: string;
@@ -46,18 +45,43 @@ export interface SampleSettings {
   seed: number;
 }
 
-const SESSION_POOL = 'items.pool';
 const SESSION_SETTINGS = 'items.settings';
 const SESSION_MANIFEST = 'items.manifest';
 
-/** A file the person picked or dropped (File, or anything with a name and its bytes). */
-export interface PickedFile {
+/** A file the person picked or dropped (a File, or any Blob with a name). */
+export interface PickedFile extends Blob {
   name: string;
   /** Folder path when a whole folder was picked (`data/test/anatomy_test.csv`). */
   webkitRelativePath?: string;
-  text(): Promise<string>;
-  arrayBuffer(): Promise<ArrayBuffer>;
 }
+
+/** Parses picked MMLU files (storing the merged pool when given a target); by default in the items worker. */
+export type MmluFileParser = (
+  files: readonly MmluFileInput[],
+  target: PoolTarget | undefined,
+  onFileRead: (done: number) => void,
+) => Promise<MmluItem[]>;
+
+/** Lets the page paint and handle input before the next piece of work. */
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** The items worker, started for one load and stopped after it. */
+const parseInWorker: MmluFileParser = async (files, target, onFileRead) => {
+  const worker = new Worker(new URL('../../workers/items.worker.ts', import.meta.url), { type: 'module', name: 'items' });
+  try {
+    const items: MmluItem[] = [];
+    const buffers = files.map((f) => f.bytes);
+    await wrap<ItemsWorkerApi>(worker).parseFiles(
+      transfer(files, buffers),
+      target,
+      proxy(onFileRead),
+      proxy(async (chunk: MmluItem[]) => void items.push(...chunk)),
+    );
+    return items;
+  } finally {
+    worker.terminate();
+  }
+};
 
 function defaultSettings(): SampleSettings {
   return {
@@ -84,7 +108,10 @@ export class ItemsState {
   /** Why the manifest's items are not all available (missing or changed ids). */
   manifestProblem = $state<string | undefined>(undefined);
 
-  constructor(private readonly store: () => ItemDb | undefined) {}
+  constructor(
+    private readonly store: () => ItemDb | undefined,
+    private readonly parseFiles: MmluFileParser = parseInWorker,
+  ) {}
 
   /** Test items loaded per domain of the chosen preset: what the sample can draw from. */
   get poolCounts(): { domain: string; available: number }[] {
@@ -118,7 +145,7 @@ export class ItemsState {
     const store = this.store();
     if (!store) return;
     const [pool, settings, manifest] = await Promise.all([
-      store.getSession<{ items: MmluItem[]; source: PoolSource }>(SESSION_POOL),
+      store.getSession<StoredPool>(SESSION_POOL),
       store.getSession<SampleSettings>(SESSION_SETTINGS),
       store.getSession<{ manifest: ItemManifest; origin: ItemsState['manifestOrigin'] }>(SESSION_MANIFEST),
     ]);
@@ -142,27 +169,17 @@ export class ItemsState {
     const total = csv.length + parquet.length;
     this.activity = { label: 'Reading files', filesDone: 0, files: total };
     try {
-      const loaded: MmluItem[] = [];
-      if (csv.length) {
-        const { parseMmluCsvFiles } = await import('../data/mmlu-csv');
-        const texts = [];
-        for (const f of csv) {
-          texts.push({ name: f.webkitRelativePath || f.name, text: await f.text() });
-          this.activity = { ...this.activity!, filesDone: texts.length };
-        }
-        loaded.push(...parseMmluCsvFiles(texts));
-      }
-      if (parquet.length) {
-        const { parseMmluParquet } = await import('../data/hf-parquet');
-        for (const f of parquet) {
-          loaded.push(...(await parseMmluParquet(await f.arrayBuffer(), { fileName: f.webkitRelativePath || f.name })));
-          this.activity = { ...this.activity!, filesDone: this.activity!.filesDone + 1 };
-        }
-      }
+      const read = await Promise.all([...csv, ...parquet].map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() })));
       const kinds = [csv.length ? `${csv.length} CSV file${csv.length === 1 ? '' : 's'}` : '', parquet.length ? `${parquet.length} parquet file${parquet.length === 1 ? '' : 's'}` : '']
         .filter(Boolean)
         .join(' and ');
-      await this.addToPool(loaded, { kind: 'files', description: kinds });
+      const source = this.sourceAfter({ kind: 'files', description: kinds });
+      const store = this.store();
+      // The worker stores the merged pool itself (mmlu-files.ts); this page merges the same items in memory.
+      const loaded = await this.parseFiles(read, store ? { itemDbName: store.name, source } : undefined, (done) => {
+        this.activity = { label: 'Reading files', filesDone: done, files: total };
+      });
+      await this.addToPool(loaded, source, { stored: store !== undefined });
     } catch (e) {
       this.error = (e as Error).message;
     } finally {
@@ -201,10 +218,13 @@ export class ItemsState {
           this.activity = { label: 'Downloading cais/mmlu from Hugging Face', filesDone: p.filesDone, files: p.files, loaded: p.loaded, total: p.total };
         },
       });
-      await this.addToPool(items, {
-        kind: 'hf',
-        description: `cais/mmlu from Hugging Face (${subjects.length * 2} files, ${fromStore} read from this browser's stored copy)`,
-      });
+      await this.addToPool(
+        items,
+        this.sourceAfter({
+          kind: 'hf',
+          description: `cais/mmlu from Hugging Face (${subjects.length * 2} files, ${fromStore} read from this browser's stored copy)`,
+        }),
+      );
     } catch (e) {
       this.error = (e as Error).message;
     } finally {
@@ -212,15 +232,20 @@ export class ItemsState {
     }
   }
 
-  private async addToPool(items: readonly MmluItem[], source: PoolSource): Promise<void> {
-    const byId = new Map(this.pool.map((i) => [i.id, i]));
-    for (const item of items) byId.set(item.id, item);
-    const pool = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  /** The pool's description once `added` joins it: files picked in several goes (data/test, then data/dev) add up. */
+  private sourceAfter(added: PoolSource): PoolSource {
+    const earlier = this.poolSource?.kind === 'files' && added.kind === 'files' ? `${this.poolSource.description} + ` : '';
+    return { kind: added.kind, description: earlier + added.description };
+  }
+
+  /** Merges items into the pool and stores it (unless the items worker already stored the same merge). */
+  private async addToPool(items: readonly MmluItem[], source: PoolSource, { stored = false } = {}): Promise<void> {
+    const pool = mergeIntoPool(this.pool, items);
     this.pool = pool;
-    // Files picked in several goes (e.g. data/test, then data/dev) add up.
-    const earlier = this.poolSource?.kind === 'files' && source.kind === 'files' ? `${this.poolSource.description} + ` : '';
-    this.poolSource = { kind: source.kind, description: earlier + source.description };
-    await this.store()?.putSession(SESSION_POOL, { items: pool, source: this.poolSource }).catch(() => {});
+    this.poolSource = source;
+    if (!stored) await this.store()?.putSession(SESSION_POOL, { items: pool, source } satisfies StoredPool).catch(() => {});
+    // The page shows the loaded pool before the sample is drawn (hashing up to 1,000 items) in a task of its own.
+    await nextTask();
     if (this.manifestOrigin?.kind === 'imported' && this.manifest) this.useManifest(this.manifest, this.manifestOrigin);
     else this.draw();
   }

@@ -516,6 +516,11 @@ export async function openItemDb(name = ITEM_DB_NAME): Promise<ItemDb> {
 export class ItemDb {
   constructor(private readonly db: IDBPDatabase<ItemSchema>) {}
 
+  /** The database name (a worker opens the same store by it). */
+  get name(): string {
+    return this.db.name;
+  }
+
   private async run<T>(context: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { freshContext, launch, loadSmallSample, longTasksSince, openApp, pageNow, queueSimulatedDemo, runToEnd } from './support';
+import { freshContext, launch, loadSmallSample, LONG_TASK_MS, mainThreadTasks, openApp, queueSimulatedDemo, runToEnd, tasksOver } from './support';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -10,23 +10,39 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** The issue's bar: no main-thread task over 50 ms while a run or an analysis is in progress. */
-const LONG_TASK_MS = 50;
 
 describe('main-thread responsiveness', () => {
   it('has no long task over 50 ms while a run is in progress', async () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
     await openApp(page);
-    await loadSmallSample(page);
+    // The measurement works: one task of the page doing at least 3e8 loop iterations (over 50 ms of CPU on any
+    // machine) and lasting at least 200 ms is seen as one long task. A wall-clock wait alone would be CPU-short
+    // on a loaded machine, an iteration count alone too short on a fast one.
+    const busy = await mainThreadTasks(page, () =>
+      page.evaluate(
+        () =>
+          new Promise<number>((resolve) =>
+            setTimeout(() => {
+              const until = performance.now() + 200;
+              let x = 0;
+              for (let i = 0; i < 3e8 || performance.now() < until; i++) x += i % 7;
+              resolve(x);
+            }),
+          ),
+      ),
+    );
+    expect(tasksOver(busy, LONG_TASK_MS)).toHaveLength(1);
+
+    // Loading the files is measured and printed, not held to the bar: parsing runs in the items worker, but the
+    // page still receives 15,858 items and draws the sample on its main thread (tens of ms of CPU per task).
+    const loading = await mainThreadTasks(page, () => loadSmallSample(page));
+    console.log(`loading the MMLU files: ${loading.length} main-thread tasks, longest ${Math.max(...loading.map((t) => t.cpuMs)).toFixed(1)} ms CPU`);
     await queueSimulatedDemo(page);
-    // The recorder works: parsing 114 CSV files (8 MB) in one go is a long task, before any run.
-    expect((await longTasksSince(page, 0)).some((t) => t.duration > LONG_TASK_MS)).toBe(true);
     await page.getByTestId('step-run').click();
-    const runStart = await pageNow(page);
-    await runToEnd(page);
-    const during = await longTasksSince(page, runStart);
-    expect(during.filter((t) => t.duration > LONG_TASK_MS)).toEqual([]);
+    const tasks = await mainThreadTasks(page, () => runToEnd(page));
+    console.log(`run: ${tasks.length} main-thread tasks, longest ${Math.max(...tasks.map((t) => t.cpuMs)).toFixed(1)} ms CPU`);
+    expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
     await context.close();
   });
 });

@@ -10,16 +10,18 @@ import {
   applySuiteSettings,
   dumpResults,
   freshContext,
+  fullPageScreenshot,
   launch,
   loadSmallSample,
-  longTasksSince,
+  LONG_TASK_MS,
+  mainThreadTasks,
   openApp,
-  pageNow,
   queueSimulatedDemo,
   readStudyTable,
   repoRoot,
   runToEnd,
   SUITE_SETTINGS,
+  tasksOver,
   type ShownTable,
 } from './support';
 
@@ -64,7 +66,7 @@ afterAll(async () => {
 });
 
 describe('results: export, re-import, CLI', () => {
-  it('runs the demo, shows the table without long tasks, exports JSON and CSV, and saves a screenshot', async () => {
+  it('runs the demo, shows the table with no long main-thread task, exports JSON and CSV, and saves a screenshot', async () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
     await openApp(page);
@@ -72,13 +74,15 @@ describe('results: export, re-import, CLI', () => {
     await queueSimulatedDemo(page);
     await runToEnd(page);
 
-    const analysisStart = await pageNow(page);
-    await openResults(page);
-    await applySuiteSettings(page);
-    // The analysis (first view and the recomputation with new settings) ran in workers.
-    const longTasks = await longTasksSince(page, analysisStart);
-    console.log(`long tasks since the results page opened (ms after it): ${JSON.stringify(longTasks.map((t) => [Math.round(t.start - analysisStart), Math.round(t.duration)]))}`);
-    expect(longTasks.filter((t) => t.duration > 50)).toEqual([]);
+    // The analysis (first view and the recomputation with new settings) runs in workers, the charts are drawn in
+    // the chart worker, and the page mounts in turns: no task of the main thread does 50 ms of work.
+    const tasks = await mainThreadTasks(page, async () => {
+      await openResults(page);
+      await applySuiteSettings(page);
+    });
+    const longest = Math.max(...tasks.map((t) => t.cpuMs));
+    console.log(`results page: ${tasks.length} main-thread tasks, longest ${longest.toFixed(1)} ms CPU; over 50 ms wall: ${tasks.filter((t) => t.wallMs > 50).length}`);
+    expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
 
     shown = await readStudyTable(page);
     expect(Object.keys(shown).sort()).toEqual(
@@ -100,7 +104,7 @@ describe('results: export, re-import, CLI', () => {
     expect(csv.trim().split('\n')).toHaveLength(1 + 30);
 
     mkdirSync(resolve(repoRoot, 'test-results'), { recursive: true });
-    await page.screenshot({ path: resolve(repoRoot, 'test-results/results-page.png'), fullPage: true });
+    await fullPageScreenshot(page, resolve(repoRoot, 'test-results/results-page.png'));
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: resolve(repoRoot, 'test-results/results-page-1280x800.png') });
     await context.close();

@@ -1,6 +1,6 @@
 /**
  * Helpers of the e2e suite: Debian's Chromium through playwright-core with the project's flags, a fresh
- * profile per context, a long-task recorder installed before the app's scripts, and the steps of the path
+ * profile per context, the main-thread tasks of a page read from a Chromium trace, and the steps of the path
  * (load the real MMLU CSVs, draw a small sample, queue the simulated demo, run).
  */
 import { readdirSync, existsSync } from 'node:fs';
@@ -22,34 +22,95 @@ export async function launch({ webgpu = true }: { webgpu?: boolean } = {}): Prom
   return chromium.launch({ executablePath: chromiumExecutable, args, headless: true });
 }
 
-/**
- * A fresh profile (its own IndexedDB and caches) at 1280x800, recording every main-thread long task
- * (PerformanceObserver 'longtask') into window.__longTasks from the first script on.
- */
+/** A fresh profile (its own IndexedDB and caches) at 1280x800. */
 export async function freshContext(browser: Browser, colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme, acceptDownloads: true });
-  await context.addInitScript(() => {
-    const w = window as unknown as { __longTasks: { start: number; duration: number }[] };
-    w.__longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
-    }).observe({ type: 'longtask', buffered: true });
-  });
-  return context;
+  return browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme, acceptDownloads: true });
 }
 
-/** Long tasks recorded since `since` (performance.now() of the page). */
-export async function longTasksSince(page: Page, since: number): Promise<{ start: number; duration: number }[]> {
-  return page.evaluate((t) => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks.filter((x) => x.start >= t), since);
+/** The bar for responsiveness: no task of the page's main thread does more than 50 ms of work (a long task). */
+export const LONG_TASK_MS = 50;
+
+/** One task of the page's main thread: its wall-clock and its thread (CPU) time, in ms. */
+export interface MainThreadTask {
+  wallMs: number;
+  cpuMs: number;
+  /** What ran in it, biggest first (trace event names with their CPU ms), for a message. */
+  parts: string;
 }
 
-export async function pageNow(page: Page): Promise<number> {
-  return page.evaluate(() => performance.now());
+/**
+ * The tasks the page's renderer main thread ran during `action`, from a Chromium trace. The bar for
+ * responsiveness is each task's own CPU time (the trace's thread duration): on a busy machine a task's wall
+ * clock also counts the time the OS gave the core to others, so a 15 ms task can look like 80 ms; its CPU time
+ * does not change with the load. The page must already be open (its frame's process is the one read).
+ */
+export async function mainThreadTasks(page: Page, action: () => Promise<unknown>): Promise<MainThreadTask[]> {
+  const browser = page.context().browser()!;
+  await browser.startTracing(page, { categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+  // The renderer starts recording a moment after the browser says tracing started: a task run at once can be missed.
+  await new Promise((r) => setTimeout(r, 500));
+  let recorded: Buffer;
+  try {
+    await action();
+  } finally {
+    recorded = await browser.stopTracing();
+  }
+  const events = (JSON.parse(recorded.toString('utf8')) as { traceEvents: TraceEvent[] }).traceEvents;
+  const url = page.url();
+  const started = events.find((e) => e.name === 'TracingStartedInBrowser');
+  const frame = (started?.args?.data?.frames ?? []).find((f) => url.startsWith(f.url) || f.url.startsWith(url.split('#')[0]));
+  const pid = frame?.processId;
+  const main = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain' && e.pid === pid);
+  if (!main) throw new Error(`No renderer main thread for ${url} in the trace`);
+  const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X');
+  return onMain
+    .filter((e) => e.name === 'ThreadControllerImpl::RunTask')
+    .map((task) => {
+      const end = task.ts + (task.dur ?? 0);
+      const byName = new Map<string, number>();
+      for (const e of onMain) {
+        if (e === task || e.name === task.name || e.ts < task.ts || e.ts + (e.dur ?? 0) > end) continue;
+        byName.set(e.name, (byName.get(e.name) ?? 0) + (e.tdur ?? 0) / 1000);
+      }
+      const parts = [...byName]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([n, ms]) => `${n} ${ms.toFixed(1)}`)
+        .join(', ');
+      return { wallMs: (task.dur ?? 0) / 1000, cpuMs: (task.tdur ?? 0) / 1000, parts };
+    });
 }
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string; data?: { frames?: { url: string; processId: number }[] } };
+}
+
+/** Tasks of `tasks` over `limitMs` of CPU time, as lines for an assertion message. */
+export function tasksOver(tasks: readonly MainThreadTask[], limitMs: number): string[] {
+  return tasks.filter((t) => t.cpuMs > limitMs).map((t) => `${t.cpuMs.toFixed(1)} ms CPU (${t.wallMs.toFixed(1)} ms wall): ${t.parts}`);
+}
+
 
 export async function openApp(page: Page): Promise<void> {
   await page.goto(appUrl());
   await page.locator('main[data-restored="true"]').waitFor();
+}
+
+/**
+ * A screenshot of the whole page as a reader scrolling through it sees it: charts skip rendering while off-screen
+ * (content-visibility: auto), and a full-page capture would otherwise catch some of them still skipped.
+ */
+export async function fullPageScreenshot(page: Page, path: string): Promise<void> {
+  const style = await page.addStyleTag({ content: '.chart { content-visibility: visible !important; }' });
+  await page.screenshot({ path, fullPage: true });
+  await style.evaluate((node) => (node as Element).remove());
 }
 
 /** Every CSV of data/test and data/dev of the real MMLU copy. */

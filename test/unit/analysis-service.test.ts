@@ -172,7 +172,7 @@ describe('AnalysisService', () => {
     const view = await api.analyzeStored('source', { requestId: 1, settings: { bootstrap: 20, permutations: 0 } });
     const text = await api.exportResults('source', { app, report: view.report });
     const emptySignature = await api.storeSignature('target');
-    const outcome = await api.importFiles('target', [{ file: { name: 'e.json', text } }]);
+    const outcome = await api.importFiles('target', [{ file: new File([text], 'e.json') }]);
     expect(outcome).toMatchObject({ resultsAdded: 30, runsAdded: 3, variantsAdded: 3 });
     expect(outcome).not.toHaveProperty('results');
     expect(await api.storeSignature('target')).not.toBe(emptySignature);

@@ -18,8 +18,10 @@ export function colorOf(names: readonly string[], name: string): string {
   return PALETTE[(i < 0 ? 0 : i) % PALETTE.length];
 }
 
+/** The SVG of what Plot returned (a bare SVG, or a figure around one). By tag name: in the chart worker the
+ * document is linkedom's, which has no SVGSVGElement class. */
 function asSvg(node: Element): SVGSVGElement {
-  if (node instanceof SVGSVGElement) return node;
+  if (node.tagName.toLowerCase() === 'svg') return node as SVGSVGElement;
   const svg = node.querySelector('svg');
   if (!svg) throw new Error('Plot returned no SVG');
   return svg;
@@ -138,4 +140,25 @@ export function confidenceHistogramChart(Plot: Plot, histograms: readonly Confid
     ],
   });
   return [asSvg(chart)];
+}
+
+/** What one chart shows, as plain data: it crosses to the chart worker, which draws it with drawChart. */
+export type ChartSpec =
+  | { kind: 'reliability'; bins: readonly ReliabilityBin[]; color: string }
+  | { kind: 'overlay'; curves: readonly { variant: string; bins: readonly ReliabilityBin[] }[]; names: readonly string[] }
+  | { kind: 'domain'; rows: readonly DomainRow[]; names: readonly string[] }
+  | { kind: 'histogram'; histograms: readonly ConfidenceHistogram[]; stage: Stage };
+
+/** Draws one chart from its spec. */
+export function drawChart(Plot: Plot, spec: ChartSpec): SVGSVGElement[] {
+  switch (spec.kind) {
+    case 'reliability':
+      return reliabilityDiagram(Plot, spec.bins, spec.color);
+    case 'overlay':
+      return reliabilityOverlay(Plot, spec.curves, spec.names);
+    case 'domain':
+      return domainChart(Plot, spec.rows, spec.names);
+    case 'histogram':
+      return confidenceHistogramChart(Plot, spec.histograms, spec.stage);
+  }
 }
