@@ -244,7 +244,7 @@ function scalingLabel(s: AnalysisSettings): string {
 const EXCLUDES_MARK = ' (!)';
 const EXCLUDES_NOTE =
   '(!) the interval lies wholly above or below its own estimate: binned calibration errors are biased upward in ' +
-  'bootstrap resamples (a resample repeats items, which makes bins noisier); smooth ECE or --interval bca is less affected.';
+  'bootstrap resamples (a resample repeats items, which makes bins noisier); --interval bca corrects for such bias, and smooth ECE uses no bins.';
 
 function stageCell(stage: StageMetrics, metric: MetricName | 'smooth_ece'): string {
   const estimate = stage[metric];
