@@ -244,7 +244,7 @@ function scalingLabel(s: AnalysisSettings): string {
 const EXCLUDES_MARK = ' (!)';
 const EXCLUDES_NOTE =
   '(!) the interval lies wholly above or below its own estimate: binned calibration errors are biased upward in ' +
-  'bootstrap resamples (a resample repeats items, which makes bins noisier); smooth ECE or --interval bca is less affected.';
+  'bootstrap resamples (a resample repeats items, which makes bins noisier); --interval bca corrects for such bias, and smooth ECE uses no bins.';
 
 function stageCell(stage: StageMetrics, metric: MetricName | 'smooth_ece'): string {
   const estimate = stage[metric];
@@ -312,7 +312,7 @@ function render(report: AnalysisReport, sources: Map<string, string | undefined>
   const undefinedBca =
     s.interval === 'bca' &&
     Object.values(report.variants).some((v) => [v.uncalibrated, v.scaled].some((st) => st?.ci && Object.values(st.ci).some((ci) => ci && Number.isNaN(ci[0]))));
-  if (undefinedBca) lines.push('n/a intervals: BCa has none when every resample lies on one side of the estimate (the bias correction is infinite).');
+  if (undefinedBca) lines.push('n/a intervals: BCa has none when (almost) every resample lies on one side of the estimate (the bias correction is infinite or beyond the resamples).');
   for (const u of report.unanalysed ?? []) lines.push('', `not analysed: ${u.variant}: ${u.reason}`);
   for (const u of report.uncompared ?? []) lines.push(`not compared: ${u.a} - ${u.b}: ${u.reason}`);
 

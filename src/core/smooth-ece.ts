@@ -1,8 +1,9 @@
 /**
  * Smooth ECE (Błasiok & Nakkiran 2023, "Smooth ECE: Principled Reliability Diagrams via Kernel Smoothing"),
  * top-label, exactly as their reference implementation `relplot` (github:apple/ml-calibration, metrics.py
- * `smECE`, kernels.py `ReflectedGaussianKernel`) computes it, and its resampling at a fixed bandwidth. Unlike the
- * binned ECE it has no bins to get noisier in a resample, so its bootstrap is not biased upward the same way.
+ * `smECE`, kernels.py `ReflectedGaussianKernel`) computes it, and its resampling at a fixed bandwidth. It has no
+ * bins to get noisier in a resample, but like every estimate of a distance it is still biased upward near perfect
+ * calibration, and so is its bootstrap: a percentile interval can still lie above it (the table marks that).
  */
 
 import { exp } from './detmath';

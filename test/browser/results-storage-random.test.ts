@@ -27,6 +27,9 @@ afterEach(async () => {
 /** What the sequences went through, over all seeds (so the test shows it exercised every case). */
 const seen = new Set<string>();
 
+/** A picked file, as the page hands it to the worker. */
+const picked = (f: { name: string; text: string }) => new File([f.text], f.name);
+
 /** What the store must hold: per groupId, item id -> label. */
 type Model = Map<string, Map<string, number>>;
 
@@ -105,7 +108,7 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
   };
   const refused = async (file: { name: string; text: string }, as?: { name: string; role: VariantRole }) => {
     const before = JSON.stringify([...(await storedModel(db))]);
-    await expect(api.importFiles(db.name, [{ file, ...(as ? { as } : {}) }])).rejects.toThrow(new RegExp(`^${file.name.replace('.', '\\.')}: `));
+    await expect(api.importFiles(db.name, [{ file: picked(file), ...(as ? { as } : {}) }])).rejects.toThrow(new RegExp(`^${file.name.replace('.', '\\.')}: `));
     expect(JSON.stringify([...(await storedModel(db))])).toBe(before);
   };
 
@@ -127,7 +130,7 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
       case 'good': {
         const g = group();
         const file = { name: `good-${counter}.json`, text: exportResultsJson([g], { app }) };
-        await api.importFiles(db.name, [{ file }]);
+        await api.importFiles(db.name, [{ file: picked(file) }]);
         imported.push(file);
         addToModel(model, [g]);
         break;
@@ -144,7 +147,7 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
       case 'disjoint': {
         const g = group(itemIds(10, `disjoint${counter}`));
         const file = { name: `disjoint-${counter}.csv`, text: itemsCsv(buildResultsFile([g], { app })) };
-        await api.importFiles(db.name, [{ file }]);
+        await api.importFiles(db.name, [{ file: picked(file) }]);
         imported.push(file);
         addToModel(model, [g]);
         break;
@@ -153,7 +156,7 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
         if (imported.length === 0) break;
         const file = pick(imported);
         const storedBefore = JSON.stringify([...(await storedModel(db))]);
-        const outcome = await api.importFiles(db.name, [{ file, ...(file.as ? { as: file.as } : {}) }]).catch((e: Error) => e);
+        const outcome = await api.importFiles(db.name, [{ file: picked(file), ...(file.as ? { as: file.as } : {}) }]).catch((e: Error) => e);
         // A file whose runs were deleted since comes back whole; one still stored adds nothing.
         if (outcome instanceof Error) throw outcome;
         if (outcome.resultsAdded === 0) expect(JSON.stringify([...(await storedModel(db))])).toBe(storedBefore);
@@ -174,7 +177,7 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
         // Fewer items than cross-fitting folds: stored, listed, and named as not analysable.
         const g = group(shared.slice(0, 3));
         const file = { name: `tiny-${counter}.json`, text: exportResultsJson([g], { app }) };
-        await api.importFiles(db.name, [{ file }]);
+        await api.importFiles(db.name, [{ file: picked(file) }]);
         imported.push(file);
         addToModel(model, [g]);
         break;

@@ -37,7 +37,7 @@ describe('analysis jobs', () => {
       const parallel = await analyzeVariantsWith(threadJobRunner(threads), variants, settings);
       expect(parallel).toEqual(single);
     }
-  }, 60_000);
+  }, 60_000); // four analyses of three variants, smooth ECE resampling included
 
   it('split into chunks for several workers, merge back to exactly the unsplit results', () => {
     const plan = planAnalysis(variants, settings);
