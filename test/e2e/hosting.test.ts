@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { appUrl, freshContext, launch, openApp, runDemoToResults } from './support';
-import { recordProblems, serveDistUnderKit, type StaticHost } from './static-host';
+import { recordProblems, serveDistUnderKit, showWebllmCatalog, type StaticHost } from './static-host';
 
 let browser: Browser;
 let host: StaticHost;
@@ -41,10 +41,8 @@ describe('hosting the build', () => {
     await runDemoToResults(page, host.url);
     expect(await page.locator('tr[data-variant][data-stage]').count()).toBeGreaterThan(0);
 
-    // The web-llm worker chunk (6 MB, loaded on demand; with WebGPU the environment step asks it for web-llm's
-    // prebuilt builds) answers with the model list.
-    await page.getByTestId('step-variants').click();
-    await page.getByRole('combobox', { name: 'Model' }).waitFor();
+    // The web-llm worker chunk (6 MB, loaded on demand) answers with web-llm's model list.
+    await showWebllmCatalog(page);
 
     const origin = new URL(host.url).origin;
     const own = requested.filter((u) => u.startsWith(origin));

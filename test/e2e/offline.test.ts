@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { freshContext, launch, loadSmallSample, openApp, queueSimulatedDemo, repoRoot, runToEnd } from './support';
-import { recordProblems, serveDistUnderKit, type StaticHost } from './static-host';
+import { recordProblems, serveDistUnderKit, showWebllmCatalog, type StaticHost } from './static-host';
 
 let browser: Browser;
 let host: StaticHost;
@@ -46,8 +46,7 @@ describe('offline after the first visit (service worker)', () => {
     expect(await page.evaluate(() => navigator.onLine)).toBe(false);
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
     // The web-llm worker chunk comes from the precache too: it answers with web-llm's model list.
-    await page.getByTestId('step-variants').click();
-    await page.getByRole('combobox', { name: 'Model' }).waitFor();
+    await showWebllmCatalog(page);
 
     await loadSmallSample(page);
     await queueSimulatedDemo(page);

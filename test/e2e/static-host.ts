@@ -69,3 +69,16 @@ export function recordProblems(page: Page): { problems: string[]; requested: str
   });
   return { problems, requested };
 }
+
+/**
+ * Variants step: web-llm's prebuilt builds listed by the web-llm worker (its 6 MB chunk). With a WebGPU adapter
+ * the environment step has already asked for them; without one, the button does.
+ */
+export async function showWebllmCatalog(page: Page): Promise<void> {
+  await page.getByTestId('step-variants').click();
+  const model = page.getByRole('combobox', { name: 'Model' });
+  const button = page.getByRole('button', { name: "Show web-llm's prebuilt Qwen3 builds" });
+  await model.or(button).or(page.getByRole('button', { name: "Reading web-llm's list…" })).first().waitFor();
+  if (await button.isVisible()) await button.click();
+  await model.waitFor();
+}
