@@ -102,6 +102,8 @@ export default defineConfig({
                 (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.readMmluCsvFiles(ctx, split),
               mmluDefaultManifestInNode: async (ctx) =>
                 (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.mmluDefaultManifestInNode(ctx),
+              serveOldModelLibrary: async (ctx) =>
+                (await ctx.project.import<typeof import('./test/browser/model-library-commands')>('/test/browser/model-library-commands.ts')).modelLibraryCommands.serveOldModelLibrary(ctx),
               analysisReportInNode: async (ctx, settings) =>
                 (await ctx.project.import<typeof import('./test/browser/analysis-commands')>('/test/browser/analysis-commands.ts')).analysisCommands.analysisReportInNode(ctx, settings),
             },
@@ -122,6 +124,20 @@ export default defineConfig({
           // After the unit and browser projects: the long-task checks measure the page's main thread, which
           // must not share two cores with the rest of the suite.
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // The real web-llm runtime (0.2.79) running a real model library with synthetic weights through the app,
+        // in headless Chromium on SwiftShader (test/real-engine). Minutes of CPU: after everything else.
+        extends: true,
+        test: {
+          name: 'real-engine',
+          environment: 'node',
+          include: ['test/real-engine/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 1_200_000,
+          hookTimeout: 300_000,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

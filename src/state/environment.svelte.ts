@@ -21,9 +21,9 @@ const MB = 1024 * 1024;
 
 /**
  * What the kit measured on a software adapter (headless Chromium, SwiftShader, 2 CPU cores; Qwen2-0.5B q4f32_1
- * through web-llm, see the README's real-engine tier): ~30-35 s to load on a quiet machine, 2.2-2.5 minutes for a
- * 37-45-token zero-shot MMLU prompt, over a minute for a two-token one (a large fixed cost per request); with
- * other work on the cores, about twice that. Cost grows with the model's size (Qwen3-8B: ~16 times the weights).
+ * through web-llm, see the README's real-engine tier): ~25-35 s to load, 2-2.5 minutes for a 37-45-token zero-shot
+ * MMLU prompt, ~25 s for a two-token one (a large fixed cost per request); with other work on the cores, about 2.5
+ * times that. Cost grows with the model's size (Qwen3-8B: ~16 times the weights).
  */
 export const SOFTWARE_ADAPTER_TIMINGS = {
   model: 'Qwen2-0.5B q4f32_1',
