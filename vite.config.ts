@@ -42,9 +42,9 @@ export default defineConfig({
       apply: 'build',
       // Right after <meta charset> (which must stay in the first 1024 bytes), ahead of every script.
       transformIndexHtml: (html: string) => {
-        const charset = '<meta charset="UTF-8" />';
-        if (!html.includes(charset)) throw new Error(`index.html: no ${charset} to put the Content-Security-Policy after`);
-        return html.replace(charset, `${charset}\n    <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy()}">`);
+        const charset = /<meta charset="utf-8"\s*\/?>/i;
+        if (!charset.test(html)) throw new Error('an HTML page has no <meta charset="UTF-8" /> to put the Content-Security-Policy after');
+        return html.replace(charset, (tag) => `${tag}\n    <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy()}">`);
       },
     },
     // Offline after the first visit: a Workbox service worker precaches the app shell and every chunk, the
