@@ -498,3 +498,30 @@ export function describeManifestCheck(check: ManifestCheck, show = 5): string {
   const parts = [...part('missing', check.missing), ...part('changed', check.changed)];
   return parts.length === 0 ? 'all items found unchanged' : `manifest items ${parts.join('; ')}`;
 }
+
+/** What the Items step asks of the pool: draw a sample with these options, or resolve a manifest it was given. */
+export type PoolSelection = { kind: 'draw'; options: DrawOptions } | { kind: 'manifest'; manifest: ItemManifest };
+
+/**
+ * The answer to a PoolSelection, as plain data (the items worker computes it, the page maps the manifest's ids
+ * back to its own item records): the manifest, with `problem` when some of its items are missing from the pool
+ * or changed there, or `error` when no sample can be drawn.
+ */
+export type SelectionOutcome = { manifest: ItemManifest; problem?: string } | { error: string };
+
+/**
+ * Draws or resolves on `pool`: drawSample or resolveManifest with describeManifestCheck. Hashing the items
+ * (sha256 of each) is what costs here, tens of ms for the 1,000 items of the study's sample, which is why the
+ * page runs it in the items worker.
+ */
+export function selectFromPool(pool: readonly MmluItem[], selection: PoolSelection): SelectionOutcome {
+  if (selection.kind === 'manifest') {
+    const check = resolveManifest(selection.manifest, pool);
+    return check.ok ? { manifest: selection.manifest } : { manifest: selection.manifest, problem: describeManifestCheck(check) };
+  }
+  try {
+    return { manifest: drawSample(pool, selection.options).manifest };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}

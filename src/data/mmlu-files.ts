@@ -3,7 +3,7 @@
  * and parsing the 171 CSVs of a whole `data/` folder (8 MB) never blocks the page. The page reads each file's
  * bytes (asynchronously) and transfers them: cloning File objects instead costs a long synchronous task.
  */
-import { mergeIntoPool } from '../core/mmlu';
+import { mergeIntoPool, selectFromPool, type PoolSelection, type SelectionOutcome } from '../core/mmlu';
 import type { MmluItem } from '../core/types';
 import type { ItemDb } from '../storage/db';
 import { parseMmluParquet } from './hf-parquet';
@@ -33,15 +33,17 @@ export interface StoredPool {
 export interface PoolTarget {
   itemDbName: string;
   source: PoolSource;
+  /** The page's number for the pool this makes (see ItemsWorkerApi.select). */
+  poolVersion: number;
 }
 
-/** The items worker's API (workers/items.worker.ts); both sides import it. */
+/** The items worker's API (workers/items.worker.ts, made by createItemsService); both sides import it. */
 export interface ItemsWorkerApi {
   /**
    * Every item of the files, CSVs in canonical order then parquet files in the given order, handed to `onItems`
-   * in chunks of ITEMS_PER_CHUNK (each awaited, so they arrive in order). With a target, the
-   * stored pool merged with them (mergeIntoPool) is written to the item store too, so the page never
-   * structured-clones 15,000 items into IndexedDB on its main thread.
+   * in chunks of ITEMS_PER_CHUNK (each awaited, so they arrive in order). With a target, the stored pool is
+   * merged with them (mergeIntoPool) and written to the item store, and `onItems` receives the merged pool
+   * instead: the page never structured-clones 15,000 items into IndexedDB, nor sorts them, on its main thread.
    */
   parseFiles(
     files: readonly MmluFileInput[],
@@ -49,18 +51,60 @@ export interface ItemsWorkerApi {
     onFileRead: ((done: number) => void) | undefined,
     onItems: (chunk: MmluItem[]) => Promise<void>,
   ): Promise<void>;
+  /**
+   * Draws a sample from, or resolves a manifest against, the pool stored in the named item store (selectFromPool):
+   * hashing the sample's items is tens of ms of work the page should not do. `poolVersion` is the page's number
+   * for its current pool, which it changes whenever the pool changes: the worker keeps the pool it last stored
+   * or read under that number, and reads the store again for any other.
+   */
+  select(itemDbName: string, poolVersion: number, selection: PoolSelection): Promise<SelectionOutcome>;
 }
 
 /**
  * Items per message back to the page: structured-cloning all 15,858 items of MMLU in one message costs the
- * page a task of some 50 ms; in chunks each message is a short task of its own.
+ * page a task of well over 100 ms of CPU; 2,000 per message took 25-33 ms each; 1,000 keeps each well under.
  */
-export const ITEMS_PER_CHUNK = 2000;
+export const ITEMS_PER_CHUNK = 1000;
 
-/** Merges `items` into the stored pool and stores the result with its new description. */
-export async function storeIntoPool(store: ItemDb, items: readonly MmluItem[], source: PoolSource): Promise<void> {
+/** Merges `items` into the stored pool, stores the result with its new description, and returns the merged pool. */
+export async function storeIntoPool(store: ItemDb, items: readonly MmluItem[], source: PoolSource): Promise<MmluItem[]> {
   const stored = await store.getSession<StoredPool>(SESSION_POOL);
-  await store.putSession(SESSION_POOL, { items: mergeIntoPool(stored?.items ?? [], items), source } satisfies StoredPool);
+  const merged = mergeIntoPool(stored?.items ?? [], items);
+  await store.putSession(SESSION_POOL, { items: merged, source } satisfies StoredPool);
+  return merged;
+}
+
+/**
+ * The items worker's logic. It keeps the pool it last stored or read (by item store name), so redrawing the
+ * sample on every settings change does not read 15,000 items back from IndexedDB each time.
+ */
+export function createItemsService(openStore: (name: string) => Promise<ItemDb>): ItemsWorkerApi {
+  let kept: { dbName: string; version: number; items: readonly MmluItem[] } | undefined;
+  const withStore = async <T>(name: string, use: (store: ItemDb) => Promise<T>): Promise<T> => {
+    const store = await openStore(name);
+    try {
+      return await use(store);
+    } finally {
+      store.close();
+    }
+  };
+  return {
+    async parseFiles(files, target, onFileRead, onItems) {
+      let items = await parseMmluFiles(files, onFileRead);
+      if (target) {
+        items = await withStore(target.itemDbName, (store) => storeIntoPool(store, items, target.source));
+        kept = { dbName: target.itemDbName, version: target.poolVersion, items };
+      }
+      for (let i = 0; i < items.length; i += ITEMS_PER_CHUNK) await onItems(items.slice(i, i + ITEMS_PER_CHUNK));
+    },
+    async select(itemDbName, poolVersion, selection) {
+      if (kept?.dbName !== itemDbName || kept.version !== poolVersion) {
+        const stored = await withStore(itemDbName, (store) => store.getSession<StoredPool>(SESSION_POOL));
+        kept = { dbName: itemDbName, version: poolVersion, items: stored?.items ?? [] };
+      }
+      return selectFromPool(kept.items, selection);
+    },
+  };
 }
 
 const isCsv = (name: string) => name.toLowerCase().endsWith('.csv');

@@ -10,18 +10,18 @@ import {
   DEFAULT_PRESET,
   DEFAULT_SEED,
   DOMAIN_PRESETS,
-  describeManifestCheck,
-  drawSample,
   mergeIntoPool,
   presetDomains,
-  resolveManifest,
+  selectFromPool,
+  type PoolSelection,
   type SampledItem,
+  type SelectionOutcome,
 } from '../core/mmlu';
 import { parseItemManifest, serializeItemManifest } from '../core/manifest-file';
 import { fewshotItems, fewshotPool, renderPrompt } from '../core/prompts';
 import type { ItemManifest, MmluItem, PromptSpec } from '../core/types';
 import type { HfLoadProgress } from '../data/hf-parquet';
-import { SESSION_POOL, type ItemsWorkerApi, type MmluFileInput, type PoolSource, type PoolTarget, type StoredPool } from '../data/mmlu-files';
+import { SESSION_POOL, type ItemsWorkerApi, type MmluFileInput, type PoolSource, type StoredPool } from '../data/mmlu-files';
 
 export type { PoolSource } from '../data/mmlu-files';
 import type { ItemDb } from '../storage/db';
@@ -55,33 +55,29 @@ export interface PickedFile extends Blob {
   webkitRelativePath?: string;
 }
 
-/** Parses picked MMLU files (storing the merged pool when given a target); by default in the items worker. */
-export type MmluFileParser = (
-  files: readonly MmluFileInput[],
-  target: PoolTarget | undefined,
-  onFileRead: (done: number) => void,
-) => Promise<MmluItem[]>;
+/**
+ * The items worker as the page uses it: parse picked files (storing the merged pool when given a target) and
+ * draw or resolve on the stored pool. By default one worker for the page's life (workers/items.worker.ts).
+ */
+export type ItemsBackend = ItemsWorkerApi;
 
 /** Lets the page paint and handle input before the next piece of work. */
 const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-/** The items worker, started for one load and stopped after it. */
-const parseInWorker: MmluFileParser = async (files, target, onFileRead) => {
-  const worker = new Worker(new URL('../../workers/items.worker.ts', import.meta.url), { type: 'module', name: 'items' });
-  try {
-    const items: MmluItem[] = [];
-    const buffers = files.map((f) => f.bytes);
-    await wrap<ItemsWorkerApi>(worker).parseFiles(
-      transfer(files, buffers),
-      target,
-      proxy(onFileRead),
-      proxy(async (chunk: MmluItem[]) => void items.push(...chunk)),
-    );
-    return items;
-  } finally {
-    worker.terminate();
-  }
-};
+function itemsWorker(): ItemsBackend {
+  let api: ReturnType<typeof wrap<ItemsWorkerApi>> | undefined;
+  const remote = () => (api ??= wrap<ItemsWorkerApi>(new Worker(new URL('../../workers/items.worker.ts', import.meta.url), { type: 'module', name: 'items' })));
+  return {
+    parseFiles: (files, target, onFileRead, onItems) =>
+      remote().parseFiles(
+        transfer(files, files.map((f) => f.bytes)),
+        target,
+        onFileRead && proxy(onFileRead),
+        proxy(onItems),
+      ),
+    select: (itemDbName, poolVersion, selection) => remote().select(itemDbName, poolVersion, selection),
+  };
+}
 
 function defaultSettings(): SampleSettings {
   return {
@@ -108,9 +104,16 @@ export class ItemsState {
   /** Why the manifest's items are not all available (missing or changed ids). */
   manifestProblem = $state<string | undefined>(undefined);
 
+  /** Changes with every change of the pool; the items worker keeps the pool it read under this number. */
+  private poolVersion = 0;
+  /** Counts draws and resolutions, so only the latest one's outcome is taken. */
+  private selecting = 0;
+  /** The pool's items by id, for mapping the worker's manifests back to them (rebuilt when the pool changes). */
+  private byId: { pool: readonly MmluItem[]; items: Map<string, MmluItem> } | undefined;
+
   constructor(
     private readonly store: () => ItemDb | undefined,
-    private readonly parseFiles: MmluFileParser = parseInWorker,
+    private readonly backend: ItemsBackend = itemsWorker(),
   ) {}
 
   /** Test items loaded per domain of the chosen preset: what the sample can draw from. */
@@ -151,10 +154,11 @@ export class ItemsState {
     ]);
     if (settings && Object.hasOwn(DOMAIN_PRESETS, settings.preset)) this.settings = settings;
     if (pool) {
+      this.poolVersion++;
       this.pool = pool.items;
       this.poolSource = pool.source;
     }
-    if (manifest) this.useManifest(manifest.manifest, manifest.origin);
+    if (manifest) await this.useManifest(manifest.manifest, manifest.origin);
   }
 
   /** Reads dropped or picked MMLU files (CSV or parquet, whole folders too) and adds their items. */
@@ -169,17 +173,28 @@ export class ItemsState {
     const total = csv.length + parquet.length;
     this.activity = { label: 'Reading files', filesDone: 0, files: total };
     try {
-      const read = await Promise.all([...csv, ...parquet].map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() })));
+      // One file at a time: each read comes back in a short task of its own, where reading all at once resolves
+      // them together in one long one.
+      const read: MmluFileInput[] = [];
+      for (const f of [...csv, ...parquet]) read.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() });
       const kinds = [csv.length ? `${csv.length} CSV file${csv.length === 1 ? '' : 's'}` : '', parquet.length ? `${parquet.length} parquet file${parquet.length === 1 ? '' : 's'}` : '']
         .filter(Boolean)
         .join(' and ');
       const source = this.sourceAfter({ kind: 'files', description: kinds });
       const store = this.store();
-      // The worker stores the merged pool itself (mmlu-files.ts); this page merges the same items in memory.
-      const loaded = await this.parseFiles(read, store ? { itemDbName: store.name, source } : undefined, (done) => {
-        this.activity = { label: 'Reading files', filesDone: done, files: total };
-      });
-      await this.addToPool(loaded, source, { stored: store !== undefined });
+      // With an item store the worker merges the items into the stored pool, stores it and hands back the merged
+      // pool; without one it hands back the parsed items and this page merges them.
+      const received: MmluItem[] = [];
+      const poolVersion = ++this.poolVersion;
+      await this.backend.parseFiles(
+        read,
+        store ? { itemDbName: store.name, source, poolVersion } : undefined,
+        (done) => {
+          this.activity = { label: 'Reading files', filesDone: done, files: total };
+        },
+        async (chunk) => void received.push(...chunk),
+      );
+      await this.addToPool(received, source, { merged: store !== undefined, poolVersion });
     } catch (e) {
       this.error = (e as Error).message;
     } finally {
@@ -238,16 +253,20 @@ export class ItemsState {
     return { kind: added.kind, description: earlier + added.description };
   }
 
-  /** Merges items into the pool and stores it (unless the items worker already stored the same merge). */
-  private async addToPool(items: readonly MmluItem[], source: PoolSource, { stored = false } = {}): Promise<void> {
-    const pool = mergeIntoPool(this.pool, items);
+  /**
+   * Takes the new pool: `items` merged into it here and stored, or (`merged`) the pool the items worker already
+   * merged and stored. Then redraws the sample, or re-resolves an imported manifest, on it.
+   */
+  private async addToPool(items: MmluItem[], source: PoolSource, { merged = false, poolVersion = 0 } = {}): Promise<void> {
+    const pool = merged ? items : mergeIntoPool(this.pool, items);
+    this.poolVersion = merged ? poolVersion : this.poolVersion + 1;
     this.pool = pool;
     this.poolSource = source;
-    if (!stored) await this.store()?.putSession(SESSION_POOL, { items: pool, source } satisfies StoredPool).catch(() => {});
-    // The page shows the loaded pool before the sample is drawn (hashing up to 1,000 items) in a task of its own.
+    if (!merged) await this.store()?.putSession(SESSION_POOL, { items: pool, source } satisfies StoredPool).catch(() => {});
+    // The page shows the loaded pool before the sample is drawn, in a task of its own.
     await nextTask();
-    if (this.manifestOrigin?.kind === 'imported' && this.manifest) this.useManifest(this.manifest, this.manifestOrigin);
-    else this.draw();
+    if (this.manifestOrigin?.kind === 'imported' && this.manifest) await this.useManifest(this.manifest, this.manifestOrigin);
+    else await this.draw();
   }
 
   /** Forgets the loaded items and the sample. */
@@ -258,13 +277,15 @@ export class ItemsState {
     this.manifestOrigin = undefined;
     this.sampled = [];
     this.manifestProblem = undefined;
+    this.selecting++;
+    this.poolVersion++;
     await this.store()?.deleteSession(SESSION_POOL).catch(() => {});
     await this.store()?.deleteSession(SESSION_MANIFEST).catch(() => {});
   }
 
   setPreset(preset: string): void {
     this.settings = { ...this.settings, preset, domains: presetDomains(preset).map((d) => d.name) };
-    this.draw();
+    void this.draw();
   }
 
   toggleDomain(name: string, on: boolean): void {
@@ -273,39 +294,76 @@ export class ItemsState {
     if (on) chosen.add(name);
     else chosen.delete(name);
     this.settings = { ...this.settings, domains: order.filter((d) => chosen.has(d)) };
-    this.draw();
+    void this.draw();
   }
 
   setPerDomain(n: number): void {
     this.settings = { ...this.settings, perDomain: n };
-    this.draw();
+    void this.draw();
   }
 
   setSeed(seed: number): void {
     this.settings = { ...this.settings, seed };
-    this.draw();
+    void this.draw();
   }
 
   /**
-   * Draws the sample with the current settings (the study's algorithm in core/mmlu.ts). With every domain of
-   * the preset chosen the manifest names the preset; with a subset it records the domains as `custom`.
+   * Draws the sample with the current settings (the study's algorithm in core/mmlu.ts), in the items worker.
+   * With every domain of the preset chosen the manifest names the preset; with a subset it records the domains
+   * as `custom`. Settings changed again before the draw finishes make its outcome be dropped.
    */
-  draw(): void {
+  async draw(): Promise<void> {
     void this.store()?.putSession(SESSION_SETTINGS, $state.snapshot(this.settings)).catch(() => {});
     if (this.pool.length === 0) return;
     const { preset, domains, perDomain, seed } = this.settings;
     const all = presetDomains(preset);
-    try {
-      if (domains.length === 0) throw new Error('Choose at least one domain.');
-      const subset = domains.length === all.length ? undefined : all.filter((d) => domains.includes(d.name));
-      const { manifest, sampled } = drawSample(this.pool, { preset, domains: subset, perDomain, seed, split: 'test' });
-      this.error = undefined;
-      this.setManifest(manifest, { kind: 'drawn' }, sampled);
-    } catch (e) {
-      this.error = `The sample cannot be drawn: ${(e as Error).message}.`;
-      this.manifest = undefined;
-      this.sampled = [];
+    if (domains.length === 0) {
+      this.selecting++;
+      return this.noSample('The sample cannot be drawn: choose at least one domain.');
     }
+    const subset = domains.length === all.length ? undefined : all.filter((d) => domains.includes(d.name));
+    const outcome = await this.select({ kind: 'draw', options: { preset, domains: subset, perDomain, seed, split: 'test' } });
+    if (!outcome) return;
+    if ('error' in outcome) return this.noSample(`The sample cannot be drawn: ${outcome.error}.`);
+    this.error = undefined;
+    this.setManifest(outcome.manifest, { kind: 'drawn' }, this.sampledOf(outcome.manifest));
+  }
+
+  private noSample(error: string): void {
+    this.error = error;
+    this.manifest = undefined;
+    this.sampled = [];
+  }
+
+  /**
+   * The outcome of a draw or resolution, from the items worker when there is an item store (the worker reads
+   * the pool the page stored there), else computed here; undefined when a later one was asked for meanwhile.
+   */
+  private async select(selection: PoolSelection): Promise<SelectionOutcome | undefined> {
+    const ticket = ++this.selecting;
+    const store = this.store();
+    let outcome: SelectionOutcome;
+    try {
+      outcome = store ? await this.backend.select(store.name, this.poolVersion, selection) : selectFromPool(this.pool, selection);
+    } catch (e) {
+      outcome = { error: (e as Error).message };
+    }
+    if (ticket !== this.selecting) return undefined;
+    // The worker's pool is the stored one; if it misses an item this page holds, this page decides on its own pool.
+    if ('manifest' in outcome && !outcome.problem && !outcome.manifest.items.every((e) => this.itemById(e.id))) {
+      outcome = selectFromPool(this.pool, selection);
+    }
+    return outcome;
+  }
+
+  private itemById(id: string): MmluItem | undefined {
+    if (this.byId?.pool !== this.pool) this.byId = { pool: this.pool, items: new Map(this.pool.map((i) => [i.id, i])) };
+    return this.byId.items.get(id);
+  }
+
+  /** The manifest's items as this page's records (every id is in the pool: select checked it). */
+  private sampledOf(manifest: ItemManifest): SampledItem[] {
+    return manifest.items.map((e) => ({ domain: e.domain, item: this.itemById(e.id)! }));
   }
 
   /** Reads a manifest file; it replaces the drawn sample when it parses (the pool must hold its items). */
@@ -313,21 +371,22 @@ export class ItemsState {
     try {
       const manifest = parseItemManifest(await file.text(), file.name);
       this.error = undefined;
-      this.useManifest(manifest, { kind: 'imported', fileName: file.name });
+      await this.useManifest(manifest, { kind: 'imported', fileName: file.name });
     } catch (e) {
       this.error = (e as Error).message;
     }
   }
 
   /** Takes a manifest (imported, or restored from the last visit) with the items of the pool it names. */
-  private useManifest(manifest: ItemManifest, origin: ItemsState['manifestOrigin']): void {
-    const check = resolveManifest(manifest, this.pool);
-    this.setManifest(
-      manifest,
-      origin,
-      check.ok ? check.sampled : [],
-      check.ok ? undefined : `${describeManifestCheck(check)}: load the MMLU files that hold them.`,
-    );
+  private async useManifest(manifest: ItemManifest, origin: ItemsState['manifestOrigin']): Promise<void> {
+    const outcome = await this.select({ kind: 'manifest', manifest });
+    if (!outcome) return;
+    if ('error' in outcome) {
+      this.error = outcome.error;
+      return;
+    }
+    const problem = outcome.problem && `${outcome.problem}: load the MMLU files that hold them.`;
+    this.setManifest(manifest, origin, problem ? [] : this.sampledOf(manifest), problem);
   }
 
   private setManifest(manifest: ItemManifest, origin: ItemsState['manifestOrigin'], sampled: SampledItem[], problem?: string): void {

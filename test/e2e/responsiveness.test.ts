@@ -12,7 +12,7 @@ afterAll(async () => {
 
 
 describe('main-thread responsiveness', () => {
-  it('has no long task over 50 ms while a run is in progress', async () => {
+  it('has no long task over 50 ms while the MMLU files load and while a run is in progress', async () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
     await openApp(page);
@@ -34,10 +34,12 @@ describe('main-thread responsiveness', () => {
     );
     expect(tasksOver(busy, LONG_TASK_MS)).toHaveLength(1);
 
-    // Loading the files is measured and printed, not held to the bar: parsing runs in the items worker, but the
-    // page still receives 15,858 items and draws the sample on its main thread (tens of ms of CPU per task).
+    // Loading the 114 CSVs (8 MB) and drawing samples: the items worker parses them, merges and stores the pool
+    // and draws (hashing the items); the page reads the files one at a time and receives the pool 1,000 items
+    // per message.
     const loading = await mainThreadTasks(page, () => loadSmallSample(page));
     console.log(`loading the MMLU files: ${loading.length} main-thread tasks, longest ${Math.max(...loading.map((t) => t.cpuMs)).toFixed(1)} ms CPU`);
+    expect(tasksOver(loading, LONG_TASK_MS)).toEqual([]);
     await queueSimulatedDemo(page);
     await page.getByTestId('step-run').click();
     const tasks = await mainThreadTasks(page, () => runToEnd(page));

@@ -6,6 +6,14 @@ export function fmt(x: number | undefined, digits = 3): string {
   return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
 }
 
+/**
+ * A count with thousands separators, `15,858`: what `toLocaleString('en')` writes for an integer, without it
+ * (the first Intl call of a page loads locale data, a main-thread task of tens of ms).
+ */
+export function fmtCount(n: number): string {
+  return Number.isSafeInteger(n) ? String(n).replace(/\B(?=(\d{3})+$)/g, ',') : String(n);
+}
+
 /** A signed difference, `+0.006` / `-0.010`. */
 export function fmtSigned(x: number | undefined, digits = 3): string {
   if (x === undefined || !Number.isFinite(x)) return '–';
