@@ -84,10 +84,15 @@ export default defineConfig({
       },
       {
         extends: true,
-        optimizeDeps: { include: ['comlink', 'idb', '@mlc-ai/web-llm', '@lenml/tokenizers', '@observablehq/plot'] },
+        // Every bare import the browser tests reach, pre-bundled before the first test: one found mid-run makes
+        // vite optimise it and reload the page, failing the test then running (seen with linkedom/worker).
+        optimizeDeps: { include: ['comlink', 'idb', '@mlc-ai/web-llm', '@lenml/tokenizers', '@observablehq/plot', 'linkedom/worker', 'valibot', 'papaparse', 'hyparquet', 'yaml', '@noble/hashes/sha2.js', '@noble/hashes/utils.js'] },
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          // A loaded 2-core machine runs a Results page test in 5-17 s: the default 15 s is no margin.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
           browser: {
             enabled: true,
             headless: true,
