@@ -273,7 +273,8 @@ function variantBlock(name: string, v: VariantReport, s: AnalysisSettings, sourc
     const red = v.ece_reduction_pct;
     const acc = v.accuracy_change_pts;
     lines.push(
-      `  ECE reduction ${red === undefined || !Number.isFinite(red) ? 'n/a' : `${red.toFixed(1)}%`}; ` +
+      // The change, as the app's "ECE change" column shows it: negative when scaling lowered ECE.
+      `  ECE change ${red === undefined || !Number.isFinite(red) ? 'n/a' : `${signed(-red, 1)}%`}; ` +
         `accuracy change ${acc === undefined || !Number.isFinite(acc) ? 'n/a' : `${signed(acc, 2)} points`}`,
     );
   }

@@ -234,7 +234,8 @@ describe('analyze CLI', () => {
     // The printed ECE of base is the report's, rounded to 4 places, with its CI.
     const lo = ece.uncalibrated.ci!.ece[0].toFixed(4);
     expect(r.stdout).toContain(`ECE            ${ece.uncalibrated.ece.toFixed(4)} [${lo}, `);
-    expect(r.stdout).toContain(`ECE reduction ${ece.ece_reduction_pct!.toFixed(1)}%; accuracy change `);
+    const change = -ece.ece_reduction_pct!;
+    expect(r.stdout).toContain(`ECE change ${change >= 0 ? '+' : ''}${change.toFixed(1)}%; accuracy change `);
     expect(r.stdout).toMatch(/^ {2}base - sim {2}scaled {8}NLL /m);
   }, 60_000);
 
