@@ -15,13 +15,13 @@ const SESSION_QUEUE = 'variants.queue';
 /** The study's three roles as a simulated demo: the base calibrated-ish, SFT and GRPO increasingly over-confident. */
 export function simulatedDemoVariants(now = new Date()): VariantRecord[] {
   return [
-    simulatedVariant('base (simulated)', 'base', { accuracy: 0.72, confidenceScale: 1.15, letterBias: [0, 0, 0, 0], seed: 0 }, now),
-    simulatedVariant('SFT (simulated)', 'sft', { accuracy: 0.7, confidenceScale: 1.5, letterBias: [0.15, 0, 0, -0.1], seed: 0 }, now),
-    simulatedVariant('GRPO (simulated)', 'grpo', { accuracy: 0.71, confidenceScale: 1.75, letterBias: [0.3, 0, -0.1, 0], seed: 0 }, now),
+    simulatedVariant('base (simulated)', 'base', { accuracy: 0.72, confidenceScale: 1.15, letterBias: [0, 0, 0, 0], seed: 0, sycophancy: 0.5 }, now),
+    simulatedVariant('SFT (simulated)', 'sft', { accuracy: 0.7, confidenceScale: 1.5, letterBias: [0.15, 0, 0, -0.1], seed: 0, sycophancy: 1 }, now),
+    simulatedVariant('GRPO (simulated)', 'grpo', { accuracy: 0.71, confidenceScale: 1.75, letterBias: [0.3, 0, -0.1, 0], seed: 0, sycophancy: 3 }, now),
   ];
 }
 
-export const ROLE_LABELS: Readonly<Record<VariantRole, string>> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other' };
+export const ROLE_LABELS: Readonly<Record<VariantRole, string>> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other', quantisation: 'quantisation' };
 
 /** Form input for a custom variant, as the form holds it (strings). */
 export interface CustomVariantForm {

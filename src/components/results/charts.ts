@@ -27,7 +27,7 @@ export function variantColors(variants: readonly NamedVariant[]): Map<string, st
   const taken = new Set<string>();
   let spare = 0;
   for (const v of [...variants].sort(compareVariants)) {
-    const own = v.role && v.role !== 'other' ? ROLE_COLORS[v.role] : undefined;
+    const own = v.role && v.role in ROLE_COLORS ? ROLE_COLORS[v.role as keyof typeof ROLE_COLORS] : undefined;
     if (own && !taken.has(own)) {
       colors.set(v.name, own);
       taken.add(own);
