@@ -60,6 +60,9 @@ export interface VariantScores {
   items: ItemScore[];
   /** Where the scores came from, for messages (a file path, or `app run`). */
   source?: string;
+  /** The run's variant key and prompt key, when it came from this kit's results (pairs probe runs with neutral ones). */
+  variantKey?: string;
+  promptKey?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------

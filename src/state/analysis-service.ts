@@ -54,6 +54,8 @@ import {
 } from '../data/export';
 import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome } from '../data/import';
 import type { KitDb, StoredAnalysis } from '../storage/db';
+import type { ProbeReport } from '../core/sycophancy';
+import { probeSection, quantisationSection, type QuantisationGroup } from './probe-analysis';
 
 /** A newer request arrived before this one finished; its result would be stale. */
 export class AnalysisSupersededError extends Error {
@@ -142,6 +144,10 @@ export interface AnalysisView {
   domains: DomainRow[];
   histograms: ConfidenceHistogram[];
   scalingEffects: ScalingEffect[];
+  /** Sycophancy probe runs against their variants' neutral runs (absent in analyses kept by an older kit). */
+  probes?: ProbeReport;
+  /** Quantisation builds against the least-quantised build. */
+  quantisation?: QuantisationGroup[];
   /** Resampling jobs finished and planned. */
   jobsDone: number;
   jobsTotal: number;
@@ -353,6 +359,7 @@ export class AnalysisService {
       domains: domainBreakdown(plan),
       histograms: confidenceHistograms(plan),
     };
+    const identities = selected.map((g, i) => ({ name: names[i], variantKey: g.variantKey, variantName: g.variant?.name ?? g.variantKey, promptKey: g.promptKey }));
     const points = assembleReport({ ...plan, jobs: [], settings: { ...plan.settings, bootstrap: 0, permutations: 0 } }, []);
     points.settings = plan.settings;
     const chunks = splitJobs(plan.jobs, this.parallelism);
@@ -361,6 +368,8 @@ export class AnalysisService {
       partial: plan.jobs.length > 0,
       report: points,
       scalingEffects: scalingEffects(points, []),
+      probes: probeSection(identities, plan.prepared, plan.settings, plan.jobs.length > 0),
+      quantisation: quantisationSection(points, identities),
       jobsDone: 0,
       jobsTotal: chunks.length,
     };
@@ -383,6 +392,8 @@ export class AnalysisService {
       partial: false,
       report,
       scalingEffects: scalingEffects(report, results),
+      probes: probeSection(identities, plan.prepared, plan.settings),
+      quantisation: quantisationSection(report, identities),
       jobsDone: done,
       jobsTotal: chunks.length,
     };
