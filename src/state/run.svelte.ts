@@ -106,7 +106,7 @@ export class RunState {
   }
 
   get promptSpec(): PromptSpec {
-    return { format: this.variants.format, kshot: this.variants.kshot };
+    return this.variants.promptSpec;
   }
 
   /** Stored items of the queue for these items and this prompt, and how many the queue needs. */
