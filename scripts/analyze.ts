@@ -214,7 +214,7 @@ function loadInputs(inputs: string[], variantSpecs: string[]): VariantScores[] {
 }
 
 /** `A:B` into a pair of known variant names; a name may itself contain ':' as long as the split is unique. */
-function parseCompare(spec: string, names: string[]): [string, string] {
+function parseCompare(spec: string, names: string[], flag = '--compare'): [string, string] {
   const known = new Set(names);
   const splits: [string, string][] = [];
   for (let i = spec.indexOf(':'); i >= 0; i = spec.indexOf(':', i + 1)) {
@@ -223,11 +223,11 @@ function parseCompare(spec: string, names: string[]): [string, string] {
     if (known.has(a) && known.has(b)) splits.push([a, b]);
   }
   if (splits.length === 1) {
-    if (splits[0][0] === splits[0][1]) throw new InputError(`--compare ${spec}: expected two different variants`);
+    if (splits[0][0] === splits[0][1]) throw new InputError(`${flag} ${spec}: expected two different variants`);
     return splits[0];
   }
-  if (!spec.includes(':')) throw new InputError(`--compare ${spec}: expected A:B, two variant names`);
-  throw new InputError(`--compare ${spec}: expected A:B with A and B among the variants (${names.join(', ')})`);
+  if (!spec.includes(':')) throw new InputError(`${flag} ${spec}: expected A:B, two variant names`);
+  throw new InputError(`${flag} ${spec}: expected A:B with A and B among the variants (${names.join(', ')})`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -379,7 +379,7 @@ function probesOf(
   const names = variants.map((v) => v.name);
   const byName = new Map(prepared.map((p) => [p.name, p]));
   const explicit = opts.probe.map((spec) => {
-    const [probe, neutral] = parseCompare(spec, names);
+    const [probe, neutral] = parseCompare(spec, names, '--probe');
     const parsed = parseProbeKey(variants[names.indexOf(probe)].promptKey ?? '');
     return {
       variant: identityOf(variants[names.indexOf(neutral)]).variantName,

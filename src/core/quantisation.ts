@@ -4,7 +4,7 @@
  * (stats.ts: paired bootstrap CI of the difference, paired permutation p); this module only names the builds,
  * orders them by precision and reads the comparisons off as (build - reference).
  */
-import type { AnalysisReport, Comparison, Interval, MetricName, Stage } from './types';
+import type { AnalysisReport, Comparison, Interval, MetricName } from './types';
 
 /**
  * The MLC quantisation code in a model id or name: `q<weight bits>f<float bits>[_<variant>]`, e.g. `q4f16_1`
@@ -34,17 +34,11 @@ export function compareQuantisation(a: string, b: string): number {
 }
 
 /** One build against the reference build: metric(build) - metric(reference), paired on shared items. */
-export interface QuantisationRow {
+export interface QuantisationRow extends Pick<Comparison, 'metric' | 'stage' | 'diff' | 'ci' | 'p' | 'n'> {
   run: string;
   quantisation: string;
   reference: string;
   referenceQuantisation: string;
-  metric: MetricName;
-  stage: Stage;
-  diff: number;
-  ci?: Interval;
-  p?: number;
-  n: number;
 }
 
 /** The metrics the quantisation table shows. */
