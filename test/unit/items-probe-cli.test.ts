@@ -1,4 +1,7 @@
 // `npm run items -- --probe weak|strong --print-prompt ID`: the probe prompt of one item, on the real MMLU data.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { plantedLetter, suggestionText } from '../../src/core/probe';
 import { fewshotItems, fewshotPool, renderPrompt } from '../../src/core/prompts';
@@ -29,6 +32,19 @@ describe('items CLI: probe prompts', () => {
     const shots = fewshotItems(fewshotPool(items), 'anatomy', 2);
     expect(strong.out).toBe(`${renderPrompt(item, shots, { format: 'chat', kshot: 2, probe: { template: 'strong', seed: 9 } })}\n`);
     expect(strong.out).toContain(suggestionText('strong', plantedLetter(item.id, item.answer, 9)));
+  });
+
+  it('--lm-eval-task with --probe writes a task of its own, whose prompts carry the suggestion', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'items-probe-'));
+    const args = ['--source', mmluDataDir(), '--subjects', 'anatomy', '--per-domain', '3', '--out', path.join(dir, 'm.json')];
+    expect((await run(...args, '--lm-eval-task', path.join(dir, 'neutral'))).code).toBe(0);
+    expect((await run(...args, '--probe', 'strong', '--probe-seed', '2', '--lm-eval-task', path.join(dir, 'probe'))).code).toBe(0);
+    const [neutralYaml] = readdirSync(path.join(dir, 'neutral')).filter((f) => f.endsWith('.yaml'));
+    const [probeYaml] = readdirSync(path.join(dir, 'probe')).filter((f) => f.endsWith('.yaml'));
+    expect(probeYaml).toBe(neutralYaml.replace(/\.yaml$/, '_probe_strong_s2.yaml'));
+    const docs = readFileSync(path.join(dir, 'probe', 'items.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(docs).toHaveLength(3);
+    for (const d of docs) expect(d.prompt).toContain(`\n${suggestionText('strong', plantedLetter(d.item_id, d.answer, 2))}\nAnswer:`);
   });
 
   it('refuses an unknown template', async () => {
