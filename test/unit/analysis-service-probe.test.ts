@@ -8,9 +8,10 @@ import { promptTemplate } from '../../src/core/prompts';
 import { variantScoresFromResults } from '../../src/core/results-file';
 import { probeRow } from '../../src/core/sycophancy';
 import { simulateItem } from '../../src/engine/simulated';
-import { buildResultsFile, type StoredRunGroup } from '../../src/data/export';
+import { buildResultsFile, exportResultsJson, readStoredRuns, type StoredRunGroup } from '../../src/data/export';
+import { importFiles } from '../../src/data/import';
 import { AnalysisService, poolJobRunner, type AnalysisView, type JobWorker } from '../../src/state/analysis-service';
-import { itemIds, simulatedGroup } from '../support/stored-runs';
+import { MemoryRunStore, itemIds, simulatedGroup } from '../support/stored-runs';
 
 const local: JobWorker = { run: async (job) => runAnalysisJob(job) };
 const NEUTRAL = promptTemplate({ format: 'completion', kshot: 0 }).key;
@@ -74,5 +75,16 @@ describe('AnalysisService: probe and quantisation sections', () => {
       expect(r.diff).toBeCloseTo(view.report!.variants[r.run].uncalibrated.ece - view.report!.variants['m-q0f32'].uncalibrated.ece, 12);
       expect(r.ci).toHaveLength(2);
     }
+  });
+});
+
+describe('import of a sycophantic simulated variant', () => {
+  it('keeps its sycophancy, so the imported variant scores probe prompts as the exported one did', async () => {
+    const g = simulatedGroup('grpo', 'grpo', { accuracy: 0.7, seed: 3, sycophancy: 2.5 }, itemIds(6), NEUTRAL);
+    const store = new MemoryRunStore();
+    await importFiles(store, [{ file: { name: 'a.json', text: exportResultsJson([g], { app: { name: 'kit', version: '0' } }) } }]);
+    const [back] = await readStoredRuns(store);
+    expect(back.variant!.simulation).toEqual(g.variant!.simulation);
+    expect(back.variant!.simulation!.sycophancy).toBe(2.5);
   });
 });
