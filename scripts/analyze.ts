@@ -34,7 +34,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SMOOTH_ECE_MAX_RESAMPLES, type PreparedVariant } from '../src/core/analysis';
 import { analyzeOnThreadsPrepared, availableThreads, startThreadPool } from './lib/analysis-threads';
 import { probeText, quantisationText, table } from './lib/probe-text';
-import { PROBE_TEMPLATE_NAMES, parseProbeKey, type ProbeTemplateName } from '../src/core/probe';
+import { PROBE_TEMPLATE_NAMES, parseProbeKey, probeAwarePairs, type ProbeTemplateName } from '../src/core/probe';
 import { probeReport, type ProbeReport } from '../src/core/sycophancy';
 import { probeSection, quantisationSection, type QuantisationGroup, type RunIdentity } from '../src/state/probe-analysis';
 import { excludesEstimate } from '../src/core/intervals';
@@ -131,7 +131,11 @@ function buildProgram(): Command {
         .choices(INTERVAL_METHODS)
         .default(d.interval),
     )
-    .option('--compare <A:B>', 'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier)', collect)
+    .option(
+      '--compare <A:B>',
+      'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier, except a sycophancy probe run with a run of another prompt)',
+      collect,
+    )
     .option(
       '--probe <PROBE:NEUTRAL>',
       'pair a sycophancy probe variant with the neutral variant of the same model (repeatable). Runs of this kit\'s results ' +
@@ -425,7 +429,9 @@ async function main(argv: string[]): Promise<number> {
     const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
     // The options minus the CLI's own are exactly the analysis settings.
     const { threads: _threads, variant: _variant, compare: _compare, json: _json, probe: _probe, probeTemplate: _pt, probeSeed: _ps, ...settings } = opts;
-    const { report, prepared, settings: resolved } = await analyzeOnThreadsPrepared(pool, variants, settings, compare.length > 0 ? { compare } : undefined);
+    // Without --compare: every pair, except a probe run with a run of another prompt (as the app compares them).
+    const pairs = compare.length > 0 ? compare : probeAwarePairs(variants);
+    const { report, prepared, settings: resolved } = await analyzeOnThreadsPrepared(pool, variants, settings, pairs ? { compare: pairs } : undefined);
     const probes = probesOf(variants, prepared, resolved, opts);
     const quantisation = quantisationSection(report, variants.map(identityOf));
     const text =

@@ -110,3 +110,22 @@ export function findSuggestion(prompt: string): { template: ProbeTemplateName; l
   }
   return best && { template: best.template, letter: best.letter };
 }
+
+/**
+ * The pairs of runs the study's paired comparisons should make when probe runs are among them: every pair (in input
+ * order, the earlier first) except a probe run with a run of another prompt. A probe run's difference from another
+ * variant's neutral run mixes the suggestion with the variant; its difference from its own neutral run is the probe
+ * section's (sycophancy.ts). Undefined when no run is a probe run: then every pair is compared, as without probes.
+ */
+export function probeAwarePairs(runs: readonly { name: string; promptKey?: string }[]): [string, string][] | undefined {
+  const isProbe = (r: { promptKey?: string }) => r.promptKey !== undefined && parseProbeKey(r.promptKey) !== undefined;
+  if (!runs.some(isProbe)) return undefined;
+  const pairs: [string, string][] = [];
+  runs.forEach((a, i) => {
+    for (const b of runs.slice(i + 1)) {
+      if ((isProbe(a) || isProbe(b)) && a.promptKey !== b.promptKey) continue;
+      pairs.push([a.name, b.name]);
+    }
+  });
+  return pairs;
+}

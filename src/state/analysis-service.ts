@@ -56,6 +56,7 @@ import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome
 import type { KitDb, StoredAnalysis } from '../storage/db';
 import type { ProbeReport } from '../core/sycophancy';
 import { probeSection, quantisationSection, type QuantisationGroup } from './probe-analysis';
+import { probeAwarePairs } from '../core/probe';
 
 /** A newer request arrived before this one finished; its result would be stale. */
 export class AnalysisSupersededError extends Error {
@@ -321,7 +322,9 @@ export class AnalysisService {
     const names = runNames(file);
     const variants = variantScoresFromResults(file);
     const settings = resolveSettings(request.settings);
-    const key = cache ? analysisCacheKey(variants, settings) : '';
+    // With probe runs, a probe run is compared only with runs of its own prompt (probe.ts probeAwarePairs).
+    const pairs = probeAwarePairs(variants);
+    const key = cache ? analysisCacheKey(variants, settings, pairs) : '';
     /** The runs' rows, each that cannot be analysed with its reason. */
     const runsWith = (unanalysable: readonly { id: string; reason: string }[]) =>
       summaries(groups, selected, names).map((r) => {
@@ -347,7 +350,7 @@ export class AnalysisService {
       if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     }
     // Per run: a run that cannot be analysed is named with the reason, and every other run is still analysed.
-    const plan = planAnalysis(variants, request.settings, { perRun: true, ...(prepared ? { prepared } : {}) });
+    const plan = planAnalysis(variants, request.settings, { perRun: true, ...(prepared ? { prepared } : {}), ...(pairs ? { compare: pairs } : {}) });
     const reasons = new Map((plan.unanalysed ?? []).map((u) => [u.variant, u.reason]));
     const unanalysable = selected.flatMap((g, i) => (reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : []));
     const base = {

@@ -55,6 +55,8 @@ describe('AnalysisService: probe and quantisation sections', () => {
     expect(rows[0]).toEqual({ ...expected, neutralRun: rows[0].neutralRun, probeRun: rows[0].probeRun });
     expect(rows[0].neutralRun).toBe(`grpo/${NEUTRAL}`);
     expect(view.quantisation).toEqual([]);
+    // The study's comparisons: neutral with neutral, probe with probe, never a probe run with another prompt's run.
+    expect([...new Set(view.report!.comparisons.map((c) => `${c.a} - ${c.b}`))]).toEqual([`grpo/${NEUTRAL} - base/${NEUTRAL}`, `grpo/${WEAK} - base/${WEAK}`]);
   });
 
   it('lists a probe run without a neutral run of its variant as unpaired', async () => {

@@ -5,6 +5,7 @@ import {
   PROBE_TEMPLATES,
   findSuggestion,
   neutralKeyStem,
+  probeAwarePairs,
   parseProbeKey,
   plantedLetter,
   suggestionText,
@@ -97,5 +98,21 @@ describe('probe prompts', () => {
     expect(() => promptTemplate({ format: 'completion', kshot: 0, probe: { template: 'shouty' as 'weak', seed: 0 } })).toThrow(PromptError);
     expect(() => promptTemplate({ format: 'completion', kshot: 0, probe: { template: 'weak', seed: -1 } })).toThrow(/seed/);
     expect(Object.keys(PROBE_TEMPLATES).sort()).toEqual(['strong', 'weak']);
+  });
+});
+
+describe('probeAwarePairs', () => {
+  it('compares a probe run only with runs of its own prompt, and every pair when there is no probe run', () => {
+    const N = 'mmlu-completion/k0/0123456789abcdef';
+    const W = 'mmlu-completion-probe-weak/k0/s0/0123456789abcdef';
+    const runs = [
+      { name: 'g', promptKey: N },
+      { name: 'g/w', promptKey: W },
+      { name: 'b', promptKey: N },
+      { name: 'b/w', promptKey: W },
+      { name: 'csv' },
+    ];
+    expect(probeAwarePairs(runs)).toEqual([['g', 'b'], ['g', 'csv'], ['g/w', 'b/w'], ['b', 'csv']]);
+    expect(probeAwarePairs([{ name: 'g', promptKey: N }, { name: 'lm', promptKey: 'imported/x' }, { name: 'csv' }])).toBeUndefined();
   });
 });
