@@ -148,7 +148,10 @@ export interface ProbeRepair {
   reductionProbePct: number;
   /** 100 reductionProbePct / reductionNeutralPct: how much of the neutral ECE reduction (in %) survives the suggestion. */
   survivalPct: number;
-  /** Its paired bootstrap CI (the same resampled items for all four ECEs; the scalers are not refitted). */
+  /**
+   * Its paired bootstrap CI (the same resampled items for all four ECEs; the scalers are not refitted); absent when
+   * survivalPct is undefined (no neutral reduction to survive).
+   */
   survivalPctCi?: Interval;
 }
 
@@ -368,7 +371,7 @@ function probeRepair(
     reductionProbePct: (100 * (e[2] - e[3])) / e[2],
     survivalPct: survival(e[0], e[1], e[2], e[3]),
   };
-  if (resamples > 0) {
+  if (resamples > 0 && Number.isFinite(repair.survivalPct)) {
     // The same resampled items for all four (the same seed and n as probeRow's resamples).
     const before = bootstrapMetrics(new MetricPool([pairs.neutral, pairs.probe], bins, settings.mceMinCount), n, resamples, seed);
     const after = bootstrapMetrics(new MetricPool([neutralScaled, probeScaled], bins, settings.mceMinCount), n, resamples, seed);

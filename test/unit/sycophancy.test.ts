@@ -182,6 +182,17 @@ describe('calibration repair under pressure', () => {
     expect(r.survivalPct).toBeCloseTo(100, 9);
   });
 
+  it('no neutral reduction (a calibrated neutral run): survival undefined (NaN) and no CI', () => {
+    const settings = resolveSettings({ scaling: 'temperature', inSample: true, bootstrap: 50, permutations: 0 });
+    // Every item at confidence 0.7 and 7 of 10 correct: ECE 0, nothing for scaling to reduce.
+    const ids10 = Array.from({ length: 10 }, (_, i) => `c/test/${i}`);
+    const calibrated = scores('c', ids10.map((_, i) => peak(i < 7 ? 0 : 1)), ids10);
+    const r = probeRow(pair(calibrated, calibrated, settings), settings).repair!;
+    expect(r.eceNeutral).toBeCloseTo(0, 12);
+    expect(r.survivalPct).toBeNaN();
+    expect(r.survivalPctCi).toBeUndefined();
+  });
+
   it('applies the neutral cross-fit: each probe item by the fold scaler that did not see it', () => {
     const settings = resolveSettings({ scaling: 'temperature', folds: 3, bootstrap: 100, permutations: 0 });
     const p = pair(many('n', 0), many('n/probe', 2.5), settings);
