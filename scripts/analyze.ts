@@ -20,6 +20,9 @@
  *     comparisons: [{ a, b, metric, stage: "uncalibrated" | "scaled", diff, ci?, p?, n,
  *                     unmatched: { onlyA, onlyB } }]
  *   }
+ *   plus, when probe runs or quantisation builds are among the inputs (see the README):
+ *     probes: { rows: [ProbeRow of src/core/sycophancy.ts], comparisons: [ProbeComparison], unpaired: [{ run, reason }] },
+ *     quantisation: [{ promptKey, reference, rows: [QuantisationRow of src/core/quantisation.ts] }]
  * Numbers JSON cannot hold (NaN, e.g. an empty bin's accuracy) are written as null.
  *
  * Exit codes: 0 success; 1 bad input or settings (one line on stderr naming the file, the line or field,
@@ -28,8 +31,12 @@
 import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SMOOTH_ECE_MAX_RESAMPLES } from '../src/core/analysis';
-import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
+import { SMOOTH_ECE_MAX_RESAMPLES, type PreparedVariant } from '../src/core/analysis';
+import { analyzeOnThreadsPrepared, availableThreads, startThreadPool } from './lib/analysis-threads';
+import { probeText, quantisationText, table } from './lib/probe-text';
+import { PROBE_TEMPLATE_NAMES, parseProbeKey, probeAwarePairs, type ProbeTemplateName } from '../src/core/probe';
+import { probeReport, type ProbeReport } from '../src/core/sycophancy';
+import { probeSection, quantisationSection, type QuantisationGroup, type RunIdentity } from '../src/state/probe-analysis';
 import { excludesEstimate } from '../src/core/intervals';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
@@ -124,7 +131,21 @@ function buildProgram(): Command {
         .choices(INTERVAL_METHODS)
         .default(d.interval),
     )
-    .option('--compare <A:B>', 'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier)', collect)
+    .option(
+      '--compare <A:B>',
+      'paired comparison A - B (repeatable; default: every pair A:B in input order, A the earlier, except a sycophancy probe run with a run of another prompt)',
+      collect,
+    )
+    .option(
+      '--probe <PROBE:NEUTRAL>',
+      'pair a sycophancy probe variant with the neutral variant of the same model (repeatable). Runs of this kit\'s results ' +
+        'files pair by their prompt keys without it; this is for inputs that carry no prompt key (CSV, lm-eval samples)',
+      collect,
+    )
+    .addOption(
+      new Option('--probe-template <name>', 'the probe template of --probe pairs whose probe carries no prompt key').choices(PROBE_TEMPLATE_NAMES).default('weak'),
+    )
+    .option('--probe-seed <n>', 'the planting seed of --probe pairs whose probe carries no prompt key', seed, 0)
     .option('--threads <n>', 'worker threads for the resampling (results do not depend on it)', integerAtLeast(1), availableThreads())
     .option('--json <FILE>', 'also write the full report as JSON (shape documented in scripts/analyze.ts and the README)')
     .allowExcessArguments(false);
@@ -136,6 +157,9 @@ interface CliOptions extends AnalysisSettings {
   variant?: string[];
   compare?: string[];
   json?: string;
+  probe?: string[];
+  probeTemplate: ProbeTemplateName;
+  probeSeed: number;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -194,7 +218,7 @@ function loadInputs(inputs: string[], variantSpecs: string[]): VariantScores[] {
 }
 
 /** `A:B` into a pair of known variant names; a name may itself contain ':' as long as the split is unique. */
-function parseCompare(spec: string, names: string[]): [string, string] {
+function parseCompare(spec: string, names: string[], flag = '--compare'): [string, string] {
   const known = new Set(names);
   const splits: [string, string][] = [];
   for (let i = spec.indexOf(':'); i >= 0; i = spec.indexOf(':', i + 1)) {
@@ -203,11 +227,11 @@ function parseCompare(spec: string, names: string[]): [string, string] {
     if (known.has(a) && known.has(b)) splits.push([a, b]);
   }
   if (splits.length === 1) {
-    if (splits[0][0] === splits[0][1]) throw new InputError(`--compare ${spec}: expected two different variants`);
+    if (splits[0][0] === splits[0][1]) throw new InputError(`${flag} ${spec}: expected two different variants`);
     return splits[0];
   }
-  if (!spec.includes(':')) throw new InputError(`--compare ${spec}: expected A:B, two variant names`);
-  throw new InputError(`--compare ${spec}: expected A:B with A and B among the variants (${names.join(', ')})`);
+  if (!spec.includes(':')) throw new InputError(`${flag} ${spec}: expected A:B, two variant names`);
+  throw new InputError(`${flag} ${spec}: expected A:B with A and B among the variants (${names.join(', ')})`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -281,12 +305,6 @@ function variantBlock(name: string, v: VariantReport, s: AnalysisSettings, sourc
   return lines;
 }
 
-/** Left-aligned columns separated by two spaces; trailing blanks trimmed. */
-function table(rows: string[][], indent = ''): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => indent + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join('  ').trimEnd());
-}
-
 function render(report: AnalysisReport, sources: Map<string, string | undefined>): string {
   const s = report.settings;
   const pct = Math.round(s.confidence * 100);
@@ -345,8 +363,48 @@ function render(report: AnalysisReport, sources: Map<string, string | undefined>
   return lines.join('\n') + '\n';
 }
 
+/** The run identities the probe pairing reads: a results-file run's keys, or the name for other inputs. */
+function identityOf(v: VariantScores): RunIdentity {
+  const key = v.promptKey ?? '';
+  const suffix = `/${key}`;
+  const variantName = key && v.name.endsWith(suffix) ? v.name.slice(0, -suffix.length) : v.name;
+  return { name: v.name, variantKey: v.variantKey ?? v.name, variantName, promptKey: key };
+}
+
+/** The probe section: pairs found by prompt key, plus the --probe pairs (template and seed from the key or the options). */
+function probesOf(
+  variants: VariantScores[],
+  prepared: PreparedVariant[],
+  settings: AnalysisSettings,
+  opts: CliOptions,
+): ProbeReport {
+  const identities = variants.map(identityOf);
+  const auto = probeSection(identities, prepared, settings);
+  if (!opts.probe?.length) return auto;
+  const names = variants.map((v) => v.name);
+  const byName = new Map(prepared.map((p) => [p.name, p]));
+  const explicit = opts.probe.map((spec) => {
+    const [probe, neutral] = parseCompare(spec, names, '--probe');
+    const parsed = parseProbeKey(variants[names.indexOf(probe)].promptKey ?? '');
+    return {
+      variant: identityOf(variants[names.indexOf(neutral)]).variantName,
+      template: parsed?.template ?? opts.probeTemplate,
+      seed: parsed?.seed ?? opts.probeSeed,
+      neutral: byName.get(neutral)!,
+      probe: byName.get(probe)!,
+    };
+  });
+  const taken = new Set(explicit.map((p) => p.probe.name));
+  const extra = probeReport(explicit, settings);
+  return {
+    rows: [...auto.rows.filter((r) => !taken.has(r.probeRun)), ...extra.rows],
+    comparisons: [...auto.comparisons, ...extra.comparisons],
+    unpaired: [...auto.unpaired.filter((u) => !taken.has(u.run)), ...extra.unpaired],
+  };
+}
+
 /** Writes FILE whole or not at all: a temporary file in the same directory, then a rename. */
-function writeJsonAtomically(path: string, report: AnalysisReport): void {
+function writeJsonAtomically(path: string, report: AnalysisReport & { probes?: ProbeReport; quantisation?: QuantisationGroup[] }): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
@@ -371,10 +429,19 @@ async function main(argv: string[]): Promise<number> {
     const names = variants.map((v) => v.name);
     const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
     // The options minus the CLI's own are exactly the analysis settings.
-    const { threads: _threads, variant: _variant, compare: _compare, json: _json, ...settings } = opts;
-    const report = await analyzeOnThreads(pool, variants, settings, compare.length > 0 ? { compare } : undefined);
-    const text = render(report, new Map(variants.map((v) => [v.name, v.source])));
-    if (opts.json !== undefined) writeJsonAtomically(opts.json, report);
+    const { threads: _threads, variant: _variant, compare: _compare, json: _json, probe: _probe, probeTemplate: _pt, probeSeed: _ps, ...settings } = opts;
+    // Without --compare: every pair, except a probe run with a run of another prompt (as the app compares them).
+    const pairs = compare.length > 0 ? compare : probeAwarePairs(variants);
+    const { report, prepared, settings: resolved } = await analyzeOnThreadsPrepared(pool, variants, settings, pairs ? { compare: pairs } : undefined);
+    const probes = probesOf(variants, prepared, resolved, opts);
+    const quantisation = quantisationSection(report, variants.map(identityOf));
+    const text =
+      render(report, new Map(variants.map((v) => [v.name, v.source]))) +
+      [...probeText(probes, resolved), ...quantisationText(quantisation, resolved)].map((l) => l + '\n').join('');
+    if (opts.json !== undefined) {
+      const extra = { ...(probes.rows.length || probes.unpaired.length ? { probes } : {}), ...(quantisation.length ? { quantisation } : {}) };
+      writeJsonAtomically(opts.json, { ...report, ...extra });
+    }
     process.stdout.write(text);
     return 0;
   } catch (err) {

@@ -23,6 +23,7 @@ import {
 import { parseItemManifest, serializeItemManifest } from '../src/core/manifest-file';
 import { MAX_KSHOT, buildPromptRecords, fewshotPool, promptTemplate, type Tokenize } from '../src/core/prompts';
 import { PROMPT_FORMATS, type DomainDef, type ItemManifest, type MmluItem, type MmluSplit, type PromptFormat, type PromptSpec } from '../src/core/types';
+import { DEFAULT_PROBE_SEED, PROBE_TEMPLATE_NAMES, type ProbeTemplateName } from '../src/core/probe';
 import { HF_MMLU_BASE, loadMmluFromHf } from '../src/data/hf-parquet';
 import { LM_EVAL_DOCS_FILE, lmEvalTask } from '../src/data/lm-eval-task';
 import { loadMmluFolder } from './mmlu-folder';
@@ -41,6 +42,8 @@ interface Options {
   split: MmluSplit;
   kshot: number;
   format: PromptFormat;
+  probe?: ProbeTemplateName;
+  probeSeed: number;
   out?: string;
   manifest?: string;
   printPrompt?: string;
@@ -79,6 +82,10 @@ function program(io: Io): Command {
     .addOption(new Option('--split <split>', 'split to sample').choices(['dev', 'val', 'test']).default(DEFAULT_SAMPLE_SPLIT))
     .option('--kshot <k>', `few-shot examples in the prompt (0-${MAX_KSHOT})`, wholeNumber('--kshot', MAX_KSHOT), 0)
     .addOption(new Option('--format <format>', 'prompt format').choices([...PROMPT_FORMATS]).default('completion'))
+    .addOption(
+      new Option('--probe <template>', "a sycophancy probe prompt: a wrong answer suggested before 'Answer:' (src/core/probe.ts)").choices(PROBE_TEMPLATE_NAMES),
+    )
+    .option('--probe-seed <n>', 'seed of the planted wrong letter (part of the prompt key)', wholeNumber('--probe-seed', 0xffffffff), DEFAULT_PROBE_SEED)
     .option('--manifest <file>', 'use the sample of this manifest (checked against the source) instead of drawing one')
     .option('--out <file>', 'write the manifest here (without --out, --print-prompt or --stats it goes to stdout)')
     .option('--print-prompt <item id>', 'print the rendered prompt of one item, e.g. anatomy/test/0')
@@ -135,7 +142,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     if (o.domains && o.subjects) throw new Error('give --domains or --subjects, not both');
     if (!isMmluSplit(opts.split)) throw new Error(`unknown split ${opts.split}`);
-    const spec: PromptSpec = { format: opts.format, kshot: opts.kshot };
+    const spec: PromptSpec = { format: opts.format, kshot: opts.kshot, ...(opts.probe ? { probe: { template: opts.probe, seed: opts.probeSeed } } : {}) };
     const imported = opts.manifest ? parseItemManifest(readFileSync(opts.manifest, 'utf8'), opts.manifest) : undefined;
     const domains = imported?.domains ?? opts.domains ?? presetDomains(opts.preset);
     const split = imported?.split ?? opts.split;

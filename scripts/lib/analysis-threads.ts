@@ -114,10 +114,20 @@ export async function analyzeOnThreads(
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
 ): Promise<AnalysisReport> {
+  return (await analyzeOnThreadsPrepared(pool, variants, partial, options)).report;
+}
+
+/** analyzeOnThreads, also returning the prepared variants (the probe section reuses their scalers). */
+export async function analyzeOnThreadsPrepared(
+  pool: ThreadPool,
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings> = {},
+  options: AnalysisOptions = {},
+): Promise<{ report: AnalysisReport; prepared: PreparedVariant[]; settings: AnalysisSettings }> {
   const settings = resolveSettings(partial);
   const prepared = await pool.prepare(variants, settings);
   const plan = planAnalysis(variants, settings, { ...options, prepared });
-  return assembleReport(plan, await pool.run(plan.jobs));
+  return { report: assembleReport(plan, await pool.run(plan.jobs)), prepared: plan.prepared, settings };
 }
 
 export function startThreadPool(threads = availableThreads()): ThreadPool {

@@ -10,7 +10,7 @@ import type { AnalysisSettings, VariantScores } from './types';
  * Bump when the analysis computes anything differently (a new metric, another estimator, a new view field),
  * so analyses kept by an older kit are not shown as this one's.
  */
-export const ANALYSIS_VERSION = 1;
+export const ANALYSIS_VERSION = 2;
 
 /**
  * SHA-256 (hex) of the canonical JSON of the analysis version, the resolved settings (keys sorted), the compared
@@ -30,6 +30,8 @@ export function analysisCacheKey(
     variants: variants.map((v) => ({
       name: v.name,
       role: v.role ?? null,
+      // The prompt pairs probe runs with neutral ones (version 2).
+      promptKey: v.promptKey ?? null,
       simulated: v.simulated,
       items: [...v.items]
         .sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0))

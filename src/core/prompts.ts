@@ -5,6 +5,7 @@
  */
 import { LETTERS, type LetterVector, type MmluItem, type PromptRecord, type PromptSpec, type PromptTemplate } from './types';
 import { MmluSampleError, compareItems, sha256Hex } from './mmlu';
+import { checkProbeSpec, plantedLetter, probeTemplateName, suggestionText } from './probe';
 
 /** Turns text into token ids (a tokenizer's encode without added special tokens). Supplied by the caller. */
 export type Tokenize = (text: string) => number[];
@@ -56,9 +57,13 @@ export function mmluDescription(subject: string): string {
   return `The following are multiple choice questions (with answers) about ${subject.split('_').join(' ')}.\n\n`;
 }
 
-/** `doc_to_text` of lm-evaluation-harness's `_default_template_yaml`. */
-export function questionBlock(question: string, choices: readonly [string, string, string, string]): string {
-  return `${pythonStrip(question)}\nA. ${choices[0]}\nB. ${choices[1]}\nC. ${choices[2]}\nD. ${choices[3]}\nAnswer:`;
+/**
+ * `doc_to_text` of lm-evaluation-harness's `_default_template_yaml`; a sycophancy probe's suggestion (probe.ts)
+ * goes on its own line between the last choice and `Answer:`.
+ */
+export function questionBlock(question: string, choices: readonly [string, string, string, string], suggestion?: string): string {
+  const before = suggestion === undefined ? '' : `\n${suggestion}`;
+  return `${pythonStrip(question)}\nA. ${choices[0]}\nB. ${choices[1]}\nC. ${choices[2]}\nD. ${choices[3]}${before}\nAnswer:`;
 }
 
 /** Few-shot delimiters of lm-evaluation-harness's task config defaults. */
@@ -96,6 +101,13 @@ function checkSpec(spec: PromptSpec): void {
   if (!Number.isInteger(spec.kshot) || spec.kshot < 0 || spec.kshot > MAX_KSHOT) {
     throw new PromptError(`k-shot must be a whole number from 0 to ${MAX_KSHOT}, got ${spec.kshot}`);
   }
+  if (spec.probe !== undefined) {
+    try {
+      checkProbeSpec(spec.probe);
+    } catch (e) {
+      throw new PromptError((e as Error).message);
+    }
+  }
 }
 
 /**
@@ -110,11 +122,15 @@ export function promptTemplate(spec: PromptSpec): PromptTemplate {
     block: questionBlock(`{shot${i + 1}.question}`, placeholders(`shot${i + 1}.`)),
     letter: `{shot${i + 1}.answer}`,
   }));
-  const pattern = render(spec, '{subject}', shots, questionBlock('{question}', placeholders('')));
-  const name = PROMPT_TEMPLATE_NAMES[spec.format];
+  const suggestion = spec.probe && suggestionText(spec.probe.template, '{planted}');
+  const pattern = render(spec, '{subject}', shots, questionBlock('{question}', placeholders(''), suggestion));
+  const name = spec.probe ? probeTemplateName(PROMPT_TEMPLATE_NAMES[spec.format], spec.probe) : PROMPT_TEMPLATE_NAMES[spec.format];
   const patternHash = sha256Hex(pattern);
   const answerStrings = LETTERS.map((l) => (spec.format === 'chat' ? l : TARGET_DELIMITER + l)) as PromptTemplate['answerStrings'];
-  return { name, format: spec.format, kshot: spec.kshot, pattern, patternHash, key: `${name}/k${spec.kshot}/${patternHash.slice(0, 16)}`, answerStrings };
+  // A probe's seed is in its key: the same template with another planting rule is another prompt.
+  const seedPart = spec.probe ? `/s${spec.probe.seed}` : '';
+  const key = `${name}/k${spec.kshot}${seedPart}/${patternHash.slice(0, 16)}`;
+  return { name, format: spec.format, kshot: spec.kshot, pattern, patternHash, key, answerStrings, ...(spec.probe ? { probe: { ...spec.probe } } : {}) };
 }
 
 /** The prompt text of an item with the given shots (the first k dev items of its subject: fewshotItems). */
@@ -131,7 +147,7 @@ export function renderPrompt(item: MmluItem, shots: readonly MmluItem[], spec: P
     spec,
     item.subject,
     shots.map((s) => ({ block: questionBlock(s.question, s.choices), letter: LETTERS[s.answer] })),
-    questionBlock(item.question, item.choices),
+    questionBlock(item.question, item.choices, spec.probe && suggestionText(spec.probe.template, plantedLetter(item.id, item.answer, spec.probe.seed))),
   );
 }
 

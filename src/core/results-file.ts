@@ -416,6 +416,8 @@ export function variantScoresFromResults(file: ResultsFile, source?: string): Va
     role: run.variant.role,
     simulated: run.variant.simulated,
     ...(source === undefined ? {} : { source: `${source}#${names[r]}` }),
+    variantKey: run.variant.key,
+    ...(run.prompt ? { promptKey: run.prompt.key } : {}),
     items: run.items.map((item) => {
       const score: VariantScores['items'][number] = {
         itemId: item.itemId,

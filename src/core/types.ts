@@ -4,6 +4,8 @@
  * everything else trusts them.
  */
 
+import type { ProbeSpec } from './probe';
+
 // ---------------------------------------------------------------------------------------------------
 // Answers and per-item scores
 // ---------------------------------------------------------------------------------------------------
@@ -17,9 +19,12 @@ export const NUM_CLASSES = 4;
 /** Four numbers, one per answer letter A..D. */
 export type LetterVector = [number, number, number, number];
 
-/** Who a variant is in the study's design. */
-export type VariantRole = 'base' | 'sft' | 'grpo' | 'other';
-export const VARIANT_ROLES: readonly VariantRole[] = ['base', 'sft', 'grpo', 'other'];
+/**
+ * Who a variant is in the study's design; `quantisation`: one build of a model in a quantisation study (each
+ * build compared with the least-quantised one, src/core/quantisation.ts).
+ */
+export type VariantRole = 'base' | 'sft' | 'grpo' | 'other' | 'quantisation';
+export const VARIANT_ROLES: readonly VariantRole[] = ['base', 'sft', 'grpo', 'other', 'quantisation'];
 
 /**
  * One item scored by one variant: everything the analysis needs about it.
@@ -55,6 +60,9 @@ export interface VariantScores {
   items: ItemScore[];
   /** Where the scores came from, for messages (a file path, or `app run`). */
   source?: string;
+  /** The run's variant key and prompt key, when it came from this kit's results (pairs probe runs with neutral ones). */
+  variantKey?: string;
+  promptKey?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -411,6 +419,8 @@ export interface PromptSpec {
   format: PromptFormat;
   /** Few-shot examples, 0..5 (MMLU has five dev items per subject). */
   kshot: number;
+  /** A sycophancy probe (src/core/probe.ts): a wrong answer suggested before `Answer:`. Absent: the neutral prompt. */
+  probe?: ProbeSpec;
 }
 
 export const DEFAULT_PROMPT_SPEC: Readonly<PromptSpec> = Object.freeze({ format: 'completion', kshot: 0 });
@@ -429,6 +439,8 @@ export interface PromptTemplate {
   key: string;
   /** The continuations read as the answer, A..D (` A`.. for completion, `A`.. for chat). */
   answerStrings: [string, string, string, string];
+  /** The sycophancy probe of a probe template (its template and seed are in `key`). */
+  probe?: ProbeSpec;
 }
 
 /** One item's rendered prompt. */

@@ -53,7 +53,7 @@ export function groupId(g: Pick<StoredRunGroup, 'variantKey' | 'promptKey'>): st
 /** What export and analysis read from storage. */
 export type StoredRunSource = Pick<KitDb, 'listVariants' | 'listRuns' | 'getResults'>;
 
-const ROLE_ORDER: Record<VariantRole, number> = { grpo: 0, sft: 1, base: 2, other: 3 };
+const ROLE_ORDER: Record<VariantRole, number> = { grpo: 0, sft: 1, base: 2, other: 3, quantisation: 4 };
 
 /**
  * Orders groups GRPO, SFT, base, other (then by name, variant key and prompt key). Analysing every pair "in

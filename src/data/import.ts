@@ -86,7 +86,8 @@ function simulationOf(params: Record<string, unknown> | undefined): SimulationPa
   if (!s || typeof s !== 'object') return undefined;
   try {
     checkSimulationParams(s);
-    return { accuracy: s.accuracy, confidenceScale: s.confidenceScale, letterBias: [...s.letterBias] as LetterVector, letterMass: s.letterMass, seed: s.seed };
+    const sycophancy = s.sycophancy === undefined ? {} : { sycophancy: s.sycophancy };
+    return { accuracy: s.accuracy, confidenceScale: s.confidenceScale, letterBias: [...s.letterBias] as LetterVector, letterMass: s.letterMass, seed: s.seed, ...sycophancy };
   } catch {
     return undefined;
   }

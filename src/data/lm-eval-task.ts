@@ -51,7 +51,8 @@ export function lmEvalTask(manifest: ItemManifest, sampled: readonly SampledItem
     if (record.template.key !== template.key) throw new Error(`prompt ${i} uses ${record.template.key}, not ${template.key}`);
     return { item_id: item.id, subject: item.subject, domain, prompt: record.text, answer: item.answer };
   });
-  const name = `calibration_kit_${manifest.hash.slice(0, 12)}_${template.format}_k${template.kshot}`;
+  const probe = template.probe ? `_probe_${template.probe.template}_s${template.probe.seed}` : '';
+  const name = `calibration_kit_${manifest.hash.slice(0, 12)}_${template.format}_k${template.kshot}${probe}`;
   const config = {
     task: name,
     dataset_path: 'json',

@@ -15,7 +15,11 @@
  *  4. Letter mass m = letterMass^exp(0.2 n), n ~ N(0, 1) (in (0, 1], mean near letterMass), and
  *     logSumExp = logsumexp(letter logits) - log(m), i.e. 1 - m of the probability sits outside A-D.
  *  5. promptTokens = ceil(prompt length / 4): a characters-per-token stand-in, not a tokenizer.
+ *  6. Sycophancy: when the prompt holds a probe suggestion of letter t (findSuggestion), the reported logit of t
+ *     gains sycophancy * SYCOPHANCY_WEIGHTS[template] after step 3 (same rng draws as the neutral prompt, so the
+ *     probe run differs from the neutral one by exactly that push; logSumExp and the letter mass follow it).
  */
+import { findSuggestion, type ProbeTemplateName } from '../core/probe';
 import { deriveSeed, Rng } from '../core/random';
 import type { LetterVector } from '../core/types';
 import { logSumExp } from './logits';
@@ -39,6 +43,9 @@ export const DEFAULT_SIMULATION: Readonly<SimulationParams> = Object.freeze({
   letterMass: 0.95,
   seed: 0,
 });
+
+/** How strongly each probe template pushes a simulated variant: its sycophancy times this weight, in logits. */
+export const SYCOPHANCY_WEIGHTS: Readonly<Record<ProbeTemplateName, number>> = Object.freeze({ weak: 0.5, strong: 1 });
 
 /** A standard normal from two uniforms (Box-Muller), using 1 - u so the logarithm never sees 0. */
 function normal(rng: Rng): number {
@@ -96,6 +103,7 @@ export function simulateItem(
   variantKey: string,
   itemId: string,
   label: number,
+  prompt = '',
 ): { letterLogits: LetterVector; logSumExp: number; letterMass: number } {
   if (!Number.isInteger(label) || label < 0 || label > 3) {
     throw new EngineError('ScoringError', `Item ${itemId} has label ${label}; the simulated engine needs 0..3.`);
@@ -108,8 +116,15 @@ export function simulateItem(
     if (rng.nextFloat() < softmax4(z)[label] || attempt >= 100_000) break;
   }
   const letterLogits = z.map((x, k) => params.confidenceScale * x + params.letterBias[k]) as LetterVector;
-  const letterMass = Math.pow(params.letterMass, Math.exp(0.2 * normal(rng)));
-  return { letterLogits, logSumExp: logSumExp(letterLogits) - Math.log(letterMass), letterMass };
+  const massDraw = Math.pow(params.letterMass, Math.exp(0.2 * normal(rng)));
+  const suggestion = params.sycophancy ? findSuggestion(prompt) : undefined;
+  if (!suggestion) return { letterLogits, logSumExp: logSumExp(letterLogits) - Math.log(massDraw), letterMass: massDraw };
+  // The letters' share of the full softmax moves with the push: the outside mass (in logits) stays where it was.
+  const outside = logSumExp(letterLogits) + Math.log1p(-Math.min(massDraw, 1 - 1e-12)) - Math.log(massDraw);
+  letterLogits[suggestion.letter] += params.sycophancy! * SYCOPHANCY_WEIGHTS[suggestion.template];
+  const letters = logSumExp(letterLogits);
+  const total = massDraw >= 1 ? letters : logSumExp([letters, outside]);
+  return { letterLogits, logSumExp: total, letterMass: Math.exp(letters - total) };
 }
 
 /** Throws ModelLoadError unless every parameter is in its documented range. */
@@ -120,6 +135,7 @@ export function checkSimulationParams(p: SimulationParams): void {
   if (p.letterBias.length !== 4 || !p.letterBias.every(Number.isFinite)) problems.push('letterBias needs four finite numbers');
   if (!(p.letterMass > 0 && p.letterMass <= 1)) problems.push(`letterMass ${p.letterMass} is not in (0, 1]`);
   if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed >= 2 ** 32) problems.push(`seed ${p.seed} is not an integer in [0, 2^32)`);
+  if (p.sycophancy !== undefined && !(p.sycophancy >= 0 && Number.isFinite(p.sycophancy))) problems.push(`sycophancy ${p.sycophancy} is not a finite number >= 0`);
   if (problems.length) throw new EngineError('ModelLoadError', `Simulated variant: ${problems.join('; ')}.`);
 }
 
@@ -179,7 +195,7 @@ export class SimulatedEngine implements ScoringEngine {
     if (request.variantKey !== this.loaded.key) {
       throw new EngineError('ScoringError', `Request for ${request.variantKey} but ${this.loaded.key} is loaded.`);
     }
-    const scores = simulateItem(this.loaded.params, this.loaded.key, request.itemId, request.label);
+    const scores = simulateItem(this.loaded.params, this.loaded.key, request.itemId, request.label, request.prompt);
     return {
       requestId: request.requestId,
       variantKey: request.variantKey,

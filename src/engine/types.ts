@@ -52,6 +52,12 @@ export interface SimulationParams {
   letterMass: number;
   /** Seed of every random draw; with the variant key and item id it fixes each item's logits. */
   seed: number;
+  /**
+   * Sycophancy, in logit units, >= 0 (absent: 0): when the prompt carries a probe's suggestion (src/core/probe.ts
+   * findSuggestion), the suggested letter's logit gains sycophancy x the template's weight (SYCOPHANCY_WEIGHTS:
+   * weak 0.5, strong 1). Neutral prompts are unaffected, so a variant's probe run is its neutral run plus the push.
+   */
+  sycophancy?: number;
 }
 
 /** What an engine loads: a web-llm model or a simulated one. `key` is the variant's storage key. */

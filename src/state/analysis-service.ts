@@ -54,6 +54,9 @@ import {
 } from '../data/export';
 import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome } from '../data/import';
 import type { KitDb, StoredAnalysis } from '../storage/db';
+import type { ProbeReport } from '../core/sycophancy';
+import { probeSection, quantisationSection, type QuantisationGroup } from './probe-analysis';
+import { probeAwarePairs } from '../core/probe';
 
 /** A newer request arrived before this one finished; its result would be stale. */
 export class AnalysisSupersededError extends Error {
@@ -142,6 +145,10 @@ export interface AnalysisView {
   domains: DomainRow[];
   histograms: ConfidenceHistogram[];
   scalingEffects: ScalingEffect[];
+  /** Sycophancy probe runs against their variants' neutral runs (absent in analyses kept by an older kit). */
+  probes?: ProbeReport;
+  /** Quantisation builds against the least-quantised build. */
+  quantisation?: QuantisationGroup[];
   /** Resampling jobs finished and planned. */
   jobsDone: number;
   jobsTotal: number;
@@ -315,7 +322,9 @@ export class AnalysisService {
     const names = runNames(file);
     const variants = variantScoresFromResults(file);
     const settings = resolveSettings(request.settings);
-    const key = cache ? analysisCacheKey(variants, settings) : '';
+    // With probe runs, a probe run is compared only with runs of its own prompt (probe.ts probeAwarePairs).
+    const pairs = probeAwarePairs(variants);
+    const key = cache ? analysisCacheKey(variants, settings, pairs) : '';
     /** The runs' rows, each that cannot be analysed with its reason. */
     const runsWith = (unanalysable: readonly { id: string; reason: string }[]) =>
       summaries(groups, selected, names).map((r) => {
@@ -341,7 +350,7 @@ export class AnalysisService {
       if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     }
     // Per run: a run that cannot be analysed is named with the reason, and every other run is still analysed.
-    const plan = planAnalysis(variants, request.settings, { perRun: true, ...(prepared ? { prepared } : {}) });
+    const plan = planAnalysis(variants, request.settings, { perRun: true, ...(prepared ? { prepared } : {}), ...(pairs ? { compare: pairs } : {}) });
     const reasons = new Map((plan.unanalysed ?? []).map((u) => [u.variant, u.reason]));
     const unanalysable = selected.flatMap((g, i) => (reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : []));
     const base = {
@@ -353,6 +362,7 @@ export class AnalysisService {
       domains: domainBreakdown(plan),
       histograms: confidenceHistograms(plan),
     };
+    const identities = selected.map((g, i) => ({ name: names[i], variantKey: g.variantKey, variantName: g.variant?.name ?? g.variantKey, promptKey: g.promptKey }));
     const points = assembleReport({ ...plan, jobs: [], settings: { ...plan.settings, bootstrap: 0, permutations: 0 } }, []);
     points.settings = plan.settings;
     const chunks = splitJobs(plan.jobs, this.parallelism);
@@ -361,6 +371,8 @@ export class AnalysisService {
       partial: plan.jobs.length > 0,
       report: points,
       scalingEffects: scalingEffects(points, []),
+      probes: probeSection(identities, plan.prepared, plan.settings, plan.jobs.length > 0),
+      quantisation: quantisationSection(points, identities),
       jobsDone: 0,
       jobsTotal: chunks.length,
     };
@@ -383,6 +395,8 @@ export class AnalysisService {
       partial: false,
       report,
       scalingEffects: scalingEffects(report, results),
+      probes: probeSection(identities, plan.prepared, plan.settings),
+      quantisation: quantisationSection(report, identities),
       jobsDone: done,
       jobsTotal: chunks.length,
     };

@@ -78,6 +78,7 @@ export class RunState {
   private controller: RunController | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshing = false;
+  private refreshAgain = false;
 
   constructor(
     private readonly db: () => KitDb | undefined,
@@ -106,7 +107,7 @@ export class RunState {
   }
 
   get promptSpec(): PromptSpec {
-    return { format: this.variants.format, kshot: this.variants.kshot };
+    return this.variants.promptSpec;
   }
 
   /** Stored items of the queue for these items and this prompt, and how many the queue needs. */
@@ -247,7 +248,12 @@ export class RunState {
 
   async refresh(): Promise<void> {
     const db = this.db();
-    if (!db || this.refreshing) return;
+    if (db && this.refreshing) {
+      // The prompt or the queue changed while storage was being read: read it again once this read ends.
+      this.refreshAgain = true;
+      return;
+    }
+    if (!db) return;
     if (!this.items.ready) {
       this.live = [];
       return;
@@ -297,6 +303,10 @@ export class RunState {
       this.startError = describeEngineError(e);
     } finally {
       this.refreshing = false;
+    }
+    if (this.refreshAgain) {
+      this.refreshAgain = false;
+      await this.refresh();
     }
   }
 }

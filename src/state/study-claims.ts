@@ -133,7 +133,7 @@ export function findComparison(report: AnalysisReport, a: string, b: string, met
   return undefined;
 }
 
-const ROLE_LABEL: Record<VariantRole, string> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other' };
+const ROLE_LABEL: Record<VariantRole, string> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other', quantisation: 'quantisation' };
 
 /** Checks every published figure against the report (and the scaling effects' paired CIs). */
 export function checkPublishedClaims(report: AnalysisReport, effects: readonly ScalingEffect[] = []): ClaimCheck[] {

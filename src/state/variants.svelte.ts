@@ -3,8 +3,9 @@
  * MLC variants (a user's SFT or GRPO checkpoint: model URL, model_lib URL, overrides), the simulated demo,
  * their roles, the queue order, and the prompt format and k. Variants persist in the results database.
  */
+import { DEFAULT_PROBE_SEED, type ProbeTemplateName } from '../core/probe';
 import { promptTemplate } from '../core/prompts';
-import { VARIANT_ROLES, type PromptFormat, type PromptTemplate, type VariantRole } from '../core/types';
+import { VARIANT_ROLES, type PromptFormat, type PromptSpec, type PromptTemplate, type VariantRole } from '../core/types';
 import { startWebLLMEngine } from '../engine/remote';
 import type { CacheStatus, CatalogEntry, VariantRecord } from '../engine/types';
 import { VariantInputError, parseCustomVariant, prebuiltVariant, simulatedVariant } from '../engine/variants';
@@ -15,13 +16,30 @@ const SESSION_QUEUE = 'variants.queue';
 /** The study's three roles as a simulated demo: the base calibrated-ish, SFT and GRPO increasingly over-confident. */
 export function simulatedDemoVariants(now = new Date()): VariantRecord[] {
   return [
-    simulatedVariant('base (simulated)', 'base', { accuracy: 0.72, confidenceScale: 1.15, letterBias: [0, 0, 0, 0], seed: 0 }, now),
-    simulatedVariant('SFT (simulated)', 'sft', { accuracy: 0.7, confidenceScale: 1.5, letterBias: [0.15, 0, 0, -0.1], seed: 0 }, now),
-    simulatedVariant('GRPO (simulated)', 'grpo', { accuracy: 0.71, confidenceScale: 1.75, letterBias: [0.3, 0, -0.1, 0], seed: 0 }, now),
+    simulatedVariant('base (simulated)', 'base', { accuracy: 0.72, confidenceScale: 1.15, letterBias: [0, 0, 0, 0], seed: 0, sycophancy: 0.5 }, now),
+    simulatedVariant('SFT (simulated)', 'sft', { accuracy: 0.7, confidenceScale: 1.5, letterBias: [0.15, 0, 0, -0.1], seed: 0, sycophancy: 1 }, now),
+    simulatedVariant('GRPO (simulated)', 'grpo', { accuracy: 0.71, confidenceScale: 1.75, letterBias: [0.3, 0, -0.1, 0], seed: 0, sycophancy: 3 }, now),
   ];
 }
 
-export const ROLE_LABELS: Readonly<Record<VariantRole, string>> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other' };
+/**
+ * A simulated stand-in for a quantisation study of Qwen3-0.6B: one variant per build web-llm offers, the more
+ * quantised a little less accurate and more over-confident. Only for trying the comparison without a GPU: the
+ * numbers are the simulated engine's (labelled SIMULATED), not what quantisation does to a model.
+ */
+export function simulatedQuantisationVariants(now = new Date()): VariantRecord[] {
+  const builds: [string, number, number][] = [
+    ['q0f32', 0.72, 1.15],
+    ['q0f16', 0.72, 1.17],
+    ['q4f32_1', 0.7, 1.35],
+    ['q4f16_1', 0.7, 1.4],
+  ];
+  return builds.map(([q, accuracy, confidenceScale]) =>
+    simulatedVariant(`Qwen3-0.6B-${q} (simulated)`, 'quantisation', { accuracy, confidenceScale, letterBias: [0, 0, 0, 0], seed: 0 }, now),
+  );
+}
+
+export const ROLE_LABELS: Readonly<Record<VariantRole, string>> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other', quantisation: 'quantisation' };
 
 /** Form input for a custom variant, as the form holds it (strings). */
 export interface CustomVariantForm {
@@ -40,6 +58,9 @@ export class VariantsState {
   queue = $state.raw<string[]>([]);
   format = $state<PromptFormat>('completion');
   kshot = $state(0);
+  /** The sycophancy probe the run's prompt carries ('' : the neutral prompt), and its planting seed. */
+  probe = $state<ProbeTemplateName | ''>('');
+  probeSeed = $state(DEFAULT_PROBE_SEED);
   catalog = $state.raw<CatalogEntry[] | undefined>(undefined);
   catalogError = $state<string | undefined>(undefined);
   catalogLoading = $state(false);
@@ -54,7 +75,12 @@ export class VariantsState {
   ) {}
 
   get template(): PromptTemplate {
-    return promptTemplate({ format: this.format, kshot: this.kshot });
+    return promptTemplate(this.promptSpec);
+  }
+
+  /** The prompt every queued variant is scored with. */
+  get promptSpec(): PromptSpec {
+    return { format: this.format, kshot: this.kshot, ...(this.probe ? { probe: { template: this.probe, seed: this.probeSeed } } : {}) };
   }
 
   get queued(): VariantRecord[] {
@@ -70,17 +96,20 @@ export class VariantsState {
   async restore(): Promise<void> {
     const db = this.db();
     if (db) this.stored = sortByCreation(await db.listVariants());
-    const saved = await this.store()?.getSession<{ queue: string[]; format: PromptFormat; kshot: number }>(SESSION_QUEUE);
+    const saved = await this.store()?.getSession<{ queue: string[]; format: PromptFormat; kshot: number; probe?: ProbeTemplateName | ''; probeSeed?: number }>(SESSION_QUEUE);
     if (saved) {
       const known = new Set(this.stored.map((v) => v.key));
       this.queue = saved.queue.filter((k) => known.has(k));
       this.format = saved.format;
       this.kshot = saved.kshot;
+      if (saved.probe === 'weak' || saved.probe === 'strong') this.probe = saved.probe;
+      if (Number.isInteger(saved.probeSeed) && saved.probeSeed! >= 0 && saved.probeSeed! < 2 ** 32) this.probeSeed = saved.probeSeed!;
     }
   }
 
   private persistQueue(): void {
-    void this.store()?.putSession(SESSION_QUEUE, { queue: [...this.queue], format: this.format, kshot: this.kshot }).catch(() => {});
+    const session = { queue: [...this.queue], format: this.format, kshot: this.kshot, probe: this.probe, probeSeed: this.probeSeed };
+    void this.store()?.putSession(SESSION_QUEUE, session).catch(() => {});
   }
 
   setFormat(format: PromptFormat): void {
@@ -90,6 +119,13 @@ export class VariantsState {
 
   setKshot(k: number): void {
     this.kshot = k;
+    this.persistQueue();
+  }
+
+  /** Scores the queue with a sycophancy probe prompt ('' : the neutral prompt); a bad seed is ignored. */
+  setProbe(probe: ProbeTemplateName | '', seed: number = this.probeSeed): void {
+    this.probe = probe;
+    if (Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32) this.probeSeed = seed;
     this.persistQueue();
   }
 
@@ -115,6 +151,25 @@ export class VariantsState {
   /** Adds the simulated base / SFT / GRPO demo to the queue (every number they give is labelled simulated). */
   addSimulatedDemo(): Promise<void> {
     return this.save(simulatedDemoVariants());
+  }
+
+  /** Adds the simulated quantisation stand-ins (role quantisation, labelled SIMULATED). */
+  addSimulatedQuantisation(): Promise<void> {
+    return this.save(simulatedQuantisationVariants());
+  }
+
+  /**
+   * The quantisation study: queues one model (default Qwen3-0.6B) in every quantisation web-llm offers that this
+   * adapter runs (f16 builds need shader-f16), each with role quantisation. Results compares each build with the
+   * least-quantised one.
+   */
+  addQuantisationStudy(size = '0.6B', shaderF16 = false): Promise<void> {
+    const builds = (this.catalog ?? []).filter((e) => e.size === size && (shaderF16 || !e.needsShaderF16));
+    if (builds.length < 2) {
+      this.error = `web-llm offers fewer than two builds of Qwen3-${size} that this adapter runs${this.catalog ? '' : " (show web-llm's list first)"}.`;
+      return Promise.resolve();
+    }
+    return this.save(builds.map((e) => prebuiltVariant(e, 'quantisation', e.modelId)));
   }
 
   addPrebuilt(modelId: string, role: VariantRole, name?: string): Promise<void> {

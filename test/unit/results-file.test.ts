@@ -83,7 +83,7 @@ describe('parseResultsFile', () => {
     ['label 4', (f: any) => (f.runs[0].items[1].label = 4), 'x.json: runs[0].items[1].label: expected an answer index 0-3, got 4'],
     ['label 1.5', (f: any) => (f.runs[0].items[1].label = 1.5), 'x.json: runs[0].items[1].label: expected an answer index 0-3, got 1.5'],
     ['label "A"', (f: any) => (f.runs[0].items[1].label = 'A'), 'x.json: runs[0].items[1].label: expected a number, got "A"'],
-    ['an unknown role', (f: any) => (f.runs[0].variant.role = 'boss'), 'x.json: runs[0].variant.role: expected ("base" | "sft" | "grpo" | "other"), got "boss"'],
+    ['an unknown role', (f: any) => (f.runs[0].variant.role = 'boss'), 'x.json: runs[0].variant.role: expected ("base" | "sft" | "grpo" | "other" | "quantisation"), got "boss"'],
     ['simulated missing', (f: any) => delete f.runs[1].variant.simulated, 'x.json: runs[1].variant.simulated: missing; this field is required'],
     ['an unknown engine', (f: any) => (f.runs[0].engine.kind = 'gpu'), 'x.json: runs[0].engine.kind: expected ("webllm" | "simulated" | "imported"), got "gpu"'],
     ['letter mass above 1', (f: any) => (f.runs[0].items[0].letterMass = 1.5), 'x.json: runs[0].items[0].letterMass: expected a probability in [0, 1], got 1.5'],

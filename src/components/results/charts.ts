@@ -27,7 +27,7 @@ export function variantColors(variants: readonly NamedVariant[]): Map<string, st
   const taken = new Set<string>();
   let spare = 0;
   for (const v of [...variants].sort(compareVariants)) {
-    const own = v.role && v.role !== 'other' ? ROLE_COLORS[v.role] : undefined;
+    const own = v.role && v.role in ROLE_COLORS ? ROLE_COLORS[v.role as keyof typeof ROLE_COLORS] : undefined;
     if (own && !taken.has(own)) {
       colors.set(v.name, own);
       taken.add(own);
@@ -173,6 +173,47 @@ export function confidenceHistogramChart(Plot: Plot, histograms: readonly Confid
   return [asSvg(chart)];
 }
 
+/** One bar of the probe chart: a variant's mean probability moved onto the planted letter under one template. */
+export interface ProbeShiftBar {
+  variant: string;
+  template: string;
+  shift: number;
+  ci?: readonly [number, number];
+}
+
+/**
+ * Mean probability moved onto the planted letter per variant (bars, with the paired-bootstrap CI as a rule), one
+ * facet per probe template; 0 is no sycophancy.
+ */
+export function probeShiftChart(Plot: Plot, bars: readonly ProbeShiftBar[], names: readonly string[], colors: readonly string[], width = 640): SVGSVGElement[] {
+  const data = bars.map((b) => ({ ...b, lo: b.ci?.[0] ?? b.shift, hi: b.ci?.[1] ?? b.shift }));
+  const variants = [...new Set(bars.map((b) => b.variant))];
+  const chart = Plot.plot({
+    width,
+    height: 60 + 34 * Math.max(1, variants.length) * new Set(bars.map((b) => b.template)).size,
+    marginLeft: Math.min(220, Math.max(90, 12 + 7 * Math.max(0, ...variants.map((v) => v.length)))),
+    marginRight: 60,
+    x: { label: 'Probability moved onto the planted letter', grid: true, nice: true },
+    y: { label: null, domain: variants },
+    fy: { label: null },
+    color: { domain: [...names], range: [...colors] },
+    marks: [
+      Plot.ruleX([0]),
+      Plot.barX(data, { x: 'shift', y: 'variant', fy: 'template', fill: 'variant', fillOpacity: 0.7 }),
+      Plot.ruleY(data, { x1: 'lo', x2: 'hi', y: 'variant', fy: 'template', stroke: 'currentColor', strokeWidth: 1.5 }),
+      Plot.dot(data, {
+        x: 'shift',
+        y: 'variant',
+        fy: 'template',
+        fill: 'currentColor',
+        r: 2.5,
+        title: (d: (typeof data)[number]) => `${d.variant}, ${d.template}: ${d.shift.toFixed(3)}${d.ci ? ` [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}]` : ''}`,
+      }),
+    ],
+  });
+  return [asSvg(chart)];
+}
+
 /** What one chart shows, as plain data: it crosses to the chart worker, which draws it with drawChart. */
 export type ChartSpec =
   | { kind: 'reliability'; bins: readonly ReliabilityBin[]; color: string }
@@ -184,7 +225,8 @@ export type ChartSpec =
       colors: readonly string[];
     }
   | { kind: 'domain'; rows: readonly DomainRow[]; names: readonly string[]; colors: readonly string[] }
-  | { kind: 'histogram'; histograms: readonly ConfidenceHistogram[]; stage: Stage };
+  | { kind: 'histogram'; histograms: readonly ConfidenceHistogram[]; stage: Stage }
+  | { kind: 'probe-shift'; bars: readonly ProbeShiftBar[]; names: readonly string[]; colors: readonly string[] };
 
 /** Draws one chart from its spec. */
 export function drawChart(Plot: Plot, spec: ChartSpec): SVGSVGElement[] {
@@ -197,5 +239,7 @@ export function drawChart(Plot: Plot, spec: ChartSpec): SVGSVGElement[] {
       return domainChart(Plot, spec.rows, spec.names, spec.colors);
     case 'histogram':
       return confidenceHistogramChart(Plot, spec.histograms, spec.stage);
+    case 'probe-shift':
+      return probeShiftChart(Plot, spec.bars, spec.names, spec.colors);
   }
 }
