@@ -152,7 +152,7 @@ function readText(path: string): string {
 
 /** The files behind one PATH: the file itself, or a directory's samples files (*.jsonl, sorted by name). */
 function filesAt(path: string): InputFile[] {
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = statSync(path).isDirectory();
   } catch (err) {

@@ -102,7 +102,7 @@ export function simulateItem(
   }
   const s = sharpnessForAccuracy(params.accuracy);
   const rng = new Rng(deriveSeed(params.seed, variantKey, itemId));
-  let z: number[] = [];
+  let z: number[];
   for (let attempt = 0; ; attempt++) {
     z = [0, 1, 2, 3].map(() => s * normal(rng));
     if (rng.nextFloat() < softmax4(z)[label] || attempt >= 100_000) break;

@@ -30,7 +30,7 @@ import {
 } from '../core/metrics';
 import { analysisCacheKey } from '../core/analysis-key';
 import { runNames, variantScoresFromResults } from '../core/results-file';
-import { metricColumn, percentileInterval } from '../core/stats';
+import { metricColumn } from '../core/stats';
 import { bootstrapInterval } from '../core/intervals';
 import {
   METRICS,

@@ -173,7 +173,7 @@ describe('analyze CLI', () => {
     expect(r.status).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
     expect(report.variants.sim.simulated).toBe(true);
-    expect(r.stdout).toMatch(/^sim  \[SIMULATED: scores from the simulated engine, not from a model\]$/m);
+    expect(r.stdout).toMatch(/^sim {2}\[SIMULATED: scores from the simulated engine, not from a model\]$/m);
   }, 120_000);
 
   it('reports smooth ECE at both stages and records the interval method (--interval bca)', () => {
@@ -226,7 +226,7 @@ describe('analyze CLI', () => {
     expect(ece.ece_reduction_pct).toBeCloseTo((100 * (ece.uncalibrated.ece - ece.scaled!.ece)) / ece.uncalibrated.ece, 9);
 
     expect(r.stdout).toMatch(/^SIMULATED variants \(numbers from the simulated engine, not from a model\): sim$/m);
-    expect(r.stdout).toMatch(/^sim  \[SIMULATED: scores from the simulated engine, not from a model\]$/m);
+    expect(r.stdout).toMatch(/^sim {2}\[SIMULATED: scores from the simulated engine, not from a model\]$/m);
     expect(r.stdout).toMatch(/^base$/m);
     expect(r.stdout).toContain('Scaling: matrix scaling with ODIR lambda = 0.01, mu = 0.01, 3-fold cross-fitted');
     expect(r.stdout).toContain('the scaler is not refitted per resample');
