@@ -1,6 +1,6 @@
-/** Reads and parses picked MMLU files off the main thread, and stores the merged pool (src/data/mmlu-files.ts). */
+/** Reads and parses picked MMLU files off the main thread, and stores the merged pool (src/services/mmlu-files.ts). */
 import { expose } from 'comlink';
-import { ITEMS_PER_CHUNK, parseMmluFiles, storeIntoPool, type ItemsWorkerApi } from '../src/data/mmlu-files';
+import { ITEMS_PER_CHUNK, parseMmluFiles, storeIntoPool, type ItemsWorkerApi } from '../src/services/mmlu-files';
 import { openItemDb } from '../src/storage/db';
 
 const api: ItemsWorkerApi = {

@@ -3,8 +3,8 @@
  * direction, whether the CI excludes 0 on that side, and whether the estimate lies in (or its CI reaches) the
  * published range or value. "reproduced" only when all that applies holds. Plain data in and out.
  */
-import type { AnalysisReport, Comparison, Interval, MetricName, Stage, VariantRole } from '../core/types';
-import type { ScalingEffect } from './analysis-service';
+import type { AnalysisReport, Comparison, Interval, MetricName, Stage, VariantRole } from './types';
+import type { ScalingEffect } from '../services/analysis-service';
 
 /** The study's headline figures (Calibration Collapse Under Sycophancy Fine-Tuning, arXiv 2604.10585). */
 export const PUBLISHED = Object.freeze({

@@ -51,8 +51,8 @@ import {
   type ExportOptions,
   type StoredRunGroup,
   type StoredRunSource,
-} from '../data/export';
-import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome } from '../data/import';
+} from './export';
+import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome } from './import';
 import type { KitDb, StoredAnalysis } from '../storage/db';
 
 /** A newer request arrived before this one finished; its result would be stale. */

@@ -6,7 +6,7 @@
  */
 import type { AdapterInfo } from '../core/types';
 import { smallestSuitableModel } from '../engine/catalog';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeEngineError, type DescribedError } from '../core/errors';
 import type { AnswerStrings, LoadProgress, ModelRecordSpec, ScoringMethod, WebLLMWorkerApi } from '../engine/types';
 import type { RunItem } from './run-controller';
 

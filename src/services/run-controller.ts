@@ -6,7 +6,7 @@
  * Plain TypeScript (tested in Node and Chromium); a thin `.svelte.ts` wrapper makes its progress reactive.
  */
 import type { ItemManifest, MmluItem, PromptRecord } from '../core/types';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeEngineError, type DescribedError } from '../core/errors';
 import {
   EngineError,
   RECOVERABLE_ENGINE_ERRORS,

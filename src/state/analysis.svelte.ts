@@ -7,8 +7,8 @@
 import { proxy, wrap, type Remote } from 'comlink';
 import { DEFAULT_ANALYSIS_SETTINGS, type AdapterInfo, type AnalysisSettings, type ItemManifest } from '../core/types';
 import { resolveSettings } from '../core/analysis';
-import type { ExternalVariant } from '../data/import';
-import type { AnalysisView, AnalysisWorkerApi } from './analysis-service';
+import type { ExternalVariant } from '../services/import';
+import type { AnalysisView, AnalysisWorkerApi } from '../services/analysis-service';
 import { version as appVersion, dependencies } from '../../package.json';
 
 export type AnalysisStatus = 'idle' | 'computing' | 'resampling' | 'ready' | 'error';

@@ -3,7 +3,7 @@
  * variants and run, and which step of the path is shown. Components read these and call their methods.
  */
 import { getContext, setContext } from 'svelte';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeEngineError, type DescribedError } from '../core/errors';
 import { openItemDb, openKitDb, requestPersistentStorage, type ItemDb, type KitDb } from '../storage/db';
 import { AppUpdateState } from './app-update.svelte';
 import { EnvironmentState } from './environment.svelte';

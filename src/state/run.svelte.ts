@@ -6,12 +6,12 @@
 import { buildPromptRecords, fewshotPool } from '../core/prompts';
 import { LETTERS, type PromptSpec } from '../core/types';
 import { checkModelRunsOn } from '../engine/catalog';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeEngineError, type DescribedError } from '../core/errors';
 import { startSimulatedEngine, startWebLLMEngine } from '../engine/remote';
 import type { LoadProgress, ModelRecordSpec, VariantRecord } from '../engine/types';
 import { engineVariantOf } from '../engine/variants';
-import { runEngineCheck, type EngineCheckReport } from './engine-check';
-import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from './run-controller';
+import { runEngineCheck, type EngineCheckReport } from '../services/engine-check';
+import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from '../services/run-controller';
 import type { ItemDb, KitDb, StoredResult } from '../storage/db';
 import type { EnvironmentState } from './environment.svelte';
 import type { ItemsState } from './items.svelte';

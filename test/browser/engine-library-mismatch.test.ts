@@ -1,7 +1,7 @@
 import { commands } from 'vitest/browser';
 import { describe, expect, it } from 'vitest';
 import { startWebLLMEngine } from '../../src/engine/remote';
-import { describeEngineError } from '../../src/engine/errors';
+import { describeEngineError } from '../../src/core/errors';
 import { WEBLLM_VERSION } from '../../src/engine/webllm';
 
 declare module 'vitest/browser' {

@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runAnalysisJob } from '../../src/core/analysis';
 import { Rng } from '../../src/core/random';
 import type { VariantRole } from '../../src/core/types';
-import { exportResultsJson, groupId, itemsCsv, buildResultsFile, readStoredRuns, type StoredRunGroup } from '../../src/data/export';
-import { createAnalysisWorkerApi, type AnalysisView } from '../../src/state/analysis-service';
+import { exportResultsJson, groupId, itemsCsv, buildResultsFile, readStoredRuns, type StoredRunGroup } from '../../src/services/export';
+import { createAnalysisWorkerApi, type AnalysisView } from '../../src/services/analysis-service';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
 import { itemIds, simulatedGroup } from '../support/stored-runs';
 

@@ -6,7 +6,7 @@ import type { VariantRole } from '../../src/core/types';
 import { simulateItem } from '../../src/engine/simulated';
 import type { SimulationParams, VariantRecord } from '../../src/engine/types';
 import { simulatedVariant } from '../../src/engine/variants';
-import type { StoredRunGroup } from '../../src/data/export';
+import type { StoredRunGroup } from '../../src/services/export';
 import type { RunRecord, StoredResult } from '../../src/storage/db';
 
 export const PROMPT_KEY = 'mmlu-completion/k0/0123456789abcdef';

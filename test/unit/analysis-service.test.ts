@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeVariants, runAnalysisJob, type AnalysisJob, type AnalysisJobResult } from '../../src/core/analysis';
 import { runNames, variantScoresFromResults } from '../../src/core/results-file';
 import { METRICS, type AnalysisReport, type LetterVector } from '../../src/core/types';
-import { buildResultsFile, groupId, type StoredRunGroup } from '../../src/data/export';
+import { buildResultsFile, groupId, type StoredRunGroup } from '../../src/services/export';
 import {
   AnalysisService,
   AnalysisSupersededError,
@@ -12,8 +12,8 @@ import {
   type AnalysisView,
   type JobRunner,
   type JobWorker,
-} from '../../src/state/analysis-service';
-import { checkPublishedClaims, findComparison } from '../../src/state/study-claims';
+} from '../../src/services/analysis-service';
+import { checkPublishedClaims, findComparison } from '../../src/core/claims';
 import { MemoryRunStore, simulatedGroup, studyGroups } from '../support/stored-runs';
 
 const app = { name: 'kit', version: '0' };

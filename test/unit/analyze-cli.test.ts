@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/random';
 import { METRICS, type AnalysisReport, type ResultsFile } from '../../src/core/types';
-import { itemsCsv } from '../../src/data/export';
+import { itemsCsv } from '../../src/services/export';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (path: string) => join(root, 'test/fixtures', path);

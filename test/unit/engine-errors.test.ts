@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEngineError } from '../../src/engine/errors';
+import { describeEngineError } from '../../src/core/errors';
 import { EngineError } from '../../src/engine/types';
 
 describe('describeEngineError', () => {

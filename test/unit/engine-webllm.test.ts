@@ -6,7 +6,7 @@ import type { AdapterInfo, LetterVector } from '../../src/core/types';
 import type { ProbedAdapter } from '../../src/engine/adapter';
 import { logSumExp } from '../../src/engine/logits';
 import type { CatalogEntry, EngineVariant, LoadProgress, ModelRecordSpec } from '../../src/engine/types';
-import { describeEngineError } from '../../src/engine/errors';
+import { describeEngineError } from '../../src/core/errors';
 import { EngineError } from '../../src/engine/types';
 import { appConfigFor, WEBLLM_VERSION, WebLLMScoringEngine } from '../../src/engine/webllm';
 import { FakeMLCEngine, NamedError, type FakeEngineOptions } from './fake-webllm';

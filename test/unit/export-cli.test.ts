@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAnalysisJob } from '../../src/core/analysis';
 import { parseResultsFile } from '../../src/core/results-file';
-import { exportResultsJson } from '../../src/data/export';
-import { AnalysisService, poolJobRunner } from '../../src/state/analysis-service';
+import { exportResultsJson } from '../../src/services/export';
+import { AnalysisService, poolJobRunner } from '../../src/services/analysis-service';
 import { studyGroups } from '../support/stored-runs';
 
 const run = promisify(execFile);

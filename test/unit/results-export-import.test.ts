@@ -10,8 +10,8 @@ import {
   promptRecordOf,
   readStoredRuns,
   type StoredRunGroup,
-} from '../../src/data/export';
-import { ImportError, importFiles, planImport } from '../../src/data/import';
+} from '../../src/services/export';
+import { ImportError, importFiles, planImport } from '../../src/services/import';
 import { parseLogitsCsv } from '../../src/data/logits-csv';
 import { MemoryRunStore, itemIds, simulatedGroup, studyGroups } from '../support/stored-runs';
 
