@@ -97,6 +97,30 @@ export function topLabel(pred: Predictions): { confidence: Float64Array; correct
   return { confidence, correct };
 }
 
+/** One item's 4-way answer distribution from its raw letter scores, as the metrics see it. */
+export interface LetterDistribution {
+  /** p_k = exp(z_k - logsumexp(z)): bit for bit the row predictionsFromLogits builds. */
+  probs: [number, number, number, number];
+  /** First argmax of p (a tie goes to the earlier letter), as predictedClass. */
+  prediction: number;
+  /** Top-label confidence max_k p_k. */
+  confidence: number;
+}
+
+/**
+ * softmax and top label of one item's raw scores (any additive constant), computed exactly as
+ * predictionsFromLogits and topLabel compute them, so an exported probability or a live count equals the
+ * analysis's own. The one softmax outside the batch functions: every layer that shows a probability calls it.
+ */
+export function letterDistribution(z: ArrayLike<number>): LetterDistribution {
+  const logp = new Float64Array(K);
+  logSoftmaxRow(z, 0, logp, 0);
+  const probs = new Float64Array(K);
+  for (let k = 0; k < K; k++) probs[k] = exp(logp[k]);
+  const prediction = predictedClass(probs, 0);
+  return { probs: [probs[0], probs[1], probs[2], probs[3]], prediction, confidence: probs[prediction] };
+}
+
 /**
  * The equal-width bin of a value in [0, 1]: bins (b/B, (b+1)/B], the first also holding 0. The edge test is
  * made against the edges as computed (b/B in floating point), so a value equal to an edge stays in the bin

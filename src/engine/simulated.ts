@@ -16,6 +16,7 @@
  *     logSumExp = logsumexp(letter logits) - log(m), i.e. 1 - m of the probability sits outside A-D.
  *  5. promptTokens = ceil(prompt length / 4): a characters-per-token stand-in, not a tokenizer.
  */
+import { letterDistribution } from '../core/metrics';
 import { deriveSeed, Rng } from '../core/random';
 import type { LetterVector } from '../core/types';
 import { logSumExp } from './logits';
@@ -47,13 +48,6 @@ function normal(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
-function softmax4(z: readonly number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((x) => Math.exp(x - m));
-  const s = e[0] + e[1] + e[2] + e[3];
-  return e.map((x) => x / s);
-}
-
 /** Fixed normal draws for solving sharpnessForAccuracy: the same on every machine. */
 let calibrationDraws: number[][] | undefined;
 const sharpnessCache = new Map<number, number>();
@@ -74,7 +68,7 @@ export function sharpnessForAccuracy(accuracy: number): number {
   }
   const expectedMax = (s: number) => {
     let total = 0;
-    for (const g of calibrationDraws!) total += Math.max(...softmax4(g.map((x) => s * x)));
+    for (const g of calibrationDraws!) total += letterDistribution(g.map((x) => s * x)).confidence;
     return total / calibrationDraws!.length;
   };
   let lo = 0;
@@ -105,7 +99,7 @@ export function simulateItem(
   let z: number[];
   for (let attempt = 0; ; attempt++) {
     z = [0, 1, 2, 3].map(() => s * normal(rng));
-    if (rng.nextFloat() < softmax4(z)[label] || attempt >= 100_000) break;
+    if (rng.nextFloat() < letterDistribution(z).probs[label] || attempt >= 100_000) break;
   }
   const letterLogits = z.map((x, k) => params.confidenceScale * x + params.letterBias[k]) as LetterVector;
   const letterMass = Math.pow(params.letterMass, Math.exp(0.2 * normal(rng)));

@@ -3,6 +3,7 @@
  * RunController (resume, pause, cancel, stored-as-scored results) with reactive progress, the live per-variant
  * figures read back from storage, and the interrupted run a reload finds. Simulated runs say so everywhere.
  */
+import { letterDistribution } from '../core/metrics';
 import { buildPromptRecords, fewshotPool } from '../core/prompts';
 import { LETTERS, type PromptSpec } from '../core/types';
 import { checkModelRunsOn } from '../engine/catalog';
@@ -39,20 +40,6 @@ export interface RecentItem {
   gold: string;
   predicted: string;
   confidence: number;
-}
-
-function softmaxMax(logits: readonly number[]): { argmax: number; p: number } {
-  let m = -Infinity;
-  let argmax = 0;
-  logits.forEach((x, i) => {
-    if (x > m) {
-      m = x;
-      argmax = i;
-    }
-  });
-  let s = 0;
-  for (const x of logits) s += Math.exp(x - m);
-  return { argmax, p: 1 / s };
 }
 
 const SESSION_SIMULATED = 'run.simulated';
@@ -266,8 +253,8 @@ export class RunState {
         let mass = 0;
         let massN = 0;
         for (const r of rows) {
-          const { argmax, p } = softmaxMax(r.letterLogits);
-          if (argmax === r.label) correct++;
+          const { prediction, confidence: p } = letterDistribution(r.letterLogits);
+          if (prediction === r.label) correct++;
           confidence += p;
           if (r.letterMass !== undefined) {
             mass += r.letterMass;
@@ -290,8 +277,8 @@ export class RunState {
       recent = recent.sort((a, b) => (a.scoredAt < b.scoredAt ? 1 : a.scoredAt > b.scoredAt ? -1 : 0)).slice(0, 6);
       this.live = live;
       this.recent = recent.map((r) => {
-        const { argmax, p } = softmaxMax(r.letterLogits);
-        return { variant: r.variant, itemId: r.itemId, gold: LETTERS[r.label], predicted: LETTERS[argmax], confidence: p };
+        const { prediction, confidence } = letterDistribution(r.letterLogits);
+        return { variant: r.variant, itemId: r.itemId, gold: LETTERS[r.label], predicted: LETTERS[prediction], confidence };
       });
     } catch (e) {
       this.startError = describeEngineError(e);

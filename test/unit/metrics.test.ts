@@ -7,13 +7,16 @@ import {
   debiasedL2CalibrationError,
   equalMassBoundaries,
   equalWidthBin,
+  letterDistribution,
   expectedCalibrationError,
   maximumCalibrationError,
   negativeLogLikelihood,
   predictionsFromLogits,
   predictionsFromProbabilities,
   reliabilityDiagram,
+  topLabel,
 } from '../../src/core/metrics';
+import { Rng } from '../../src/core/random';
 
 const labels = (...ys: number[]) => Uint8Array.from(ys);
 
@@ -188,5 +191,31 @@ describe('edge cases', () => {
     expect(() => expectedCalibrationError(hand, 0)).toThrow(RangeError);
     expect(() => expectedCalibrationError(hand, 2.5)).toThrow(RangeError);
     expect(() => predictionsFromLogits([1, 2, 3], labels(0))).toThrow(RangeError);
+  });
+});
+
+describe('letterDistribution: the one softmax and top label of a single item', () => {
+  it('equals the rows of predictionsFromLogits and topLabel bit for bit', () => {
+    const rng = new Rng(7);
+    const n = 200;
+    const z = Float64Array.from({ length: 4 * n }, () => 20 * rng.nextFloat() - 10);
+    const y = Uint8Array.from({ length: n }, (_, i) => i % 4);
+    const pred = predictionsFromLogits(z, y);
+    const top = topLabel(pred);
+    for (let i = 0; i < n; i++) {
+      const d = letterDistribution(z.subarray(4 * i, 4 * i + 4));
+      expect(d.probs).toEqual(Array.from(pred.probs.subarray(4 * i, 4 * i + 4)));
+      expect(d.confidence).toBe(top.confidence[i]);
+      expect(d.prediction === y[i] ? 1 : 0).toBe(top.correct[i]);
+    }
+  });
+
+  it('gives a tie to the earlier letter, and ignores an additive constant', () => {
+    expect(letterDistribution([1, 1, 0, 0])).toMatchObject({ prediction: 0 });
+    expect(letterDistribution([0, 2, 2, 0])).toMatchObject({ prediction: 1 });
+    const d = letterDistribution([0, Math.log(3), 0, 0]);
+    expect(d.prediction).toBe(1);
+    expect(d.confidence).toBeCloseTo(0.5, 15);
+    expect(letterDistribution([100, 100 + Math.log(3), 100, 100]).confidence).toBeCloseTo(0.5, 12);
   });
 });
