@@ -7,11 +7,13 @@ import { letterDistribution } from '../core/metrics';
 import { buildPromptRecords, fewshotPool } from '../core/prompts';
 import { LETTERS, type PromptSpec } from '../core/types';
 import { checkModelRunsOn } from '../engine/catalog';
-import { describeEngineError, type DescribedError } from '../core/errors';
+import { describeError, type DescribedError } from '../core/errors';
 import { startSimulatedEngine, startWebLLMEngine } from '../engine/remote';
 import type { LoadProgress, ModelRecordSpec, VariantRecord } from '../engine/types';
 import { engineVariantOf } from '../engine/variants';
 import { runEngineCheck, type EngineCheckReport } from '../services/engine-check';
+/** The run's phases, for the views that name them. */
+export type { RunPhase } from '../services/run-controller';
 import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from '../services/run-controller';
 import type { ItemDb, KitDb, StoredResult } from '../storage/db';
 import type { EnvironmentState } from './environment.svelte';
@@ -154,7 +156,7 @@ export class RunState {
       // Refuse a model the adapter cannot run before anything downloads.
       for (const v of plan.variants) if (v.model) checkModelRunsOn(v.model, this.environment.adapter ?? null, this.variants.catalog ?? []);
     } catch (e) {
-      this.startError = describeEngineError(e);
+      this.startError = describeError(e);
       return;
     }
     this.simulated = plan.variants.some((v) => v.simulated);
@@ -203,7 +205,7 @@ export class RunState {
         { onProgress: (p) => (this.engineCheckProgress = p), ...(model ? { model } : {}) },
       );
     } catch (e) {
-      this.engineCheck = { adapter: null, itemsScored: 0, ok: false, error: describeEngineError(e) };
+      this.engineCheck = { adapter: null, itemsScored: 0, ok: false, error: describeError(e) };
     } finally {
       handle.terminate();
       this.checking = false;
@@ -281,7 +283,7 @@ export class RunState {
         return { variant: r.variant, itemId: r.itemId, gold: LETTERS[r.label], predicted: LETTERS[prediction], confidence };
       });
     } catch (e) {
-      this.startError = describeEngineError(e);
+      this.startError = describeError(e);
     } finally {
       this.refreshing = false;
     }

@@ -21,8 +21,6 @@ export function simulatedDemoVariants(now = new Date()): VariantRecord[] {
   ];
 }
 
-export const ROLE_LABELS: Readonly<Record<VariantRole, string>> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other' };
-
 /** Form input for a custom variant, as the form holds it (strings). */
 export interface CustomVariantForm {
   name: string;

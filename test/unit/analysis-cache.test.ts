@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSettings, runAnalysisJob, type AnalysisJob } from '../../src/core/analysis';
 import { analysisCacheKey } from '../../src/core/analysis-key';
-import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, type AnalysisCache, type JobWorker } from '../../src/services/analysis-service';
+import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, type AnalysisCache } from '../../src/services/analysis-service';
+import type { JobWorker } from '../../src/services/analysis-api';
 import type { StoredAnalysis } from '../../src/storage/db';
 import { itemIds, MemoryRunStore, simulatedGroup, studyGroups } from '../support/stored-runs';
 import type { StoredRunGroup } from '../../src/services/export';

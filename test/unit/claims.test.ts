@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AnalysisReport } from '../../src/core/types';
-import { scalingEffects, type ScalingEffect } from '../../src/services/analysis-service';
+import { scalingEffects, type ScalingEffect } from '../../src/core/report-views';
 import { checkPublishedClaims, judgeFigure } from '../../src/core/claims';
 
 // One fixture per case of judgeFigure, then the claims built on it, then the ECE change CI in %.
