@@ -8,8 +8,9 @@
  * - prediction = first argmax of p (a tie goes to the earlier letter); confidence c = max_k p_k;
  *   correct a = [prediction == label].
  * - Equal-width binning with B bins uses the right-closed bins (b/B, (b+1)/B], b = 0..B-1, the first bin also
- *   holding 0 (Guo et al. 2017; the convention of netcal and of most ECE code). A value exactly on an edge b/B
- *   belongs to the bin that ends there.
+ *   holding 0 (Guo et al. 2017). A value exactly on an edge b/B belongs to the bin that ends there, as in
+ *   verified_calibration (Kumar et al. 2019, `get_bin` = `bisect_left` over the upper edges). netcal bins with
+ *   numpy histograms instead, which put an edge value in the bin that starts there; the two agree off the edges.
  * - n = 0 gives NaN for every metric.
  */
 

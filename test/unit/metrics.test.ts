@@ -73,6 +73,23 @@ describe('hand-computed four-item case', () => {
     expect(classwiseCalibrationError(hand, 2)).toBeCloseTo((0.2375 + 0.25 + 0.13 + 0.1175) / 4, 14);
   });
 
+  it('debiased L2 error: a mixed bin pays its variance term, and the result stays below the plug-in error', () => {
+    // Six items, B = 2 equal-mass bins split at (.9 + .95) / 2.
+    //   bin 0: conf .9 x3, correct 1 of 3 -> gap .9 - 1/3, variance (1/3)(2/3)/(3 - 1) = 1/9
+    //   bin 1: conf .95 x3, all correct   -> gap -.05, variance 0
+    const low = [0.9, 0.05, 0.03, 0.02];
+    const high = [0.95, 0.03, 0.01, 0.01];
+    const pred = predictionsFromProbabilities([...low, ...low, ...low, ...high, ...high, ...high], labels(0, 1, 2, 0, 0, 0));
+    const gap0 = 0.9 - 1 / 3;
+    const plugIn = Math.sqrt(0.5 * gap0 ** 2 + 0.5 * 0.05 ** 2);
+    const debiased = Math.sqrt(0.5 * (gap0 ** 2 - 1 / 9) + 0.5 * 0.05 ** 2);
+    expect(debiasedL2CalibrationError(pred, 2)).toBeCloseTo(debiased, 14);
+    expect(debiasedL2CalibrationError(pred, 2)).toBeLessThan(plugIn);
+    // All-correct bins have no variance to remove: then the debiased error is the plug-in one.
+    const sure = predictionsFromProbabilities([...low, ...low, ...high, ...high], labels(0, 0, 0, 0));
+    expect(debiasedL2CalibrationError(sure, 2)).toBeCloseTo(Math.sqrt(0.5 * 0.1 ** 2 + 0.5 * 0.05 ** 2), 14);
+  });
+
   it('debiased L2 error subtracts the per-bin label variance', () => {
     // bins as adaptive ECE; both bins have acc 0 or 1, so the correction is 0
     expect(debiasedL2CalibrationError(hand, 2)).toBeCloseTo(Math.sqrt(0.5 * 0.425 ** 2 + 0.5 * 0.2 ** 2), 14);
