@@ -18,8 +18,14 @@
  *       scaling: { method, folds, lambda, mu, in_sample, resampling: "fixed-calibrated-logits" },
  *       ece_reduction_pct?, accuracy_change_pts? } },
  *     comparisons: [{ a, b, metric, stage: "uncalibrated" | "scaled", diff, ci?, p?, n,
- *                     unmatched: { onlyA, onlyB } }]
+ *                     unmatched: { onlyA, onlyB } }],
+ *     domains: [{ variant, domain, stage, n, accuracy, ece, mce, confidence }],   (core/report-views.ts)
+ *     scalingEffects: [{ variant, eceChange, eceChangeCi?, eceChangePct, eceChangePctCi?,
+ *                        accuracyChangePts, accuracyChangePtsCi? }],
+ *     claims: [{ id, claim, published, value?, ci?, p?, verdict, summary, note?, ... }]   (core/claims.ts)
  *   }
+ * The last three are the results page's per-domain table, scaling effects and published-figure checks,
+ * computed by the same core functions (reportWithViews).
  * Numbers JSON cannot hold (NaN, e.g. an empty bin's accuracy) are written as null.
  *
  * Exit codes: 0 success; 1 bad input or settings (one line on stderr naming the file, the line or field,
@@ -29,14 +35,15 @@ import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from '
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SMOOTH_ECE_MAX_RESAMPLES } from '../src/core/analysis';
-import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
+import { analyzeWithViewsOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
+import type { ClaimCheck } from '../src/core/claims';
+import type { DomainRow, ReportWithViews, ScalingEffect } from '../src/core/report-views';
 import { excludesEstimate } from '../src/core/intervals';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
   INTERVAL_METHODS,
   METRICS,
   SCALING_METHODS,
-  type AnalysisReport,
   type AnalysisSettings,
   type Interval,
   type MetricName,
@@ -286,7 +293,48 @@ function table(rows: string[][], indent = ''): string[] {
   return rows.map((r) => indent + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join('  ').trimEnd());
 }
 
-function render(report: AnalysisReport, sources: Map<string, string | undefined>): string {
+/** The per-domain table (domainBreakdown): one row per variant, stage and domain. */
+function domainLines(domains: readonly DomainRow[]): string[] {
+  if (domains.length === 0) return [];
+  const rows = [['variant', 'stage', 'domain', 'n', 'accuracy', 'ECE', 'MCE', 'confidence']];
+  for (const d of domains) {
+    rows.push([d.variant, d.stage, d.domain, String(d.n), num(d.accuracy), num(d.ece), num(d.mce), num(d.confidence)]);
+  }
+  return ['', 'Per domain (the same bins; no CIs):', ...table(rows, '  ')];
+}
+
+/** What scaling did to each variant (scalingEffects), with paired bootstrap CIs when resampled. */
+function scalingEffectLines(effects: readonly ScalingEffect[], pct: number): string[] {
+  if (effects.length === 0) return [];
+  const rows = [['variant', 'ECE change', `${pct}% CI`, 'ECE change %', `${pct}% CI`, 'accuracy change (points)', `${pct}% CI`]];
+  for (const e of effects) {
+    rows.push([
+      e.variant,
+      signed(e.eceChange),
+      interval(e.eceChangeCi, (x) => signed(x)),
+      signed(e.eceChangePct, 1),
+      interval(e.eceChangePctCi, (x) => signed(x, 1)),
+      signed(e.accuracyChangePts, 2),
+      interval(e.accuracyChangePtsCi, (x) => signed(x, 2)),
+    ]);
+  }
+  return ['', 'Effect of scaling: after - before on the same resampled items (paired):', ...table(rows, '  ')];
+}
+
+/** The study's published figures against this report (checkPublishedClaims), as the results page shows them. */
+function claimLines(claims: readonly ClaimCheck[], pct: number): string[] {
+  if (claims.length === 0) return [];
+  const rows = [['claim', 'published', 'yours', `${pct}% CI`, 'p', 'verdict']];
+  for (const c of claims) {
+    rows.push([c.claim, c.published, num(c.value), interval(c.ci), c.p === undefined ? '' : num(c.p), c.verdict]);
+  }
+  const lines = ['', 'The study\'s published figures:', ...table(rows, '  ')];
+  for (const c of claims) lines.push(`  ${c.id}: ${c.summary}${c.note ? ` (${c.note})` : ''}`);
+  return lines;
+}
+
+function render(views: ReportWithViews, sources: Map<string, string | undefined>): string {
+  const { report } = views;
   const s = report.settings;
   const pct = Math.round(s.confidence * 100);
   const lines: string[] = [];
@@ -341,14 +389,16 @@ function render(report: AnalysisReport, sources: Map<string, string | undefined>
     }
     lines.push(...notes);
   }
+  lines.push(...domainLines(views.domains), ...scalingEffectLines(views.scalingEffects, pct), ...claimLines(views.claims, pct));
   return lines.join('\n') + '\n';
 }
 
 /** Writes FILE whole or not at all: a temporary file in the same directory, then a rename. */
-function writeJsonAtomically(path: string, report: AnalysisReport): void {
+function writeJsonAtomically(path: string, views: ReportWithViews): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const { report, domains, scalingEffects, claims } = views;
   try {
-    writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(tmp, JSON.stringify({ ...report, domains, scalingEffects, claims }, null, 2) + '\n');
     renameSync(tmp, path);
   } catch (err) {
     throw new InputError(`${path}: cannot write the JSON report (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
@@ -371,9 +421,9 @@ async function main(argv: string[]): Promise<number> {
     const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
     // The options minus the CLI's own are exactly the analysis settings.
     const { threads: _threads, variant: _variant, compare: _compare, json: _json, ...settings } = opts;
-    const report = await analyzeOnThreads(pool, variants, settings, compare.length > 0 ? { compare } : undefined);
-    const text = render(report, new Map(variants.map((v) => [v.name, v.source])));
-    if (opts.json !== undefined) writeJsonAtomically(opts.json, report);
+    const views = await analyzeWithViewsOnThreads(pool, variants, settings, compare.length > 0 ? { compare } : undefined);
+    const text = render(views, new Map(variants.map((v) => [v.name, v.source])));
+    if (opts.json !== undefined) writeJsonAtomically(opts.json, views);
     process.stdout.write(text);
     return 0;
   } catch (err) {

@@ -21,6 +21,7 @@ import {
   type AnalysisOptions,
   type PreparedVariant,
 } from '../../src/core/analysis';
+import { reportWithViews, type ReportWithViews } from '../../src/core/report-views';
 import type { AnalysisReport, AnalysisSettings, VariantScores } from '../../src/core/types';
 
 /** A message to a thread: prepare one variant (order, check, fit the scaler) with these settings. */
@@ -114,10 +115,26 @@ export async function analyzeOnThreads(
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
 ): Promise<AnalysisReport> {
+  const { plan, results } = await planAndRun(pool, variants, partial, options);
+  return assembleReport(plan, results);
+}
+
+/** analyzeOnThreads with the views the results page shows beside the report (reportWithViews). */
+export async function analyzeWithViewsOnThreads(
+  pool: ThreadPool,
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings> = {},
+  options: AnalysisOptions = {},
+): Promise<ReportWithViews> {
+  const { plan, results } = await planAndRun(pool, variants, partial, options);
+  return reportWithViews(plan, results);
+}
+
+async function planAndRun(pool: ThreadPool, variants: VariantScores[], partial: Partial<AnalysisSettings>, options: AnalysisOptions) {
   const settings = resolveSettings(partial);
   const prepared = await pool.prepare(variants, settings);
   const plan = planAnalysis(variants, settings, { ...options, prepared });
-  return assembleReport(plan, await pool.run(plan.jobs));
+  return { plan, results: await pool.run(plan.jobs) };
 }
 
 export function startThreadPool(threads = availableThreads()): ThreadPool {

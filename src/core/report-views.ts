@@ -3,7 +3,15 @@
  * the paired effect of scaling, and the records the results page shows. Plain data in and out, so the results
  * page (through the analysis worker) and the CLI print the same numbers.
  */
-import { jackknifeTable, resampleTable, type AnalysisJobResult, type AnalysisPlan, type PreparedVariant } from './analysis';
+import {
+  assembleReport,
+  jackknifeTable,
+  resampleTable,
+  type AnalysisJobResult,
+  type AnalysisPlan,
+  type PreparedVariant,
+} from './analysis';
+import { checkPublishedClaims, type ClaimCheck } from './claims';
 import { bootstrapInterval } from './intervals';
 import {
   accuracy,
@@ -185,4 +193,30 @@ export function scalingEffects(report: AnalysisReport, results: readonly Analysi
     out.push(effect);
   }
   return out;
+}
+
+/** The finished report with every view the results page shows beside it. */
+export interface ReportWithViews {
+  report: AnalysisReport;
+  domains: DomainRow[];
+  histograms: ConfidenceHistogram[];
+  scalingEffects: ScalingEffect[];
+  /** The study's published figures checked against this report (checkPublishedClaims). */
+  claims: ClaimCheck[];
+}
+
+/**
+ * The report of a plan and its finished jobs, with its views: what the analysis service hands the results page
+ * and what the CLI prints and writes, so the two cannot differ.
+ */
+export function reportWithViews(plan: AnalysisPlan, results: AnalysisJobResult[]): ReportWithViews {
+  const report = assembleReport(plan, results);
+  const effects = scalingEffects(report, results);
+  return {
+    report,
+    domains: domainBreakdown(plan),
+    histograms: confidenceHistograms(plan),
+    scalingEffects: effects,
+    claims: checkPublishedClaims(report, effects),
+  };
 }

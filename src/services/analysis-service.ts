@@ -20,6 +20,7 @@ import { analysisCacheKey } from '../core/analysis-key';
 import {
   confidenceHistograms,
   domainBreakdown,
+  reportWithViews,
   scalingEffects,
   type AnalysisRequest,
   type AnalysisView,
@@ -193,12 +194,12 @@ export class AnalysisService {
     });
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     const results = mergeJobResults(chunks, chunkResults);
-    const report = assembleReport(plan, results);
+    const full = reportWithViews(plan, results);
     const view: AnalysisView = {
       ...base,
       partial: false,
-      report,
-      scalingEffects: scalingEffects(report, results),
+      report: full.report,
+      scalingEffects: full.scalingEffects,
       jobsDone: done,
       jobsTotal: chunks.length,
     };
