@@ -7,6 +7,7 @@ import type { AnalysisRequest, AnalysisView } from '../core/report-views';
 import type { AnalysisReport, AnalysisSettings, VariantScores } from '../core/types';
 import type { ExportOptions } from './export';
 import type { ExternalVariant, ImportOutcome } from './import';
+import type { LiveTable, LiveTableRequest } from './live-table';
 
 /** Something that runs one job: a Web Worker's comlink proxy, or a function on this thread in tests. */
 export interface JobWorker {
@@ -37,6 +38,8 @@ export interface AnalysisWorkerApi {
   deleteRun(dbName: string, id: string): Promise<number>;
   /** How many results a stored run (by groupId) holds, for the confirmation before deleting it. */
   countRun(dbName: string, id: string): Promise<number>;
+  /** The run panel's live table of the queue (liveTable), read here so stored results stay off the main thread. */
+  liveTable(dbName: string, request: LiveTableRequest): Promise<LiveTable>;
   /** The per-item CSV of the selected runs (all when absent). */
   exportItemsCsv(dbName: string, selection?: string[]): Promise<string>;
   /**

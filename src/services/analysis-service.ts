@@ -41,6 +41,7 @@ import {
   type StoredRunSource,
 } from './export';
 import { importFiles, type ImportInput } from './import';
+import { liveTable } from './live-table';
 
 /** A newer request arrived before this one finished; its result would be stale. */
 export class AnalysisSupersededError extends Error {
@@ -267,7 +268,7 @@ export function poolJobRunner(workers: readonly JobWorker[]): JobRunner {
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
 export interface RunDatabase
-  extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup'>, Partial<AnalysisCache> {
+  extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup' | 'getResults'>, Partial<AnalysisCache> {
   readonly isClosed: boolean;
 }
 
@@ -319,6 +320,9 @@ export function createAnalysisWorkerApi(options: {
     async exportResults(dbName, { selection, report, ...options }) {
       const groups = await selected(dbName, selection);
       return exportResultsJson(groups, { ...options, ...(report ? { analysis: { report } } : {}) });
+    },
+    async liveTable(dbName, request) {
+      return liveTable(await open(dbName), request);
     },
     async exportItemsCsv(dbName, selection) {
       const groups = await selected(dbName, selection);
