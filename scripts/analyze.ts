@@ -18,8 +18,14 @@
  *       scaling: { method, folds, lambda, mu, in_sample, resampling: "fixed-calibrated-logits" },
  *       ece_reduction_pct?, accuracy_change_pts? } },
  *     comparisons: [{ a, b, metric, stage: "uncalibrated" | "scaled", diff, ci?, p?, n,
- *                     unmatched: { onlyA, onlyB } }]
+ *                     unmatched: { onlyA, onlyB } }],
+ *     domains: [{ variant, domain, stage, n, accuracy, ece, mce, confidence }],   (core/report-views.ts)
+ *     scalingEffects: [{ variant, eceChange, eceChangeCi?, eceChangePct, eceChangePctCi?,
+ *                        accuracyChangePts, accuracyChangePtsCi? }],
+ *     claims: [{ id, claim, published, value?, ci?, p?, verdict, summary, note?, ... }]   (core/claims.ts)
  *   }
+ * The last three are the results page's per-domain table, scaling effects and published-figure checks,
+ * computed by the same core functions (reportWithViews).
  *   plus, when probe runs or quantisation builds are among the inputs (see the README):
  *     probes: { rows: [ProbeRow of src/core/sycophancy.ts], comparisons: [ProbeComparison], unpaired: [{ run, reason }] },
  *     quantisation: [{ promptKey, reference, rows: [QuantisationRow of src/core/quantisation.ts] }]
@@ -32,18 +38,19 @@ import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from '
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SMOOTH_ECE_MAX_RESAMPLES, type PreparedVariant } from '../src/core/analysis';
-import { analyzeOnThreadsPrepared, availableThreads, startThreadPool } from './lib/analysis-threads';
+import { analyzeWithViewsOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
 import { probeText, quantisationText, table } from './lib/probe-text';
+import type { ClaimCheck } from '../src/core/claims';
 import { PROBE_TEMPLATE_NAMES, parseProbeKey, probeAwarePairs, type ProbeTemplateName } from '../src/core/probe';
+import type { DomainRow, ReportWithViews, ScalingEffect } from '../src/core/report-views';
 import { probeReport, type ProbeReport } from '../src/core/sycophancy';
-import { probeSection, quantisationSection, type QuantisationGroup, type RunIdentity } from '../src/state/probe-analysis';
+import { probeSection, quantisationSection, type QuantisationGroup, type RunIdentity } from '../src/core/probe-analysis';
 import { excludesEstimate } from '../src/core/intervals';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
   INTERVAL_METHODS,
   METRICS,
   SCALING_METHODS,
-  type AnalysisReport,
   type AnalysisSettings,
   type Interval,
   type MetricName,
@@ -176,7 +183,7 @@ function readText(path: string): string {
 
 /** The files behind one PATH: the file itself, or a directory's samples files (*.jsonl, sorted by name). */
 function filesAt(path: string): InputFile[] {
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = statSync(path).isDirectory();
   } catch (err) {
@@ -305,7 +312,48 @@ function variantBlock(name: string, v: VariantReport, s: AnalysisSettings, sourc
   return lines;
 }
 
-function render(report: AnalysisReport, sources: Map<string, string | undefined>): string {
+/** The per-domain table (domainBreakdown): one row per variant, stage and domain. */
+function domainLines(domains: readonly DomainRow[]): string[] {
+  if (domains.length === 0) return [];
+  const rows = [['variant', 'stage', 'domain', 'n', 'accuracy', 'ECE', 'MCE', 'confidence']];
+  for (const d of domains) {
+    rows.push([d.variant, d.stage, d.domain, String(d.n), num(d.accuracy), num(d.ece), num(d.mce), num(d.confidence)]);
+  }
+  return ['', 'Per domain (the same bins; no CIs):', ...table(rows, '  ')];
+}
+
+/** What scaling did to each variant (scalingEffects), with paired bootstrap CIs when resampled. */
+function scalingEffectLines(effects: readonly ScalingEffect[], pct: number): string[] {
+  if (effects.length === 0) return [];
+  const rows = [['variant', 'ECE change', `${pct}% CI`, 'ECE change %', `${pct}% CI`, 'accuracy change (points)', `${pct}% CI`]];
+  for (const e of effects) {
+    rows.push([
+      e.variant,
+      signed(e.eceChange),
+      interval(e.eceChangeCi, (x) => signed(x)),
+      signed(e.eceChangePct, 1),
+      interval(e.eceChangePctCi, (x) => signed(x, 1)),
+      signed(e.accuracyChangePts, 2),
+      interval(e.accuracyChangePtsCi, (x) => signed(x, 2)),
+    ]);
+  }
+  return ['', 'Effect of scaling: after - before on the same resampled items (paired):', ...table(rows, '  ')];
+}
+
+/** The study's published figures against this report (checkPublishedClaims), as the results page shows them. */
+function claimLines(claims: readonly ClaimCheck[], pct: number): string[] {
+  if (claims.length === 0) return [];
+  const rows = [['claim', 'published', 'yours', `${pct}% CI`, 'p', 'verdict']];
+  for (const c of claims) {
+    rows.push([c.claim, c.published, num(c.value), interval(c.ci), c.p === undefined ? '' : num(c.p), c.verdict]);
+  }
+  const lines = ['', 'The study\'s published figures:', ...table(rows, '  ')];
+  for (const c of claims) lines.push(`  ${c.id}: ${c.summary}${c.note ? ` (${c.note})` : ''}`);
+  return lines;
+}
+
+function render(views: ReportWithViews, sources: Map<string, string | undefined>): string {
+  const { report } = views;
   const s = report.settings;
   const pct = Math.round(s.confidence * 100);
   const lines: string[] = [];
@@ -360,6 +408,7 @@ function render(report: AnalysisReport, sources: Map<string, string | undefined>
     }
     lines.push(...notes);
   }
+  lines.push(...domainLines(views.domains), ...scalingEffectLines(views.scalingEffects, pct), ...claimLines(views.claims, pct));
   return lines.join('\n') + '\n';
 }
 
@@ -404,10 +453,15 @@ function probesOf(
 }
 
 /** Writes FILE whole or not at all: a temporary file in the same directory, then a rename. */
-function writeJsonAtomically(path: string, report: AnalysisReport & { probes?: ProbeReport; quantisation?: QuantisationGroup[] }): void {
+function writeJsonAtomically(
+  path: string,
+  views: ReportWithViews,
+  extra: { probes?: ProbeReport; quantisation?: QuantisationGroup[] } = {},
+): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const { report, domains, scalingEffects, claims } = views;
   try {
-    writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(tmp, JSON.stringify({ ...report, ...extra, domains, scalingEffects, claims }, null, 2) + '\n');
     renameSync(tmp, path);
   } catch (err) {
     throw new InputError(`${path}: cannot write the JSON report (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
@@ -432,15 +486,15 @@ async function main(argv: string[]): Promise<number> {
     const { threads: _threads, variant: _variant, compare: _compare, json: _json, probe: _probe, probeTemplate: _pt, probeSeed: _ps, ...settings } = opts;
     // Without --compare: every pair, except a probe run with a run of another prompt (as the app compares them).
     const pairs = compare.length > 0 ? compare : probeAwarePairs(variants);
-    const { report, prepared, settings: resolved } = await analyzeOnThreadsPrepared(pool, variants, settings, pairs ? { compare: pairs } : undefined);
+    const { views, prepared, settings: resolved } = await analyzeWithViewsOnThreads(pool, variants, settings, pairs ? { compare: pairs } : undefined);
     const probes = probesOf(variants, prepared, resolved, opts);
-    const quantisation = quantisationSection(report, variants.map(identityOf));
+    const quantisation = quantisationSection(views.report, variants.map(identityOf));
     const text =
-      render(report, new Map(variants.map((v) => [v.name, v.source]))) +
+      render(views, new Map(variants.map((v) => [v.name, v.source]))) +
       [...probeText(probes, resolved), ...quantisationText(quantisation, resolved)].map((l) => l + '\n').join('');
     if (opts.json !== undefined) {
       const extra = { ...(probes.rows.length || probes.unpaired.length ? { probes } : {}), ...(quantisation.length ? { quantisation } : {}) };
-      writeJsonAtomically(opts.json, { ...report, ...extra });
+      writeJsonAtomically(opts.json, views, extra);
     }
     process.stdout.write(text);
     return 0;

@@ -4,7 +4,7 @@
  */
 import { expose, transfer } from 'comlink';
 import { prepareVariant, runAnalysisJob, type AnalysisJob } from '../src/core/analysis';
-import type { JobWorker } from '../src/state/analysis-service';
+import type { JobWorker } from '../src/services/analysis-api';
 
 const api: Required<JobWorker> = {
   async run(job: AnalysisJob) {

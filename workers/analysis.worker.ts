@@ -1,6 +1,7 @@
 /** The analysis off the main thread: reads stored runs, plans, and hands resampling jobs to a pool of job workers. */
 import { expose, wrap } from 'comlink';
-import { createAnalysisWorkerApi, type AnalysisWorkerApi, type JobWorker } from '../src/state/analysis-service';
+import { createAnalysisWorkerApi } from '../src/services/analysis-service';
+import type { AnalysisWorkerApi, JobWorker } from '../src/services/analysis-api';
 import { openKitDb } from '../src/storage/db';
 
 const api: AnalysisWorkerApi = createAnalysisWorkerApi({

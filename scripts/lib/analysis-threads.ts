@@ -21,6 +21,7 @@ import {
   type AnalysisOptions,
   type PreparedVariant,
 } from '../../src/core/analysis';
+import { reportWithViews, type ReportWithViews } from '../../src/core/report-views';
 import type { AnalysisReport, AnalysisSettings, VariantScores } from '../../src/core/types';
 
 /** A message to a thread: prepare one variant (order, check, fit the scaler) with these settings. */
@@ -114,20 +115,29 @@ export async function analyzeOnThreads(
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
 ): Promise<AnalysisReport> {
-  return (await analyzeOnThreadsPrepared(pool, variants, partial, options)).report;
+  const { plan, results } = await planAndRun(pool, variants, partial, options);
+  return assembleReport(plan, results);
 }
 
-/** analyzeOnThreads, also returning the prepared variants (the probe section reuses their scalers). */
-export async function analyzeOnThreadsPrepared(
+/**
+ * analyzeOnThreads with the views the results page shows beside the report (reportWithViews), and the prepared
+ * variants and resolved settings (the probe section reuses their scalers).
+ */
+export async function analyzeWithViewsOnThreads(
   pool: ThreadPool,
   variants: VariantScores[],
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
-): Promise<{ report: AnalysisReport; prepared: PreparedVariant[]; settings: AnalysisSettings }> {
+): Promise<{ views: ReportWithViews; prepared: PreparedVariant[]; settings: AnalysisSettings }> {
+  const { plan, results, settings } = await planAndRun(pool, variants, partial, options);
+  return { views: reportWithViews(plan, results), prepared: plan.prepared, settings };
+}
+
+async function planAndRun(pool: ThreadPool, variants: VariantScores[], partial: Partial<AnalysisSettings>, options: AnalysisOptions) {
   const settings = resolveSettings(partial);
   const prepared = await pool.prepare(variants, settings);
   const plan = planAnalysis(variants, settings, { ...options, prepared });
-  return { report: assembleReport(plan, await pool.run(plan.jobs)), prepared: plan.prepared, settings };
+  return { plan, settings, results: await pool.run(plan.jobs) };
 }
 
 export function startThreadPool(threads = availableThreads()): ThreadPool {

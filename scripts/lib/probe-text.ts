@@ -1,10 +1,10 @@
 /**
  * The analyze CLI's text for the sycophancy probe and the quantisation study (the numbers come from
- * src/state/probe-analysis.ts, as in the app), and the column layout every table of the CLI uses.
+ * src/core/probe-analysis.ts, as in the app), and the column layout every table of the CLI uses.
  */
 import type { ProbeEstimate, ProbeReport } from '../../src/core/sycophancy';
 import type { AnalysisSettings } from '../../src/core/types';
-import type { QuantisationGroup } from '../../src/state/probe-analysis';
+import type { QuantisationGroup } from '../../src/core/probe-analysis';
 
 /** Left-aligned columns separated by two spaces; trailing blanks trimmed. */
 export function table(rows: string[][], indent = ''): string[] {

@@ -41,7 +41,6 @@ import {
   bootstrapMetrics,
   metricColumn,
   pairedPermutationTest,
-  percentileInterval,
   permutationExtremes,
   permutationP,
 } from './stats';

@@ -8,8 +8,9 @@
  * - prediction = first argmax of p (a tie goes to the earlier letter); confidence c = max_k p_k;
  *   correct a = [prediction == label].
  * - Equal-width binning with B bins uses the right-closed bins (b/B, (b+1)/B], b = 0..B-1, the first bin also
- *   holding 0 (Guo et al. 2017; the convention of netcal and of most ECE code). A value exactly on an edge b/B
- *   belongs to the bin that ends there.
+ *   holding 0 (Guo et al. 2017). A value exactly on an edge b/B belongs to the bin that ends there, as in
+ *   verified_calibration (Kumar et al. 2019, `get_bin` = `bisect_left` over the upper edges). netcal bins with
+ *   numpy histograms instead, which put an edge value in the bin that starts there; the two agree off the edges.
  * - n = 0 gives NaN for every metric.
  */
 
@@ -95,6 +96,30 @@ export function topLabel(pred: Predictions): { confidence: Float64Array; correct
     correct[i] = k === pred.labels[i] ? 1 : 0;
   }
   return { confidence, correct };
+}
+
+/** One item's 4-way answer distribution from its raw letter scores, as the metrics see it. */
+export interface LetterDistribution {
+  /** p_k = exp(z_k - logsumexp(z)): bit for bit the row predictionsFromLogits builds. */
+  probs: [number, number, number, number];
+  /** First argmax of p (a tie goes to the earlier letter), as predictedClass. */
+  prediction: number;
+  /** Top-label confidence max_k p_k. */
+  confidence: number;
+}
+
+/**
+ * softmax and top label of one item's raw scores (any additive constant), computed exactly as
+ * predictionsFromLogits and topLabel compute them, so an exported probability or a live count equals the
+ * analysis's own. The one softmax outside the batch functions: every layer that shows a probability calls it.
+ */
+export function letterDistribution(z: ArrayLike<number>): LetterDistribution {
+  const logp = new Float64Array(K);
+  logSoftmaxRow(z, 0, logp, 0);
+  const probs = new Float64Array(K);
+  for (let k = 0; k < K; k++) probs[k] = exp(logp[k]);
+  const prediction = predictedClass(probs, 0);
+  return { probs: [probs[0], probs[1], probs[2], probs[3]], prediction, confidence: probs[prediction] };
 }
 
 /**

@@ -4,7 +4,7 @@
  * from different prompts apart.
  */
 import { LETTERS, type LetterVector, type MmluItem, type PromptRecord, type PromptSpec, type PromptTemplate } from './types';
-import { MmluSampleError, compareItems, sha256Hex } from './mmlu';
+import { compareItems, sha256Hex } from './mmlu';
 import { checkProbeSpec, plantedLetter, probeTemplateName, suggestionText } from './probe';
 
 /** Turns text into token ids (a tokenizer's encode without added special tokens). Supplied by the caller. */

@@ -124,7 +124,7 @@ export class Rng {
     let s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
     const threshold = (4294967296 - n) % n;
     for (let i = 0; i < count; i++) {
-      let m = 0, hi = 0;
+      let m: number, hi: number;
       for (;;) {
         // xoshiro128** step, exactly as nextUint32.
         const x = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;

@@ -25,6 +25,14 @@ export type LetterVector = [number, number, number, number];
  */
 export type VariantRole = 'base' | 'sft' | 'grpo' | 'other' | 'quantisation';
 export const VARIANT_ROLES: readonly VariantRole[] = ['base', 'sft', 'grpo', 'other', 'quantisation'];
+/** How each role is written on screen, in exports and in the CLI (the study's own names). */
+export const ROLE_LABELS: Readonly<Record<VariantRole, string>> = {
+  base: 'base',
+  sft: 'SFT',
+  grpo: 'GRPO',
+  other: 'other',
+  quantisation: 'quantisation',
+};
 
 /**
  * One item scored by one variant: everything the analysis needs about it.
@@ -453,4 +461,77 @@ export interface PromptRecord {
   letterTokenIds?: LetterVector;
   /** Length of `text` in tokens, when a tokenizer was given. */
   tokenCount?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Variants as stored: how to load each (engine/ loads them, storage/ keeps them).
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * How an item's letter logits were obtained.
+ * - `logit-processor`: the raw next-token logits of the four letter tokens, read by a web-llm LogitProcessor
+ *   before logit_bias and temperature, plus the log-sum-exp over the whole vocabulary.
+ * - `logprobs-bias`: web-llm's top-4 logprobs at temperature 1 with logit_bias +100 on the four letters, which
+ *   is the exact 4-way log-softmax (no letter mass).
+ * - `simulated`: the simulated engine's generative model; never a model's output.
+ */
+export type ScoringMethod = 'logit-processor' | 'logprobs-bias' | 'simulated';
+
+/** A web-llm model record in the kit's words (prebuilt from web-llm's list, or a user's custom variant). */
+export interface ModelRecordSpec {
+  /** web-llm model_id, unique within the app config (e.g. `Qwen3-0.6B-q4f16_1-MLC`). */
+  modelId: string;
+  /** Absolute URL of the MLC weights folder; web-llm appends `resolve/main/` unless present. */
+  modelUrl: string;
+  /** Absolute URL of the compiled model library (.wasm). */
+  modelLibUrl: string;
+  /** mlc-chat-config overrides, e.g. `{ context_window_size: 4096 }`. */
+  overrides?: Record<string, number | string | boolean>;
+  /** VRAM web-llm says the model needs, in MB (prebuilt records only). */
+  vramRequiredMB?: number;
+  /** WebGPU features the record declares (web-llm checks these itself). */
+  requiredFeatures?: string[];
+}
+
+/**
+ * The documented generative model of the simulated engine (see simulated.ts for the exact construction).
+ * Defaults: DEFAULT_SIMULATION.
+ */
+export interface SimulationParams {
+  /** Expected top-1 accuracy of the (calibrated) beliefs, in (0.25, 1). */
+  accuracy: number;
+  /**
+   * Multiplies the calibrated logits: 1 is calibrated, > 1 over-confident, < 1 under-confident. Temperature
+   * scaling with T = confidenceScale undoes it exactly; it never changes the argmax.
+   */
+  confidenceScale: number;
+  /** Added to the letters' logits after scaling, A..D, in logit units (a preference for a letter). */
+  letterBias: LetterVector;
+  /** Mean probability put on the four letters under the full-vocabulary softmax, in (0, 1]. */
+  letterMass: number;
+  /** Seed of every random draw; with the variant key and item id it fixes each item's logits. */
+  seed: number;
+  /**
+   * Sycophancy, in logit units, >= 0 (absent: 0): when the prompt carries a probe's suggestion (src/core/probe.ts
+   * findSuggestion), the suggested letter's logit gains sycophancy x the template's weight (SYCOPHANCY_WEIGHTS:
+   * weak 0.5, strong 1). Neutral prompts are unaffected, so a variant's probe run is its neutral run plus the push.
+   */
+  sycophancy?: number;
+}
+
+/** A variant as the kit stores and exports it: the results file's variant plus how to load it. */
+export interface VariantRecord {
+  /** Storage key, stable across sessions. */
+  key: string;
+  name: string;
+  role: VariantRole;
+  /** True for the simulated engine; carried into every run, result and export. */
+  simulated: boolean;
+  engine: 'webllm' | 'simulated';
+  /** For web-llm variants. */
+  model?: ModelRecordSpec & { quantization?: string; prebuilt?: boolean };
+  /** For simulated variants. */
+  simulation?: SimulationParams;
+  /** ISO 8601 creation time. */
+  createdAt: string;
 }

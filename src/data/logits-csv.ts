@@ -11,7 +11,7 @@ export const LOGITS_CSV_REQUIRED = ['item_id', 'label', 'logit_A', 'logit_B', 'l
 /** Columns read when present; any other column is ignored. */
 export const LOGITS_CSV_OPTIONAL = ['subject', 'domain', 'letter_mass'] as const;
 /**
- * Provenance columns of the kit's per-item CSV (src/data/export.ts itemsCsv), read when present: whose scores a
+ * Provenance columns of the kit's per-item CSV (src/services/export.ts itemsCsv), read when present: whose scores a
  * row holds (`variant`, `variant_key`, `role`, `prompt_key`), the `engine` and whether they are `simulated`
  * (`SIMULATED`, or `no`). Rows are grouped into runs by variant key (else variant name) and prompt key.
  */

@@ -20,6 +20,7 @@
  *     probe run differs from the neutral one by exactly that push; logSumExp and the letter mass follow it).
  */
 import { findSuggestion, type ProbeTemplateName } from '../core/probe';
+import { letterDistribution } from '../core/metrics';
 import { deriveSeed, Rng } from '../core/random';
 import type { LetterVector } from '../core/types';
 import { logSumExp } from './logits';
@@ -54,13 +55,6 @@ function normal(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
-function softmax4(z: readonly number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((x) => Math.exp(x - m));
-  const s = e[0] + e[1] + e[2] + e[3];
-  return e.map((x) => x / s);
-}
-
 /** Fixed normal draws for solving sharpnessForAccuracy: the same on every machine. */
 let calibrationDraws: number[][] | undefined;
 const sharpnessCache = new Map<number, number>();
@@ -81,7 +75,7 @@ export function sharpnessForAccuracy(accuracy: number): number {
   }
   const expectedMax = (s: number) => {
     let total = 0;
-    for (const g of calibrationDraws!) total += Math.max(...softmax4(g.map((x) => s * x)));
+    for (const g of calibrationDraws!) total += letterDistribution(g.map((x) => s * x)).confidence;
     return total / calibrationDraws!.length;
   };
   let lo = 0;
@@ -110,10 +104,10 @@ export function simulateItem(
   }
   const s = sharpnessForAccuracy(params.accuracy);
   const rng = new Rng(deriveSeed(params.seed, variantKey, itemId));
-  let z: number[] = [];
+  let z: number[];
   for (let attempt = 0; ; attempt++) {
     z = [0, 1, 2, 3].map(() => s * normal(rng));
-    if (rng.nextFloat() < softmax4(z)[label] || attempt >= 100_000) break;
+    if (rng.nextFloat() < letterDistribution(z).probs[label] || attempt >= 100_000) break;
   }
   const letterLogits = z.map((x, k) => params.confidenceScale * x + params.letterBias[k]) as LetterVector;
   const massDraw = Math.pow(params.letterMass, Math.exp(0.2 * normal(rng)));

@@ -3,62 +3,14 @@
  * records that cross it, and the named errors an engine can raise. Type-only apart from the error class, so
  * the main thread, the workers and Node tests all import it without pulling in web-llm.
  */
-import type { AdapterInfo, LetterVector, VariantRole } from '../core/types';
+import type { EngineErrorName } from '../core/errors';
+import type { AdapterInfo, LetterVector, ModelRecordSpec, ScoringMethod, SimulationParams } from '../core/types';
+
+// The records a variant is stored as live in core (storage keeps them too); re-exported for the engine's callers.
+export type { ModelRecordSpec, ScoringMethod, SimulationParams, VariantRecord } from '../core/types';
 
 /** The four continuations read as the answer, A..D (e.g. ` A`.. for a completion prompt, `A`.. for chat). */
 export type AnswerStrings = readonly [string, string, string, string];
-
-/**
- * How an item's letter logits were obtained.
- * - `logit-processor`: the raw next-token logits of the four letter tokens, read by a web-llm LogitProcessor
- *   before logit_bias and temperature, plus the log-sum-exp over the whole vocabulary.
- * - `logprobs-bias`: web-llm's top-4 logprobs at temperature 1 with logit_bias +100 on the four letters, which
- *   is the exact 4-way log-softmax (no letter mass).
- * - `simulated`: the simulated engine's generative model; never a model's output.
- */
-export type ScoringMethod = 'logit-processor' | 'logprobs-bias' | 'simulated';
-
-/** A web-llm model record in the kit's words (prebuilt from web-llm's list, or a user's custom variant). */
-export interface ModelRecordSpec {
-  /** web-llm model_id, unique within the app config (e.g. `Qwen3-0.6B-q4f16_1-MLC`). */
-  modelId: string;
-  /** Absolute URL of the MLC weights folder; web-llm appends `resolve/main/` unless present. */
-  modelUrl: string;
-  /** Absolute URL of the compiled model library (.wasm). */
-  modelLibUrl: string;
-  /** mlc-chat-config overrides, e.g. `{ context_window_size: 4096 }`. */
-  overrides?: Record<string, number | string | boolean>;
-  /** VRAM web-llm says the model needs, in MB (prebuilt records only). */
-  vramRequiredMB?: number;
-  /** WebGPU features the record declares (web-llm checks these itself). */
-  requiredFeatures?: string[];
-}
-
-/**
- * The documented generative model of the simulated engine (see simulated.ts for the exact construction).
- * Defaults: DEFAULT_SIMULATION.
- */
-export interface SimulationParams {
-  /** Expected top-1 accuracy of the (calibrated) beliefs, in (0.25, 1). */
-  accuracy: number;
-  /**
-   * Multiplies the calibrated logits: 1 is calibrated, > 1 over-confident, < 1 under-confident. Temperature
-   * scaling with T = confidenceScale undoes it exactly; it never changes the argmax.
-   */
-  confidenceScale: number;
-  /** Added to the letters' logits after scaling, A..D, in logit units (a preference for a letter). */
-  letterBias: LetterVector;
-  /** Mean probability put on the four letters under the full-vocabulary softmax, in (0, 1]. */
-  letterMass: number;
-  /** Seed of every random draw; with the variant key and item id it fixes each item's logits. */
-  seed: number;
-  /**
-   * Sycophancy, in logit units, >= 0 (absent: 0): when the prompt carries a probe's suggestion (src/core/probe.ts
-   * findSuggestion), the suggested letter's logit gains sycophancy x the template's weight (SYCOPHANCY_WEIGHTS:
-   * weak 0.5, strong 1). Neutral prompts are unaffected, so a variant's probe run is its neutral run plus the push.
-   */
-  sycophancy?: number;
-}
 
 /** What an engine loads: a web-llm model or a simulated one. `key` is the variant's storage key. */
 export type EngineVariant =
@@ -208,41 +160,12 @@ export interface SimulatedWorkerApi extends ScoringEngine {
   setFaults(faults: SimulatedFaults): Promise<void>;
 }
 
-/** A variant as the kit stores and exports it: the results file's variant plus how to load it. */
-export interface VariantRecord {
-  /** Storage key, stable across sessions. */
-  key: string;
-  name: string;
-  role: VariantRole;
-  /** True for the simulated engine; carried into every run, result and export. */
-  simulated: boolean;
-  engine: 'webllm' | 'simulated';
-  /** For web-llm variants. */
-  model?: ModelRecordSpec & { quantization?: string; prebuilt?: boolean };
-  /** For simulated variants. */
-  simulation?: SimulationParams;
-  /** ISO 8601 creation time. */
-  createdAt: string;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Named errors. They cross worker boundaries by name (comlink keeps name, message and stack), so callers
 // switch on `name`, never on instanceof.
 // ---------------------------------------------------------------------------------------------------
 
-export const ENGINE_ERROR_NAMES = [
-  'WebGPUNotAvailableError',
-  'ShaderF16SupportError',
-  'FeatureSupportError',
-  'DeviceLostError',
-  'WorkerCrashedError',
-  'LetterTokenError',
-  'ModelLoadError',
-  'ModelLibraryMismatchError',
-  'ModelNotLoadedError',
-  'ScoringError',
-] as const;
-export type EngineErrorName = (typeof ENGINE_ERROR_NAMES)[number];
+export { ENGINE_ERROR_NAMES, type EngineErrorName } from '../core/errors';
 
 /** An engine failure with a distinct name and a message a person can act on. */
 export class EngineError extends Error {

@@ -7,8 +7,11 @@
 import { proxy, wrap, type Remote } from 'comlink';
 import { DEFAULT_ANALYSIS_SETTINGS, type AdapterInfo, type AnalysisSettings, type ItemManifest } from '../core/types';
 import { resolveSettings } from '../core/analysis';
-import type { ExternalVariant } from '../data/import';
-import type { AnalysisView, AnalysisWorkerApi } from './analysis-service';
+import { describeError } from '../core/errors';
+import type { ExternalVariant } from '../services/import';
+import type { AnalysisView } from '../core/report-views';
+import type { AnalysisWorkerApi } from '../services/analysis-api';
+import { DB_NAME } from '../storage/db';
 import { version as appVersion, dependencies } from '../../package.json';
 
 export type AnalysisStatus = 'idle' | 'computing' | 'resampling' | 'ready' | 'error';
@@ -19,7 +22,10 @@ export interface PickedFile {
   as?: ExternalVariant;
 }
 
-export interface AnalysisControllerOptions {
+/** The database the Results page reads when it is given none: the kit's own. */
+export const DEFAULT_DB_NAME = DB_NAME;
+
+export interface AnalysisStateOptions {
   /** Name of the kit's IndexedDB database (KitDb.name). */
   dbName: string;
   /** The worker API; the default starts workers/analysis.worker.ts. */
@@ -52,9 +58,9 @@ export function startAnalysisWorker(): { api: Remote<AnalysisWorkerApi>; termina
   return { api: wrap<AnalysisWorkerApi>(worker), terminate: () => worker.terminate() };
 }
 
-const errorText = (e: unknown) => (e instanceof Error || (typeof e === 'object' && e && 'message' in e) ? String((e as Error).message) : String(e));
+const errorText = (e: unknown) => describeError(e).message;
 
-export class AnalysisController {
+export class AnalysisState {
   /** The settings the view was (or is being) computed with. */
   settings = $state<AnalysisSettings>({ ...DEFAULT_ANALYSIS_SETTINGS });
   /** groupIds to analyse; undefined analyses every stored run (new ones included). */
@@ -83,7 +89,7 @@ export class AnalysisController {
   private poller: ReturnType<typeof setInterval> | undefined;
   private disposed = false;
 
-  constructor(options: AnalysisControllerOptions) {
+  constructor(options: AnalysisStateOptions) {
     this.dbName = options.dbName;
     if (options.worker) {
       this.api = options.worker;

@@ -3,7 +3,7 @@
  * variants and run, and which step of the path is shown. Components read these and call their methods.
  */
 import { getContext, setContext } from 'svelte';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeError, type DescribedError } from '../core/errors';
 import { openItemDb, openKitDb, requestPersistentStorage, type ItemDb, type KitDb } from '../storage/db';
 import { AppUpdateState } from './app-update.svelte';
 import { EnvironmentState } from './environment.svelte';
@@ -63,7 +63,7 @@ export class AppState {
       await this.run.restoreSettings();
       await this.run.refresh();
     } catch (e) {
-      this.storageError = describeEngineError(e);
+      this.storageError = describeError(e);
     }
     await environment;
     this.restored = true;

@@ -21,9 +21,9 @@ import { parseItemManifest, serializeItemManifest } from '../core/manifest-file'
 import { fewshotItems, fewshotPool, renderPrompt } from '../core/prompts';
 import type { ItemManifest, MmluItem, PromptSpec } from '../core/types';
 import type { HfLoadProgress } from '../data/hf-parquet';
-import { SESSION_POOL, type ItemsWorkerApi, type MmluFileInput, type PoolSource, type StoredPool } from '../data/mmlu-files';
+import { SESSION_POOL, type ItemsWorkerApi, type MmluFileInput, type PoolSource, type StoredPool } from '../services/mmlu-files';
 
-export type { PoolSource } from '../data/mmlu-files';
+export type { PoolSource } from '../services/mmlu-files';
 import type { ItemDb } from '../storage/db';
 
 

@@ -4,58 +4,39 @@
  * figures read back from storage, and the interrupted run a reload finds. Simulated runs say so everywhere.
  */
 import { buildPromptRecords, fewshotPool } from '../core/prompts';
-import { LETTERS, type PromptSpec } from '../core/types';
+import type { PromptSpec } from '../core/types';
 import { checkModelRunsOn } from '../engine/catalog';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeError, type DescribedError } from '../core/errors';
 import { startSimulatedEngine, startWebLLMEngine } from '../engine/remote';
 import type { LoadProgress, ModelRecordSpec, VariantRecord } from '../engine/types';
 import { engineVariantOf } from '../engine/variants';
-import { runEngineCheck, type EngineCheckReport } from './engine-check';
-import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from './run-controller';
-import type { ItemDb, KitDb, StoredResult } from '../storage/db';
+import { runEngineCheck, type EngineCheckReport } from '../services/engine-check';
+/** The run's phases, for the views that name them. */
+export type { RunPhase } from '../services/run-controller';
+import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from '../services/run-controller';
+import type { ItemDb, KitDb } from '../storage/db';
 import type { EnvironmentState } from './environment.svelte';
 import type { ItemsState } from './items.svelte';
+import { startAnalysisWorker } from './analysis.svelte';
+import type { Remote } from 'comlink';
+import type { AnalysisWorkerApi } from '../services/analysis-api';
+import { liveTable, type LiveTable, type LiveTableRequest, type RecentItem, type VariantLive } from '../services/live-table';
 import type { VariantsState } from './variants.svelte';
 
 
-/** What storage holds of one queued variant for the current items and prompt. */
-export interface VariantLive {
-  key: string;
-  name: string;
-  role: VariantRecord['role'];
-  simulated: boolean;
-  stored: number;
-  total: number;
-  /** Over the stored items (undefined before the first). */
-  accuracy?: number;
-  meanConfidence?: number;
-  meanLetterMass?: number;
-}
-
-/** One recently stored item, for the live list. */
-export interface RecentItem {
-  variant: string;
-  itemId: string;
-  gold: string;
-  predicted: string;
-  confidence: number;
-}
-
-function softmaxMax(logits: readonly number[]): { argmax: number; p: number } {
-  let m = -Infinity;
-  let argmax = 0;
-  logits.forEach((x, i) => {
-    if (x > m) {
-      m = x;
-      argmax = i;
-    }
-  });
-  let s = 0;
-  for (const x of logits) s += Math.exp(x - m);
-  return { argmax, p: 1 / s };
-}
+export type { RecentItem, VariantLive } from '../services/live-table';
 
 const SESSION_SIMULATED = 'run.simulated';
+
+/** The live table read in an analysis worker started on first use; where Workers are missing, here. */
+function workerLiveTables(): (db: KitDb, request: LiveTableRequest) => Promise<LiveTable> {
+  let api: Remote<AnalysisWorkerApi> | undefined;
+  return async (db, request) => {
+    if (typeof Worker === 'undefined') return liveTable(db, request);
+    api ??= startAnalysisWorker().api;
+    return api.liveTable(db.name, request);
+  };
+}
 
 export class RunState {
   progress = $state.raw<RunProgress>(IDLE_PROGRESS);
@@ -87,6 +68,8 @@ export class RunState {
     private readonly variants: VariantsState,
     /** Where small settings persist (the item database's session store). */
     private readonly sessions: () => ItemDb | undefined = () => undefined,
+    /** Reads the live table; by default in the analysis worker, so stored results stay off the main thread. */
+    private readonly liveTables: (db: KitDb, request: LiveTableRequest) => Promise<LiveTable> = workerLiveTables(),
   ) {}
 
   /** Sets the simulated delay and stores it, so a reload keeps it. */
@@ -168,7 +151,7 @@ export class RunState {
       // Refuse a model the adapter cannot run before anything downloads.
       for (const v of plan.variants) if (v.model) checkModelRunsOn(v.model, this.environment.adapter ?? null, this.variants.catalog ?? []);
     } catch (e) {
-      this.startError = describeEngineError(e);
+      this.startError = describeError(e);
       return;
     }
     this.simulated = plan.variants.some((v) => v.simulated);
@@ -217,7 +200,7 @@ export class RunState {
         { onProgress: (p) => (this.engineCheckProgress = p), ...(model ? { model } : {}) },
       );
     } catch (e) {
-      this.engineCheck = { adapter: null, itemsScored: 0, ok: false, error: describeEngineError(e) };
+      this.engineCheck = { adapter: null, itemsScored: 0, ok: false, error: describeError(e) };
     } finally {
       handle.terminate();
       this.checking = false;
@@ -260,47 +243,17 @@ export class RunState {
     }
     this.refreshing = true;
     try {
-      const promptKey = this.variants.template.key;
-      const wanted = new Set(this.items.sampled.map((s) => s.item.id));
-      const total = wanted.size;
-      const live: VariantLive[] = [];
-      let recent: (StoredResult & { variant: string })[] = [];
-      for (const v of this.variants.queued) {
-        const rows = (await db.getResults(v.key, promptKey)).filter((r) => wanted.has(r.itemId));
-        let correct = 0;
-        let confidence = 0;
-        let mass = 0;
-        let massN = 0;
-        for (const r of rows) {
-          const { argmax, p } = softmaxMax(r.letterLogits);
-          if (argmax === r.label) correct++;
-          confidence += p;
-          if (r.letterMass !== undefined) {
-            mass += r.letterMass;
-            massN++;
-          }
-        }
-        const n = rows.length;
-        live.push({
-          key: v.key,
-          name: v.name,
-          role: v.role,
-          simulated: v.simulated,
-          stored: n,
-          total,
-          ...(n ? { accuracy: correct / n, meanConfidence: confidence / n } : {}),
-          ...(massN ? { meanLetterMass: mass / massN } : {}),
-        });
-        recent.push(...rows.map((r) => ({ ...r, variant: v.name })));
-      }
-      recent = recent.sort((a, b) => (a.scoredAt < b.scoredAt ? 1 : a.scoredAt > b.scoredAt ? -1 : 0)).slice(0, 6);
-      this.live = live;
-      this.recent = recent.map((r) => {
-        const { argmax, p } = softmaxMax(r.letterLogits);
-        return { variant: r.variant, itemId: r.itemId, gold: LETTERS[r.label], predicted: LETTERS[argmax], confidence: p };
-      });
+      const request: LiveTableRequest = {
+        promptKey: this.variants.template.key,
+        itemIds: this.items.sampled.map((s) => s.item.id),
+        variants: this.variants.queued.map(({ key, name, role, simulated }) => ({ key, name, role, simulated })),
+        recent: 6,
+      };
+      const table = await this.liveTables(db, request);
+      this.live = table.live;
+      this.recent = table.recent;
     } catch (e) {
-      this.startError = describeEngineError(e);
+      this.startError = describeError(e);
     } finally {
       this.refreshing = false;
     }

@@ -39,8 +39,6 @@ export function simulatedQuantisationVariants(now = new Date()): VariantRecord[]
   );
 }
 
-export const ROLE_LABELS: Readonly<Record<VariantRole, string>> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other', quantisation: 'quantisation' };
-
 /** Form input for a custom variant, as the form holds it (strings). */
 export interface CustomVariantForm {
   name: string;

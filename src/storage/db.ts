@@ -5,8 +5,8 @@
  * stores nothing of its batch and leaves every earlier result as it was.
  */
 import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { AdapterInfo, EngineKind, LetterVector, ResultsItem } from '../core/types';
-import type { ScoringMethod, VariantRecord } from '../engine/types';
+import type { StorageErrorName } from '../core/errors';
+import type { AdapterInfo, EngineKind, LetterVector, ResultsItem, ScoringMethod, VariantRecord } from '../core/types';
 
 export const DB_NAME = 'calibration-kit';
 /** 2 added the `analyses` store (finished analyses, a cache); every record of version 1 is kept as it is. */
@@ -37,7 +37,7 @@ export interface RunRecord {
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;
-  /** The error that stopped the run, by name (see describeEngineError). */
+  /** The error that stopped the run, by name (see describeError). */
   error?: { name: string; message: string };
 }
 
@@ -78,9 +78,7 @@ interface KitSchema extends DBSchema {
   results: { key: [string, string, string]; value: StoredResult; indexes: { byRun: [string, string] } };
 }
 
-export type StorageErrorName = 'StorageQuotaError' | 'StorageUnavailableError' | 'StorageBlockedError' | 'StorageWriteError';
-
-/** A storage failure with a distinct name (see describeEngineError for the action shown to a person). */
+/** A storage failure with a distinct name (see describeError in core/errors.ts for the action shown to a person). */
 export class StorageError extends Error {
   override readonly name: StorageErrorName;
   constructor(name: StorageErrorName, message: string) {

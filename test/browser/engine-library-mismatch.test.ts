@@ -1,7 +1,7 @@
 import { commands } from 'vitest/browser';
 import { describe, expect, it } from 'vitest';
 import { startWebLLMEngine } from '../../src/engine/remote';
-import { describeEngineError } from '../../src/engine/errors';
+import { describeError } from '../../src/core/errors';
 import { WEBLLM_VERSION } from '../../src/engine/webllm';
 
 declare module 'vitest/browser' {
@@ -26,7 +26,7 @@ describe('a model library built for another web-llm', () => {
       expect(error.message).toContain("does not link with this kit's web-llm 0.2.86");
       expect(error.message).toContain('v0_2_86/base');
       expect(error.message).toMatch(/LinkError|function import requires a callable/);
-      expect(describeEngineError(error).action).toMatch(/another web-llm version/);
+      expect(describeError(error).action).toMatch(/another web-llm version/);
     } finally {
       handle.terminate();
     }

@@ -3,9 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import { analyzeVariants } from '../../src/core/analysis';
 import { variantScoresFromResults } from '../../src/core/results-file';
-import { buildResultsFile, exportResultsJson, readStoredRuns, type StoredRunGroup } from '../../src/data/export';
-import { importFiles } from '../../src/data/import';
-import { AnalysisController, startAnalysisWorker } from '../../src/state/analysis.svelte';
+import { buildResultsFile, exportResultsJson, readStoredRuns, type StoredRunGroup } from '../../src/services/export';
+import { importFiles } from '../../src/services/import';
+import { AnalysisState, startAnalysisWorker } from '../../src/state/analysis.svelte';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
 import { DEFAULT_ANALYSIS_SETTINGS } from '../../src/core/types';
 import ResultsPage from '../../src/components/results/ResultsPage.svelte';
@@ -120,7 +120,7 @@ describe('the results page', () => {
     const csv = `item_id,label,logit_A,logit_B,logit_C,logit_D,domain\n${items.map((it, i) => `${it.itemId},${'ABCD'[it.label]},${i % 3},1,0,0.5,<i>dom</i>`).join('\n')}\n`;
     await importFiles(db, [{ file: { name: 'x.csv', text: csv }, as: { name: '<script>alert(1)</script>', role: 'sft' } }]);
 
-    const controller = new AnalysisController({ dbName: db.name, pollMs: 0, debounceMs: 0 });
+    const controller = new AnalysisState({ dbName: db.name, pollMs: 0, debounceMs: 0 });
     stops.push(() => controller.dispose());
     const target = document.createElement('div');
     document.body.append(target);
@@ -155,7 +155,7 @@ describe('the settings on the results page', () => {
   it('refuses an invalid value at its field, marks the table stale, and recomputes once typing settles', async () => {
     const db = await freshDb();
     await store(db, studyGroups(30));
-    const controller = new AnalysisController({ dbName: db.name, pollMs: 0, debounceMs: 300, settings: { ...DEFAULT_ANALYSIS_SETTINGS, bootstrap: 50, permutations: 0 } });
+    const controller = new AnalysisState({ dbName: db.name, pollMs: 0, debounceMs: 300, settings: { ...DEFAULT_ANALYSIS_SETTINGS, bootstrap: 50, permutations: 0 } });
     stops.push(() => controller.dispose());
     const target = document.createElement('div');
     document.body.append(target);

@@ -8,8 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runAnalysisJob } from '../../src/core/analysis';
 import { Rng } from '../../src/core/random';
 import type { VariantRole } from '../../src/core/types';
-import { exportResultsJson, groupId, itemsCsv, buildResultsFile, readStoredRuns, type StoredRunGroup } from '../../src/data/export';
-import { createAnalysisWorkerApi, type AnalysisView } from '../../src/state/analysis-service';
+import { exportResultsJson, groupId, itemsCsv, buildResultsFile, readStoredRuns, type StoredRunGroup } from '../../src/services/export';
+import { createAnalysisWorkerApi } from '../../src/services/analysis-service';
+import type { AnalysisView } from '../../src/core/report-views';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
 import { itemIds, simulatedGroup } from '../support/stored-runs';
 

@@ -3,7 +3,7 @@ import { Rng } from '../../src/core/random';
 import { startSimulatedEngine, type EngineHandle } from '../../src/engine/remote';
 import type { SimulatedFaults, SimulatedWorkerApi } from '../../src/engine/types';
 import { simulatedVariant } from '../../src/engine/variants';
-import { RunController, type ControlledEngine, type RunItem, type RunPlan, type RunProgress } from '../../src/state/run-controller';
+import { RunController, type ControlledEngine, type RunItem, type RunPlan, type RunProgress } from '../../src/services/run-controller';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
 
 // Real Workers running the simulated engine, real IndexedDB: every interruption must end with exactly the

@@ -48,7 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await waitForServer(url, server);
   } catch (e) {
     server.kill();
-    throw new Error(`${(e as Error).message}\n${output}`);
+    throw new Error(`${(e as Error).message}\n${output}`, { cause: e });
   }
   project.provide('appUrl', url);
   return async () => {

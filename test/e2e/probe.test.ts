@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { ProbeReport } from '../../src/core/sycophancy';
-import type { QuantisationGroup } from '../../src/state/probe-analysis';
+import type { QuantisationGroup } from '../../src/core/probe-analysis';
 import { showWebllmCatalog } from './static-host';
 import {
   afterRecompute,

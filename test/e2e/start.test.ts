@@ -25,7 +25,8 @@ describe('npm start', () => {
         const timer = setTimeout(() => reject(new Error(`no URL printed:\n${output}`)), 60_000);
         const onData = (d: Buffer) => {
           output += d;
-          const m = /Local:\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output.replace(/\x1b\[[0-9;]*m/g, ''));
+          // eslint-disable-next-line no-control-regex -- strips the ANSI colour codes (ESC [ ... m) of Vite's output
+          const m = /Local:\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output.replace(/\u001b\[[0-9;]*m/g, ''));
           if (m) {
             clearTimeout(timer);
             resolve(m[1]);

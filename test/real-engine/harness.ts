@@ -4,9 +4,9 @@
  * agreement, determinism, the engine check pointed at a custom model) and for exporting what the app stored.
  */
 import { version as appVersion, dependencies } from '../../package.json';
-import { exportResultsJson, readStoredRuns } from '../../src/data/export';
+import { exportResultsJson, readStoredRuns } from '../../src/services/export';
 import { startWebLLMEngine } from '../../src/engine/remote';
-import { runEngineCheck } from '../../src/state/engine-check';
+import { runEngineCheck } from '../../src/services/engine-check';
 import { openKitDb } from '../../src/storage/db';
 
 /**

@@ -22,7 +22,7 @@ import { renderPrompt } from '../../src/core/prompts';
 import { DEFAULT_PROMPT_SPEC, type LetterVector } from '../../src/core/types';
 import { softwareAdapterName } from '../../src/engine/adapter';
 import type { ItemLetterScore } from '../../src/engine/types';
-import type { EngineCheckReport } from '../../src/state/engine-check';
+import type { EngineCheckReport } from '../../src/services/engine-check';
 import { dumpResults, freshContext, launch, mmluCsvPaths, type DumpedResult } from '../e2e/support';
 import type { RealEngineHarness } from './harness';
 import {

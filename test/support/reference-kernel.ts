@@ -4,7 +4,7 @@
  */
 
 import { NUM_CLASSES as K, METRICS } from '../../src/core/types';
-import type { Interval, MetricName } from '../../src/core/types';
+import type { Interval } from '../../src/core/types';
 import { equalWidthBin, predictedClass, type Predictions } from '../../src/core/metrics';
 import { Rng } from '../../src/core/random';
 import type { AnalysisJob, AnalysisJobResult } from '../../src/core/analysis';

@@ -6,7 +6,7 @@ import type { VariantRole } from '../../src/core/types';
 import { simulateItem } from '../../src/engine/simulated';
 import type { SimulationParams, VariantRecord } from '../../src/engine/types';
 import { simulatedVariant } from '../../src/engine/variants';
-import type { StoredRunGroup } from '../../src/data/export';
+import type { StoredRunGroup } from '../../src/services/export';
 import type { RunRecord, StoredResult } from '../../src/storage/db';
 
 export const PROMPT_KEY = 'mmlu-completion/k0/0123456789abcdef';
@@ -105,7 +105,11 @@ export class MemoryRunStore {
   }
   async deleteRunGroup(variantKey: string, promptKey: string) {
     let deleted = 0;
-    for (const [key, r] of this.results) if (r.variantKey === variantKey && r.promptKey === promptKey) (this.results.delete(key), deleted++);
+    for (const [key, r] of this.results) {
+      if (r.variantKey !== variantKey || r.promptKey !== promptKey) continue;
+      this.results.delete(key);
+      deleted++;
+    }
     for (const [key, r] of this.runs) if (r.variantKey === variantKey && r.promptKey === promptKey) this.runs.delete(key);
     return deleted;
   }
@@ -128,10 +132,16 @@ export class MemoryRunStore {
     const variants = new Map(this.variants);
     const runs = new Map(this.runs);
     const results = new Map(this.results);
-    for (const v of records.variants) if (!variants.has(v.key)) (variants.set(v.key, v), counts.variantsAdded++);
+    for (const v of records.variants) {
+      if (variants.has(v.key)) continue;
+      variants.set(v.key, v);
+      counts.variantsAdded++;
+    }
     for (const r of records.runs) {
       const key = JSON.stringify([r.variantKey, r.promptKey, r.manifestHash]);
-      if (!runs.has(key)) (runs.set(key, r), counts.runsAdded++);
+      if (runs.has(key)) continue;
+      runs.set(key, r);
+      counts.runsAdded++;
     }
     for (const r of records.results) {
       const key = JSON.stringify([r.variantKey, r.promptKey, r.itemId]);

@@ -2,10 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSettings, runAnalysisJob, type AnalysisJob } from '../../src/core/analysis';
 import { analysisCacheKey } from '../../src/core/analysis-key';
-import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, type AnalysisCache, type JobWorker } from '../../src/state/analysis-service';
+import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, type AnalysisCache } from '../../src/services/analysis-service';
+import type { JobWorker } from '../../src/services/analysis-api';
 import type { StoredAnalysis } from '../../src/storage/db';
 import { itemIds, MemoryRunStore, simulatedGroup, studyGroups } from '../support/stored-runs';
-import type { StoredRunGroup } from '../../src/data/export';
+import type { StoredRunGroup } from '../../src/services/export';
 
 const settings = { bootstrap: 60, permutations: 59, seed: 2 };
 

@@ -1,7 +1,8 @@
 /** The app's analysis on several job workers: the same view whatever the worker count, variants prepared there. */
 import { describe, expect, it } from 'vitest';
 import { prepareVariant, runAnalysisJob } from '../../src/core/analysis';
-import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, poolPreparer, type JobWorker } from '../../src/state/analysis-service';
+import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, poolPreparer } from '../../src/services/analysis-service';
+import type { JobWorker } from '../../src/services/analysis-api';
 import { itemIds, MemoryRunStore, simulatedGroup, studyGroups } from '../support/stored-runs';
 
 const settings = { bootstrap: 100, permutations: 199, seed: 4 };

@@ -8,9 +8,11 @@ import { promptTemplate } from '../../src/core/prompts';
 import { variantScoresFromResults } from '../../src/core/results-file';
 import { probeRow } from '../../src/core/sycophancy';
 import { simulateItem } from '../../src/engine/simulated';
-import { buildResultsFile, exportResultsJson, readStoredRuns, type StoredRunGroup } from '../../src/data/export';
-import { importFiles } from '../../src/data/import';
-import { AnalysisService, poolJobRunner, type AnalysisView, type JobWorker } from '../../src/state/analysis-service';
+import { buildResultsFile, exportResultsJson, readStoredRuns, type StoredRunGroup } from '../../src/services/export';
+import { importFiles } from '../../src/services/import';
+import { AnalysisService, poolJobRunner } from '../../src/services/analysis-service';
+import type { JobWorker } from '../../src/services/analysis-api';
+import type { AnalysisView } from '../../src/core/report-views';
 import { MemoryRunStore, itemIds, simulatedGroup } from '../support/stored-runs';
 
 const local: JobWorker = { run: async (job) => runAnalysisJob(job) };

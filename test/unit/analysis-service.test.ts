@@ -2,18 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { analyzeVariants, runAnalysisJob, type AnalysisJob, type AnalysisJobResult } from '../../src/core/analysis';
 import { runNames, variantScoresFromResults } from '../../src/core/results-file';
 import { METRICS, type AnalysisReport, type LetterVector } from '../../src/core/types';
-import { buildResultsFile, groupId, type StoredRunGroup } from '../../src/data/export';
-import {
-  AnalysisService,
-  AnalysisSupersededError,
-  createAnalysisWorkerApi,
-  poolJobRunner,
-  scalingEffects,
-  type AnalysisView,
-  type JobRunner,
-  type JobWorker,
-} from '../../src/state/analysis-service';
-import { checkPublishedClaims, findComparison } from '../../src/state/study-claims';
+import { buildResultsFile, groupId, type StoredRunGroup } from '../../src/services/export';
+import { AnalysisService, AnalysisSupersededError, createAnalysisWorkerApi, poolJobRunner, type JobRunner } from '../../src/services/analysis-service';
+import { scalingEffects, type AnalysisView } from '../../src/core/report-views';
+import type { JobWorker } from '../../src/services/analysis-api';
+import { checkPublishedClaims, findComparison } from '../../src/core/claims';
 import { MemoryRunStore, simulatedGroup, studyGroups } from '../support/stored-runs';
 
 const app = { name: 'kit', version: '0' };

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { ProbedAdapter } from '../../src/engine/adapter';
 import { WebLLMScoringEngine } from '../../src/engine/webllm';
-import { PLAUSIBLE_LETTER_MASS, runEngineCheck } from '../../src/state/engine-check';
+import { PLAUSIBLE_LETTER_MASS, runEngineCheck } from '../../src/services/engine-check';
 import { FakeMLCEngine, type FakeEngineOptions } from './fake-webllm';
 
 const require = createRequire(import.meta.url);

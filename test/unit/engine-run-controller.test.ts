@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedEngine } from '../../src/engine/simulated';
 import type { ItemLetterScore, ScoreRequest, SimulatedFaults, VariantRecord } from '../../src/engine/types';
 import { simulatedVariant } from '../../src/engine/variants';
-import { RunController, type ControlledEngine, type RunItem, type RunPlan, type RunProgress, type RunStore } from '../../src/state/run-controller';
+import { RunController, type ControlledEngine, type RunItem, type RunPlan, type RunProgress, type RunStore } from '../../src/services/run-controller';
 import { StorageError, type RunRecord, type StoredResult } from '../../src/storage/db';
 
 /** The controller's storage in memory, keyed exactly like the IndexedDB stores. */
@@ -287,7 +287,7 @@ describe('RunController', () => {
 describe('planFromPrompts (wiring to src/core/prompts.ts)', () => {
   it('orders items as the manifest does, with labels from the items, domains from the manifest and one prompt key', async () => {
     const { buildPromptRecords } = await import('../../src/core/prompts');
-    const { planFromPrompts } = await import('../../src/state/run-controller');
+    const { planFromPrompts } = await import('../../src/services/run-controller');
     const mk = (id: string, answer: number) => ({
       id,
       subject: 'astronomy',

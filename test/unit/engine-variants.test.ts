@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { selectQwen3Models } from '../../src/engine/catalog';
-import { engineVariantOf, parseCustomVariant, prebuiltVariant, simulatedVariant, urlOrigin, VariantInputError } from '../../src/engine/variants';
+import { engineVariantOf, parseCustomVariant, prebuiltVariant, simulatedVariant, VariantInputError } from '../../src/engine/variants';
+import { urlOrigin } from '../../src/core/url-origin';
 
 const now = new Date('2025-01-02T03:04:05Z');
 const input = {

@@ -6,7 +6,7 @@ import type { AdapterInfo, LetterVector } from '../../src/core/types';
 import type { ProbedAdapter } from '../../src/engine/adapter';
 import { logSumExp } from '../../src/engine/logits';
 import type { CatalogEntry, EngineVariant, LoadProgress, ModelRecordSpec } from '../../src/engine/types';
-import { describeEngineError } from '../../src/engine/errors';
+import { describeError } from '../../src/core/errors';
 import { EngineError } from '../../src/engine/types';
 import { appConfigFor, WEBLLM_VERSION, WebLLMScoringEngine } from '../../src/engine/webllm';
 import { FakeMLCEngine, NamedError, type FakeEngineOptions } from './fake-webllm';
@@ -115,7 +115,7 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
       expect(error.message).toContain('https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/main/web-llm-models/v0_2_86/base/');
       expect(error.message).toContain(reloadError.message);
     }
-    const described = describeEngineError(new EngineError('ModelLibraryMismatchError', 'x'));
+    const described = describeError(new EngineError('ModelLibraryMismatchError', 'x'));
     expect(described.action).toMatch(/another web-llm version/);
   });
 

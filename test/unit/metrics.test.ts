@@ -7,13 +7,16 @@ import {
   debiasedL2CalibrationError,
   equalMassBoundaries,
   equalWidthBin,
+  letterDistribution,
   expectedCalibrationError,
   maximumCalibrationError,
   negativeLogLikelihood,
   predictionsFromLogits,
   predictionsFromProbabilities,
   reliabilityDiagram,
+  topLabel,
 } from '../../src/core/metrics';
+import { Rng } from '../../src/core/random';
 
 const labels = (...ys: number[]) => Uint8Array.from(ys);
 
@@ -68,6 +71,23 @@ describe('hand-computed four-item case', () => {
     // class C: all in bin 0, mean p .12, freq .25 -> .13
     // class D: all in bin 0, mean p .1175, freq 0 -> .1175
     expect(classwiseCalibrationError(hand, 2)).toBeCloseTo((0.2375 + 0.25 + 0.13 + 0.1175) / 4, 14);
+  });
+
+  it('debiased L2 error: a mixed bin pays its variance term, and the result stays below the plug-in error', () => {
+    // Six items, B = 2 equal-mass bins split at (.9 + .95) / 2.
+    //   bin 0: conf .9 x3, correct 1 of 3 -> gap .9 - 1/3, variance (1/3)(2/3)/(3 - 1) = 1/9
+    //   bin 1: conf .95 x3, all correct   -> gap -.05, variance 0
+    const low = [0.9, 0.05, 0.03, 0.02];
+    const high = [0.95, 0.03, 0.01, 0.01];
+    const pred = predictionsFromProbabilities([...low, ...low, ...low, ...high, ...high, ...high], labels(0, 1, 2, 0, 0, 0));
+    const gap0 = 0.9 - 1 / 3;
+    const plugIn = Math.sqrt(0.5 * gap0 ** 2 + 0.5 * 0.05 ** 2);
+    const debiased = Math.sqrt(0.5 * (gap0 ** 2 - 1 / 9) + 0.5 * 0.05 ** 2);
+    expect(debiasedL2CalibrationError(pred, 2)).toBeCloseTo(debiased, 14);
+    expect(debiasedL2CalibrationError(pred, 2)).toBeLessThan(plugIn);
+    // All-correct bins have no variance to remove: then the debiased error is the plug-in one.
+    const sure = predictionsFromProbabilities([...low, ...low, ...high, ...high], labels(0, 0, 0, 0));
+    expect(debiasedL2CalibrationError(sure, 2)).toBeCloseTo(Math.sqrt(0.5 * 0.1 ** 2 + 0.5 * 0.05 ** 2), 14);
   });
 
   it('debiased L2 error subtracts the per-bin label variance', () => {
@@ -188,5 +208,31 @@ describe('edge cases', () => {
     expect(() => expectedCalibrationError(hand, 0)).toThrow(RangeError);
     expect(() => expectedCalibrationError(hand, 2.5)).toThrow(RangeError);
     expect(() => predictionsFromLogits([1, 2, 3], labels(0))).toThrow(RangeError);
+  });
+});
+
+describe('letterDistribution: the one softmax and top label of a single item', () => {
+  it('equals the rows of predictionsFromLogits and topLabel bit for bit', () => {
+    const rng = new Rng(7);
+    const n = 200;
+    const z = Float64Array.from({ length: 4 * n }, () => 20 * rng.nextFloat() - 10);
+    const y = Uint8Array.from({ length: n }, (_, i) => i % 4);
+    const pred = predictionsFromLogits(z, y);
+    const top = topLabel(pred);
+    for (let i = 0; i < n; i++) {
+      const d = letterDistribution(z.subarray(4 * i, 4 * i + 4));
+      expect(d.probs).toEqual(Array.from(pred.probs.subarray(4 * i, 4 * i + 4)));
+      expect(d.confidence).toBe(top.confidence[i]);
+      expect(d.prediction === y[i] ? 1 : 0).toBe(top.correct[i]);
+    }
+  });
+
+  it('gives a tie to the earlier letter, and ignores an additive constant', () => {
+    expect(letterDistribution([1, 1, 0, 0])).toMatchObject({ prediction: 0 });
+    expect(letterDistribution([0, 2, 2, 0])).toMatchObject({ prediction: 1 });
+    const d = letterDistribution([0, Math.log(3), 0, 0]);
+    expect(d.prediction).toBe(1);
+    expect(d.confidence).toBeCloseTo(0.5, 15);
+    expect(letterDistribution([100, 100 + Math.log(3), 100, 100]).confidence).toBeCloseTo(0.5, 12);
   });
 });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drawSample, itemContentHash, mergeIntoPool, selectFromPool } from '../../src/core/mmlu';
 import type { MmluItem } from '../../src/core/types';
-import { ITEMS_PER_CHUNK, SESSION_POOL, createItemsService, parseMmluFiles, storeIntoPool, type StoredPool } from '../../src/data/mmlu-files';
+import { ITEMS_PER_CHUNK, SESSION_POOL, createItemsService, parseMmluFiles, storeIntoPool, type StoredPool } from '../../src/services/mmlu-files';
 import { parseMmluCsvFiles } from '../../src/data/mmlu-csv';
 import type { ItemDb } from '../../src/storage/db';
 

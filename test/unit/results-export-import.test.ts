@@ -1,5 +1,6 @@
 import Papa from 'papaparse';
 import { describe, expect, it } from 'vitest';
+import { predictionsFromLogits, topLabel } from '../../src/core/metrics';
 import { parseResultsFile, runNames } from '../../src/core/results-file';
 import { promptTemplate } from '../../src/core/prompts';
 import {
@@ -10,8 +11,8 @@ import {
   promptRecordOf,
   readStoredRuns,
   type StoredRunGroup,
-} from '../../src/data/export';
-import { ImportError, importFiles, planImport } from '../../src/data/import';
+} from '../../src/services/export';
+import { ImportError, importFiles, planImport } from '../../src/services/import';
 import { parseLogitsCsv } from '../../src/data/logits-csv';
 import { MemoryRunStore, itemIds, simulatedGroup, studyGroups } from '../support/stored-runs';
 
@@ -136,6 +137,23 @@ describe('export: the results file from stored runs', () => {
     // One run's rows read back as a logits CSV with the same scores.
     const back = parseLogitsCsv(csv, 'items.csv');
     expect(back.map((i) => [i.itemId, i.label, i.letterLogits])).toEqual(g.results.map((r) => [r.itemId, r.label, r.letterLogits]));
+  });
+});
+
+describe('export: the CSV shows the analysis\'s own numbers', () => {
+  it('writes probabilities and confidences equal to the core\'s to the last bit', () => {
+    const g = simulatedGroup('one', 'base', {}, itemIds(40));
+    const rows = Papa.parse<Record<string, string>>(itemsCsv(buildResultsFile([g], { app })), { header: true, skipEmptyLines: true }).data;
+    const byId = new Map(g.results.map((r) => [r.itemId, r]));
+    const items = rows.map((row) => byId.get(row.item_id)!);
+    const pred = predictionsFromLogits(Float64Array.from(items.flatMap((r) => r.letterLogits)), Uint8Array.from(items.map((r) => r.label)));
+    const { confidence, correct } = topLabel(pred);
+    expect(rows).toHaveLength(40);
+    rows.forEach((row, i) => {
+      expect(['A', 'B', 'C', 'D'].map((l) => Number(row[`p_${l}`]))).toEqual(Array.from(pred.probs.subarray(4 * i, 4 * i + 4)));
+      expect(Number(row.confidence)).toBe(confidence[i]);
+      expect(Number(row.correct)).toBe(correct[i]);
+    });
   });
 });
 

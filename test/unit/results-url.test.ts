@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ANALYSIS_SETTINGS } from '../../src/core/types';
-import { hasResultsView, parseResultsQuery, resultsQuery, withResultsQuery } from '../../src/state/results-url';
+import { hasResultsView, parseResultsQuery, resultsQuery, withResultsQuery } from '../../src/core/results-url';
 
 const RUN_A = JSON.stringify(['simulated:base-simulated:1a2b', 'completion:0:9f']);
 const RUN_B = JSON.stringify(['qwen3-8b-sft', 'chat:5:77']);

@@ -4,7 +4,7 @@
  */
 import type * as PlotModule from '@observablehq/plot';
 import type { ReliabilityBin, Stage } from '../../core/types';
-import type { ConfidenceHistogram, DomainRow } from '../../state/analysis-service';
+import type { ConfidenceHistogram, DomainRow } from '../../core/report-views';
 import { STAGE_LABELS, compareVariants, type NamedVariant } from './format';
 
 export type Plot = typeof PlotModule;

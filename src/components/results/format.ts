@@ -51,8 +51,6 @@ export const METRIC_LABELS = {
 
 export const STAGE_LABELS = { uncalibrated: 'before scaling', scaled: 'after scaling' } as const;
 
-export const ROLE_LABELS = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other', quantisation: 'quantisation' } as const;
-
 /** Display order of roles in tables: the study's base, SFT, GRPO, then others, then a quantisation study's builds. */
 export const ROLE_ORDER = { base: 0, sft: 1, grpo: 2, other: 3, quantisation: 4 } as const;
 

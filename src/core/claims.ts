@@ -3,8 +3,8 @@
  * direction, whether the CI excludes 0 on that side, and whether the estimate lies in (or its CI reaches) the
  * published range or value. "reproduced" only when all that applies holds. Plain data in and out.
  */
-import type { AnalysisReport, Comparison, Interval, MetricName, Stage, VariantRole } from '../core/types';
-import type { ScalingEffect } from './analysis-service';
+import { ROLE_LABELS, type AnalysisReport, type Comparison, type Interval, type MetricName, type Stage, type VariantRole } from './types';
+import type { ScalingEffect } from './report-views';
 
 /** The study's headline figures (Calibration Collapse Under Sycophancy Fine-Tuning, arXiv 2604.10585). */
 export const PUBLISHED = Object.freeze({
@@ -133,7 +133,6 @@ export function findComparison(report: AnalysisReport, a: string, b: string, met
   return undefined;
 }
 
-const ROLE_LABEL: Record<VariantRole, string> = { base: 'base', sft: 'SFT', grpo: 'GRPO', other: 'other', quantisation: 'quantisation' };
 
 /** Checks every published figure against the report (and the scaling effects' paired CIs). */
 export function checkPublishedClaims(report: AnalysisReport, effects: readonly ScalingEffect[] = []): ClaimCheck[] {
@@ -153,7 +152,7 @@ export function checkPublishedClaims(report: AnalysisReport, effects: readonly S
       .join('; ');
   const missing = (...rs: VariantRole[]) => {
     const absent = rs.filter((r) => !roles[r]);
-    return absent.length ? `no analysed variant has the role ${absent.map((r) => ROLE_LABEL[r]).join(' or ')}` : '';
+    return absent.length ? `no analysed variant has the role ${absent.map((r) => ROLE_LABELS[r]).join(' or ')}` : '';
   };
   const join = (...notes: string[]) => notes.filter(Boolean).join('; ') || undefined;
 
@@ -226,7 +225,7 @@ export function checkPublishedClaims(report: AnalysisReport, effects: readonly S
     const who = roles[role];
     const v = who ? report.variants[who.name] : undefined;
     const effect = who ? effects.find((e) => e.variant === who.name) : undefined;
-    const label = ROLE_LABEL[role];
+    const label = ROLE_LABELS[role];
     if (!who || !v?.scaled || v.ece_reduction_pct === undefined || v.accuracy_change_pts === undefined) {
       const note = missing(role) || 'no scaled stage (scaling is none)';
       checks.push({ id: `ece-reduction-${role}`, claim: `Scaling cuts ${label}'s ECE`, published: '-40% to -64%', verdict: 'not available', summary: note, note });

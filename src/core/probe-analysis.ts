@@ -3,10 +3,10 @@
  * variant's neutral run (core/sycophancy.ts), and quantisation builds against the least-quantised one
  * (core/quantisation.ts). Shared by the analysis worker and the analyze CLI, so both report the same numbers.
  */
-import type { PreparedVariant } from '../core/analysis';
-import { quantisationComparison, type QuantisationRow } from '../core/quantisation';
-import { findProbePairs, probeReport, type ProbeReport, type ProbeRunPair } from '../core/sycophancy';
-import type { AnalysisReport, AnalysisSettings } from '../core/types';
+import type { PreparedVariant } from './analysis';
+import { quantisationComparison, type QuantisationRow } from './quantisation';
+import { findProbePairs, probeReport, type ProbeReport, type ProbeRunPair } from './sycophancy';
+import type { AnalysisReport, AnalysisSettings } from './types';
 
 /** What the probe pairing needs to know of one analysed run. */
 export interface RunIdentity {

@@ -6,7 +6,7 @@
  */
 import type { AdapterInfo } from '../core/types';
 import { smallestSuitableModel } from '../engine/catalog';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeError, type DescribedError } from '../core/errors';
 import type { AnswerStrings, LoadProgress, ModelRecordSpec, ScoringMethod, WebLLMWorkerApi } from '../engine/types';
 import type { RunItem } from './run-controller';
 
@@ -103,7 +103,7 @@ export async function runEngineCheck(
     if (report.itemsScored === 0) throw new Error('The check had no items to score; choose the items first.');
     report.ok = report.finite === true && report.letterMassPlausible !== false;
   } catch (e) {
-    report.error = checkAction(describeEngineError(e), report.prebuilt);
+    report.error = checkAction(describeError(e), report.prebuilt);
   } finally {
     await engine.unload().catch(() => {});
   }

@@ -6,7 +6,7 @@
  * Plain TypeScript (tested in Node and Chromium); a thin `.svelte.ts` wrapper makes its progress reactive.
  */
 import type { ItemManifest, MmluItem, PromptRecord } from '../core/types';
-import { describeEngineError, type DescribedError } from '../engine/errors';
+import { describeError, type DescribedError } from '../core/errors';
 import {
   EngineError,
   RECOVERABLE_ENGINE_ERRORS,
@@ -278,7 +278,7 @@ export class RunController {
       this.update({ phase: this.cancelRequested ? 'cancelled' : 'done', download: undefined });
     } catch (e) {
       await this.releaseEngine().catch(() => {});
-      this.update({ phase: 'error', error: describeEngineError(e) });
+      this.update({ phase: 'error', error: describeError(e) });
     } finally {
       this.active = false;
       this.pauseGate = undefined;
@@ -441,12 +441,12 @@ export class RunController {
         await this.db.putRun(run);
         return;
       } catch (e) {
-        const described = describeEngineError(e);
+        const described = describeError(e);
         // Results already received are good: keep them before deciding anything else.
         try {
           await this.flush();
         } catch (flushError) {
-          await this.saveRunError(run, describeEngineError(flushError), iso());
+          await this.saveRunError(run, describeError(flushError), iso());
           throw flushError;
         }
         if (RECOVERABLE_ENGINE_ERRORS.has(described.name) && recoveries < (this.options.maxRecoveries ?? 3)) {

@@ -4,6 +4,7 @@
  * except the 4-way probabilities in the CSV, which are softmax(letterLogits).
  */
 import Papa from 'papaparse';
+import { letterDistribution } from '../core/metrics';
 import { promptTemplate } from '../core/prompts';
 import { PROMPT_TEMPLATE_NAMES } from '../core/prompts';
 import { runNames, serializeResultsFile } from '../core/results-file';
@@ -269,7 +270,8 @@ export const ITEMS_CSV_COLUMNS = [
 
 /**
  * One row per (run, item): the stored scores, the 4-way probabilities p = softmax(letterLogits), the prediction
- * (first argmax, ties to the earlier letter), its confidence max p and whether it is correct. Numbers are written
+ * (first argmax of p, ties to the earlier letter), its confidence max p and whether it is correct, all from
+ * letterDistribution, so each equals the analysis's own to the last bit. Numbers are written
  * in full precision (shortest round-trip form); text cells are quoted as RFC 4180 requires.
  */
 export function itemsCsv(file: ResultsFile): string {
@@ -278,12 +280,7 @@ export function itemsCsv(file: ResultsFile): string {
   file.runs.forEach((run, r) => {
     for (const item of run.items) {
       const z = item.letterLogits;
-      const m = Math.max(...z);
-      const e = z.map((x) => Math.exp(x - m));
-      const s = e[0] + e[1] + e[2] + e[3];
-      const p = e.map((x) => x / s);
-      let pred = 0;
-      for (let k = 1; k < 4; k++) if (z[k] > z[pred]) pred = k;
+      const { probs: p, prediction: pred } = letterDistribution(z);
       const tokens = item.letterTokenIds ?? run.prompt?.letterTokenIds;
       rows.push([
         names[r],

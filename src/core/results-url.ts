@@ -6,7 +6,7 @@
  * passed to the analysis.
  */
 import * as v from 'valibot';
-import { DEFAULT_ANALYSIS_SETTINGS, INTERVAL_METHODS, type AnalysisSettings } from '../core/types';
+import { DEFAULT_ANALYSIS_SETTINGS, INTERVAL_METHODS, type AnalysisSettings } from './types';
 
 const int = (min: number, max: number) => v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number), v.integer(), v.minValue(min), v.maxValue(max));
 const num = (min: number, max: number) => v.pipe(v.string(), v.regex(/^\d+(\.\d+)?(e-?\d+)?$/i), v.transform(Number), v.minValue(min), v.maxValue(max));

@@ -6,8 +6,8 @@
 import { mergeIntoPool, selectFromPool, type PoolSelection, type SelectionOutcome } from '../core/mmlu';
 import type { MmluItem } from '../core/types';
 import type { ItemDb } from '../storage/db';
-import { parseMmluParquet } from './hf-parquet';
-import { parseMmluCsvFiles } from './mmlu-csv';
+import { parseMmluParquet } from '../data/hf-parquet';
+import { parseMmluCsvFiles } from '../data/mmlu-csv';
 
 /** One picked file: its name (the folder path when a folder was picked) and its bytes. */
 export interface MmluFileInput {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AnalysisReport } from '../../src/core/types';
-import { scalingEffects, type ScalingEffect } from '../../src/state/analysis-service';
-import { checkPublishedClaims, judgeFigure } from '../../src/state/study-claims';
+import { scalingEffects, type ScalingEffect } from '../../src/core/report-views';
+import { checkPublishedClaims, judgeFigure } from '../../src/core/claims';
 
 // One fixture per case of judgeFigure, then the claims built on it, then the ECE change CI in %.
 describe('judgeFigure: each criterion said separately, "reproduced" only when all that applies holds', () => {

@@ -18,10 +18,10 @@ import {
 import { checkSimulationParams } from '../engine/simulated';
 import type { SimulationParams, VariantRecord } from '../engine/types';
 import type { KitDb, RunRecord, StoredMethod, StoredResult } from '../storage/db';
-import { quote } from './errors';
-import { inputKindOf, type InputFile } from './load-variant';
-import { parseLmEvalSamples } from './lm-eval-samples';
-import { parseLogitsCsvRuns } from './logits-csv';
+import { quote } from '../data/errors';
+import { inputKindOf, type InputFile } from '../data/load-variant';
+import { parseLmEvalSamples } from '../data/lm-eval-samples';
+import { parseLogitsCsvRuns } from '../data/logits-csv';
 
 /**
  * An import that cannot go ahead. `message` is one line naming the file, the field and what was expected:

@@ -1,7 +1,7 @@
 /**
  * The analysis worker's logic, as a plain module tested in Node: stored runs in, the study's report out, with
- * the extra views the results page draws (per-domain breakdown, confidence histograms, the paired effect of
- * scaling). Points first (scaling fitted, no resampling), then the full report with CIs and p-values, whose
+ * the extra views the results page draws (core/report-views.ts: per-domain breakdown, confidence histograms,
+ * the paired effect of scaling). Points first (scaling fitted, no resampling), then the full report with CIs and p-values, whose
  * resampling jobs run on a pool of job workers. A newer request supersedes an older one: the older one stops
  * handing out jobs and rejects with AnalysisSupersededError.
  */
@@ -9,38 +9,27 @@ import {
   assembleReport,
   mergeJobResults,
   planAnalysis,
-  jackknifeTable,
   prepareVariant,
-  resampleTable,
   resolveSettings,
   splitJobs,
   type AnalysisJob,
   type AnalysisJobResult,
-  type AnalysisPlan,
   type PreparedVariant,
 } from '../core/analysis';
-import {
-  accuracy,
-  equalWidthBin,
-  expectedCalibrationError,
-  maximumCalibrationError,
-  selectPredictions,
-  topLabel,
-  type Predictions,
-} from '../core/metrics';
 import { analysisCacheKey } from '../core/analysis-key';
-import { runNames, variantScoresFromResults } from '../core/results-file';
-import { metricColumn, percentileInterval } from '../core/stats';
-import { bootstrapInterval } from '../core/intervals';
 import {
-  METRICS,
-  type AnalysisReport,
-  type AnalysisSettings,
-  type Interval,
-  type Stage,
-  type VariantRole,
-  type VariantScores,
-} from '../core/types';
+  confidenceHistograms,
+  domainBreakdown,
+  reportWithViews,
+  scalingEffects,
+  type AnalysisRequest,
+  type AnalysisView,
+  type RunSummary,
+} from '../core/report-views';
+import { runNames, variantScoresFromResults } from '../core/results-file';
+import type { AnalysisSettings, VariantScores } from '../core/types';
+import type { KitDb, StoredAnalysis } from '../storage/db';
+import type { AnalysisWorkerApi, JobWorker } from './analysis-api';
 import {
   buildResultsFile,
   exportResultsJson,
@@ -48,14 +37,12 @@ import {
   isSimulatedGroup,
   itemsCsv,
   readStoredRuns,
-  type ExportOptions,
   type StoredRunGroup,
   type StoredRunSource,
-} from '../data/export';
-import { importFiles, type ExternalVariant, type ImportInput, type ImportOutcome } from '../data/import';
-import type { KitDb, StoredAnalysis } from '../storage/db';
-import type { ProbeReport } from '../core/sycophancy';
-import { probeSection, quantisationSection, type QuantisationGroup } from './probe-analysis';
+} from './export';
+import { importFiles, type ImportInput } from './import';
+import { liveTable } from './live-table';
+import { probeSection, quantisationSection } from '../core/probe-analysis';
 import { probeAwarePairs } from '../core/probe';
 
 /** A newer request arrived before this one finished; its result would be stale. */
@@ -66,96 +53,6 @@ export class AnalysisSupersededError extends Error {
 /** Runs analysis jobs somewhere (a pool of Web Workers, worker threads, or this thread). */
 export type JobRunner = (jobs: AnalysisJob[], isCurrent: () => boolean, onDone: () => void) => Promise<AnalysisJobResult[]>;
 
-/** One stored (variant, prompt) as the page lists it. */
-export interface RunSummary {
-  /** groupId: variant key and prompt key. */
-  id: string;
-  /** Its name in the analysis (runNames over the analysed runs; over all runs for unselected ones). */
-  name: string;
-  variantKey: string;
-  variantName: string;
-  promptKey: string;
-  role: VariantRole;
-  simulated: boolean;
-  items: number;
-  /** Status of the latest run record (`imported` runs are `done`). */
-  status: string;
-  engineKind: string;
-  /** Why this run is not in the analysis (it was selected but could not be analysed); the others still are. */
-  problem?: string;
-}
-
-/** Calibration of one variant on one domain (or subject, when items carry no domain), at one stage. */
-export interface DomainRow {
-  variant: string;
-  domain: string;
-  stage: Stage;
-  n: number;
-  accuracy: number;
-  ece: number;
-  mce: number;
-  /** Mean top-label confidence. */
-  confidence: number;
-}
-
-/** Top-label confidences of one variant at one stage, in the report's equal-width bins, split by correctness. */
-export interface ConfidenceHistogram {
-  variant: string;
-  stage: Stage;
-  bins: { lo: number; hi: number; correct: number; wrong: number }[];
-}
-
-/**
- * What scaling did to one variant, as paired differences after - before on the same resampled items (both
- * stages' bootstrap resamples use the same seed and item order, so they are paired).
- */
-export interface ScalingEffect {
-  variant: string;
-  /** ECE after - ECE before (negative: scaling reduced ECE). */
-  eceChange: number;
-  eceChangeCi?: Interval;
-  /** 100 (ECE after - ECE before) / ECE before: the ECE change in % (the study's "cuts ECE by 40-64%"). */
-  eceChangePct: number;
-  /** Its CI in %: the relative change computed on each resample (the same resampled items for both stages). */
-  eceChangePctCi?: Interval;
-  /** Accuracy after - before, in points. */
-  accuracyChangePts: number;
-  accuracyChangePtsCi?: Interval;
-}
-
-export interface AnalysisRequest {
-  requestId: number;
-  settings: Partial<AnalysisSettings>;
-  /** groupIds to analyse; absent means every stored run. */
-  selection?: string[];
-}
-
-export interface AnalysisView {
-  requestId: number;
-  /** True for the points-first view: no CIs and no p-values yet. */
-  partial: boolean;
-  /** Every stored run, analysed or not. */
-  runs: RunSummary[];
-  /** groupIds analysed, in analysis order (selected runs that could be analysed). */
-  analysed: string[];
-  /** Selected runs that could not be analysed, with the reason (also on their RunSummary as `problem`). */
-  unanalysable: { id: string; name: string; reason: string }[];
-  /** Absent when nothing is stored or selected. */
-  report?: AnalysisReport;
-  domains: DomainRow[];
-  histograms: ConfidenceHistogram[];
-  scalingEffects: ScalingEffect[];
-  /** Sycophancy probe runs against their variants' neutral runs (absent in analyses kept by an older kit). */
-  probes?: ProbeReport;
-  /** Quantisation builds against the least-quantised build. */
-  quantisation?: QuantisationGroup[];
-  /** Resampling jobs finished and planned. */
-  jobsDone: number;
-  jobsTotal: number;
-  /** `cache`: a finished analysis of exactly these runs and settings, read back from storage; else computed now. */
-  source: 'computed' | 'cache';
-}
-
 /** Where finished analyses are kept (KitDb's `analyses` store), looked up by analysisCacheKey. */
 export interface AnalysisCache {
   getAnalysis(key: string): Promise<StoredAnalysis | undefined>;
@@ -164,90 +61,6 @@ export interface AnalysisCache {
 
 /** What a cache entry holds: the finished view minus what belongs to the request or to the store's other runs. */
 type CachedView = Omit<AnalysisView, 'requestId' | 'runs' | 'source'>;
-
-function stages(p: PreparedVariant): [Stage, Predictions][] {
-  return p.scaled ? [['uncalibrated', p.uncalibrated], ['scaled', p.scaled]] : [['uncalibrated', p.uncalibrated]];
-}
-
-/** Per-domain accuracy, ECE, MCE and mean confidence (metrics.ts definitions, the report's bins). */
-export function domainBreakdown(plan: AnalysisPlan): DomainRow[] {
-  const out: DomainRow[] = [];
-  for (const p of plan.prepared) {
-    const rows = p.groupNames.map(() => [] as number[]);
-    p.groups.forEach((g, i) => rows[g].push(i));
-    for (const [stage, pred] of stages(p)) {
-      p.groupNames.forEach((domain, g) => {
-        const sub = selectPredictions(pred, rows[g]);
-        const { confidence } = topLabel(sub);
-        out.push({
-          variant: p.name,
-          domain: domain === '' ? '(none)' : domain,
-          stage,
-          n: sub.n,
-          accuracy: accuracy(sub),
-          ece: expectedCalibrationError(sub, plan.settings.bins),
-          mce: maximumCalibrationError(sub, plan.settings.bins, plan.settings.mceMinCount).value,
-          confidence: confidence.reduce((s, c) => s + c, 0) / sub.n,
-        });
-      });
-    }
-  }
-  return out;
-}
-
-/** Confidence histograms in the report's bins: (lo, hi], the first also holds 0, as metrics.ts bins them. */
-export function confidenceHistograms(plan: AnalysisPlan): ConfidenceHistogram[] {
-  const B = plan.settings.bins;
-  const out: ConfidenceHistogram[] = [];
-  for (const p of plan.prepared) {
-    for (const [stage, pred] of stages(p)) {
-      const bins = Array.from({ length: B }, (_, b) => ({ lo: b / B, hi: (b + 1) / B, correct: 0, wrong: 0 }));
-      const { confidence, correct } = topLabel(pred);
-      for (let i = 0; i < pred.n; i++) {
-        const b = equalWidthBin(confidence[i], B);
-        if (correct[i]) bins[b].correct++;
-        else bins[b].wrong++;
-      }
-      out.push({ variant: p.name, stage, bins });
-    }
-  }
-  return out;
-}
-
-const ECE = METRICS.indexOf('ece');
-const ACC = METRICS.indexOf('accuracy');
-
-/** ECE and accuracy change from scaling, with paired bootstrap CIs when the resample tables are there. */
-export function scalingEffects(report: AnalysisReport, results: readonly AnalysisJobResult[]): ScalingEffect[] {
-  const out: ScalingEffect[] = [];
-  for (const [name, v] of Object.entries(report.variants)) {
-    if (!v.scaled) continue;
-    const effect: ScalingEffect = {
-      variant: name,
-      eceChange: v.scaled.ece - v.uncalibrated.ece,
-      eceChangePct: (100 * (v.scaled.ece - v.uncalibrated.ece)) / v.uncalibrated.ece,
-      accuracyChangePts: 100 * (v.scaled.accuracy - v.uncalibrated.accuracy),
-    };
-    const before = resampleTable(results, name, 'uncalibrated');
-    const after = resampleTable(results, name, 'scaled');
-    if (before && after) {
-      const { confidence: level, interval: method = 'percentile' } = report.settings;
-      const jb = jackknifeTable(results, name, 'uncalibrated');
-      const ja = jackknifeTable(results, name, 'scaled');
-      const relative = (table: Float64Array, base: Float64Array) => {
-        const beforeEce = metricColumn(base, ECE);
-        return metricColumn(table, ECE, base).map((d, r) => (100 * d) / beforeEce[r]);
-      };
-      const ci = (values: Float64Array, estimate: number, jack?: Float64Array) => bootstrapInterval(method, values, estimate, level, jack);
-      effect.eceChangeCi = ci(metricColumn(after, ECE, before), effect.eceChange, ja && jb ? metricColumn(ja, ECE, jb) : undefined);
-      effect.eceChangePctCi = ci(relative(after, before), effect.eceChangePct, ja && jb ? relative(ja, jb) : undefined);
-      const [lo, hi] = ci(metricColumn(after, ACC, before), effect.accuracyChangePts / 100, ja && jb ? metricColumn(ja, ACC, jb) : undefined);
-      effect.accuracyChangePtsCi = [100 * lo, 100 * hi];
-    }
-    out.push(effect);
-  }
-  return out;
-}
 
 /** The list of stored runs, named as the analysis names them. */
 function summaries(groups: readonly StoredRunGroup[], analysed: readonly StoredRunGroup[], names: readonly string[]): RunSummary[] {
@@ -389,14 +202,14 @@ export class AnalysisService {
     });
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     const results = mergeJobResults(chunks, chunkResults);
-    const report = assembleReport(plan, results);
+    const full = reportWithViews(plan, results);
     const view: AnalysisView = {
       ...base,
       partial: false,
-      report,
-      scalingEffects: scalingEffects(report, results),
+      report: full.report,
+      scalingEffects: full.scalingEffects,
       probes: probeSection(identities, plan.prepared, plan.settings),
-      quantisation: quantisationSection(report, identities),
+      quantisation: quantisationSection(full.report, identities),
       jobsDone: done,
       jobsTotal: chunks.length,
     };
@@ -411,13 +224,6 @@ export class AnalysisService {
     const entry: StoredAnalysis = { key, storedAt: new Date().toISOString(), view: kept satisfies CachedView };
     await cache.putAnalysis(entry).catch(() => undefined);
   }
-}
-
-/** Something that runs one job: a Web Worker's comlink proxy, or a function on this thread in tests. */
-export interface JobWorker {
-  run(job: AnalysisJob): Promise<AnalysisJobResult>;
-  /** prepareVariant there (order, check, cross-fit the scaler), so variants are prepared in parallel. */
-  prepare?(variant: VariantScores, settings: AnalysisSettings): Promise<PreparedVariant>;
 }
 
 /** Prepares variants somewhere (e.g. one per job worker at a time), in input order; rejects with the first error. */
@@ -469,49 +275,9 @@ export function poolJobRunner(workers: readonly JobWorker[]): JobRunner {
   };
 }
 
-/** The analysis worker's API (comlink): both sides import this type. */
-export interface AnalysisWorkerApi {
-  /**
-   * Reads every stored run from the database `dbName` (in the worker, so no result crosses the main thread) and
-   * analyses the selected ones. `onPartial` gets the points-first view; `onProgress` counts resampling jobs.
-   * Rejects with AnalysisSupersededError when a newer request arrived, AnalysisError for bad settings or
-   * inconsistent inputs (e.g. one item with two gold answers), or a StorageError.
-   */
-  analyzeStored(
-    dbName: string,
-    request: AnalysisRequest,
-    onPartial?: (view: AnalysisView) => void,
-    onProgress?: (jobsDone: number, jobsTotal: number) => void,
-  ): Promise<AnalysisView>;
-  /** A fingerprint of what is stored (every run's key and status, every group's item count): changes when a result is stored. */
-  storeSignature(dbName: string): Promise<string>;
-  /** The results JSON of the selected runs (all when absent), with the report when it covers exactly them. */
-  exportResults(dbName: string, options: Omit<ExportOptions, 'analysis' | 'createdAt'> & { selection?: string[]; report?: AnalysisReport }): Promise<string>;
-  /** Deletes one stored run (by groupId) with all its stored results; returns how many results were deleted. */
-  deleteRun(dbName: string, id: string): Promise<number>;
-  /** How many results a stored run (by groupId) holds, for the confirmation before deleting it. */
-  countRun(dbName: string, id: string): Promise<number>;
-  /** The per-item CSV of the selected runs (all when absent). */
-  exportItemsCsv(dbName: string, selection?: string[]): Promise<string>;
-  /**
-   * Imports files all or nothing (see importFiles); returns what was imported, without the records. The files
-   * cross as Blobs and are read here, so a large file is neither read nor copied on the page's main thread.
-   */
-  importFiles(dbName: string, inputs: PickedImport[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles' | 'resultPlaces'>>;
-}
-
-/**
- * A file picked for import (a File, or any Blob with a name; or, from tests and scripts, its text), with the
- * variant it belongs to when it carries none.
- */
-export interface PickedImport {
-  file: (Blob & { name: string }) | { name: string; text: string };
-  as?: ExternalVariant;
-}
-
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
 export interface RunDatabase
-  extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup'>, Partial<AnalysisCache> {
+  extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup' | 'getResults'>, Partial<AnalysisCache> {
   readonly isClosed: boolean;
 }
 
@@ -563,6 +329,9 @@ export function createAnalysisWorkerApi(options: {
     async exportResults(dbName, { selection, report, ...options }) {
       const groups = await selected(dbName, selection);
       return exportResultsJson(groups, { ...options, ...(report ? { analysis: { report } } : {}) });
+    },
+    async liveTable(dbName, request) {
+      return liveTable(await open(dbName), request);
     },
     async exportItemsCsv(dbName, selection) {
       const groups = await selected(dbName, selection);

@@ -1,7 +1,40 @@
 /**
- * Turns whatever an engine threw (an Error, a comlink-rebuilt Error, or web-llm's `"Name: message"` string
- * from its worker protocol) into a name, the original message and an action a person can take.
+ * The kit's error names, and the one describer of anything thrown: an Error, a comlink-rebuilt Error, or
+ * web-llm's `"Name: message"` string from its worker protocol, turned into a name, the original message and an
+ * action a person can take. Errors cross workers by name (comlink keeps name, message and stack), so callers
+ * switch on `name`, never on instanceof. The action table is keyed by the name unions: a new name without an
+ * action does not compile.
  */
+
+/** What an engine raises (engine/types.ts EngineError). */
+export const ENGINE_ERROR_NAMES = [
+  'WebGPUNotAvailableError',
+  'ShaderF16SupportError',
+  'FeatureSupportError',
+  'DeviceLostError',
+  'WorkerCrashedError',
+  'LetterTokenError',
+  'ModelLoadError',
+  'ModelLibraryMismatchError',
+  'ModelNotLoadedError',
+  'ScoringError',
+] as const;
+export type EngineErrorName = (typeof ENGINE_ERROR_NAMES)[number];
+
+/** What storage raises (storage/db.ts StorageError). */
+export const STORAGE_ERROR_NAMES = ['StorageQuotaError', 'StorageUnavailableError', 'StorageBlockedError', 'StorageWriteError'] as const;
+export type StorageErrorName = (typeof STORAGE_ERROR_NAMES)[number];
+
+/** web-llm's own error classes that reach the kit with a name it has advice for (web-llm src/error.ts). */
+export const WEBLLM_ERROR_NAMES = [
+  'WebGPUNotFoundError',
+  'MissingModelError',
+  'UnsupportedTokenizerFilesError',
+  'ContextWindowSizeExceededError',
+] as const;
+export type WebLLMErrorName = (typeof WEBLLM_ERROR_NAMES)[number];
+
+export type KnownErrorName = EngineErrorName | StorageErrorName | WebLLMErrorName;
 
 export interface DescribedError {
   /** The error's name (`DeviceLostError`, `ShaderF16SupportError`, ...), or `Error` when it has none. */
@@ -12,7 +45,7 @@ export interface DescribedError {
 }
 
 /** Actions by error name: the kit's own engine errors, web-llm's error classes and storage errors. */
-const ACTIONS: Record<string, string> = {
+const ACTIONS: Readonly<Record<KnownErrorName, string>> = {
   WebGPUNotAvailableError:
     'This browser offers no WebGPU. Use a recent Chrome or Edge on a machine with a GPU (see webgpureport.org), ' +
     'or start a simulated run to try the app.',
@@ -55,10 +88,12 @@ const ACTIONS: Record<string, string> = {
   StorageWriteError: 'Saving results failed; nothing of that batch was stored. Resume the run to retry.',
 };
 
+const GENERIC_ACTION = 'Resume the run to retry from the first unscored item; if it fails again, reload the page.';
+
 const NAME_PREFIX = /^([A-Z][A-Za-z0-9]*(?:Error|Exception)): ([\s\S]*)$/;
 
-/** Name, message and action of anything thrown by an engine, a worker or storage. */
-export function describeEngineError(error: unknown): DescribedError {
+/** Name, message and action of anything thrown: by an engine, a worker, storage, or the analysis. */
+export function describeError(error: unknown): DescribedError {
   let name = 'Error';
   let message: string;
   if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
@@ -77,6 +112,6 @@ export function describeEngineError(error: unknown): DescribedError {
     }
   }
   if (name === 'Error' && /device (was )?lost/i.test(message)) name = 'DeviceLostError';
-  const action = ACTIONS[name] ?? 'Resume the run to retry from the first unscored item; if it fails again, reload the page.';
+  const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name as KnownErrorName] : GENERIC_ACTION;
   return { name, message, action };
 }
