@@ -23,7 +23,12 @@ export default ts.config(
       // Destructuring a value out on purpose (`const { a: _a, ...rest } = x`) names it with a leading underscore.
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
       ],
       // Large arrays and maps live in $state.raw and are replaced whole; the Maps and Sets these rules flag are
       // local scratch inside functions, never reactive state, so SvelteMap/SvelteSet would only add tracking.

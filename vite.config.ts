@@ -43,8 +43,12 @@ export default defineConfig({
       // Right after <meta charset> (which must stay in the first 1024 bytes), ahead of every script.
       transformIndexHtml: (html: string) => {
         const charset = /<meta charset="utf-8"\s*\/?>/i;
-        if (!charset.test(html)) throw new Error('an HTML page has no <meta charset="UTF-8" /> to put the Content-Security-Policy after');
-        return html.replace(charset, (tag) => `${tag}\n    <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy()}">`);
+        if (!charset.test(html))
+          throw new Error('an HTML page has no <meta charset="UTF-8" /> to put the Content-Security-Policy after');
+        return html.replace(
+          charset,
+          (tag) => `${tag}\n    <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy()}">`,
+        );
       },
     },
     // Offline after the first visit: a Workbox service worker precaches the app shell and every chunk, the
@@ -86,7 +90,22 @@ export default defineConfig({
         extends: true,
         // Every bare import the browser tests reach, pre-bundled before the first test: one found mid-run makes
         // vite optimise it and reload the page, failing the test then running (seen with linkedom/worker).
-        optimizeDeps: { include: ['comlink', 'idb', '@mlc-ai/web-llm', '@lenml/tokenizers', '@observablehq/plot', 'linkedom/worker', 'valibot', 'papaparse', 'hyparquet', 'yaml', '@noble/hashes/sha2.js', '@noble/hashes/utils.js'] },
+        optimizeDeps: {
+          include: [
+            'comlink',
+            'idb',
+            '@mlc-ai/web-llm',
+            '@lenml/tokenizers',
+            '@observablehq/plot',
+            'linkedom/worker',
+            'valibot',
+            'papaparse',
+            'hyparquet',
+            'yaml',
+            '@noble/hashes/sha2.js',
+            '@noble/hashes/utils.js',
+          ],
+        },
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
@@ -104,13 +123,29 @@ export default defineConfig({
             // loaded through the project's module runner so the config itself imports no TypeScript.
             commands: {
               readMmluCsvFiles: async (ctx, split) =>
-                (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.readMmluCsvFiles(ctx, split),
+                (
+                  await ctx.project.import<typeof import('./test/browser/mmlu-commands')>(
+                    '/test/browser/mmlu-commands.ts',
+                  )
+                ).mmluCommands.readMmluCsvFiles(ctx, split),
               mmluDefaultManifestInNode: async (ctx) =>
-                (await ctx.project.import<typeof import('./test/browser/mmlu-commands')>('/test/browser/mmlu-commands.ts')).mmluCommands.mmluDefaultManifestInNode(ctx),
+                (
+                  await ctx.project.import<typeof import('./test/browser/mmlu-commands')>(
+                    '/test/browser/mmlu-commands.ts',
+                  )
+                ).mmluCommands.mmluDefaultManifestInNode(ctx),
               serveOldModelLibrary: async (ctx) =>
-                (await ctx.project.import<typeof import('./test/browser/model-library-commands')>('/test/browser/model-library-commands.ts')).modelLibraryCommands.serveOldModelLibrary(ctx),
+                (
+                  await ctx.project.import<typeof import('./test/browser/model-library-commands')>(
+                    '/test/browser/model-library-commands.ts',
+                  )
+                ).modelLibraryCommands.serveOldModelLibrary(ctx),
               analysisReportInNode: async (ctx, settings) =>
-                (await ctx.project.import<typeof import('./test/browser/analysis-commands')>('/test/browser/analysis-commands.ts')).analysisCommands.analysisReportInNode(ctx, settings),
+                (
+                  await ctx.project.import<typeof import('./test/browser/analysis-commands')>(
+                    '/test/browser/analysis-commands.ts',
+                  )
+                ).analysisCommands.analysisReportInNode(ctx, settings),
             },
           },
         },

@@ -44,7 +44,12 @@ import type { ClaimCheck } from '../src/core/claims';
 import { PROBE_TEMPLATE_NAMES, parseProbeKey, probeAwarePairs, type ProbeTemplateName } from '../src/core/probe';
 import type { DomainRow, ReportWithViews, ScalingEffect } from '../src/core/report-views';
 import { probeReport, type ProbeReport } from '../src/core/sycophancy';
-import { probeSection, quantisationSection, type QuantisationGroup, type RunIdentity } from '../src/core/probe-analysis';
+import {
+  probeSection,
+  quantisationSection,
+  type QuantisationGroup,
+  type RunIdentity,
+} from '../src/core/probe-analysis';
 import { excludesEstimate } from '../src/core/intervals';
 import {
   DEFAULT_ANALYSIS_SETTINGS,
@@ -85,13 +90,15 @@ function integerAtLeast(min: number) {
 
 function nonNegativeNumber(value: string): number {
   const x = Number(value);
-  if (value.trim() === '' || !Number.isFinite(x) || x < 0) throw new InvalidArgumentError('expected a finite number >= 0');
+  if (value.trim() === '' || !Number.isFinite(x) || x < 0)
+    throw new InvalidArgumentError('expected a finite number >= 0');
   return x;
 }
 
 function level(value: string): number {
   const x = Number(value);
-  if (value.trim() === '' || !(x > 0 && x < 1)) throw new InvalidArgumentError('expected a level between 0 and 1, e.g. 0.95');
+  if (value.trim() === '' || !(x > 0 && x < 1))
+    throw new InvalidArgumentError('expected a level between 0 and 1, e.g. 0.95');
   return x;
 }
 
@@ -123,18 +130,33 @@ function buildProgram(): Command {
     .option('--bins <B>', 'equal-width bins for ECE, MCE, adaptive and classwise ECE', integerAtLeast(1), d.bins)
     .option('--mce-min-count <m>', 'MCE ignores bins with fewer items than this', integerAtLeast(1), d.mceMinCount)
     .addOption(
-      new Option('--scaling <method>', 'post-hoc scaling of the 4-way log-softmax').choices(SCALING_METHODS).default(d.scaling),
+      new Option('--scaling <method>', 'post-hoc scaling of the 4-way log-softmax')
+        .choices(SCALING_METHODS)
+        .default(d.scaling),
     )
-    .option('--folds <k>', 'cross-fitting folds: each item is calibrated by a scaler fitted without it', integerAtLeast(2), d.folds)
+    .option(
+      '--folds <k>',
+      'cross-fitting folds: each item is calibrated by a scaler fitted without it',
+      integerAtLeast(2),
+      d.folds,
+    )
     .option('--in-sample', 'fit and evaluate the scaler on the same items (optimistic; labelled as such)', d.inSample)
     .option('--lambda <x>', 'matrix scaling: ODIR off-diagonal penalty', nonNegativeNumber, d.lambda)
     .option('--mu <x>', 'matrix scaling: ODIR bias penalty', nonNegativeNumber, d.mu)
     .option('--bootstrap <R>', 'bootstrap resamples for CIs (0: no CIs)', integerAtLeast(0), d.bootstrap)
-    .option('--permutations <R>', 'permutations for the paired tests (0: no p-values)', integerAtLeast(0), d.permutations)
+    .option(
+      '--permutations <R>',
+      'permutations for the paired tests (0: no p-values)',
+      integerAtLeast(0),
+      d.permutations,
+    )
     .option('--confidence <level>', 'CI level', level, d.confidence)
     .option('--seed <n>', 'seed of folds, resamples and permutations', seed, d.seed)
     .addOption(
-      new Option('--interval <method>', 'how CIs are read off the resamples: percentile (the study\'s), bca (Efron 1987) or basic')
+      new Option(
+        '--interval <method>',
+        "how CIs are read off the resamples: percentile (the study's), bca (Efron 1987) or basic",
+      )
         .choices(INTERVAL_METHODS)
         .default(d.interval),
     )
@@ -145,16 +167,26 @@ function buildProgram(): Command {
     )
     .option(
       '--probe <PROBE:NEUTRAL>',
-      'pair a sycophancy probe variant with the neutral variant of the same model (repeatable). Runs of this kit\'s results ' +
+      "pair a sycophancy probe variant with the neutral variant of the same model (repeatable). Runs of this kit's results " +
         'files pair by their prompt keys without it; this is for inputs that carry no prompt key (CSV, lm-eval samples)',
       collect,
     )
     .addOption(
-      new Option('--probe-template <name>', 'the probe template of --probe pairs whose probe carries no prompt key').choices(PROBE_TEMPLATE_NAMES).default('weak'),
+      new Option('--probe-template <name>', 'the probe template of --probe pairs whose probe carries no prompt key')
+        .choices(PROBE_TEMPLATE_NAMES)
+        .default('weak'),
     )
     .option('--probe-seed <n>', 'the planting seed of --probe pairs whose probe carries no prompt key', seed, 0)
-    .option('--threads <n>', 'worker threads for the resampling (results do not depend on it)', integerAtLeast(1), availableThreads())
-    .option('--json <FILE>', 'also write the full report as JSON (shape documented in scripts/analyze.ts and the README)')
+    .option(
+      '--threads <n>',
+      'worker threads for the resampling (results do not depend on it)',
+      integerAtLeast(1),
+      availableThreads(),
+    )
+    .option(
+      '--json <FILE>',
+      'also write the full report as JSON (shape documented in scripts/analyze.ts and the README)',
+    )
     .allowExcessArguments(false);
 }
 
@@ -203,7 +235,9 @@ function loadInputs(inputs: string[], variantSpecs: string[]): VariantScores[] {
   const add = (v: VariantScores, from: string) => {
     const earlier = origin.get(v.name);
     if (earlier !== undefined) {
-      throw new InputError(`${from}: variant name "${v.name}" is already used by ${earlier}; expected unique names (rename with --variant NAME=PATH#RUN)`);
+      throw new InputError(
+        `${from}: variant name "${v.name}" is already used by ${earlier}; expected unique names (rename with --variant NAME=PATH#RUN)`,
+      );
     }
     origin.set(v.name, from);
     variants.push(v);
@@ -220,7 +254,8 @@ function loadInputs(inputs: string[], variantSpecs: string[]): VariantScores[] {
     byName.set(name, files);
   }
   for (const [name, files] of byName) add(loadVariant(name, files), `--variant ${name}`);
-  if (variants.length === 0) throw new InputError('no inputs; expected --variant NAME=PATH or results files (run with --help for usage)');
+  if (variants.length === 0)
+    throw new InputError('no inputs; expected --variant NAME=PATH or results files (run with --help for usage)');
   return variants;
 }
 
@@ -255,7 +290,11 @@ const METRIC_LABEL: Record<MetricName, string> = {
   nll: 'NLL',
 };
 
-const INTERVAL_LABEL = { percentile: 'percentile bootstrap', bca: 'BCa bootstrap (Efron 1987)', basic: 'basic bootstrap' } as const;
+const INTERVAL_LABEL = {
+  percentile: 'percentile bootstrap',
+  bca: 'BCa bootstrap (Efron 1987)',
+  basic: 'basic bootstrap',
+} as const;
 
 const num = (x: number | undefined, digits = 4) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
 const signed = (x: number, digits = 4) => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(digits) : 'n/a');
@@ -294,9 +333,14 @@ function variantBlock(name: string, v: VariantReport, s: AnalysisSettings, sourc
     ? `after ${v.scaling.method} scaling (${v.scaling.in_sample ? 'in-sample' : `${v.scaling.folds}-fold cross-fitted`})`
     : '';
   const rows: string[][] = [['metric', `uncalibrated (${pct}% CI)`, scaledHead ? `${scaledHead} (${pct}% CI)` : '']];
-  for (const m of METRICS) rows.push([METRIC_LABEL[m], stageCell(v.uncalibrated, m), v.scaled ? stageCell(v.scaled, m) : '']);
+  for (const m of METRICS)
+    rows.push([METRIC_LABEL[m], stageCell(v.uncalibrated, m), v.scaled ? stageCell(v.scaled, m) : '']);
   if (v.uncalibrated.smooth_ece !== undefined) {
-    rows.push(['smooth ECE', stageCell(v.uncalibrated, 'smooth_ece'), v.scaled ? stageCell(v.scaled, 'smooth_ece') : '']);
+    rows.push([
+      'smooth ECE',
+      stageCell(v.uncalibrated, 'smooth_ece'),
+      v.scaled ? stageCell(v.scaled, 'smooth_ece') : '',
+    ]);
   }
   if (v.uncalibrated.letter_mass !== undefined) rows.push(['letter mass', num(v.uncalibrated.letter_mass), '']);
   const lines = [head, `  ${sub}`, ...table(rows, '  ')];
@@ -325,7 +369,9 @@ function domainLines(domains: readonly DomainRow[]): string[] {
 /** What scaling did to each variant (scalingEffects), with paired bootstrap CIs when resampled. */
 function scalingEffectLines(effects: readonly ScalingEffect[], pct: number): string[] {
   if (effects.length === 0) return [];
-  const rows = [['variant', 'ECE change', `${pct}% CI`, 'ECE change %', `${pct}% CI`, 'accuracy change (points)', `${pct}% CI`]];
+  const rows = [
+    ['variant', 'ECE change', `${pct}% CI`, 'ECE change %', `${pct}% CI`, 'accuracy change (points)', `${pct}% CI`],
+  ];
   for (const e of effects) {
     rows.push([
       e.variant,
@@ -347,7 +393,7 @@ function claimLines(claims: readonly ClaimCheck[], pct: number): string[] {
   for (const c of claims) {
     rows.push([c.claim, c.published, num(c.value), interval(c.ci), c.p === undefined ? '' : num(c.p), c.verdict]);
   }
-  const lines = ['', 'The study\'s published figures:', ...table(rows, '  ')];
+  const lines = ['', "The study's published figures:", ...table(rows, '  ')];
   for (const c of claims) lines.push(`  ${c.id}: ${c.summary}${c.note ? ` (${c.note})` : ''}`);
   return lines;
 }
@@ -357,34 +403,53 @@ function render(views: ReportWithViews, sources: Map<string, string | undefined>
   const s = report.settings;
   const pct = Math.round(s.confidence * 100);
   const lines: string[] = [];
-  const simulated = Object.entries(report.variants).filter(([, v]) => v.simulated).map(([n]) => n);
+  const simulated = Object.entries(report.variants)
+    .filter(([, v]) => v.simulated)
+    .map(([n]) => n);
   if (simulated.length > 0) {
     lines.push(`SIMULATED variants (numbers from the simulated engine, not from a model): ${simulated.join(', ')}`, '');
   }
   lines.push(`Scaling: ${scalingLabel(s)}.`);
   lines.push(
     `Bins: ${s.bins} equal-width (MCE over bins with >= ${s.mceMinCount} item${s.mceMinCount === 1 ? '' : 's'}). ` +
-      (s.bootstrap > 0 ? `CIs: ${pct}% ${INTERVAL_LABEL[s.interval]}, ${s.bootstrap} resamples (smooth ECE: the first ${Math.min(s.bootstrap, SMOOTH_ECE_MAX_RESAMPLES)}). ` : 'CIs: none (--bootstrap 0). ') +
-      (s.permutations > 0 ? `Paired permutation tests: ${s.permutations} permutations. ` : 'p-values: none (--permutations 0). ') +
+      (s.bootstrap > 0
+        ? `CIs: ${pct}% ${INTERVAL_LABEL[s.interval]}, ${s.bootstrap} resamples (smooth ECE: the first ${Math.min(s.bootstrap, SMOOTH_ECE_MAX_RESAMPLES)}). `
+        : 'CIs: none (--bootstrap 0). ') +
+      (s.permutations > 0
+        ? `Paired permutation tests: ${s.permutations} permutations. `
+        : 'p-values: none (--permutations 0). ') +
       `Seed ${s.seed}.`,
   );
   if (s.scaling !== 'none') {
     lines.push('After scaling, CIs and tests resample the calibrated logits; the scaler is not refitted per resample.');
   }
-  for (const [name, v] of Object.entries(report.variants)) lines.push('', ...variantBlock(name, v, s, sources.get(name)));
+  for (const [name, v] of Object.entries(report.variants))
+    lines.push('', ...variantBlock(name, v, s, sources.get(name)));
   const marked = Object.values(report.variants).some((v) =>
-    [v.uncalibrated, v.scaled].some((st) => st && [...METRICS, 'smooth_ece' as const].some((m) => st[m] !== undefined && excludesEstimate(st.ci?.[m], st[m]!))),
+    [v.uncalibrated, v.scaled].some(
+      (st) =>
+        st &&
+        [...METRICS, 'smooth_ece' as const].some((m) => st[m] !== undefined && excludesEstimate(st.ci?.[m], st[m]!)),
+    ),
   );
   if (marked) lines.push('', EXCLUDES_NOTE);
   const undefinedBca =
     s.interval === 'bca' &&
-    Object.values(report.variants).some((v) => [v.uncalibrated, v.scaled].some((st) => st?.ci && Object.values(st.ci).some((ci) => ci && Number.isNaN(ci[0]))));
-  if (undefinedBca) lines.push('n/a intervals: BCa has none when (almost) every resample lies on one side of the estimate (the bias correction is infinite or beyond the resamples).');
+    Object.values(report.variants).some((v) =>
+      [v.uncalibrated, v.scaled].some((st) => st?.ci && Object.values(st.ci).some((ci) => ci && Number.isNaN(ci[0]))),
+    );
+  if (undefinedBca)
+    lines.push(
+      'n/a intervals: BCa has none when (almost) every resample lies on one side of the estimate (the bias correction is infinite or beyond the resamples).',
+    );
   for (const u of report.unanalysed ?? []) lines.push('', `not analysed: ${u.variant}: ${u.reason}`);
   for (const u of report.uncompared ?? []) lines.push(`not compared: ${u.a} - ${u.b}: ${u.reason}`);
 
   if (report.comparisons.length > 0) {
-    lines.push('', `Paired comparisons: a - b on the items both scored (${pct}% paired bootstrap CI; two-sided permutation p)`);
+    lines.push(
+      '',
+      `Paired comparisons: a - b on the items both scored (${pct}% paired bootstrap CI; two-sided permutation p)`,
+    );
     const rows = [['a - b', 'stage', 'metric', 'diff', `${pct}% CI`, 'p', 'n']];
     for (const c of report.comparisons) {
       rows.push([
@@ -408,7 +473,11 @@ function render(views: ReportWithViews, sources: Map<string, string | undefined>
     }
     lines.push(...notes);
   }
-  lines.push(...domainLines(views.domains), ...scalingEffectLines(views.scalingEffects, pct), ...claimLines(views.claims, pct));
+  lines.push(
+    ...domainLines(views.domains),
+    ...scalingEffectLines(views.scalingEffects, pct),
+    ...claimLines(views.claims, pct),
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -464,7 +533,9 @@ function writeJsonAtomically(
     writeFileSync(tmp, JSON.stringify({ ...report, ...extra, domains, scalingEffects, claims }, null, 2) + '\n');
     renameSync(tmp, path);
   } catch (err) {
-    throw new InputError(`${path}: cannot write the JSON report (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new InputError(
+      `${path}: cannot write the JSON report (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -483,17 +554,33 @@ async function main(argv: string[]): Promise<number> {
     const names = variants.map((v) => v.name);
     const compare = (opts.compare ?? []).map((spec) => parseCompare(spec, names));
     // The options minus the CLI's own are exactly the analysis settings.
-    const { threads: _threads, variant: _variant, compare: _compare, json: _json, probe: _probe, probeTemplate: _pt, probeSeed: _ps, ...settings } = opts;
+    const {
+      threads: _threads,
+      variant: _variant,
+      compare: _compare,
+      json: _json,
+      probe: _probe,
+      probeTemplate: _pt,
+      probeSeed: _ps,
+      ...settings
+    } = opts;
     // Without --compare: every pair, except a probe run with a run of another prompt (as the app compares them).
     const pairs = compare.length > 0 ? compare : probeAwarePairs(variants);
-    const { views, prepared, settings: resolved } = await analyzeWithViewsOnThreads(pool, variants, settings, pairs ? { compare: pairs } : undefined);
+    const {
+      views,
+      prepared,
+      settings: resolved,
+    } = await analyzeWithViewsOnThreads(pool, variants, settings, pairs ? { compare: pairs } : undefined);
     const probes = probesOf(variants, prepared, resolved, opts);
     const quantisation = quantisationSection(views.report, variants.map(identityOf));
     const text =
       render(views, new Map(variants.map((v) => [v.name, v.source]))) +
       [...probeText(probes, resolved), ...quantisationText(quantisation, resolved)].map((l) => l + '\n').join('');
     if (opts.json !== undefined) {
-      const extra = { ...(probes.rows.length || probes.unpaired.length ? { probes } : {}), ...(quantisation.length ? { quantisation } : {}) };
+      const extra = {
+        ...(probes.rows.length || probes.unpaired.length ? { probes } : {}),
+        ...(quantisation.length ? { quantisation } : {}),
+      };
       writeJsonAtomically(opts.json, views, extra);
     }
     process.stdout.write(text);

@@ -42,7 +42,9 @@ const threads = availableThreads();
 
 function variants(count: number, items: number): VariantScores[] {
   const base = { ...syntheticVariant({ n: items, seed: 1, sharpness: 1.2 }), name: 'base' };
-  const others = ['sft', 'grpo', 'other'].slice(0, count - 1).map((name, i) => pairedVariant(base, 10 + i, 1.3 + 0.4 * i, name));
+  const others = ['sft', 'grpo', 'other']
+    .slice(0, count - 1)
+    .map((name, i) => pairedVariant(base, 10 + i, 1.3 + 0.4 * i, name));
   return [base, ...others];
 }
 
@@ -68,7 +70,10 @@ async function best<T>(fn: () => T | Promise<T>): Promise<{ ms: number; cpuMs: n
 
 /** numpy's version, or undefined when python3 or numpy is missing. */
 function numpyVersion(): string | undefined {
-  const r = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8', env: peerEnv() });
+  const r = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], {
+    encoding: 'utf8',
+    env: peerEnv(),
+  });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -91,7 +96,9 @@ async function workload(label: string, count: number, items: number, numpy: stri
   // Every variant's items at both stages per resample, and both arms of every pair at both stages per permutation.
   const evaluations = count * 2 * resamples * items + pairs * 2 * resamples * 2 * items;
   const n = (x: number) => x.toLocaleString('en');
-  console.log(`\n${label}: ${count} variants x ${n(items)} items, ${n(resamples)} resamples + ${n(resamples)} permutations x ${pairs} pairs x 2 stages (${n(evaluations)} item-evaluations)`);
+  console.log(
+    `\n${label}: ${count} variants x ${n(items)} items, ${n(resamples)} resamples + ${n(resamples)} permutations x ${pairs} pairs x 2 stages (${n(evaluations)} item-evaluations)`,
+  );
 
   // One thread, timed by part.
   let parts = { prepare: 0, bootstrap: 0, permutation: 0, other: 0 };
@@ -134,19 +141,33 @@ async function workload(label: string, count: number, items: number, numpy: stri
     'tsx',
     'scripts/analyze.ts',
     ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
-    '--bootstrap', String(resamples), '--permutations', String(resamples), '--json', join(dir, 'report.json'),
+    '--bootstrap',
+    String(resamples),
+    '--permutations',
+    String(resamples),
+    '--json',
+    join(dir, 'report.json'),
   ]);
   if (cli.status !== 0) throw new Error(`the CLI failed: ${cli.stderr}`);
   console.log(`  CLI wall          ${fmt(cli.ms)}  (process start to exit, ${threads} threads)`);
 
   if (numpy && opts.peer) {
-    const peer = spawnTimed('python3', [peerScript, paths[0], paths[1], String(resamples), String(resamples)], peerEnv());
+    const peer = spawnTimed(
+      'python3',
+      [peerScript, paths[0], paths[1], String(resamples), String(resamples)],
+      peerEnv(),
+    );
     const seconds = Number(/seconds ([\d.]+)/.exec(peer.stdout)?.[1]);
-    if (peer.status !== 0 || !Number.isFinite(seconds)) throw new Error(`numpy_peer.py failed: ${peer.stderr || peer.stdout}`);
+    if (peer.status !== 0 || !Number.isFinite(seconds))
+      throw new Error(`numpy_peer.py failed: ${peer.stderr || peer.stdout}`);
     const peerMs = seconds * 1000;
     const target = count <= 3 ? 2 : 3;
-    console.log(`  numpy peer        ${fmt(peerMs)}  (one paired ECE comparison at one stage, its own timer; process wall ${fmt(peer.ms)})`);
-    console.log(`  ratio             CLI wall / peer = ${(cli.ms / peerMs).toFixed(2)}  (target <= ${target}); CLI wall / peer process wall = ${(cli.ms / peer.ms).toFixed(2)}`);
+    console.log(
+      `  numpy peer        ${fmt(peerMs)}  (one paired ECE comparison at one stage, its own timer; process wall ${fmt(peer.ms)})`,
+    );
+    console.log(
+      `  ratio             CLI wall / peer = ${(cli.ms / peerMs).toFixed(2)}  (target <= ${target}); CLI wall / peer process wall = ${(cli.ms / peer.ms).toFixed(2)}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
 }

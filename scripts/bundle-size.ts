@@ -59,7 +59,12 @@ export function bundleReport(dist: string, budgetBytes = FIRST_LOAD_BUDGET_BYTES
     .filter((f) => f.endsWith('.js'))
     .map((file) => {
       const bytes = readFileSync(join(dist, file));
-      return { file, bytes: bytes.byteLength, gzipBytes: gzipSync(bytes, { level: 9 }).byteLength, firstLoad: first.has(file) };
+      return {
+        file,
+        bytes: bytes.byteLength,
+        gzipBytes: gzipSync(bytes, { level: 9 }).byteLength,
+        firstLoad: first.has(file),
+      };
     })
     .sort((a, b) => Number(b.firstLoad) - Number(a.firstLoad) || b.gzipBytes - a.gzipBytes);
   const firstLoadGzipBytes = files.filter((f) => f.firstLoad).reduce((n, f) => n + f.gzipBytes, 0);
@@ -69,9 +74,12 @@ export function bundleReport(dist: string, budgetBytes = FIRST_LOAD_BUDGET_BYTES
 export function formatBundleReport(r: BundleReport): string {
   const kb = (n: number) => `${(n / 1024).toFixed(1)} kB`.padStart(10);
   const lines = ['JavaScript of the build (gzip level 9):', `${'raw'.padStart(10)} ${'gzip'.padStart(10)}  file`];
-  for (const f of r.files) lines.push(`${kb(f.bytes)} ${kb(f.gzipBytes)}  ${f.file}${f.firstLoad ? '  [first load]' : ''}`);
+  for (const f of r.files)
+    lines.push(`${kb(f.bytes)} ${kb(f.gzipBytes)}  ${f.file}${f.firstLoad ? '  [first load]' : ''}`);
   const later = r.files.filter((f) => !f.firstLoad && !/webllm/.test(f.file)).reduce((n, f) => n + f.gzipBytes, 0);
-  lines.push(`Loaded later (results page, loaders, analysis, chart and simulated workers; web-llm excluded): ${(later / 1024).toFixed(1)} kB gzip.`);
+  lines.push(
+    `Loaded later (results page, loaders, analysis, chart and simulated workers; web-llm excluded): ${(later / 1024).toFixed(1)} kB gzip.`,
+  );
   lines.push(
     `First-load JS: ${(r.firstLoadGzipBytes / 1024).toFixed(1)} kB gzip of a ${(r.budgetBytes / 1024).toFixed(0)} kB budget` +
       (r.withinBudget ? '.' : ' — OVER BUDGET.'),

@@ -22,7 +22,15 @@ import {
 } from '../src/core/mmlu';
 import { parseItemManifest, serializeItemManifest } from '../src/core/manifest-file';
 import { MAX_KSHOT, buildPromptRecords, fewshotPool, promptTemplate, type Tokenize } from '../src/core/prompts';
-import { PROMPT_FORMATS, type DomainDef, type ItemManifest, type MmluItem, type MmluSplit, type PromptFormat, type PromptSpec } from '../src/core/types';
+import {
+  PROMPT_FORMATS,
+  type DomainDef,
+  type ItemManifest,
+  type MmluItem,
+  type MmluSplit,
+  type PromptFormat,
+  type PromptSpec,
+} from '../src/core/types';
 import { DEFAULT_PROBE_SEED, PROBE_TEMPLATE_NAMES, type ProbeTemplateName } from '../src/core/probe';
 import { HF_MMLU_BASE, loadMmluFromHf } from '../src/data/hf-parquet';
 import { LM_EVAL_DOCS_FILE, lmEvalTask } from '../src/data/lm-eval-task';
@@ -54,7 +62,8 @@ interface Options {
 
 function wholeNumber(label: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) > max) throw new InvalidArgumentError(`${label} must be a whole number from 0 to ${max}.`);
+    if (!/^\d+$/.test(value) || Number(value) > max)
+      throw new InvalidArgumentError(`${label} must be a whole number from 0 to ${max}.`);
     return Number(value);
   };
 }
@@ -64,41 +73,81 @@ function parseDomainsOption(value: string): DomainDef[] {
   return value.split(';').map((part) => {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new InvalidArgumentError(`"${part}" is not Name=subject,subject,...`);
-    return { name: part.slice(0, eq).trim(), subjects: part.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean) };
+    return {
+      name: part.slice(0, eq).trim(),
+      subjects: part
+        .slice(eq + 1)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
   });
 }
 
 function program(io: Io): Command {
   return new Command('items')
     .description('Draw the MMLU item sample and write its manifest; print prompts and prompt statistics.')
-    .requiredOption('--source <folder|hf>', 'folder with data/{dev,val,test}/ CSVs, that data/ folder, or parquet files; or "hf" to download cais/mmlu from Hugging Face')
-    .addOption(new Option('--preset <name>', 'domain preset').choices(Object.keys(DOMAIN_PRESETS)).default(DEFAULT_PRESET))
-    .option('--domains <spec>', 'custom domains instead of a preset: "Name=subject,subject;Other=subject"', parseDomainsOption)
+    .requiredOption(
+      '--source <folder|hf>',
+      'folder with data/{dev,val,test}/ CSVs, that data/ folder, or parquet files; or "hf" to download cais/mmlu from Hugging Face',
+    )
+    .addOption(
+      new Option('--preset <name>', 'domain preset').choices(Object.keys(DOMAIN_PRESETS)).default(DEFAULT_PRESET),
+    )
+    .option(
+      '--domains <spec>',
+      'custom domains instead of a preset: "Name=subject,subject;Other=subject"',
+      parseDomainsOption,
+    )
     .option('--subjects <list>', 'custom domains, one per subject: "anatomy,virology"', (v: string) =>
-      v.split(',').map((s) => s.trim()).filter(Boolean).map((s) => ({ name: s, subjects: [s] })),
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => ({ name: s, subjects: [s] })),
     )
     .option('--per-domain <n>', 'items drawn per domain', wholeNumber('--per-domain'), DEFAULT_PER_DOMAIN)
     .option('--seed <n>', 'sampler seed', wholeNumber('--seed', 0xffffffff), DEFAULT_SEED)
-    .addOption(new Option('--split <split>', 'split to sample').choices(['dev', 'val', 'test']).default(DEFAULT_SAMPLE_SPLIT))
+    .addOption(
+      new Option('--split <split>', 'split to sample').choices(['dev', 'val', 'test']).default(DEFAULT_SAMPLE_SPLIT),
+    )
     .option('--kshot <k>', `few-shot examples in the prompt (0-${MAX_KSHOT})`, wholeNumber('--kshot', MAX_KSHOT), 0)
     .addOption(new Option('--format <format>', 'prompt format').choices([...PROMPT_FORMATS]).default('completion'))
     .addOption(
-      new Option('--probe <template>', "a sycophancy probe prompt: a wrong answer suggested before 'Answer:' (src/core/probe.ts)").choices(PROBE_TEMPLATE_NAMES),
+      new Option(
+        '--probe <template>',
+        "a sycophancy probe prompt: a wrong answer suggested before 'Answer:' (src/core/probe.ts)",
+      ).choices(PROBE_TEMPLATE_NAMES),
     )
-    .option('--probe-seed <n>', 'seed of the planted wrong letter (part of the prompt key)', wholeNumber('--probe-seed', 0xffffffff), DEFAULT_PROBE_SEED)
+    .option(
+      '--probe-seed <n>',
+      'seed of the planted wrong letter (part of the prompt key)',
+      wholeNumber('--probe-seed', 0xffffffff),
+      DEFAULT_PROBE_SEED,
+    )
     .option('--manifest <file>', 'use the sample of this manifest (checked against the source) instead of drawing one')
     .option('--out <file>', 'write the manifest here (without --out, --print-prompt or --stats it goes to stdout)')
     .option('--print-prompt <item id>', 'print the rendered prompt of one item, e.g. anatomy/test/0')
     .option('--stats', 'print items per domain and subject, and mean and max prompt length in Qwen3 tokens')
-    .option('--lm-eval-task <dir>', "write an lm-evaluation-harness task scoring the manifest's items with this prompt into <dir>")
+    .option(
+      '--lm-eval-task <dir>',
+      "write an lm-evaluation-harness task scoring the manifest's items with this prompt into <dir>",
+    )
     .option('--hf-base <url>', 'base URL of the cais/mmlu files for --source hf', HF_MMLU_BASE)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
 }
 
-async function loadItems(opts: Options, domains: DomainDef[], splits: MmluSplit[], extraSubject?: string): Promise<MmluItem[]> {
+async function loadItems(
+  opts: Options,
+  domains: DomainDef[],
+  splits: MmluSplit[],
+  extraSubject?: string,
+): Promise<MmluItem[]> {
   if (opts.source === 'hf') {
-    const subjects = [...new Set([...domains.flatMap((d) => d.subjects), ...(extraSubject ? [extraSubject] : [])])].sort();
+    const subjects = [
+      ...new Set([...domains.flatMap((d) => d.subjects), ...(extraSubject ? [extraSubject] : [])]),
+    ].sort();
     return loadMmluFromHf(subjects, splits, { base: opts.hfBase });
   }
   return loadMmluFolder(opts.source, splits);
@@ -110,7 +159,12 @@ async function qwen3Tokenize(): Promise<Tokenize> {
   return (text) => tokenizer.encode(text, { add_special_tokens: false });
 }
 
-function formatStats(manifest: ItemManifest, sampled: readonly SampledItem[], spec: PromptSpec, lengths: number[]): string {
+function formatStats(
+  manifest: ItemManifest,
+  sampled: readonly SampledItem[],
+  spec: PromptSpec,
+  lengths: number[],
+): string {
   const lines = [
     `sample: ${sampled.length} ${manifest.split} items, preset ${manifest.preset}, seed ${manifest.seed}, manifest ${manifest.hash}`,
   ];
@@ -142,13 +196,23 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     if (o.domains && o.subjects) throw new Error('give --domains or --subjects, not both');
     if (!isMmluSplit(opts.split)) throw new Error(`unknown split ${opts.split}`);
-    const spec: PromptSpec = { format: opts.format, kshot: opts.kshot, ...(opts.probe ? { probe: { template: opts.probe, seed: opts.probeSeed } } : {}) };
+    const spec: PromptSpec = {
+      format: opts.format,
+      kshot: opts.kshot,
+      ...(opts.probe ? { probe: { template: opts.probe, seed: opts.probeSeed } } : {}),
+    };
     const imported = opts.manifest ? parseItemManifest(readFileSync(opts.manifest, 'utf8'), opts.manifest) : undefined;
     const domains = imported?.domains ?? opts.domains ?? presetDomains(opts.preset);
     const split = imported?.split ?? opts.split;
     const promptId = opts.printPrompt ? parseMmluItemId(opts.printPrompt) : undefined;
     const needPrompts = opts.stats || promptId !== undefined || opts.lmEvalTask !== undefined;
-    const splits = [...new Set<MmluSplit>([split, ...(promptId ? [promptId.split] : []), ...(needPrompts && spec.kshot > 0 ? (['dev'] as const) : [])])];
+    const splits = [
+      ...new Set<MmluSplit>([
+        split,
+        ...(promptId ? [promptId.split] : []),
+        ...(needPrompts && spec.kshot > 0 ? (['dev'] as const) : []),
+      ]),
+    ];
     const items = await loadItems(opts, domains, splits, promptId?.subject);
 
     let manifest: ItemManifest;
@@ -186,7 +250,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const dir = path.resolve(opts.lmEvalTask);
       mkdirSync(dir, { recursive: true });
       const docsPath = path.join(dir, LM_EVAL_DOCS_FILE);
-      const task = lmEvalTask(manifest, sampled, buildPromptRecords(sampled.map((s) => s.item), pool, spec), docsPath);
+      const task = lmEvalTask(
+        manifest,
+        sampled,
+        buildPromptRecords(
+          sampled.map((s) => s.item),
+          pool,
+          spec,
+        ),
+        docsPath,
+      );
       writeFileSync(docsPath, task.docs);
       writeFileSync(path.join(dir, `${task.name}.yaml`), task.yaml);
       io.stderr(
@@ -195,8 +268,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
       );
     }
     if (opts.stats) {
-      const records = buildPromptRecords(sampled.map((s) => s.item), pool, spec, await qwen3Tokenize());
-      io.stdout(formatStats(manifest, sampled, spec, records.map((r) => r.tokenCount!)));
+      const records = buildPromptRecords(
+        sampled.map((s) => s.item),
+        pool,
+        spec,
+        await qwen3Tokenize(),
+      );
+      io.stdout(
+        formatStats(
+          manifest,
+          sampled,
+          spec,
+          records.map((r) => r.tokenCount!),
+        ),
+      );
     }
     return 0;
   } catch (e) {

@@ -60,7 +60,9 @@ export function readUtf8(file: string): string {
 export async function loadMmluFolder(dir: string, splits?: readonly MmluSplit[]): Promise<MmluItem[]> {
   const { csv, parquet } = findMmluFiles(dir);
   const wanted = (split: MmluSplit) => !splits || splits.includes(split);
-  const texts: TextFile[] = csv.filter((f) => wanted(parseMmluCsvName(f)!.split)).map((f) => ({ name: f, text: readUtf8(f) }));
+  const texts: TextFile[] = csv
+    .filter((f) => wanted(parseMmluCsvName(f)!.split))
+    .map((f) => ({ name: f, text: readUtf8(f) }));
   const items = parseMmluCsvFiles(texts);
   const from = new Map<string, string>();
   for (const f of texts) {
@@ -82,7 +84,9 @@ export async function loadMmluFolder(dir: string, splits?: readonly MmluSplit[])
     items.push(...parsed);
   }
   if (items.length === 0) {
-    throw new MmluDataError(`${dir}: no MMLU files found (expected data/{dev,val,test}/<subject>_<split>.csv or <subject>/<split>-00000-of-00001.parquet)`);
+    throw new MmluDataError(
+      `${dir}: no MMLU files found (expected data/{dev,val,test}/<subject>_<split>.csv or <subject>/<split>-00000-of-00001.parquet)`,
+    );
   }
   return items.sort(compareItems);
 }

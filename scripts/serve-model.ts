@@ -52,19 +52,25 @@ function resolveInside(root: string, relative: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (decoded === '' || decoded.includes('\0') || decoded.split(/[\\/]/).some((part) => part === '..')) return undefined;
+  if (decoded === '' || decoded.includes('\0') || decoded.split(/[\\/]/).some((part) => part === '..'))
+    return undefined;
   const full = path.resolve(root, decoded);
   return full.startsWith(root + path.sep) ? full : undefined;
 }
 
 function send(res: ServerResponse, status: number, body: string, head: boolean): void {
-  res.writeHead(status, { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    ...CORS_HEADERS,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(head ? undefined : body);
 }
 
 /** An http.Server for one model folder; call listen(port, '127.0.0.1'). */
 export function createModelServer(options: ModelServerOptions): Server {
-  if (!NAME.test(options.name)) throw new Error(`--name ${JSON.stringify(options.name)} may hold only letters, digits, . _ -`);
+  if (!NAME.test(options.name))
+    throw new Error(`--name ${JSON.stringify(options.name)} may hold only letters, digits, . _ -`);
   const root = realpathSync(path.resolve(options.dir));
   const lib = options.lib ? realpathSync(path.resolve(options.lib)) : undefined;
   const modelPrefix = `/${options.name}/resolve/main/`;
@@ -109,7 +115,9 @@ export function createModelServer(options: ModelServerOptions): Server {
 
 /** The web-llm version the kit bundles (serve-model checks folders against what it reads). */
 export const KIT_WEBLLM_VERSION: string = (
-  JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@mlc-ai/web-llm/package.json'), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@mlc-ai/web-llm/package.json'), 'utf8')) as {
+    version: string;
+  }
 ).version;
 
 /**
@@ -153,7 +161,9 @@ export async function checkModelFolder(
     );
   }
   if (!(await has('tokenizer.json'))) {
-    warnings.push('no tokenizer.json: the kit reads the letter token ids from it; gen_config copies it from the checkpoint');
+    warnings.push(
+      'no tokenizer.json: the kit reads the letter token ids from it; gen_config copies it from the checkpoint',
+    );
   }
   return { chatConfig, warnings };
 }
@@ -176,7 +186,8 @@ export function matchingPrebuiltId(chatConfig: Record<string, unknown> | undefin
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number 0..65535');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('expected a port number 0..65535');
   return port;
 }
 

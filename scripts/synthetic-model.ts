@@ -55,7 +55,8 @@ export function readLibraryMetadata(wasm: Uint8Array, file = 'model library'): L
     else if (c === '{') depth++;
     else if (c === '}' && --depth === 0) {
       const meta = JSON.parse(text.slice(start, i + 1)) as LibraryMetadata;
-      if (!Array.isArray(meta.params) || meta.params.length === 0) throw new Error(`${file}: its metadata lists no params`);
+      if (!Array.isArray(meta.params) || meta.params.length === 0)
+        throw new Error(`${file}: its metadata lists no params`);
       return meta;
     }
   }
@@ -83,8 +84,14 @@ const SHARD_BYTES = 32 * 1024 * 1024;
  * max|w| / 7, codes round(w / scale + 7) clipped to 0..14, and eight 4-bit codes per uint32 with element r of
  * the word in bits 4r..4r+3 (utils.py pack_weight). Fills `qWeight` [rows, cols/8] and `qScale` [rows, cols/32].
  */
-export function quantizedWeight(rng: Rng, rows: number, cols: number, amplitude: number): { qWeight: Uint32Array; qScale: Float32Array } {
-  if (cols % GROUP_SIZE !== 0) throw new Error(`a quantised weight needs a multiple of ${GROUP_SIZE} columns, got ${cols}`);
+export function quantizedWeight(
+  rng: Rng,
+  rows: number,
+  cols: number,
+  amplitude: number,
+): { qWeight: Uint32Array; qScale: Float32Array } {
+  if (cols % GROUP_SIZE !== 0)
+    throw new Error(`a quantised weight needs a multiple of ${GROUP_SIZE} columns, got ${cols}`);
   const qWeight = new Uint32Array((rows * cols) / ELEMENTS_PER_WORD);
   const qScale = new Float32Array((rows * cols) / GROUP_SIZE);
   const group = new Float32Array(GROUP_SIZE);
@@ -135,11 +142,14 @@ export function syntheticTensors(params: readonly LibraryParam[], seed: number):
       }
       const [rows, words] = w.shape;
       const q = quantizedWeight(new Rng(deriveSeed(seed, base)), rows, words * ELEMENTS_PER_WORD, WEIGHT_AMPLITUDE);
-      if (q.qScale.length !== s.shape.reduce((a, b) => a * b, 1)) throw new Error(`${base}: q_scale shape ${s.shape} does not fit ${w.shape}`);
+      if (q.qScale.length !== s.shape.reduce((a, b) => a * b, 1))
+        throw new Error(`${base}: q_scale shape ${s.shape} does not fit ${w.shape}`);
       out.set(w.name, bytes(q.qWeight));
       out.set(s.name, bytes(q.qScale));
     } else if (p.dtype !== 'float32') {
-      throw new Error(`${p.name}: dtype ${p.dtype} is not generated (only q4f32 libraries: uint32 codes, float32 rest)`);
+      throw new Error(
+        `${p.name}: dtype ${p.dtype} is not generated (only q4f32 libraries: uint32 codes, float32 rest)`,
+      );
     } else if (/norm\.weight$/.test(p.name)) {
       out.set(p.name, bytes(new Float32Array(count).fill(1)));
     } else {
@@ -168,7 +178,8 @@ export const QWEN2_0_5B_MODEL_CONFIG = {
 
 /** mlc-chat-config.json for a Qwen2-0.5B library (what `mlc_llm gen_config --conv-template qwen2` writes). */
 export function qwen2ChatConfig(meta: LibraryMetadata): Record<string, unknown> {
-  if (meta.model_type !== 'qwen2') throw new Error(`the library is a ${meta.model_type} model; this generator writes Qwen2 folders`);
+  if (meta.model_type !== 'qwen2')
+    throw new Error(`the library is a ${meta.model_type} model; this generator writes Qwen2 folders`);
   return {
     version: '0.1.0',
     model_type: meta.model_type,
@@ -191,7 +202,11 @@ export function qwen2ChatConfig(meta: LibraryMetadata): Record<string, unknown> 
     repetition_penalty: 1.1,
     top_p: 0.8,
     tokenizer_files: ['tokenizer.json', 'tokenizer_config.json'],
-    tokenizer_info: { token_postproc_method: 'byte_level', prepend_space_in_encode: false, strip_space_in_decode: false },
+    tokenizer_info: {
+      token_postproc_method: 'byte_level',
+      prepend_space_in_encode: false,
+      strip_space_in_decode: false,
+    },
     conv_template: {
       name: 'qwen2',
       system_template: '<|im_start|>system\n{system_message}<|im_end|>\n',
@@ -283,19 +298,32 @@ export function writeSyntheticModel({ modelLib, outDir, seed = 0 }: SyntheticMod
     const data = tensors.get(p.name)!;
     if (current && current.nbytes + data.byteLength > SHARD_BYTES) closeShard();
     current ??= { dataPath: `params_shard_${shards.length}.bin`, format: 'raw-shard', nbytes: 0, records: [] };
-    current.records.push({ name: p.name, shape: p.shape, dtype: p.dtype, format: 'raw', nbytes: data.byteLength, byteOffset: current.nbytes });
+    current.records.push({
+      name: p.name,
+      shape: p.shape,
+      dtype: p.dtype,
+      format: 'raw',
+      nbytes: data.byteLength,
+      byteOffset: current.nbytes,
+    });
     current.nbytes += data.byteLength;
     pending.push(data);
     paramBytes += data.byteLength;
   }
   closeShard();
-  const paramCount = metadata.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1) * (p.dtype === 'uint32' ? ELEMENTS_PER_WORD : 1), 0);
+  const paramCount = metadata.params.reduce(
+    (n, p) => n + p.shape.reduce((a, b) => a * b, 1) * (p.dtype === 'uint32' ? ELEMENTS_PER_WORD : 1),
+    0,
+  );
   const manifest = `${JSON.stringify({ metadata: { ParamSize: metadata.params.length, ParamBytes: paramBytes, BitsPerParam: (8 * paramBytes) / paramCount }, records: shards }, null, 1)}\n`;
   writeFileSync(path.join(tmp, 'tensor-cache.json'), manifest);
   writeFileSync(path.join(tmp, 'ndarray-cache.json'), manifest);
   writeFileSync(path.join(tmp, 'mlc-chat-config.json'), `${JSON.stringify(qwen2ChatConfig(metadata), null, 2)}\n`);
   for (const [name, file] of Object.entries(tokenizers)) writeFileSync(path.join(tmp, name), readFileSync(file));
-  writeFileSync(path.join(tmp, FINGERPRINT_FILE), `${JSON.stringify({ fingerprint, seed, modelLib: path.basename(modelLib), synthetic: true }, null, 2)}\n`);
+  writeFileSync(
+    path.join(tmp, FINGERPRINT_FILE),
+    `${JSON.stringify({ fingerprint, seed, modelLib: path.basename(modelLib), synthetic: true }, null, 2)}\n`,
+  );
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(path.dirname(outDir), { recursive: true });
   renameSync(tmp, outDir);
@@ -304,7 +332,8 @@ export function writeSyntheticModel({ modelLib, outDir, seed = 0 }: SyntheticMod
 
 function parseSeed(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('expected an integer in [0, 2^32)');
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new InvalidArgumentError('expected an integer in [0, 2^32)');
   return n;
 }
 
@@ -318,5 +347,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     .parse(process.argv);
   const [modelLib, outDir] = program.args;
   const m = writeSyntheticModel({ modelLib, outDir, seed: program.opts<{ seed: number }>().seed });
-  console.log(`${m.generated ? 'Wrote' : 'Reused'} ${m.dir} (${m.metadata.params.length} tensors, ${m.seconds.toFixed(1)} s)`);
+  console.log(
+    `${m.generated ? 'Wrote' : 'Reused'} ${m.dir} (${m.metadata.params.length} tensors, ${m.seconds.toFixed(1)} s)`,
+  );
 }

@@ -25,7 +25,8 @@ try {
   const runtime = await ensureWebllmRuntime(runtimeLookupHere());
   console.log(`web-llm model library for the real-runtime tests: ${runtime.dir} (${runtime.source})`);
 } catch (e) {
-  if (!(e instanceof BrowserNotFoundError || e instanceof MmluDataMissingError || e instanceof RuntimeMissingError)) throw e;
+  if (!(e instanceof BrowserNotFoundError || e instanceof MmluDataMissingError || e instanceof RuntimeMissingError))
+    throw e;
   console.error(e.message);
   process.exit(1);
 }

@@ -45,7 +45,9 @@ function analysisThreadCode(): string {
   if (threadCode !== undefined) return threadCode;
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const sources = [join(root, 'src/core'), join(root, 'scripts/lib')].flatMap((dir) =>
-    readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)),
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(dir, f)),
   );
   const stamp = [...sources, join(root, 'package-lock.json')]
     .map((f) => {
@@ -133,7 +135,12 @@ export async function analyzeWithViewsOnThreads(
   return { views: reportWithViews(plan, results), prepared: plan.prepared, settings };
 }
 
-async function planAndRun(pool: ThreadPool, variants: VariantScores[], partial: Partial<AnalysisSettings>, options: AnalysisOptions) {
+async function planAndRun(
+  pool: ThreadPool,
+  variants: VariantScores[],
+  partial: Partial<AnalysisSettings>,
+  options: AnalysisOptions,
+) {
   const settings = resolveSettings(partial);
   const prepared = await pool.prepare(variants, settings);
   const plan = planAnalysis(variants, settings, { ...options, prepared });

@@ -23,12 +23,21 @@ export interface BrowserLookup {
 
 const SYSTEM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'chrome'];
 const SYSTEM_LOCATIONS: Partial<Record<NodeJS.Platform, string[]>> = {
-  darwin: ['/Applications/Chromium.app/Contents/MacOS/Chromium', '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome'],
+  darwin: [
+    '/Applications/Chromium.app/Contents/MacOS/Chromium',
+    '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+  ],
   win32: [
     'C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe',
     'C:\\Program Files (x86)\\Google\\Chrome\\Application\\chrome.exe',
   ],
-  linux: ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable', '/snap/bin/chromium'],
+  linux: [
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+    '/usr/bin/google-chrome-stable',
+    '/snap/bin/chromium',
+  ],
 };
 
 /** The one line a machine without a usable Chromium gets (from `npm test`). */
@@ -44,7 +53,10 @@ export class BrowserNotFoundError extends Error {
 export function findChromium(lookup: BrowserLookup): FoundBrowser | undefined {
   const fromEnv = lookup.env.CHROMIUM_PATH?.trim();
   if (fromEnv) {
-    if (!lookup.exists(fromEnv)) throw new BrowserNotFoundError(`CHROMIUM_PATH is ${fromEnv}, which does not exist; ${NO_BROWSER_MESSAGE.slice(NO_BROWSER_MESSAGE.indexOf('run '))}`);
+    if (!lookup.exists(fromEnv))
+      throw new BrowserNotFoundError(
+        `CHROMIUM_PATH is ${fromEnv}, which does not exist; ${NO_BROWSER_MESSAGE.slice(NO_BROWSER_MESSAGE.indexOf('run '))}`,
+      );
     return { executable: fromEnv, source: 'CHROMIUM_PATH' };
   }
   if (lookup.playwrightExecutable && lookup.exists(lookup.playwrightExecutable)) {

@@ -9,12 +9,21 @@ import type { QuantisationGroup } from '../../src/core/probe-analysis';
 /** Left-aligned columns separated by two spaces; trailing blanks trimmed. */
 export function table(rows: string[][], indent = ''): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => indent + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join('  ').trimEnd());
+  return rows.map(
+    (r) =>
+      indent +
+      r
+        .map((cell, c) => (cell ?? '').padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 const num = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
-const signed = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? 'n/a' : (x > 0 ? '+' : '') + x.toFixed(digits));
-const withCi = (e: ProbeEstimate, f: (x: number | undefined) => string = num) => (e.ci ? `${f(e.value)} [${f(e.ci[0])}, ${f(e.ci[1])}]` : f(e.value));
+const signed = (x: number | undefined, digits = 3) =>
+  x === undefined || !Number.isFinite(x) ? 'n/a' : (x > 0 ? '+' : '') + x.toFixed(digits);
+const withCi = (e: ProbeEstimate, f: (x: number | undefined) => string = num) =>
+  e.ci ? `${f(e.value)} [${f(e.ci[0])}, ${f(e.ci[1])}]` : f(e.value);
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(1)}%`);
 
 /** The probe table, the repair table and the between-variant tests, as the CLI prints them. */
@@ -25,7 +34,21 @@ export function probeText(probes: ProbeReport, settings: AnalysisSettings): stri
     '',
     `Sycophancy probe: each probe run against the same variant's neutral run, paired by item (${level}% paired bootstrap CI)`,
   ];
-  const rows = [['variant', 'template', 'n', 'accuracy neutral -> suggested', 'change', 'flip rate', 'flips to planted', 'p moved to planted', 'ECE suggested', 'ECE change', 'MCE suggested']];
+  const rows = [
+    [
+      'variant',
+      'template',
+      'n',
+      'accuracy neutral -> suggested',
+      'change',
+      'flip rate',
+      'flips to planted',
+      'p moved to planted',
+      'ECE suggested',
+      'ECE change',
+      'MCE suggested',
+    ],
+  ];
   for (const r of probes.rows) {
     rows.push([
       `${r.variant}${r.simulated && !/simulated/i.test(r.variant) ? ' [SIMULATED]' : ''}`,
@@ -42,10 +65,14 @@ export function probeText(probes: ProbeReport, settings: AnalysisSettings): stri
     ]);
   }
   lines.push(...table(rows, '  '));
-  if (probes.rows.some((r) => r.simulated)) lines.push('  SIMULATED: rows marked so (or named so) come from the simulated engine, not from a model.');
+  if (probes.rows.some((r) => r.simulated))
+    lines.push('  SIMULATED: rows marked so (or named so) come from the simulated engine, not from a model.');
   const repairs = probes.rows.filter((r) => r.repair);
   if (repairs.length > 0) {
-    lines.push('', "Calibration repair under pressure: the neutral run's scaler applied to the probe run (ECE before -> after)");
+    lines.push(
+      '',
+      "Calibration repair under pressure: the neutral run's scaler applied to the probe run (ECE before -> after)",
+    );
     const t = [['variant', 'template', 'neutral', 'reduction', 'suggested', 'reduction', 'survives']];
     for (const r of repairs) {
       const x = r.repair!;
@@ -62,9 +89,20 @@ export function probeText(probes: ProbeReport, settings: AnalysisSettings): stri
     lines.push(...table(t, '  '));
   }
   if (probes.comparisons.length > 0) {
-    lines.push('', 'Probe metrics between variants: a - b on the items both scored both ways (two-sided paired permutation p)');
+    lines.push(
+      '',
+      'Probe metrics between variants: a - b on the items both scored both ways (two-sided paired permutation p)',
+    );
     const t = [['a - b', 'template', 'metric', 'diff', 'p', 'n']];
-    for (const c of probes.comparisons) t.push([`${c.a} - ${c.b}`, c.template, c.metric, signed(c.diff, 4), c.p === undefined ? '' : num(c.p, 4), String(c.n)]);
+    for (const c of probes.comparisons)
+      t.push([
+        `${c.a} - ${c.b}`,
+        c.template,
+        c.metric,
+        signed(c.diff, 4),
+        c.p === undefined ? '' : num(c.p, 4),
+        String(c.n),
+      ]);
     lines.push(...table(t, '  '));
   }
   for (const u of probes.unpaired) lines.push(`  probe not paired: ${u.run}: ${u.reason}`);
@@ -76,10 +114,21 @@ export function quantisationText(groups: readonly QuantisationGroup[], settings:
   const lines: string[] = [];
   const level = Math.round(settings.confidence * 100);
   for (const g of groups) {
-    lines.push('', `Quantisation: each build - the least-quantised build ${g.reference} (${level}% paired bootstrap CI; permutation p)`);
+    lines.push(
+      '',
+      `Quantisation: each build - the least-quantised build ${g.reference} (${level}% paired bootstrap CI; permutation p)`,
+    );
     const t = [['build', 'stage', 'metric', 'diff', `${level}% CI`, 'p', 'n']];
     for (const r of g.rows) {
-      t.push([`${r.run} (${r.quantisation})`, r.stage, r.metric, signed(r.diff, 4), r.ci ? `[${signed(r.ci[0], 4)}, ${signed(r.ci[1], 4)}]` : '', r.p === undefined ? '' : num(r.p, 4), String(r.n)]);
+      t.push([
+        `${r.run} (${r.quantisation})`,
+        r.stage,
+        r.metric,
+        signed(r.diff, 4),
+        r.ci ? `[${signed(r.ci[0], 4)}, ${signed(r.ci[1], 4)}]` : '',
+        r.p === undefined ? '' : num(r.p, 4),
+        String(r.n),
+      ]);
     }
     lines.push(...table(t, '  '));
   }

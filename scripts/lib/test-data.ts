@@ -55,7 +55,9 @@ export function findMmluData(lookup: MmluLookup): { dir: string; source: MmluSou
 }
 
 /** Pinned SHA-256 of every CSV, keyed by its path under data/ (e.g. `dev/anatomy_dev.csv`). */
-export function pinnedMmluSums(text = readFileSync(path.join(here, 'mmlu-sha256sums.txt'), 'utf8')): Map<string, string> {
+export function pinnedMmluSums(
+  text = readFileSync(path.join(here, 'mmlu-sha256sums.txt'), 'utf8'),
+): Map<string, string> {
   const sums = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^([0-9a-f]{64})\s+\*?(?:\.\/)?(\S+)$/.exec(line.trim());
@@ -93,7 +95,10 @@ function missing(lookup: MmluLookup, why: string): MmluDataMissingError {
 }
 
 /** The data folder, downloading the official release into the cache once when no folder of the lookup holds it. */
-export async function ensureMmluData(lookup: MmluLookup, download: MmluDownload): Promise<{ dir: string; source: MmluSource }> {
+export async function ensureMmluData(
+  lookup: MmluLookup,
+  download: MmluDownload,
+): Promise<{ dir: string; source: MmluSource }> {
   const found = findMmluData(lookup);
   if (found) return found;
   if (lookup.env.MMLU_DIR?.trim()) {
@@ -124,7 +129,8 @@ export async function ensureMmluData(lookup: MmluLookup, download: MmluDownload)
       const at = path.join(unpacked, 'data', file);
       if (!existsSync(at)) throw missing(lookup, `the download from ${download.url} lacks data/${file}`);
       const actual = createHash('sha256').update(readFileSync(at)).digest('hex');
-      if (actual !== sum) throw missing(lookup, `data/${file} from ${download.url} has SHA-256 ${actual}, not the pinned ${sum}`);
+      if (actual !== sum)
+        throw missing(lookup, `data/${file} from ${download.url} has SHA-256 ${actual}, not the pinned ${sum}`);
     }
     writeFileSync(path.join(unpacked, 'categories.json'), download.categoriesJson);
     // Into place in one step: a half-written cache never looks complete.
@@ -168,7 +174,10 @@ export function runtimeLookupHere(): RuntimeLookup {
 }
 
 /** The folder holding the model library: $WEBLLM_RUNTIME_DIR (only it, when set), ../shared/webllm-runtime, the cache. */
-export function findWebllmRuntime(lookup: RuntimeLookup, file: string = WEBLLM_LIBRARY.file): { dir: string; source: MmluSource } | undefined {
+export function findWebllmRuntime(
+  lookup: RuntimeLookup,
+  file: string = WEBLLM_LIBRARY.file,
+): { dir: string; source: MmluSource } | undefined {
   const has = (dir: string) => existsSync(path.join(dir, file));
   const fromEnv = lookup.env.WEBLLM_RUNTIME_DIR?.trim();
   if (fromEnv) return has(fromEnv) ? { dir: fromEnv, source: 'WEBLLM_RUNTIME_DIR' } : undefined;
@@ -194,7 +203,8 @@ export async function ensureWebllmRuntime(
       `web-llm model library ${library.file} not found (looked in $WEBLLM_RUNTIME_DIR, ${lookup.sharedDir}, ${lookup.cacheDir}) and ${why}; ` +
         'set WEBLLM_RUNTIME_DIR to a folder holding it',
     );
-  if (lookup.env.WEBLLM_RUNTIME_DIR?.trim()) throw stop(`WEBLLM_RUNTIME_DIR (${lookup.env.WEBLLM_RUNTIME_DIR}) does not hold it`);
+  if (lookup.env.WEBLLM_RUNTIME_DIR?.trim())
+    throw stop(`WEBLLM_RUNTIME_DIR (${lookup.env.WEBLLM_RUNTIME_DIR}) does not hold it`);
   let bytes: Uint8Array;
   try {
     const response = await fetchFile(library.url);
@@ -204,7 +214,8 @@ export async function ensureWebllmRuntime(
     throw stop(`the download from ${library.url} failed (${(e as Error).message})`);
   }
   const actual = createHash('sha256').update(bytes).digest('hex');
-  if (actual !== library.sha256) throw stop(`the download from ${library.url} has SHA-256 ${actual}, not the pinned ${library.sha256}`);
+  if (actual !== library.sha256)
+    throw stop(`the download from ${library.url} has SHA-256 ${actual}, not the pinned ${library.sha256}`);
   mkdirSync(lookup.cacheDir, { recursive: true });
   const partial = path.join(lookup.cacheDir, `.${library.file}.partial`);
   writeFileSync(partial, bytes);

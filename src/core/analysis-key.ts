@@ -35,7 +35,14 @@ export function analysisCacheKey(
       simulated: v.simulated,
       items: [...v.items]
         .sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0))
-        .map((it) => [it.itemId, it.label, it.letterLogits, it.domain ?? null, it.subject ?? null, it.letterMass ?? null]),
+        .map((it) => [
+          it.itemId,
+          it.label,
+          it.letterLogits,
+          it.domain ?? null,
+          it.subject ?? null,
+          it.letterMass ?? null,
+        ]),
     })),
   };
   return bytesToHex(sha256(utf8ToBytes(JSON.stringify(canonical))));

@@ -73,12 +73,14 @@ export function resolveSettings(partial: Partial<AnalysisSettings> = {}): Analys
     throw new AnalysisError(`scaling must be one of ${SCALING_METHODS.join(', ')}, got ${String(s.scaling)}`);
   }
   for (const name of ['lambda', 'mu'] as const) {
-    if (!(Number.isFinite(s[name]) && s[name] >= 0)) throw new AnalysisError(`${name} must be a finite number >= 0, got ${s[name]}`);
+    if (!(Number.isFinite(s[name]) && s[name] >= 0))
+      throw new AnalysisError(`${name} must be a finite number >= 0, got ${s[name]}`);
   }
   if (!(s.confidence > 0 && s.confidence < 1)) {
     throw new AnalysisError(`confidence must be strictly between 0 and 1, got ${s.confidence}`);
   }
-  if (typeof s.inSample !== 'boolean') throw new AnalysisError(`inSample must be true or false, got ${String(s.inSample)}`);
+  if (typeof s.inSample !== 'boolean')
+    throw new AnalysisError(`inSample must be true or false, got ${String(s.inSample)}`);
   if (!INTERVAL_METHODS.includes(s.interval)) {
     throw new AnalysisError(`interval must be one of ${INTERVAL_METHODS.join(', ')}, got ${String(s.interval)}`);
   }
@@ -128,7 +130,8 @@ export function prepareVariant(v: VariantScores, settings: AnalysisSettings): Pr
     labels[i] = it.label;
     for (let k = 0; k < K; k++) {
       const z = it.letterLogits[k];
-      if (!Number.isFinite(z)) throw new AnalysisError(`variant ${v.name}, item ${it.itemId}: logit ${k} is ${z}, expected a finite number`);
+      if (!Number.isFinite(z))
+        throw new AnalysisError(`variant ${v.name}, item ${it.itemId}: logit ${k} is ${z}, expected a finite number`);
       logits[i * K + k] = z;
     }
     groups[i] = groupIndex.get(it.domain ?? it.subject ?? '')!;
@@ -206,7 +209,14 @@ export function stageMetrics(
   if (r) {
     const estimates = Float64Array.from(METRICS, (m) => values[m]);
     const ci: NonNullable<StageMetrics['ci']> = intervals(settings, r.table, estimates, r.jackknife);
-    if (r.smooth) ci.smooth_ece = bootstrapInterval(settings.interval, r.smooth, smooth.value, settings.confidence, r.smoothJackknife);
+    if (r.smooth)
+      ci.smooth_ece = bootstrapInterval(
+        settings.interval,
+        r.smooth,
+        smooth.value,
+        settings.confidence,
+        r.smoothJackknife,
+      );
     stage.ci = ci;
   }
   if (letterMass !== undefined) stage.letter_mass = letterMass;
@@ -395,7 +405,9 @@ export function splitJobs(jobs: readonly AnalysisJob[], workers: number): Analys
     // Jackknife and smooth ECE jobs run whole (their results are not split by resample).
     const splittable = job.kind === 'bootstrap' || job.kind === 'permutation';
     const target = job.kind === 'bootstrap' ? fair : fair / 8;
-    const pieces = splittable ? Math.max(1, Math.min(Math.ceil(jobCost(job) / target), Math.floor(job.count / MIN_CHUNK))) : 1;
+    const pieces = splittable
+      ? Math.max(1, Math.min(Math.ceil(jobCost(job) / target), Math.floor(job.count / MIN_CHUNK)))
+      : 1;
     if (pieces === 1) {
       chunks.push(job);
       continue;
@@ -504,7 +516,9 @@ export function planAnalysis(
   }
   const requested = options.compare ?? allPairs(variants.map((v) => v.name));
   for (const [a, b] of requested) {
-    for (const name of [a, b]) if (!names.has(name)) throw new AnalysisError(`--compare names ${name}, which is not a variant (have: ${[...names].join(', ')})`);
+    for (const name of [a, b])
+      if (!names.has(name))
+        throw new AnalysisError(`--compare names ${name}, which is not a variant (have: ${[...names].join(', ')})`);
     if (a === b) throw new AnalysisError(`cannot compare ${a} with itself`);
   }
 
@@ -534,13 +548,43 @@ export function planAnalysis(
     // for both, in one pass per resample.
     for (const p of prepared) {
       const sets = stagesOf(p).map((stage) => stageOf(p, stage));
-      jobs.push({ kind: 'bootstrap', key: bootstrapKey(p.name), sets, count: settings.bootstrap, seed: bootSeed, ...common });
+      jobs.push({
+        kind: 'bootstrap',
+        key: bootstrapKey(p.name),
+        sets,
+        count: settings.bootstrap,
+        seed: bootSeed,
+        ...common,
+      });
       const sigmas = sets.map((pred) => smoothOf(pred).sigma);
       const smoothCount = Math.min(settings.bootstrap, SMOOTH_ECE_MAX_RESAMPLES);
-      jobs.push({ kind: 'smooth-bootstrap', key: `smooth:${bootstrapKey(p.name)}`, sets, sigmas, count: smoothCount, seed: bootSeed, ...common });
+      jobs.push({
+        kind: 'smooth-bootstrap',
+        key: `smooth:${bootstrapKey(p.name)}`,
+        sets,
+        sigmas,
+        count: smoothCount,
+        seed: bootSeed,
+        ...common,
+      });
       if (settings.interval === 'bca') {
-        jobs.push({ kind: 'jackknife', key: `jackknife:${bootstrapKey(p.name)}`, sets, count: p.ids.length, seed: 0, ...common });
-        jobs.push({ kind: 'smooth-jackknife', key: `smooth-jackknife:${bootstrapKey(p.name)}`, sets, sigmas, count: p.ids.length, seed: 0, ...common });
+        jobs.push({
+          kind: 'jackknife',
+          key: `jackknife:${bootstrapKey(p.name)}`,
+          sets,
+          count: p.ids.length,
+          seed: 0,
+          ...common,
+        });
+        jobs.push({
+          kind: 'smooth-jackknife',
+          key: `smooth-jackknife:${bootstrapKey(p.name)}`,
+          sets,
+          sigmas,
+          count: p.ids.length,
+          seed: 0,
+          ...common,
+        });
       }
     }
   }
@@ -567,14 +611,35 @@ export function planAnalysis(
     for (const stage of pair.stages) {
       const sets = pair.sets[stage]!;
       if (settings.bootstrap > 0 && !pair.sameItems) {
-        jobs.push({ kind: 'bootstrap', key: pairKey('bootstrap', pair.a, pair.b, stage), sets, count: settings.bootstrap, seed: bootSeed, ...common });
+        jobs.push({
+          kind: 'bootstrap',
+          key: pairKey('bootstrap', pair.a, pair.b, stage),
+          sets,
+          count: settings.bootstrap,
+          seed: bootSeed,
+          ...common,
+        });
         if (settings.interval === 'bca') {
-          jobs.push({ kind: 'jackknife', key: `jackknife:${pairKey('bootstrap', pair.a, pair.b, stage)}`, sets, count: pair.n, seed: 0, ...common });
+          jobs.push({
+            kind: 'jackknife',
+            key: `jackknife:${pairKey('bootstrap', pair.a, pair.b, stage)}`,
+            sets,
+            count: pair.n,
+            seed: 0,
+            ...common,
+          });
         }
       }
       if (settings.permutations > 0) {
         const seed = deriveSeed(settings.seed, 'permutation', pair.a, pair.b, stage);
-        jobs.push({ kind: 'permutation', key: pairKey('permutation', pair.a, pair.b, stage), sets, count: settings.permutations, seed, ...common });
+        jobs.push({
+          kind: 'permutation',
+          key: pairKey('permutation', pair.a, pair.b, stage),
+          sets,
+          count: settings.permutations,
+          seed,
+          ...common,
+        });
       }
     }
   }
@@ -606,7 +671,7 @@ function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
   // Shared items by id (both id lists are sorted).
   const rowsA: number[] = [];
   const rowsB: number[] = [];
-  for (let i = 0, j = 0; i < a.ids.length && j < b.ids.length; ) {
+  for (let i = 0, j = 0; i < a.ids.length && j < b.ids.length;) {
     if (a.ids[i] === b.ids[j]) {
       if (a.uncalibrated.labels[i] !== b.uncalibrated.labels[j]) {
         throw new AnalysisError(
@@ -619,7 +684,8 @@ function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
     else j++;
   }
   const n = rowsA.length;
-  if (n === 0) throw new AnalysisError(`no shared items: ${a.name} and ${b.name} share no item ids, so they cannot be compared`);
+  if (n === 0)
+    throw new AnalysisError(`no shared items: ${a.name} and ${b.name} share no item ids, so they cannot be compared`);
   const unmatched = { onlyA: a.ids.length - n, onlyB: b.ids.length - n };
   const sameItems = unmatched.onlyA === 0 && unmatched.onlyB === 0;
   const stages: Stage[] = a.scaled && b.scaled ? ['uncalibrated', 'scaled'] : ['uncalibrated'];
@@ -637,19 +703,31 @@ function planPair(a: PreparedVariant, b: PreparedVariant): PlannedPair {
  * results; undefined without bootstrap. Both stages share the resampled items, so after - before per row is the
  * paired bootstrap of what scaling changed.
  */
-export function resampleTable(results: readonly AnalysisJobResult[], variant: string, stage: Stage): Float64Array | undefined {
+export function resampleTable(
+  results: readonly AnalysisJobResult[],
+  variant: string,
+  stage: Stage,
+): Float64Array | undefined {
   const job = results.find((r) => r.key === bootstrapKey(variant));
   return stage === 'scaled' ? job?.group1 : job?.group0;
 }
 
 /** Leave-one-out metric tables (rows of METRIC_COUNT, one per item in canonical order) of one stage; BCa only. */
-export function jackknifeTable(results: readonly AnalysisJobResult[], variant: string, stage: Stage): Float64Array | undefined {
+export function jackknifeTable(
+  results: readonly AnalysisJobResult[],
+  variant: string,
+  stage: Stage,
+): Float64Array | undefined {
   const job = results.find((r) => r.key === `jackknife:${bootstrapKey(variant)}`);
   return stage === 'scaled' ? job?.group1 : job?.group0;
 }
 
 /** Everything resampled for one stage of one variant. */
-export function stageResamples(results: readonly AnalysisJobResult[], variant: string, stage: Stage): StageResamples | undefined {
+export function stageResamples(
+  results: readonly AnalysisJobResult[],
+  variant: string,
+  stage: Stage,
+): StageResamples | undefined {
   const table = resampleTable(results, variant, stage);
   if (!table) return undefined;
   const pick = (key: string) => {
@@ -671,7 +749,8 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
   const { settings } = plan;
   const byKey = new Map(results.map((r) => [r.key, r]));
   const missing = plan.jobs.filter((j) => !byKey.has(j.key));
-  if (missing.length > 0) throw new AnalysisError(`analysis jobs without results: ${missing.map((j) => j.key).join(', ')}`);
+  if (missing.length > 0)
+    throw new AnalysisError(`analysis jobs without results: ${missing.map((j) => j.key).join(', ')}`);
   const stageTable = (variant: string, stage: Stage) => resampleTable(results, variant, stage);
   const stageJackknife = (variant: string, stage: Stage) => jackknifeTable(results, variant, stage);
   const report: AnalysisReport = { settings, variants: {}, comparisons: [] };
@@ -683,7 +762,12 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
     const variantReport: VariantReport = {
       n: p.ids.length,
       simulated: p.simulated,
-      uncalibrated: stageMetrics(p.uncalibrated, settings, stageResamples(results, p.name, 'uncalibrated'), p.letterMass),
+      uncalibrated: stageMetrics(
+        p.uncalibrated,
+        settings,
+        stageResamples(results, p.name, 'uncalibrated'),
+        p.letterMass,
+      ),
       scaling: {
         method: settings.scaling,
         folds: settings.inSample ? 1 : settings.folds,
@@ -697,7 +781,8 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
     if (p.scaled) {
       const scaled = stageMetrics(p.scaled, settings, stageResamples(results, p.name, 'scaled'));
       variantReport.scaled = scaled;
-      variantReport.ece_reduction_pct = (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
+      variantReport.ece_reduction_pct =
+        (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
       variantReport.accuracy_change_pts = 100 * (scaled.accuracy - variantReport.uncalibrated.accuracy);
     }
     report.variants[p.name] = variantReport;
@@ -711,7 +796,14 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
       if (settings.bootstrap > 0) {
         if (pair.sameItems) {
           // Same items, same seed: the single-variant resamples (and leave-one-out rows) are already paired.
-          ci = intervals(settings, stageTable(pair.a, stage)!, observed, stageJackknife(pair.a, stage), stageTable(pair.b, stage), stageJackknife(pair.b, stage));
+          ci = intervals(
+            settings,
+            stageTable(pair.a, stage)!,
+            observed,
+            stageJackknife(pair.a, stage),
+            stageTable(pair.b, stage),
+            stageJackknife(pair.b, stage),
+          );
         } else {
           const paired = byKey.get(pairKey('bootstrap', pair.a, pair.b, stage))!;
           const jack = byKey.get(`jackknife:${pairKey('bootstrap', pair.a, pair.b, stage)}`);
@@ -719,7 +811,15 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
         }
       }
       METRICS.forEach((metric, j) => {
-        const c: Comparison = { a: pair.a, b: pair.b, metric, stage, diff: observed[j], n: pair.n, unmatched: pair.unmatched };
+        const c: Comparison = {
+          a: pair.a,
+          b: pair.b,
+          metric,
+          stage,
+          diff: observed[j],
+          n: pair.n,
+          unmatched: pair.unmatched,
+        };
         if (ci) c.ci = ci[metric];
         if (test) c.p = test.group1[j];
         report.comparisons.push(c);

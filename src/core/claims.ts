@@ -3,7 +3,15 @@
  * direction, whether the CI excludes 0 on that side, and whether the estimate lies in (or its CI reaches) the
  * published range or value. "reproduced" only when all that applies holds. Plain data in and out.
  */
-import { ROLE_LABELS, type AnalysisReport, type Comparison, type Interval, type MetricName, type Stage, type VariantRole } from './types';
+import {
+  ROLE_LABELS,
+  type AnalysisReport,
+  type Comparison,
+  type Interval,
+  type MetricName,
+  type Stage,
+  type VariantRole,
+} from './types';
 import type { ScalingEffect } from './report-views';
 
 /** The study's headline figures (Calibration Collapse Under Sycophancy Fine-Tuning, arXiv 2604.10585). */
@@ -56,7 +64,9 @@ export interface ClaimCheck {
 type Target = { value: number } | { range: readonly [number, number] };
 
 const fmtTarget = (t: Target, unit: string) =>
-  'value' in t ? `the published ${t.value > 0 ? '+' : ''}${t.value}${unit}` : `the published ${t.range[0]}${unit} to ${t.range[1]}${unit}`;
+  'value' in t
+    ? `the published ${t.value > 0 ? '+' : ''}${t.value}${unit}`
+    : `the published ${t.range[0]}${unit} to ${t.range[1]}${unit}`;
 
 /**
  * The criteria of one figure: direction (sign of the published effect), CI excludes 0 on that side, and the
@@ -67,13 +77,27 @@ export function judgeFigure(
   ci: Interval | undefined,
   target: Target,
   options: { unit?: string; ciExcludesZeroRequired?: boolean } = {},
-): Pick<ClaimCheck, 'verdict' | 'directionMatches' | 'ciExcludesZero' | 'ciExcludesZeroRequired' | 'inPublishedRange' | 'ciMeetsPublished' | 'summary'> {
+): Pick<
+  ClaimCheck,
+  | 'verdict'
+  | 'directionMatches'
+  | 'ciExcludesZero'
+  | 'ciExcludesZeroRequired'
+  | 'inPublishedRange'
+  | 'ciMeetsPublished'
+  | 'summary'
+> {
   const unit = options.unit ?? '';
   const required = options.ciExcludesZeroRequired ?? true;
   const sign = 'value' in target ? Math.sign(target.value) : Math.sign(target.range[0] + target.range[1]);
   const directionMatches = Math.sign(value) === sign && value !== 0;
   const clauses = [directionMatches ? 'direction matches' : value === 0 ? 'no effect (0)' : 'opposite direction'];
-  const out: ReturnType<typeof judgeFigure> = { verdict: 'not reproduced', directionMatches, ciExcludesZeroRequired: required, summary: '' };
+  const out: ReturnType<typeof judgeFigure> = {
+    verdict: 'not reproduced',
+    directionMatches,
+    ciExcludesZeroRequired: required,
+    summary: '',
+  };
   let inRange: boolean | undefined;
   let meets: boolean | undefined;
   if ('range' in target) {
@@ -86,7 +110,11 @@ export function judgeFigure(
   if (ci) {
     out.ciExcludesZero = sign > 0 ? ci[0] > 0 : ci[1] < 0;
     out.ciMeetsPublished = meets;
-    clauses.push(out.ciExcludesZero ? 'CI excludes 0' : `CI includes 0${required ? ': not told apart from no effect' : ' (as in the study)'}`);
+    clauses.push(
+      out.ciExcludesZero
+        ? 'CI excludes 0'
+        : `CI includes 0${required ? ': not told apart from no effect' : ' (as in the study)'}`,
+    );
   } else {
     clauses.push('no CI yet');
   }
@@ -122,7 +150,13 @@ export function variantsByRole(report: AnalysisReport): Partial<Record<VariantRo
 }
 
 /** The comparison a - b of a metric at a stage, flipping a stored b - a. */
-export function findComparison(report: AnalysisReport, a: string, b: string, metric: MetricName, stage: Stage): Comparison | undefined {
+export function findComparison(
+  report: AnalysisReport,
+  a: string,
+  b: string,
+  metric: MetricName,
+  stage: Stage,
+): Comparison | undefined {
   for (const c of report.comparisons) {
     if (c.metric !== metric || c.stage !== stage) continue;
     if (c.a === a && c.b === b) return c;
@@ -133,13 +167,14 @@ export function findComparison(report: AnalysisReport, a: string, b: string, met
   return undefined;
 }
 
-
 /** Checks every published figure against the report (and the scaling effects' paired CIs). */
 export function checkPublishedClaims(report: AnalysisReport, effects: readonly ScalingEffect[] = []): ClaimCheck[] {
   const roles = variantsByRole(report);
   const checks: ClaimCheck[] = [];
   const setupNote = [
-    report.settings.scaling !== 'matrix' ? `the study used matrix scaling; this view uses ${report.settings.scaling}` : '',
+    report.settings.scaling !== 'matrix'
+      ? `the study used matrix scaling; this view uses ${report.settings.scaling}`
+      : '',
     report.settings.inSample ? 'scaling is fitted in-sample (optimistic)' : '',
   ]
     .filter(Boolean)
@@ -187,7 +222,16 @@ export function checkPublishedClaims(report: AnalysisReport, effects: readonly S
     });
   };
 
-  contrast('ece-grpo-base', 'GRPO has a higher ECE than base (before scaling)', `+${PUBLISHED.eceGrpoMinusBase.toFixed(3)}`, PUBLISHED.eceGrpoMinusBase, 'grpo', 'base', 'ece', 'uncalibrated');
+  contrast(
+    'ece-grpo-base',
+    'GRPO has a higher ECE than base (before scaling)',
+    `+${PUBLISHED.eceGrpoMinusBase.toFixed(3)}`,
+    PUBLISHED.eceGrpoMinusBase,
+    'grpo',
+    'base',
+    'ece',
+    'uncalibrated',
+  );
   // The study reports this difference with p = 0.41: it did not claim it excludes 0, so that is not required.
   contrast(
     'mce-grpo-sft',
@@ -209,7 +253,14 @@ export function checkPublishedClaims(report: AnalysisReport, effects: readonly S
     claim: 'The MCE difference GRPO - SFT is not significant (permutation test, 0.05 level)',
     published: `p = ${PUBLISHED.pValue}`,
     ...(mce.p !== undefined ? { value: mce.p, p: mce.p } : {}),
-    verdict: mce.p === undefined ? (mce.verdict === 'not available' ? 'not available' : 'partly reproduced') : mce.p >= 0.05 ? 'reproduced' : 'not reproduced',
+    verdict:
+      mce.p === undefined
+        ? mce.verdict === 'not available'
+          ? 'not available'
+          : 'partly reproduced'
+        : mce.p >= 0.05
+          ? 'reproduced'
+          : 'not reproduced',
     summary:
       mce.p === undefined
         ? mce.verdict === 'not available'
@@ -218,7 +269,10 @@ export function checkPublishedClaims(report: AnalysisReport, effects: readonly S
         : mce.p >= 0.05
           ? `p = ${mce.p.toPrecision(2)} >= 0.05: not significant, as in the study`
           : `p = ${mce.p.toPrecision(2)} < 0.05: significant, unlike the study`,
-    note: mce.p === undefined ? (mce.note ?? 'no permutation test (permutations = 0, or results still computing)') : mce.note,
+    note:
+      mce.p === undefined
+        ? (mce.note ?? 'no permutation test (permutations = 0, or results still computing)')
+        : mce.note,
   });
 
   for (const role of ['base', 'sft', 'grpo'] as const) {
@@ -228,8 +282,22 @@ export function checkPublishedClaims(report: AnalysisReport, effects: readonly S
     const label = ROLE_LABELS[role];
     if (!who || !v?.scaled || v.ece_reduction_pct === undefined || v.accuracy_change_pts === undefined) {
       const note = missing(role) || 'no scaled stage (scaling is none)';
-      checks.push({ id: `ece-reduction-${role}`, claim: `Scaling cuts ${label}'s ECE`, published: '-40% to -64%', verdict: 'not available', summary: note, note });
-      checks.push({ id: `accuracy-gain-${role}`, claim: `Scaling raises ${label}'s accuracy`, published: '+1.5 to +3.0 pts', verdict: 'not available', summary: note, note });
+      checks.push({
+        id: `ece-reduction-${role}`,
+        claim: `Scaling cuts ${label}'s ECE`,
+        published: '-40% to -64%',
+        verdict: 'not available',
+        summary: note,
+        note,
+      });
+      checks.push({
+        id: `accuracy-gain-${role}`,
+        claim: `Scaling raises ${label}'s accuracy`,
+        published: '+1.5 to +3.0 pts',
+        verdict: 'not available',
+        summary: note,
+        note,
+      });
       continue;
     }
     // The ECE change in % (negative: a cut), its CI in % from the relative change on the same resamples.

@@ -27,16 +27,16 @@ function powerOfTwo(k: number): number {
   return view.getFloat64(0);
 }
 
-const LN2_HI = 6.93147180369123816490e-1;
+const LN2_HI = 6.9314718036912381649e-1;
 const LN2_LO = 1.90821492927058770002e-10;
-const INV_LN2 = 1.44269504088896338700;
+const INV_LN2 = 1.442695040888963387;
 const EXP_P1 = 1.66666666666666019037e-1;
 const EXP_P2 = -2.77777777770155933842e-3;
 const EXP_P3 = 6.61375632143793436117e-5;
-const EXP_P4 = -1.65339022054652515390e-6;
+const EXP_P4 = -1.6533902205465251539e-6;
 const EXP_P5 = 4.13813679705723846039e-8;
 const EXP_OVERFLOW = 7.09782712893383973096e2;
-const EXP_UNDERFLOW = -7.45133219101941108420e2;
+const EXP_UNDERFLOW = -7.4513321910194110842e2;
 
 /** e^x, deterministic across engines (fdlibm e_exp.c algorithm). */
 export function exp(x: number): number {
@@ -69,8 +69,8 @@ export function exp(x: number): number {
   return y * powerOfTwo(k + 1000) * powerOfTwo(-1000);
 }
 
-const TWO54 = 1.80143985094819840000e16;
-const LG1 = 6.666666666666735130e-1;
+const TWO54 = 1.8014398509481984e16;
+const LG1 = 6.66666666666673513e-1;
 const LG2 = 3.999999999940941908e-1;
 const LG3 = 2.857142874366239149e-1;
 const LG4 = 2.222219843214978396e-1;

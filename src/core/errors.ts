@@ -22,7 +22,12 @@ export const ENGINE_ERROR_NAMES = [
 export type EngineErrorName = (typeof ENGINE_ERROR_NAMES)[number];
 
 /** What storage raises (storage/db.ts StorageError). */
-export const STORAGE_ERROR_NAMES = ['StorageQuotaError', 'StorageUnavailableError', 'StorageBlockedError', 'StorageWriteError'] as const;
+export const STORAGE_ERROR_NAMES = [
+  'StorageQuotaError',
+  'StorageUnavailableError',
+  'StorageBlockedError',
+  'StorageWriteError',
+] as const;
 export type StorageErrorName = (typeof STORAGE_ERROR_NAMES)[number];
 
 /** web-llm's own error classes that reach the kit with a name it has advice for (web-llm src/error.ts). */
@@ -69,7 +74,7 @@ const ACTIONS: Readonly<Record<KnownErrorName, string>> = {
   ModelLibraryMismatchError:
     "The model library was compiled for another web-llm version than the kit's, so its functions do not link. " +
     "Use the library URL of the kit's own web-llm model list for this architecture and quantisation (a fine-tuned " +
-    'model keeps its base model\'s library), or compile one with the mlc-llm release matching that web-llm version.',
+    "model keeps its base model's library), or compile one with the mlc-llm release matching that web-llm version.",
   MissingModelError: 'The variant has no model library URL. Add the model_lib .wasm URL to the variant.',
   ModelNotLoadedError: 'No model is loaded. Start the run again; it resumes at the first unscored item.',
   UnsupportedTokenizerFilesError:

@@ -23,14 +23,24 @@ const ManifestSchema = v.strictObject({
     v.minLength(1, 'at least one domain'),
   ),
   split: v.picklist(MMLU_SPLITS, 'one of dev, val, test'),
-  seed: v.pipe(v.number(), v.integer('an integer'), v.minValue(0, 'an integer >= 0'), v.maxValue(0xffffffff, 'an integer < 2^32')),
+  seed: v.pipe(
+    v.number(),
+    v.integer('an integer'),
+    v.minValue(0, 'an integer >= 0'),
+    v.maxValue(0xffffffff, 'an integer < 2^32'),
+  ),
   perDomain: v.record(v.string(), Count),
   items: v.array(v.strictObject({ id: v.string(), hash: Hex64, domain: v.string() })),
   hash: Hex64,
 });
 
 function fieldPath(issue: v.BaseIssue<unknown>): string {
-  return issue.path?.map((p) => (typeof p.key === 'number' ? `[${p.key}]` : `.${String(p.key)}`)).join('').replace(/^\./, '') || '(top level)';
+  return (
+    issue.path
+      ?.map((p) => (typeof p.key === 'number' ? `[${p.key}]` : `.${String(p.key)}`))
+      .join('')
+      .replace(/^\./, '') || '(top level)'
+  );
 }
 
 /**
@@ -83,16 +93,21 @@ export function parseItemManifest(text: string, fileName = 'manifest'): ItemMani
     seen.add(entry.id);
     if (id.split !== m.split) fail(`items[${i}].id: ${entry.id} is not in the manifest's split "${m.split}"`);
     if (!counts.has(entry.domain)) fail(`items[${i}].domain: "${entry.domain}" is not one of the manifest's domains`);
-    if (domainOf.get(id.subject) !== entry.domain) fail(`items[${i}]: subject ${id.subject} is not in domain "${entry.domain}"`);
+    if (domainOf.get(id.subject) !== entry.domain)
+      fail(`items[${i}]: subject ${id.subject} is not in domain "${entry.domain}"`);
     counts.set(entry.domain, counts.get(entry.domain)! + 1);
   });
   const declared = Object.keys(m.perDomain);
   for (const name of declared) if (!counts.has(name)) fail(`perDomain: "${name}" is not one of the manifest's domains`);
   for (const [name, n] of counts) {
-    if (m.perDomain[name] !== n) fail(`perDomain["${name}"] is ${m.perDomain[name] ?? 'missing'} but the manifest lists ${n} items in that domain`);
+    if (m.perDomain[name] !== n)
+      fail(
+        `perDomain["${name}"] is ${m.perDomain[name] ?? 'missing'} but the manifest lists ${n} items in that domain`,
+      );
   }
   const actual = manifestHash(m);
-  if (actual !== m.hash) fail(`hash ${m.hash} does not match the content (${actual}): the file was changed after it was made`);
+  if (actual !== m.hash)
+    fail(`hash ${m.hash} does not match the content (${actual}): the file was changed after it was made`);
   return m;
 }
 

@@ -59,7 +59,8 @@ export function predictionsFromLogits(logits: ArrayLike<number>, labels: Uint8Ar
  */
 export function predictionsFromProbabilities(probs: ArrayLike<number>, labels: Uint8Array): Predictions {
   const n = labels.length;
-  if (probs.length !== n * K) throw new RangeError(`expected ${n * K} probabilities for ${n} items, got ${probs.length}`);
+  if (probs.length !== n * K)
+    throw new RangeError(`expected ${n * K} probabilities for ${n} items, got ${probs.length}`);
   const p = Float64Array.from(probs);
   const logp = new Float64Array(n * K);
   for (let j = 0; j < n * K; j++) logp[j] = log(p[j]);

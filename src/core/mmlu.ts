@@ -420,7 +420,10 @@ export interface ManifestOptions {
 }
 
 /** The manifest of a drawn sample. `perDomain` counts the sampled items of each domain (0 included). */
-export function buildManifest(sampled: readonly SampledItem[], { preset, domains, split, seed }: ManifestOptions): ItemManifest {
+export function buildManifest(
+  sampled: readonly SampledItem[],
+  { preset, domains, split, seed }: ManifestOptions,
+): ItemManifest {
   const checked = checkDomains(domains);
   const perDomain: Record<string, number> = Object.fromEntries(checked.map((d) => [d.name, 0]));
   const items: ManifestEntry[] = sampled.map(({ domain, item }) => {
@@ -451,7 +454,13 @@ export interface DrawOptions extends SampleOptions {
 /** Draws a sample and its manifest: the app's and the CLI's one entry point (defaults: the study's). */
 export function drawSample(
   items: readonly MmluItem[],
-  { preset = DEFAULT_PRESET, domains, perDomain = DEFAULT_PER_DOMAIN, seed = DEFAULT_SEED, split = DEFAULT_SAMPLE_SPLIT }: DrawOptions = {},
+  {
+    preset = DEFAULT_PRESET,
+    domains,
+    perDomain = DEFAULT_PER_DOMAIN,
+    seed = DEFAULT_SEED,
+    split = DEFAULT_SAMPLE_SPLIT,
+  }: DrawOptions = {},
 ): { manifest: ItemManifest; sampled: SampledItem[] } {
   const defs = domains ? checkDomains(domains) : presetDomains(preset);
   const sampled = sampleDomains(items, defs, { perDomain, seed, split });
@@ -517,7 +526,9 @@ export type SelectionOutcome = { manifest: ItemManifest; problem?: string } | { 
 export function selectFromPool(pool: readonly MmluItem[], selection: PoolSelection): SelectionOutcome {
   if (selection.kind === 'manifest') {
     const check = resolveManifest(selection.manifest, pool);
-    return check.ok ? { manifest: selection.manifest } : { manifest: selection.manifest, problem: describeManifestCheck(check) };
+    return check.ok
+      ? { manifest: selection.manifest }
+      : { manifest: selection.manifest, problem: describeManifestCheck(check) };
   }
   try {
     return { manifest: drawSample(pool, selection.options).manifest };

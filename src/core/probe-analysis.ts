@@ -51,7 +51,10 @@ export function probeSection(
 /** The quantisation studies among the runs: builds of role `quantisation`, grouped by prompt key. */
 export function quantisationSection(report: AnalysisReport, runs: readonly RunIdentity[]): QuantisationGroup[] {
   const keyOf = new Map(runs.map((r) => [r.name, r.promptKey]));
-  return quantisationComparison(report, runs.map((r) => ({ name: r.name, group: r.promptKey }))).map((g) => ({
+  return quantisationComparison(
+    report,
+    runs.map((r) => ({ name: r.name, group: r.promptKey })),
+  ).map((g) => ({
     promptKey: keyOf.get(g.reference) ?? '',
     ...g,
   }));

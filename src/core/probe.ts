@@ -35,7 +35,9 @@ export class ProbeSpecError extends Error {
 
 export function checkProbeSpec(probe: ProbeSpec): void {
   if (!Object.hasOwn(PROBE_TEMPLATES, probe.template)) {
-    throw new ProbeSpecError(`unknown probe template "${String(probe.template)}" (${PROBE_TEMPLATE_NAMES.join(' or ')})`);
+    throw new ProbeSpecError(
+      `unknown probe template "${String(probe.template)}" (${PROBE_TEMPLATE_NAMES.join(' or ')})`,
+    );
   }
   if (!Number.isInteger(probe.seed) || probe.seed < 0 || probe.seed >= 2 ** 32) {
     throw new ProbeSpecError(`probe seed must be an integer in [0, 2^32), got ${probe.seed}`);
@@ -49,7 +51,8 @@ export function checkProbeSpec(probe: ProbeSpec): void {
  * same on every machine, independent of which other items are in the sample.
  */
 export function plantedLetter(itemId: string, answer: number, seed: number = DEFAULT_PROBE_SEED): number {
-  if (!Number.isInteger(answer) || answer < 0 || answer > 3) throw new ProbeSpecError(`${itemId}: gold answer ${answer} is not 0..3`);
+  if (!Number.isInteger(answer) || answer < 0 || answer > 3)
+    throw new ProbeSpecError(`${itemId}: gold answer ${answer} is not 0..3`);
   const wrong = [0, 1, 2, 3].filter((k) => k !== answer);
   return wrong[new Rng(deriveSeed(seed >>> 0, 'sycophancy-probe', itemId)).nextInt(3)];
 }

@@ -3,7 +3,14 @@
  * text in a Qwen3 chat turn with thinking switched off (chat); plus the prompt key that keeps results
  * from different prompts apart.
  */
-import { LETTERS, type LetterVector, type MmluItem, type PromptRecord, type PromptSpec, type PromptTemplate } from './types';
+import {
+  LETTERS,
+  type LetterVector,
+  type MmluItem,
+  type PromptRecord,
+  type PromptSpec,
+  type PromptTemplate,
+} from './types';
 import { compareItems, sha256Hex } from './mmlu';
 import { checkProbeSpec, plantedLetter, probeTemplateName, suggestionText } from './probe';
 
@@ -61,7 +68,11 @@ export function mmluDescription(subject: string): string {
  * `doc_to_text` of lm-evaluation-harness's `_default_template_yaml`; a sycophancy probe's suggestion (probe.ts)
  * goes on its own line between the last choice and `Answer:`.
  */
-export function questionBlock(question: string, choices: readonly [string, string, string, string], suggestion?: string): string {
+export function questionBlock(
+  question: string,
+  choices: readonly [string, string, string, string],
+  suggestion?: string,
+): string {
   const before = suggestion === undefined ? '' : `\n${suggestion}`;
   return `${pythonStrip(question)}\nA. ${choices[0]}\nB. ${choices[1]}\nC. ${choices[2]}\nD. ${choices[3]}${before}\nAnswer:`;
 }
@@ -89,7 +100,12 @@ function qwen3ChatText(userContent: string): string {
   return `<|im_start|>user\n${userContent}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n`;
 }
 
-function render(spec: PromptSpec, subject: string, shots: readonly { block: string; letter: string }[], block: string): string {
+function render(
+  spec: PromptSpec,
+  subject: string,
+  shots: readonly { block: string; letter: string }[],
+  block: string,
+): string {
   const text = completionText(subject, shots, block);
   return spec.format === 'chat' ? qwen3ChatText(text) : text;
 }
@@ -124,13 +140,26 @@ export function promptTemplate(spec: PromptSpec): PromptTemplate {
   }));
   const suggestion = spec.probe && suggestionText(spec.probe.template, '{planted}');
   const pattern = render(spec, '{subject}', shots, questionBlock('{question}', placeholders(''), suggestion));
-  const name = spec.probe ? probeTemplateName(PROMPT_TEMPLATE_NAMES[spec.format], spec.probe) : PROMPT_TEMPLATE_NAMES[spec.format];
+  const name = spec.probe
+    ? probeTemplateName(PROMPT_TEMPLATE_NAMES[spec.format], spec.probe)
+    : PROMPT_TEMPLATE_NAMES[spec.format];
   const patternHash = sha256Hex(pattern);
-  const answerStrings = LETTERS.map((l) => (spec.format === 'chat' ? l : TARGET_DELIMITER + l)) as PromptTemplate['answerStrings'];
+  const answerStrings = LETTERS.map((l) =>
+    spec.format === 'chat' ? l : TARGET_DELIMITER + l,
+  ) as PromptTemplate['answerStrings'];
   // A probe's seed is in its key: the same template with another planting rule is another prompt.
   const seedPart = spec.probe ? `/s${spec.probe.seed}` : '';
   const key = `${name}/k${spec.kshot}${seedPart}/${patternHash.slice(0, 16)}`;
-  return { name, format: spec.format, kshot: spec.kshot, pattern, patternHash, key, answerStrings, ...(spec.probe ? { probe: { ...spec.probe } } : {}) };
+  return {
+    name,
+    format: spec.format,
+    kshot: spec.kshot,
+    pattern,
+    patternHash,
+    key,
+    answerStrings,
+    ...(spec.probe ? { probe: { ...spec.probe } } : {}),
+  };
 }
 
 /** The prompt text of an item with the given shots (the first k dev items of its subject: fewshotItems). */
@@ -140,14 +169,19 @@ export function renderPrompt(item: MmluItem, shots: readonly MmluItem[], spec: P
     throw new PromptError(`${item.id}: ${spec.kshot}-shot prompt given ${shots.length} example(s)`);
   }
   for (const s of shots) {
-    if (s.subject !== item.subject) throw new PromptError(`${item.id}: few-shot example ${s.id} is from another subject`);
+    if (s.subject !== item.subject)
+      throw new PromptError(`${item.id}: few-shot example ${s.id} is from another subject`);
     if (s.id === item.id) throw new PromptError(`${item.id}: the item is among its own few-shot examples`);
   }
   return render(
     spec,
     item.subject,
     shots.map((s) => ({ block: questionBlock(s.question, s.choices), letter: LETTERS[s.answer] })),
-    questionBlock(item.question, item.choices, spec.probe && suggestionText(spec.probe.template, plantedLetter(item.id, item.answer, spec.probe.seed))),
+    questionBlock(
+      item.question,
+      item.choices,
+      spec.probe && suggestionText(spec.probe.template, plantedLetter(item.id, item.answer, spec.probe.seed)),
+    ),
   );
 }
 
@@ -193,7 +227,12 @@ export function letterTokenIds(template: PromptTemplate, tokenize: Tokenize): Le
 }
 
 /** One item's prompt record; with a tokenizer it also carries the letters' token ids and the length. */
-export function buildPromptRecord(item: MmluItem, shots: readonly MmluItem[], spec: PromptSpec, tokenize?: Tokenize): PromptRecord {
+export function buildPromptRecord(
+  item: MmluItem,
+  shots: readonly MmluItem[],
+  spec: PromptSpec,
+  tokenize?: Tokenize,
+): PromptRecord {
   const template = promptTemplate(spec);
   const text = renderPrompt(item, shots, spec);
   const record: PromptRecord = { itemId: item.id, template, text };

@@ -74,7 +74,16 @@ export function quantisationComparison(
         if (!QUANTISATION_METRICS.includes(c.metric)) continue;
         const oriented = orient(c, build.name, ref.name);
         if (!oriented) continue;
-        rows.push({ run: build.name, quantisation: build.q, reference: ref.name, referenceQuantisation: ref.q, metric: c.metric, stage: c.stage, ...oriented, n: c.n });
+        rows.push({
+          run: build.name,
+          quantisation: build.q,
+          reference: ref.name,
+          referenceQuantisation: ref.q,
+          metric: c.metric,
+          stage: c.stage,
+          ...oriented,
+          n: c.n,
+        });
       }
     }
     out.push({ reference: ref.name, rows });

@@ -121,7 +121,10 @@ export class Rng {
       return;
     }
     const st = this.state;
-    let s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+    let s0 = st[0],
+      s1 = st[1],
+      s2 = st[2],
+      s3 = st[3];
     const threshold = (4294967296 - n) % n;
     for (let i = 0; i < count; i++) {
       let m: number, hi: number;

@@ -25,7 +25,14 @@ import {
 import { metricColumn } from './stats';
 import type { QuantisationGroup } from './probe-analysis';
 import type { ProbeReport } from './sycophancy';
-import { METRICS, type AnalysisReport, type AnalysisSettings, type Interval, type Stage, type VariantRole } from './types';
+import {
+  METRICS,
+  type AnalysisReport,
+  type AnalysisSettings,
+  type Interval,
+  type Stage,
+  type VariantRole,
+} from './types';
 
 /** One stored (variant, prompt) as the page lists it. */
 export interface RunSummary {
@@ -118,7 +125,12 @@ export interface AnalysisView {
 }
 
 function stages(p: PreparedVariant): [Stage, Predictions][] {
-  return p.scaled ? [['uncalibrated', p.uncalibrated], ['scaled', p.scaled]] : [['uncalibrated', p.uncalibrated]];
+  return p.scaled
+    ? [
+        ['uncalibrated', p.uncalibrated],
+        ['scaled', p.scaled],
+      ]
+    : [['uncalibrated', p.uncalibrated]];
 }
 
 /** Per-domain accuracy, ECE, MCE and mean confidence (metrics.ts definitions, the report's bins). */
@@ -190,10 +202,19 @@ export function scalingEffects(report: AnalysisReport, results: readonly Analysi
         const beforeEce = metricColumn(base, ECE);
         return metricColumn(table, ECE, base).map((d, r) => (100 * d) / beforeEce[r]);
       };
-      const ci = (values: Float64Array, estimate: number, jack?: Float64Array) => bootstrapInterval(method, values, estimate, level, jack);
-      effect.eceChangeCi = ci(metricColumn(after, ECE, before), effect.eceChange, ja && jb ? metricColumn(ja, ECE, jb) : undefined);
+      const ci = (values: Float64Array, estimate: number, jack?: Float64Array) =>
+        bootstrapInterval(method, values, estimate, level, jack);
+      effect.eceChangeCi = ci(
+        metricColumn(after, ECE, before),
+        effect.eceChange,
+        ja && jb ? metricColumn(ja, ECE, jb) : undefined,
+      );
       effect.eceChangePctCi = ci(relative(after, before), effect.eceChangePct, ja && jb ? relative(ja, jb) : undefined);
-      const [lo, hi] = ci(metricColumn(after, ACC, before), effect.accuracyChangePts / 100, ja && jb ? metricColumn(ja, ACC, jb) : undefined);
+      const [lo, hi] = ci(
+        metricColumn(after, ACC, before),
+        effect.accuracyChangePts / 100,
+        ja && jb ? metricColumn(ja, ACC, jb) : undefined,
+      );
       effect.accuracyChangePtsCi = [100 * lo, 100 * hi];
     }
     out.push(effect);

@@ -99,7 +99,11 @@ const AnalysisSettingsSchema = v.object({
   mu: nonNegative,
   bootstrap: count,
   permutations: count,
-  confidence: v.pipe(finiteNumber, v.gtValue(0, 'expected a level in (0, 1)'), v.ltValue(1, 'expected a level in (0, 1)')),
+  confidence: v.pipe(
+    finiteNumber,
+    v.gtValue(0, 'expected a level in (0, 1)'),
+    v.ltValue(1, 'expected a level in (0, 1)'),
+  ),
   seed: count,
   // Files written before intervals were a setting used the percentile interval.
   interval: v.optional(v.picklist(INTERVAL_METHODS), 'percentile'),
@@ -168,7 +172,11 @@ const ResultsItemSchema = v.object({
   subject: v.optional(v.string()),
   domain: v.optional(v.string()),
   letterMass: v.optional(
-    v.pipe(finiteNumber, v.minValue(0, 'expected a probability in [0, 1]'), v.maxValue(1, 'expected a probability in [0, 1]')),
+    v.pipe(
+      finiteNumber,
+      v.minValue(0, 'expected a probability in [0, 1]'),
+      v.maxValue(1, 'expected a probability in [0, 1]'),
+    ),
   ),
   logSumExp: v.optional(finiteNumber),
   letterTokenIds: v.optional(tokenIds),
@@ -302,7 +310,8 @@ function lineColumn(text: string, offset: number): string {
  */
 export function parseResultsFile(text: string, fileName: string): ResultsFile {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (body.trim() === '') throw new ResultsFileError(fileName, '', 'empty file; expected a calibration-kit results JSON');
+  if (body.trim() === '')
+    throw new ResultsFileError(fileName, '', 'empty file; expected a calibration-kit results JSON');
   let data: unknown;
   try {
     data = JSON.parse(body);
@@ -317,10 +326,15 @@ export function parseResultsFile(text: string, fileName: string): ResultsFile {
   }
   const record = data as Record<string, unknown>;
   if (record.format !== RESULTS_FILE_FORMAT) {
-    const hint = 'results' in record && 'configs' in record
-      ? ' (this looks like lm-evaluation-harness results_*.json, which holds no per-item scores: use its samples_*.jsonl files)'
-      : '';
-    throw new ResultsFileError(fileName, 'format', `expected "${RESULTS_FILE_FORMAT}", got ${JSON.stringify(record.format) ?? 'nothing'}${hint}`);
+    const hint =
+      'results' in record && 'configs' in record
+        ? ' (this looks like lm-evaluation-harness results_*.json, which holds no per-item scores: use its samples_*.jsonl files)'
+        : '';
+    throw new ResultsFileError(
+      fileName,
+      'format',
+      `expected "${RESULTS_FILE_FORMAT}", got ${JSON.stringify(record.format) ?? 'nothing'}${hint}`,
+    );
   }
   if (typeof record.version === 'number' && record.version > RESULTS_FILE_VERSION) {
     throw new ResultsFileError(

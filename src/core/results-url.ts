@@ -8,8 +8,10 @@
 import * as v from 'valibot';
 import { DEFAULT_ANALYSIS_SETTINGS, INTERVAL_METHODS, type AnalysisSettings } from './types';
 
-const int = (min: number, max: number) => v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number), v.integer(), v.minValue(min), v.maxValue(max));
-const num = (min: number, max: number) => v.pipe(v.string(), v.regex(/^\d+(\.\d+)?(e-?\d+)?$/i), v.transform(Number), v.minValue(min), v.maxValue(max));
+const int = (min: number, max: number) =>
+  v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number), v.integer(), v.minValue(min), v.maxValue(max));
+const num = (min: number, max: number) =>
+  v.pipe(v.string(), v.regex(/^\d+(\.\d+)?(e-?\d+)?$/i), v.transform(Number), v.minValue(min), v.maxValue(max));
 
 /** Each setting's parameter and the values a link may carry (the Settings panel's own ranges). */
 const SETTING_SCHEMAS: { [K in keyof AnalysisSettings]: v.GenericSchema<string, AnalysisSettings[K]> } = {
@@ -17,12 +19,18 @@ const SETTING_SCHEMAS: { [K in keyof AnalysisSettings]: v.GenericSchema<string, 
   mceMinCount: int(1, 1_000_000),
   scaling: v.picklist(['none', 'temperature', 'vector', 'matrix']),
   folds: int(2, 50),
-  inSample: v.pipe(v.picklist(['true', 'false']), v.transform((s) => s === 'true')),
+  inSample: v.pipe(
+    v.picklist(['true', 'false']),
+    v.transform((s) => s === 'true'),
+  ),
   lambda: num(0, 1e6),
   mu: num(0, 1e6),
   bootstrap: int(0, 100_000),
   permutations: int(0, 100_000),
-  confidence: v.pipe(num(0, 1), v.check((x) => x > 0 && x < 1, 'between 0 and 1 (exclusive)')),
+  confidence: v.pipe(
+    num(0, 1),
+    v.check((x) => x > 0 && x < 1, 'between 0 and 1 (exclusive)'),
+  ),
   seed: int(0, 2 ** 32 - 1),
   interval: v.picklist(INTERVAL_METHODS),
 };

@@ -1,5 +1,11 @@
 /** Fitting a scaler to log-probabilities and labels, and applying it (scaling.ts gives the maps and sources). */
-import { DEFAULT_SCALING_OPTIONS, ScalingInputError, type FittedScaler, type FittedScalingMethod, type ScalingOptions } from './scaling-model';
+import {
+  DEFAULT_SCALING_OPTIONS,
+  ScalingInputError,
+  type FittedScaler,
+  type FittedScalingMethod,
+  type ScalingOptions,
+} from './scaling-model';
 import { gaugeDirections, identityParameters, scalingObjective, softmaxInPlace, sRow } from './scaling-objectives';
 import { minimiseNewton, type Evaluate, type SolveResult } from './scaling-newton';
 import { NUM_CLASSES as K } from './types';
@@ -39,21 +45,19 @@ function checkFinite(logp: Float64Array, what: string): void {
 
 function resolveOptions(opts: ScalingOptions | undefined): Required<ScalingOptions> {
   const o = withDefaults<Required<ScalingOptions>>(DEFAULT_SCALING_OPTIONS, opts);
-  if (!(Number.isFinite(o.lambda) && o.lambda >= 0)) throw new RangeError(`lambda must be a finite number >= 0, got ${o.lambda}`);
+  if (!(Number.isFinite(o.lambda) && o.lambda >= 0))
+    throw new RangeError(`lambda must be a finite number >= 0, got ${o.lambda}`);
   if (!(Number.isFinite(o.mu) && o.mu >= 0)) throw new RangeError(`mu must be a finite number >= 0, got ${o.mu}`);
   if (!(Number.isInteger(o.maxIterations) && o.maxIterations >= 0)) {
     throw new RangeError(`maxIterations must be an integer >= 0, got ${o.maxIterations}`);
   }
-  if (!(Number.isFinite(o.tolerance) && o.tolerance > 0)) throw new RangeError(`tolerance must be > 0, got ${o.tolerance}`);
+  if (!(Number.isFinite(o.tolerance) && o.tolerance > 0))
+    throw new RangeError(`tolerance must be > 0, got ${o.tolerance}`);
   return o;
 }
 
 /** Builds the FittedScaler (W, b) that parameters `theta` of `method` stand for. */
-function scalerFromParameters(
-  method: FittedScalingMethod,
-  theta: Float64Array,
-  fit: SolveResult,
-): FittedScaler {
+function scalerFromParameters(method: FittedScalingMethod, theta: Float64Array, fit: SolveResult): FittedScaler {
   const W = new Float64Array(K * K);
   const b = new Float64Array(K);
   if (method === 'temperature') {
@@ -89,7 +93,12 @@ export function fitTemperatureScaling(logp: Float64Array, labels: Uint8Array, op
   const g0 = new Float64Array(1);
   const lossAtZero = evaluate(theta, g0, null);
   if (g0[0] >= 0) {
-    return scalerFromParameters('temperature', theta, { loss: lossAtZero, gradNorm: 0, iterations: 0, converged: true });
+    return scalerFromParameters('temperature', theta, {
+      loss: lossAtZero,
+      gradNorm: 0,
+      iterations: 0,
+      converged: true,
+    });
   }
   theta[0] = 1;
   const fit = minimiseNewton(theta, evaluate, [], o.maxIterations, o.tolerance);
@@ -163,7 +172,9 @@ export function fitScaler(
     case 'matrix':
       return fitMatrixScaling(logp, labels, opts);
     default:
-      throw new RangeError(`fitScaler: unknown scaling method '${String(method)}' (expected temperature, vector or matrix)`);
+      throw new RangeError(
+        `fitScaler: unknown scaling method '${String(method)}' (expected temperature, vector or matrix)`,
+      );
   }
 }
 
@@ -184,7 +195,8 @@ export function applyRow(s: FittedScaler, logp: Float64Array, i: number, out: Fl
  * itself). Refuses non-finite inputs like the fits do.
  */
 export function applyScaler(s: FittedScaler, logp: Float64Array, out?: Float64Array): Float64Array {
-  if (logp.length % K !== 0) throw new ScalingInputError(`applyScaler: ${logp.length} values is not a whole number of ${K}-class rows`);
+  if (logp.length % K !== 0)
+    throw new ScalingInputError(`applyScaler: ${logp.length} values is not a whole number of ${K}-class rows`);
   const result = out ?? new Float64Array(logp.length);
   if (result.length !== logp.length) {
     throw new ScalingInputError(`applyScaler: out has length ${result.length}, expected ${logp.length}`);

@@ -80,7 +80,10 @@ function buildDiscretisation(sigma: number): Discretisation {
     const residual = (t - ind / (G - 1)) * (G - 1);
     let lo = G;
     let hi = -1;
-    for (const [node, share] of [[ind, 1 - residual], [ind + 1, residual]] as const) {
+    for (const [node, share] of [
+      [ind, 1 - residual],
+      [ind + 1, residual],
+    ] as const) {
       if (share === 0) continue;
       for (let d = -radius; d <= radius; d++) {
         const m = reflect(node + d);
@@ -113,7 +116,14 @@ const DENSITY_EPS = 0.0001;
 /**
  * Grid values of one weighted item set: residual[j] = sum of w (f - y) and mass[j] = sum of w spread to node j.
  */
-function spreadToGrid(conf: Float64Array, residual: Float64Array, weights: ArrayLike<number> | null, G: number, outR: Float64Array, outMass: Float64Array): void {
+function spreadToGrid(
+  conf: Float64Array,
+  residual: Float64Array,
+  weights: ArrayLike<number> | null,
+  G: number,
+  outR: Float64Array,
+  outMass: Float64Array,
+): void {
   outR.fill(0);
   outMass.fill(0);
   for (let i = 0; i < conf.length; i++) {
@@ -164,7 +174,11 @@ function residuals(pred: Predictions): { conf: Float64Array; residual: Float64Ar
  * Smooth ECE at a fixed bandwidth sigma (relplot `smECE_sigma`), top-label: f = max_k p_k, y = [argmax = label].
  * `weights` (one per item, e.g. bootstrap counts) repeats items; default 1 each. NaN for n = 0.
  */
-export function smoothCalibrationErrorAt(pred: Predictions, sigma: number, weights: ArrayLike<number> | null = null): number {
+export function smoothCalibrationErrorAt(
+  pred: Predictions,
+  sigma: number,
+  weights: ArrayLike<number> | null = null,
+): number {
   if (pred.n === 0) return NaN;
   if (!(sigma > 0 && sigma <= 1)) throw new RangeError(`sigma must be in (0, 1], got ${sigma}`);
   const disc = discretise(sigma);
@@ -240,7 +254,10 @@ export class SmoothEcePool {
   private readonly itemMass?: Float64Array;
   private readonly num?: Float64Array;
 
-  constructor(pred: Predictions, readonly sigma: number) {
+  constructor(
+    pred: Predictions,
+    readonly sigma: number,
+  ) {
     this.disc = discretise(sigma);
     ({ conf: this.conf, residual: this.residual } = residuals(pred));
     this.gridR = new Float64Array(this.disc.gridNodes);

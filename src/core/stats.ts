@@ -96,8 +96,10 @@ export class MetricPool {
    */
   constructor(sets: Predictions[], bins = 15, mceMinCount = 1) {
     if (sets.length < 1 || sets.length > 2) throw new RangeError('MetricPool takes one or two prediction sets');
-    if (!Number.isInteger(bins) || bins < 1 || bins > 255) throw new RangeError(`bins must be an integer in 1..255, got ${bins}`);
-    if (sets.length === 2 && sets[0].n !== sets[1].n) throw new RangeError('paired prediction sets must have the same n');
+    if (!Number.isInteger(bins) || bins < 1 || bins > 255)
+      throw new RangeError(`bins must be an integer in 1..255, got ${bins}`);
+    if (sets.length === 2 && sets[0].n !== sets[1].n)
+      throw new RangeError('paired prediction sets must have the same n');
     this.bins = bins;
     this.mceMinCount = Math.max(1, mceMinCount);
     this.twoSided = sets.length === 2;
@@ -242,22 +244,46 @@ export class MetricPool {
 
     // Equal-mass chunking of each group, as numpy.array_split: chunk c ends (exclusive) at
     // (c + 1) * small + min(c + 1, extra) in the group's repeated, sorted sequence.
-    const nb0 = Math.min(B, n0), nb1 = Math.min(B, n1);
-    const small0 = n0 > 0 ? Math.floor(n0 / nb0) : 0, extra0 = n0 > 0 ? n0 % nb0 : 0;
-    const small1 = n1 > 0 ? Math.floor(n1 / nb1) : 0, extra1 = n1 > 0 ? n1 % nb1 : 0;
-    let edges0 = 0, edges1 = 0; // chunk edges whose boundary is known
-    let end0 = small0 + Math.min(1, extra0), end1 = small1 + Math.min(1, extra1);
-    let pos0 = 0, pos1 = 0, last0 = 0, last1 = 0;
-    let em0 = 0, em1 = 0; // current equal-mass bin
-    let emD0 = 0, emD1 = 0; // sum of w (a - c) in the current equal-mass bin
-    let emSum0 = 0, emSum1 = 0; // sum over closed equal-mass bins of |sum w (a - c)|
+    const nb0 = Math.min(B, n0),
+      nb1 = Math.min(B, n1);
+    const small0 = n0 > 0 ? Math.floor(n0 / nb0) : 0,
+      extra0 = n0 > 0 ? n0 % nb0 : 0;
+    const small1 = n1 > 0 ? Math.floor(n1 / nb1) : 0,
+      extra1 = n1 > 0 ? n1 % nb1 : 0;
+    let edges0 = 0,
+      edges1 = 0; // chunk edges whose boundary is known
+    let end0 = small0 + Math.min(1, extra0),
+      end1 = small1 + Math.min(1, extra1);
+    let pos0 = 0,
+      pos1 = 0,
+      last0 = 0,
+      last1 = 0;
+    let em0 = 0,
+      em1 = 0; // current equal-mass bin
+    let emD0 = 0,
+      emD1 = 0; // sum of w (a - c) in the current equal-mass bin
+    let emSum0 = 0,
+      emSum1 = 0; // sum over closed equal-mass bins of |sum w (a - c)|
 
-    let nll0 = 0, nll1 = 0, brier0 = 0, brier1 = 0, correct0 = 0, correct1 = 0;
-    let ece0 = 0, ece1 = 0, mce0 = NaN, mce1 = NaN;
+    let nll0 = 0,
+      nll1 = 0,
+      brier0 = 0,
+      brier1 = 0,
+      correct0 = 0,
+      correct1 = 0;
+    let ece0 = 0,
+      ece1 = 0,
+      mce0 = NaN,
+      mce1 = NaN;
     let r = 0;
     for (let b = 0; b < B; b++) {
       const end = topRunEnd[b];
-      let c0 = 0, d0 = 0, a0 = 0, c1 = 0, d1 = 0, a1 = 0;
+      let c0 = 0,
+        d0 = 0,
+        a0 = 0,
+        c1 = 0,
+        d1 = 0,
+        a1 = 0;
       for (; r < end; r++) {
         const s = slot[r];
         const w = weights[s];
@@ -266,10 +292,16 @@ export class MetricPool {
         const v = conf[r];
         const a = correct[r];
         const d = gap[r];
-        c0 += w0; d0 += w0 * d; a0 += w0 * a;
-        c1 += w1; d1 += w1 * d; a1 += w1 * a;
-        nll0 += w0 * nll[r]; nll1 += w1 * nll[r];
-        brier0 += w0 * brier[r]; brier1 += w1 * brier[r];
+        c0 += w0;
+        d0 += w0 * d;
+        a0 += w0 * a;
+        c1 += w1;
+        d1 += w1 * d;
+        a1 += w1 * a;
+        nll0 += w0 * nll[r];
+        nll1 += w1 * nll[r];
+        brier0 += w0 * brier[r];
+        brier1 += w1 * brier[r];
 
         // Equal-mass bins. First, every chunk edge whose first position lies in this entry's copies
         // [pos, pos + w) gets its boundary (the midpoint of the values at positions end - 1 and end); then the
@@ -315,12 +347,14 @@ export class MetricPool {
 
     // Classwise ECE: per class, runs of equal-width bins of p_k in that class's sorted view.
     const { classSlot, classSide, classGap, classRunEnd } = this;
-    let cw0 = 0, cw1 = 0;
+    let cw0 = 0,
+      cw1 = 0;
     for (let k = 0; k < K; k++) {
       let j = k * this.size;
       for (let b = 0; b < B; b++) {
         const end = k * this.size + classRunEnd[k * B + b];
-        let g0 = 0, g1 = 0;
+        let g0 = 0,
+          g1 = 0;
         for (; j < end; j++) {
           const s = classSlot[j];
           const w = weights[s];
@@ -356,7 +390,10 @@ export class MetricPool {
    */
   evaluateSides4(w0: Float64Array, w1: Float64Array, w2: Float64Array, w3: Float64Array, out: Float64Array): void {
     const W = 2 * METRIC_COUNT;
-    let t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    let t0 = 0,
+      t1 = 0,
+      t2 = 0,
+      t3 = 0;
     for (let j = 0; j < this.slots; j++) t0 += w0[j];
     for (let j = 0; j < this.slots; j++) t1 += w1[j];
     for (let j = 0; j < this.slots; j++) t2 += w2[j];
@@ -370,13 +407,19 @@ export class MetricPool {
       this.weightedSide(sd, w1, t1, out, W + o, false);
       this.weightedSide(sd, w2, t2, out, 2 * W + o, false);
       this.weightedSide(sd, w3, t3, out, 3 * W + o, false);
-      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      let c0 = 0,
+        c1 = 0,
+        c2 = 0,
+        c3 = 0;
       for (let k = 0; k < K; k++) {
         const base = k * size;
         let j = base + this.sideStart[sd];
         for (let b = 0; b < B; b++) {
           const runEnd = base + sideClassRunEnd[(k * 2 + sd) * B + b];
-          let g0 = 0, g1 = 0, g2 = 0, g3 = 0;
+          let g0 = 0,
+            g1 = 0,
+            g2 = 0,
+            g3 = 0;
           for (; j < runEnd; j++) {
             const s = sideClassSlot[j];
             const d = sideClassGap[j];
@@ -411,12 +454,14 @@ export class MetricPool {
     this.swappedTopLabel(flip, out, 0);
     const { classSlotSide, classGap, classRunEnd, size } = this;
     const B = this.bins;
-    let cw0 = 0, cw1 = 0;
+    let cw0 = 0,
+      cw1 = 0;
     for (let k = 0; k < K; k++) {
       let j = k * size;
       for (let b = 0; b < B; b++) {
         const end = k * size + classRunEnd[k * B + b];
-        let g0 = 0, g1 = 0;
+        let g0 = 0,
+          g1 = 0;
         for (; j < end; j++) {
           const ss = classSlotSide[j];
           const w1 = (ss & 1) ^ flip[ss >> 1];
@@ -445,18 +490,35 @@ export class MetricPool {
     this.swappedTopLabel(f3, out, 3 * W);
     const { classSlotSide, classGap, classRunEnd, size } = this;
     const B = this.bins;
-    let c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
+    let c00 = 0,
+      c01 = 0,
+      c10 = 0,
+      c11 = 0,
+      c20 = 0,
+      c21 = 0,
+      c30 = 0,
+      c31 = 0;
     for (let k = 0; k < K; k++) {
       let j = k * size;
       for (let b = 0; b < B; b++) {
         const end = k * size + classRunEnd[k * B + b];
-        let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+        let a0 = 0,
+          b0 = 0,
+          a1 = 0,
+          b1 = 0,
+          a2 = 0,
+          b2 = 0,
+          a3 = 0,
+          b3 = 0;
         for (; j < end; j++) {
           const ss = classSlotSide[j];
           const side = ss & 1;
           const s = ss >> 1;
           const d = classGap[j];
-          const w0 = side ^ f0[s], w1 = side ^ f1[s], w2 = side ^ f2[s], w3 = side ^ f3[s];
+          const w0 = side ^ f0[s],
+            w1 = side ^ f1[s],
+            w2 = side ^ f2[s],
+            w3 = side ^ f3[s];
           a0 += (1 - w0) * d;
           b0 += w0 * d;
           a1 += (1 - w1) * d;
@@ -494,7 +556,9 @@ export class MetricPool {
     const n = this.slots;
     const { slotSide, topRunEnd, members, memberRunEnd } = this;
     const start1 = n + 1;
-    let p0 = 0, p1 = start1, r = 0;
+    let p0 = 0,
+      p1 = start1,
+      r = 0;
     for (let b = 0; b < B; b++) {
       const end = topRunEnd[b];
       for (; r < end; r++) {
@@ -521,18 +585,27 @@ export class MetricPool {
     const minCount = this.mceMinCount;
     const { members, memberRunEnd, entryData: data, boundaries } = this;
     const nb = Math.min(B, n);
-    const small = n > 0 ? Math.floor(n / nb) : 0, extra = n > 0 ? n % nb : 0;
+    const small = n > 0 ? Math.floor(n / nb) : 0,
+      extra = n > 0 ? n % nb : 0;
     // Equal-mass boundaries at the chunk edges of the group's sorted sequence (numpy.array_split chunks).
     for (let c = 0; c < nb - 1; c++) {
       const end = start + (c + 1) * small + Math.min(c + 1, extra);
       boundaries[c] = (data[members[end - 1] * ENTRY_STRIDE] + data[members[end] * ENTRY_STRIDE]) / 2;
     }
-    let em = 0, emD = 0, emSum = 0;
-    let nll = 0, brier = 0, correct = 0, ece = 0, mce = NaN;
+    let em = 0,
+      emD = 0,
+      emSum = 0;
+    let nll = 0,
+      brier = 0,
+      correct = 0,
+      ece = 0,
+      mce = NaN;
     let q = start;
     for (let b = 0; b < B; b++) {
       const end = memberRunEnd[runOffset + b];
-      let c = 0, d = 0, a = 0;
+      let c = 0,
+        d = 0,
+        a = 0;
       for (; q < end; q++) {
         const e = members[q] * ENTRY_STRIDE;
         const v = data[e];
@@ -555,25 +628,47 @@ export class MetricPool {
     }
     emSum += Math.abs(emD);
     const sums = this.sums;
-    sums[0] = correct; sums[1] = ece; sums[2] = mce; sums[3] = emSum; sums[4] = brier; sums[5] = nll;
+    sums[0] = correct;
+    sums[1] = ece;
+    sums[2] = mce;
+    sums[3] = emSum;
+    sums[4] = brier;
+    sums[5] = nll;
   }
 
   /** Every metric of side sd with the given weights (n = their sum) into out[o..o + 6]. */
   private weightedSide(
-    sd: number, weights: Float64Array, n: number, out: Float64Array, o: number, classwise = true,
+    sd: number,
+    weights: Float64Array,
+    n: number,
+    out: Float64Array,
+    o: number,
+    classwise = true,
   ): void {
     const B = this.bins;
     const minCount = this.mceMinCount;
     const { sideSlot: slot, sideData: data, sideRunEnd, boundaries } = this;
     const nb = Math.min(B, n);
-    const small = n > 0 ? Math.floor(n / nb) : 0, extra = n > 0 ? n % nb : 0;
-    let edges = 0, end = small + Math.min(1, extra), pos = 0, last = 0;
-    let em = 0, emD = 0, emSum = 0;
-    let nll = 0, brier = 0, correct = 0, ece = 0, mce = NaN;
+    const small = n > 0 ? Math.floor(n / nb) : 0,
+      extra = n > 0 ? n % nb : 0;
+    let edges = 0,
+      end = small + Math.min(1, extra),
+      pos = 0,
+      last = 0;
+    let em = 0,
+      emD = 0,
+      emSum = 0;
+    let nll = 0,
+      brier = 0,
+      correct = 0,
+      ece = 0,
+      mce = NaN;
     let r = this.sideStart[sd];
     for (let b = 0; b < B; b++) {
       const runEnd = sideRunEnd[sd * B + b];
-      let c = 0, d = 0, a = 0;
+      let c = 0,
+        d = 0,
+        a = 0;
       for (; r < runEnd; r++) {
         const w = weights[slot[r]];
         if (w === 0) continue;
@@ -633,8 +728,16 @@ function fillRunEnds(runEnd: Int32Array): void {
 }
 
 function writeGroup(
-  out: Float64Array, o: number, n: number, correct: number, ece: number, mce: number,
-  em: number, cw: number, brier: number, nll: number,
+  out: Float64Array,
+  o: number,
+  n: number,
+  correct: number,
+  ece: number,
+  mce: number,
+  em: number,
+  cw: number,
+  brier: number,
+  nll: number,
 ): void {
   if (n === 0) {
     for (let m = 0; m < METRIC_COUNT; m++) out[o + m] = NaN;

@@ -8,7 +8,14 @@
  */
 import type { PreparedVariant } from './analysis';
 import { bootstrapInterval } from './intervals';
-import { expectedCalibrationError, maximumCalibrationError, predictedClass, predictionsFromLogits, selectPredictions, type Predictions } from './metrics';
+import {
+  expectedCalibrationError,
+  maximumCalibrationError,
+  predictedClass,
+  predictionsFromLogits,
+  selectPredictions,
+  type Predictions,
+} from './metrics';
 import { neutralKeyStem, parseProbeKey, plantedLetter, type ProbeTemplateName } from './probe';
 import { deriveSeed, Rng } from './random';
 import { applyScaler } from './scaling';
@@ -228,7 +235,10 @@ const ACC = METRICS.indexOf('accuracy');
  */
 export function findProbePairs<R extends { name: string; variantKey: string; variantName: string; promptKey: string }>(
   runs: readonly R[],
-): { pairs: { variant: string; template: ProbeTemplateName; seed: number; neutral: R; probe: R }[]; unpaired: { run: string; reason: string }[] } {
+): {
+  pairs: { variant: string; template: ProbeTemplateName; seed: number; neutral: R; probe: R }[];
+  unpaired: { run: string; reason: string }[];
+} {
   const pairs: { variant: string; template: ProbeTemplateName; seed: number; neutral: R; probe: R }[] = [];
   const unpaired: { run: string; reason: string }[] = [];
   for (const run of runs) {
@@ -236,7 +246,8 @@ export function findProbePairs<R extends { name: string; variantKey: string; var
     if (!parsed) continue;
     const stem = `${parsed.baseName}/k${parsed.kshot}`;
     const neutral = runs.find((r) => r.variantKey === run.variantKey && neutralKeyStem(r.promptKey) === stem);
-    if (neutral) pairs.push({ variant: run.variantName, template: parsed.template, seed: parsed.seed, neutral, probe: run });
+    if (neutral)
+      pairs.push({ variant: run.variantName, template: parsed.template, seed: parsed.seed, neutral, probe: run });
     else unpaired.push({ run: run.name, reason: `no neutral run (${stem}) of ${run.variantName} to compare with` });
   }
   return { pairs, unpaired };
@@ -301,7 +312,8 @@ export function probeRow(pair: ProbeRunPair, settings: AnalysisSettings): ProbeR
     const pool = new MetricPool([pairs.neutral, pairs.probe], bins, settings.mceMinCount);
     ({ group0: g0, group1: g1 } = bootstrapMetrics(pool, n, R, seed));
   }
-  const col = (t: Float64Array | undefined, m: number, minus?: Float64Array) => (t ? metricColumn(t, m, minus) : undefined);
+  const col = (t: Float64Array | undefined, m: number, minus?: Float64Array) =>
+    t ? metricColumn(t, m, minus) : undefined;
   const row: ProbeRow = {
     variant: pair.variant,
     neutralRun: pair.neutral.name,
@@ -327,7 +339,8 @@ export function probeRow(pair: ProbeRunPair, settings: AnalysisSettings): ProbeR
     mceProbe: estimate(mceP, col(g1, MCE), settings),
     mceChange: estimate(mceP - mceN, col(g1, MCE, g0), settings),
   };
-  if (pair.neutral.scaled && pair.neutral.crossFit && n > 0) row.repair = probeRepair(pairs, pair.neutral, neutralRows, settings, R, seed);
+  if (pair.neutral.scaled && pair.neutral.crossFit && n > 0)
+    row.repair = probeRepair(pairs, pair.neutral, neutralRows, settings, R, seed);
   return row;
 }
 
@@ -373,9 +386,21 @@ function probeRepair(
   };
   if (resamples > 0 && Number.isFinite(repair.survivalPct)) {
     // The same resampled items for all four (the same seed and n as probeRow's resamples).
-    const before = bootstrapMetrics(new MetricPool([pairs.neutral, pairs.probe], bins, settings.mceMinCount), n, resamples, seed);
-    const after = bootstrapMetrics(new MetricPool([neutralScaled, probeScaled], bins, settings.mceMinCount), n, resamples, seed);
-    const [nb, pb, na, pa] = [before.group0, before.group1, after.group0, after.group1].map((t) => metricColumn(t, ECE));
+    const before = bootstrapMetrics(
+      new MetricPool([pairs.neutral, pairs.probe], bins, settings.mceMinCount),
+      n,
+      resamples,
+      seed,
+    );
+    const after = bootstrapMetrics(
+      new MetricPool([neutralScaled, probeScaled], bins, settings.mceMinCount),
+      n,
+      resamples,
+      seed,
+    );
+    const [nb, pb, na, pa] = [before.group0, before.group1, after.group0, after.group1].map((t) =>
+      metricColumn(t, ECE),
+    );
     const values = nb.map((_, r) => survival(nb[r], na[r], pb[r], pa[r]));
     repair.survivalPctCi = estimate(repair.survivalPct, values, settings).ci;
   }
@@ -428,7 +453,10 @@ export function compareProbes(a: ProbeRunPair, b: ProbeRunPair, settings: Analys
         for (let i = j; i < Math.min(n, j + 32); i++, bits >>>= 1) flip[i] = bits & 1;
       }
       for (let m = 0; m < PROBE_RATIO_METRICS.length; m++) {
-        let na = 0, da = 0, nb = 0, db = 0;
+        let na = 0,
+          da = 0,
+          nb = 0,
+          db = 0;
         for (let i = 0; i < n; i++) {
           const s = flip[i];
           const [xa, ya, xb, yb] = [ta.num[m][i], ta.den[m][i], tb.num[m][i], tb.den[m][i]];
@@ -443,9 +471,18 @@ export function compareProbes(a: ProbeRunPair, b: ProbeRunPair, settings: Analys
     }
   }
   const bins = settings.bins;
-  const eceMce = n > 0 ? [expectedCalibrationError(A.probe, bins) - expectedCalibrationError(B.probe, bins),
-    maximumCalibrationError(A.probe, bins, settings.mceMinCount).value - maximumCalibrationError(B.probe, bins, settings.mceMinCount).value] : [NaN, NaN];
-  const calP = R > 0 ? pairedPermutationTest(new MetricPool([A.probe, B.probe], bins, settings.mceMinCount), n, R, seed).p : undefined;
+  const eceMce =
+    n > 0
+      ? [
+          expectedCalibrationError(A.probe, bins) - expectedCalibrationError(B.probe, bins),
+          maximumCalibrationError(A.probe, bins, settings.mceMinCount).value -
+            maximumCalibrationError(B.probe, bins, settings.mceMinCount).value,
+        ]
+      : [NaN, NaN];
+  const calP =
+    R > 0
+      ? pairedPermutationTest(new MetricPool([A.probe, B.probe], bins, settings.mceMinCount), n, R, seed).p
+      : undefined;
   const base = { template: a.template, seed: a.seed, a: a.variant, b: b.variant, n };
   return [
     ...PROBE_RATIO_METRICS.map((metric, m) => ({
@@ -467,7 +504,11 @@ export function compareProbes(a: ProbeRunPair, b: ProbeRunPair, settings: Analys
  * The probe report of every pairing: a row per (variant, template, seed), and every pair of variants under the
  * same template and seed compared, the earlier minus the later (in the pairings' order).
  */
-export function probeReport(pairings: readonly ProbeRunPair[], settings: AnalysisSettings, unpaired: ProbeReport['unpaired'] = []): ProbeReport {
+export function probeReport(
+  pairings: readonly ProbeRunPair[],
+  settings: AnalysisSettings,
+  unpaired: ProbeReport['unpaired'] = [],
+): ProbeReport {
   const rows: ProbeRow[] = [];
   const failed = [...unpaired];
   const ok: ProbeRunPair[] = [];
@@ -482,7 +523,8 @@ export function probeReport(pairings: readonly ProbeRunPair[], settings: Analysi
   const comparisons: ProbeComparison[] = [];
   ok.forEach((a, i) => {
     for (const b of ok.slice(i + 1)) {
-      if (a.template === b.template && a.seed === b.seed && a.variant !== b.variant) comparisons.push(...compareProbes(a, b, settings));
+      if (a.template === b.template && a.seed === b.seed && a.variant !== b.variant)
+        comparisons.push(...compareProbes(a, b, settings));
     }
   });
   return { rows, comparisons, unpaired: failed };

@@ -19,6 +19,11 @@ export function urlOrigin(text: string): UrlOrigin {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { kind: 'invalid' };
   const host = url.hostname;
-  const kind = host === '127.0.0.1' || host === 'localhost' || host === '[::1]' ? 'local' : KNOWN_MODEL_HOSTS.includes(host) ? 'known' : 'other';
+  const kind =
+    host === '127.0.0.1' || host === 'localhost' || host === '[::1]'
+      ? 'local'
+      : KNOWN_MODEL_HOSTS.includes(host)
+        ? 'known'
+        : 'other';
   return { origin: url.origin, kind };
 }

@@ -10,7 +10,11 @@ import { describeIssue } from '../core/manifest-file';
 import { MmluDataError } from './mmlu-csv';
 
 /** Hugging Face's name of each split (`val` is "validation" there). */
-export const HF_SPLIT_NAMES: Readonly<Record<MmluSplit, string>> = Object.freeze({ dev: 'dev', val: 'validation', test: 'test' });
+export const HF_SPLIT_NAMES: Readonly<Record<MmluSplit, string>> = Object.freeze({
+  dev: 'dev',
+  val: 'validation',
+  test: 'test',
+});
 
 /** Our split name of a Hugging Face split name (`validation` -> `val`). */
 export function splitFromHf(name: string): MmluSplit | undefined {
@@ -32,16 +36,23 @@ const FLAT_FILE = /^([a-z_]+)_(dev|val|validation|test)\.parquet$/;
  * (the subject is the folder; `all/...` holds every subject, read from the subject column), or a flat
  * `<subject>_<split>.parquet`. Undefined for other names.
  */
-export function parseMmluParquetName(path: string): { subject?: string; split: MmluSplit; shards?: number } | undefined {
+export function parseMmluParquetName(
+  path: string,
+): { subject?: string; split: MmluSplit; shards?: number } | undefined {
   const parts = path.split(/[\\/]/);
   const base = parts[parts.length - 1] ?? '';
   const hf = HF_FILE.exec(base);
   if (hf) {
     const folder = parts[parts.length - 2];
-    return { subject: folder && isMmluSubject(folder) ? folder : undefined, split: splitFromHf(hf[1])!, shards: Number(hf[3]) };
+    return {
+      subject: folder && isMmluSubject(folder) ? folder : undefined,
+      split: splitFromHf(hf[1])!,
+      shards: Number(hf[3]),
+    };
   }
   const flat = FLAT_FILE.exec(base);
-  if (flat && isMmluSubject(flat[1])) return { subject: flat[1], split: flat[2] === 'validation' ? 'val' : (flat[2] as MmluSplit) };
+  if (flat && isMmluSubject(flat[1]))
+    return { subject: flat[1], split: flat[2] === 'validation' ? 'val' : (flat[2] as MmluSplit) };
   return undefined;
 }
 
@@ -78,11 +89,15 @@ export async function parseMmluParquet(buffer: ArrayBuffer, source: ParquetSourc
   const named = parseMmluParquetName(source.fileName);
   const split = source.split ?? named?.split;
   const fileSubject = source.subject ?? named?.subject;
-  if (!split) throw new MmluDataError(`${source.fileName}: cannot tell the split (expected <subject>/<dev|validation|test>-00000-of-00001.parquet)`);
+  if (!split)
+    throw new MmluDataError(
+      `${source.fileName}: cannot tell the split (expected <subject>/<dev|validation|test>-00000-of-00001.parquet)`,
+    );
   if (named?.shards !== undefined && named.shards !== 1) {
     throw new MmluDataError(`${source.fileName}: split across ${named.shards} files; only single-file splits are read`);
   }
-  if (fileSubject !== undefined && !isMmluSubject(fileSubject)) throw new MmluDataError(`${source.fileName}: unknown MMLU subject "${fileSubject}"`);
+  if (fileSubject !== undefined && !isMmluSubject(fileSubject))
+    throw new MmluDataError(`${source.fileName}: unknown MMLU subject "${fileSubject}"`);
 
   let rows: Record<string, unknown>[];
   try {
@@ -106,10 +121,16 @@ export async function parseMmluParquet(buffer: ArrayBuffer, source: ParquetSourc
     const r = parsed.output;
     const rowSubject = r.subject ? r.subject : undefined;
     const subject = fileSubject ?? rowSubject;
-    if (!subject) throw new MmluDataError(`${source.fileName}, row ${index}: no subject (neither in the path nor in the subject column)`);
-    if (!isMmluSubject(subject)) throw new MmluDataError(`${source.fileName}, row ${index}: unknown MMLU subject "${subject}"`);
+    if (!subject)
+      throw new MmluDataError(
+        `${source.fileName}, row ${index}: no subject (neither in the path nor in the subject column)`,
+      );
+    if (!isMmluSubject(subject))
+      throw new MmluDataError(`${source.fileName}, row ${index}: unknown MMLU subject "${subject}"`);
     if (fileSubject !== undefined && rowSubject !== undefined && rowSubject !== fileSubject) {
-      throw new MmluDataError(`${source.fileName}, row ${index}: subject column says "${rowSubject}" in a ${fileSubject} file`);
+      throw new MmluDataError(
+        `${source.fileName}, row ${index}: subject column says "${rowSubject}" in a ${fileSubject} file`,
+      );
     }
     const row = nextRow.get(subject) ?? 0;
     nextRow.set(subject, row + 1);
@@ -146,7 +167,10 @@ export interface DownloadOptions {
  * Downloads a file whole with one plain GET (no Range requests: on huggingface.co those fail through the
  * CORS redirect to the CDN), reporting bytes as they arrive.
  */
-export async function downloadWhole(url: string, { fetch = globalThis.fetch, onProgress, signal }: DownloadOptions = {}): Promise<ArrayBuffer> {
+export async function downloadWhole(
+  url: string,
+  { fetch = globalThis.fetch, onProgress, signal }: DownloadOptions = {},
+): Promise<ArrayBuffer> {
   let response: Response;
   try {
     response = await fetch(url, { signal });
@@ -157,7 +181,8 @@ export async function downloadWhole(url: string, { fetch = globalThis.fetch, onP
     const reason = typeof cause === 'string' && cause ? `${(e as Error).message}: ${cause}` : (e as Error).message;
     throw new MmluDataError(`could not download ${url}: ${reason} (is this machine online?)`);
   }
-  if (!response.ok) throw new MmluDataError(`could not download ${url}: HTTP ${response.status} ${response.statusText}`.trim());
+  if (!response.ok)
+    throw new MmluDataError(`could not download ${url}: HTTP ${response.status} ${response.statusText}`.trim());
   const header = response.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
   if (!response.body) {
@@ -198,7 +223,12 @@ export interface HfLoadProgress extends DownloadProgress {
 export async function loadMmluFromHf(
   subjects: readonly string[],
   splits: readonly MmluSplit[],
-  { fetch, onProgress, signal, base = HF_MMLU_BASE }: Omit<DownloadOptions, 'onProgress'> & { onProgress?: (p: HfLoadProgress) => void; base?: string } = {},
+  {
+    fetch,
+    onProgress,
+    signal,
+    base = HF_MMLU_BASE,
+  }: Omit<DownloadOptions, 'onProgress'> & { onProgress?: (p: HfLoadProgress) => void; base?: string } = {},
 ): Promise<MmluItem[]> {
   const jobs = subjects.flatMap((subject) => splits.map((split) => ({ subject, split })));
   const items: MmluItem[] = [];

@@ -40,7 +40,9 @@ const SampleLine = v.object({
     v.looseObject({
       subject: v.optional(v.string()),
       // The kit's own lm-eval task (src/data/lm-eval-task.ts) carries the item id and domain in each doc.
-      item_id: v.optional(v.pipe(v.string(), v.regex(/^\S+\/(dev|val|test)\/\d+$/, 'expected an item id <subject>/<split>/<row>'))),
+      item_id: v.optional(
+        v.pipe(v.string(), v.regex(/^\S+\/(dev|val|test)\/\d+$/, 'expected an item id <subject>/<split>/<row>')),
+      ),
       domain: v.optional(v.string()),
     }),
   ),
@@ -53,7 +55,8 @@ function choiceLoglikelihood(entry: unknown, where: string): number | string {
   let pair = entry;
   if (Array.isArray(pair) && pair.length === 1 && Array.isArray(pair[0])) pair = pair[0];
   if (!Array.isArray(pair) || pair.length !== 2) {
-    const generative = typeof entry === 'string' ? ' (a generated answer: only multiple_choice tasks log log-likelihoods)' : '';
+    const generative =
+      typeof entry === 'string' ? ' (a generated answer: only multiple_choice tasks log log-likelihoods)' : '';
     return `${where}: expected a [loglikelihood, is_greedy] pair, got ${quote(entry)}${generative}`;
   }
   const ll = pair[0];
@@ -71,7 +74,12 @@ function choiceLoglikelihood(entry: unknown, where: string): number | string {
  */
 export function parseLmEvalSamples(text: string, fileName: string, itemLines?: number[]): ItemScore[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (body.trim() === '') throw new DataFileError(fileName, undefined, 'empty file; expected lm-evaluation-harness samples, one JSON object per line');
+  if (body.trim() === '')
+    throw new DataFileError(
+      fileName,
+      undefined,
+      'empty file; expected lm-evaluation-harness samples, one JSON object per line',
+    );
   const lines = body.split('\n');
   const items: ItemScore[] = [];
   const firstLine = new Map<string, number>();
@@ -84,7 +92,9 @@ export function parseLmEvalSamples(text: string, fileName: string, itemLines?: n
     try {
       data = JSON.parse(raw);
     } catch (err) {
-      throw bad(`malformed JSON line (${(err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ')})`);
+      throw bad(
+        `malformed JSON line (${(err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ')})`,
+      );
     }
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw bad(`expected a JSON object with doc_id, target and filtered_resps, got ${quote(data)}`);
@@ -93,7 +103,8 @@ export function parseLmEvalSamples(text: string, fileName: string, itemLines?: n
     if (!parsed.success) {
       const issue = parsed.issues[0];
       const field = (issue.path ?? []).map((p) => String(p.key)).join('.');
-      if (issue.received === 'undefined') throw bad(`${field}: missing; expected ${field === 'doc_id' ? 'an integer doc_id' : `a ${field} field`}`);
+      if (issue.received === 'undefined')
+        throw bad(`${field}: missing; expected ${field === 'doc_id' ? 'an integer doc_id' : `a ${field} field`}`);
       const expected = issue.kind === 'schema' && issue.type !== 'union' ? `expected ${issue.expected}` : issue.message;
       throw bad(`${field}: ${expected}, got ${issue.received}`);
     }
@@ -107,7 +118,8 @@ export function parseLmEvalSamples(text: string, fileName: string, itemLines?: n
       logits.push(x);
     }
     const label = parseLabel(sample.target);
-    if (label === undefined) throw bad(`target: unknown label ${quote(sample.target)}; expected an index 0-3 or a letter A-D`);
+    if (label === undefined)
+      throw bad(`target: unknown label ${quote(sample.target)}; expected an index 0-3 or a letter A-D`);
     const subject = sample.doc?.subject?.trim();
     // The kit's MMLU id scheme is <subject>/<split>/<row>; the harness's doc_id is the row of the
     // per-subject test split of cais/mmlu, which keeps the official file order.

@@ -41,14 +41,21 @@ export const LM_EVAL_DOCS_FILE = 'items.jsonl';
  * the YAML says the dataset file is: the harness resolves a relative data_files path against its working
  * directory, so the CLI writes an absolute one.
  */
-export function lmEvalTask(manifest: ItemManifest, sampled: readonly SampledItem[], records: readonly PromptRecord[], docsPath: string): LmEvalTask {
-  if (records.length !== sampled.length) throw new Error(`expected one prompt per item, got ${records.length} for ${sampled.length}`);
+export function lmEvalTask(
+  manifest: ItemManifest,
+  sampled: readonly SampledItem[],
+  records: readonly PromptRecord[],
+  docsPath: string,
+): LmEvalTask {
+  if (records.length !== sampled.length)
+    throw new Error(`expected one prompt per item, got ${records.length} for ${sampled.length}`);
   const template: PromptTemplate = records[0]?.template;
   if (!template) throw new Error('the manifest has no items');
   const rows = sampled.map(({ domain, item }, i): LmEvalTaskDoc => {
     const record = records[i];
     if (record.itemId !== item.id) throw new Error(`prompt ${i} is for ${record.itemId}, not ${item.id}`);
-    if (record.template.key !== template.key) throw new Error(`prompt ${i} uses ${record.template.key}, not ${template.key}`);
+    if (record.template.key !== template.key)
+      throw new Error(`prompt ${i} uses ${record.template.key}, not ${template.key}`);
     return { item_id: item.id, subject: item.subject, domain, prompt: record.text, answer: item.answer };
   });
   const probe = template.probe ? `_probe_${template.probe.template}_s${template.probe.seed}` : '';

@@ -24,7 +24,10 @@ export function inputKindOf(fileName: string): InputKind {
   if (lower.endsWith('.jsonl')) return 'lm-eval-samples';
   if (lower.endsWith('.json')) return 'results';
   if (lower.endsWith('.csv')) return 'logits-csv';
-  return fail(fileName, 'unknown kind of file; expected a results file (.json), lm-evaluation-harness samples (.jsonl) or a logits CSV (.csv)');
+  return fail(
+    fileName,
+    'unknown kind of file; expected a results file (.json), lm-evaluation-harness samples (.jsonl) or a logits CSV (.csv)',
+  );
 }
 
 function fail(fileName: string, detail: string): never {
@@ -48,7 +51,11 @@ export function parseVariantSpec(spec: string): VariantSpec {
   const name = eq < 0 ? '' : spec.slice(0, eq).trim();
   const rest = eq < 0 ? '' : spec.slice(eq + 1);
   if (name === '' || rest === '') {
-    throw new DataFileError('--variant', undefined, `expected NAME=PATH (or NAME=PATH#RUN for one run of a results file), got ${quote(spec)}`);
+    throw new DataFileError(
+      '--variant',
+      undefined,
+      `expected NAME=PATH (or NAME=PATH#RUN for one run of a results file), got ${quote(spec)}`,
+    );
   }
   const m = /^(.*\.json)#(.+)$/i.exec(rest);
   return m ? { name, path: m[1], run: m[2] } : { name, path: rest };
@@ -57,7 +64,10 @@ export function parseVariantSpec(spec: string): VariantSpec {
 /** Every run of a results file, each as its own variant (a bare results-file input). */
 export function variantsFromResultsFile(file: InputFile): VariantScores[] {
   if (inputKindOf(file.name) !== 'results') {
-    fail(file.name, 'only results files (.json) can be given without a name; give CSV and lm-eval samples as --variant NAME=PATH');
+    fail(
+      file.name,
+      'only results files (.json) can be given without a name; give CSV and lm-eval samples as --variant NAME=PATH',
+    );
   }
   return variantScoresFromResults(parseResultsFile(file.text, file.name), file.name);
 }
@@ -73,7 +83,10 @@ function pickRun(file: InputFile, run: string | undefined): VariantScores {
   const names = runNames(results);
   if (run === undefined) {
     if (variants.length === 1) return variants[0];
-    fail(file.name, `holds ${variants.length} runs (${names.join(', ')}); pick one with NAME=PATH#RUN, or give the file without NAME= to analyse every run`);
+    fail(
+      file.name,
+      `holds ${variants.length} runs (${names.join(', ')}); pick one with NAME=PATH#RUN, or give the file without NAME= to analyse every run`,
+    );
   }
   const matchers = [
     (i: number) => names[i] === run,
@@ -83,7 +96,11 @@ function pickRun(file: InputFile, run: string | undefined): VariantScores {
   for (const match of matchers) {
     const hits = variants.filter((_, i) => match(i));
     if (hits.length === 1) return hits[0];
-    if (hits.length > 1) fail(file.name, `#${run} matches ${hits.length} runs (${hits.map((h) => h.name).join(', ')}); use one of these names`);
+    if (hits.length > 1)
+      fail(
+        file.name,
+        `#${run} matches ${hits.length} runs (${hits.map((h) => h.name).join(', ')}); use one of these names`,
+      );
   }
   return fail(file.name, `no run named ${quote(run)}; the runs are ${names.join(', ')}`);
 }
@@ -98,7 +115,8 @@ interface Part {
 
 function readPart(file: InputFile, run: string | undefined): Part {
   const kind = inputKindOf(file.name);
-  if (kind !== 'results' && run !== undefined) fail(file.name, `#${run} selects a run of a results file (.json); this file has no runs`);
+  if (kind !== 'results' && run !== undefined)
+    fail(file.name, `#${run} selects a run of a results file (.json); this file has no runs`);
   switch (kind) {
     case 'results': {
       const v = pickRun(file, run);
@@ -110,7 +128,12 @@ function readPart(file: InputFile, run: string | undefined): Part {
       // The kit's per-item CSV says which rows are SIMULATED; that label is never dropped.
       const [only, ...more] = parseLogitsCsvRuns(file.text, file.name);
       if (more.length > 0) parseLogitsCsv(file.text, file.name); // throws, naming the runs
-      return { fileName: file.name, items: only.items, simulated: only.simulated, ...(only.role ? { role: only.role } : {}) };
+      return {
+        fileName: file.name,
+        items: only.items,
+        simulated: only.simulated,
+        ...(only.role ? { role: only.role } : {}),
+      };
     }
   }
 }
@@ -129,7 +152,10 @@ export function loadVariant(name: string, files: { file: InputFile; run?: string
     for (const item of part.items) {
       const other = seenIn.get(item.itemId);
       if (other !== undefined) {
-        fail(part.fileName, `duplicate item id ${quote(item.itemId)} (also in ${other}); the files of variant ${quote(name)} must not overlap`);
+        fail(
+          part.fileName,
+          `duplicate item id ${quote(item.itemId)} (also in ${other}); the files of variant ${quote(name)} must not overlap`,
+        );
       }
       seenIn.set(item.itemId, part.fileName);
       items.push(item);

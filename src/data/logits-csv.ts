@@ -3,7 +3,14 @@
  * label and four letter logits. Text in, ItemScores out; the caller reads the file.
  */
 import Papa from 'papaparse';
-import { ENGINE_KINDS, VARIANT_ROLES, type EngineKind, type ItemScore, type LetterVector, type VariantRole } from '../core/types';
+import {
+  ENGINE_KINDS,
+  VARIANT_ROLES,
+  type EngineKind,
+  type ItemScore,
+  type LetterVector,
+  type VariantRole,
+} from '../core/types';
 import { DataFileError, parseFiniteNumber, parseLabel, quote } from './errors';
 
 /** Columns every logits CSV has (matched case-insensitively, in any order). */
@@ -63,7 +70,12 @@ export function parseLogitsCsv(text: string, fileName: string, lines?: number[])
  */
 export function parseLogitsCsvRuns(text: string, fileName: string): LogitsCsvRun[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (body.trim() === '') throw new DataFileError(fileName, undefined, 'empty file; expected a header row item_id,label,logit_A,logit_B,logit_C,logit_D');
+  if (body.trim() === '')
+    throw new DataFileError(
+      fileName,
+      undefined,
+      'empty file; expected a header row item_id,label,logit_A,logit_B,logit_C,logit_D',
+    );
 
   let lineCounted = 0;
   let line = 1;
@@ -92,7 +104,10 @@ export function parseLogitsCsvRuns(text: string, fileName: string): LogitsCsvRun
     });
     const missing = LOGITS_CSV_REQUIRED.filter((c) => !(c.toLowerCase() in index));
     if (missing.length > 0 && !failure) {
-      fail(at, `header lacks ${missing.join(', ')}; expected columns ${LOGITS_CSV_REQUIRED.join(',')} (optional: ${LOGITS_CSV_OPTIONAL.join(', ')})`);
+      fail(
+        at,
+        `header lacks ${missing.join(', ')}; expected columns ${LOGITS_CSV_REQUIRED.join(',')} (optional: ${LOGITS_CSV_OPTIONAL.join(', ')})`,
+      );
     }
     columns = index;
     width = row.length;
@@ -109,13 +124,20 @@ export function parseLogitsCsvRuns(text: string, fileName: string): LogitsCsvRun
     if (itemId === '') return fail(at, 'item_id: expected a non-empty item id');
     const text = (name: string) => (name in col ? cell(name).trim() : '');
     const role = text('role');
-    if (role !== '' && !VARIANT_ROLES.includes(role as VariantRole)) return fail(at, `role: expected one of ${VARIANT_ROLES.join(', ')}, got ${quote(role)}`);
+    if (role !== '' && !VARIANT_ROLES.includes(role as VariantRole))
+      return fail(at, `role: expected one of ${VARIANT_ROLES.join(', ')}, got ${quote(role)}`);
     const engine = text('engine');
-    if (engine !== '' && !ENGINE_KINDS.includes(engine as EngineKind)) return fail(at, `engine: expected one of ${ENGINE_KINDS.join(', ')}, got ${quote(engine)}`);
+    if (engine !== '' && !ENGINE_KINDS.includes(engine as EngineKind))
+      return fail(at, `engine: expected one of ${ENGINE_KINDS.join(', ')}, got ${quote(engine)}`);
     const sim = text('simulated').toLowerCase();
-    if (!['', 'simulated', 'true', 'yes', '1', 'no', 'false', '0'].includes(sim)) return fail(at, `simulated: expected SIMULATED or no, got ${quote(text('simulated'))}`);
+    if (!['', 'simulated', 'true', 'yes', '1', 'no', 'false', '0'].includes(sim))
+      return fail(at, `simulated: expected SIMULATED or no, got ${quote(text('simulated'))}`);
     const simulated = ['simulated', 'true', 'yes', '1'].includes(sim);
-    if (engine === 'simulated' && sim !== '' && !simulated) return fail(at, 'simulated: expected SIMULATED for a row of the simulated engine (simulated scores are always labelled)');
+    if (engine === 'simulated' && sim !== '' && !simulated)
+      return fail(
+        at,
+        'simulated: expected SIMULATED for a row of the simulated engine (simulated scores are always labelled)',
+      );
     const runKey = JSON.stringify([text('variant_key') || text('variant'), text('prompt_key')]);
     let run = runs.get(runKey);
     if (!run) {
@@ -127,13 +149,17 @@ export function parseLogitsCsvRuns(text: string, fileName: string): LogitsCsvRun
       if (text('prompt_key')) run.promptKey = text('prompt_key');
       runs.set(runKey, run);
     } else if ((run.role ?? '') !== role || (run.engine ?? '') !== engine || (run.variant ?? '') !== text('variant')) {
-      return fail(at, `variant, role and engine must be the same on every row of a run; this row differs from line ${run.lines[0]}`);
+      return fail(
+        at,
+        `variant, role and engine must be the same on every row of a run; this row differs from line ${run.lines[0]}`,
+      );
     }
     const firstLine = run.firstLine;
     const earlier = firstLine.get(itemId);
     if (earlier !== undefined) return fail(at, `duplicate item id ${quote(itemId)} (first on line ${earlier})`);
     const label = parseLabel(cell('label'));
-    if (label === undefined) return fail(at, `label: unknown label ${quote(cell('label'))}; expected a letter A-D or an index 0-3`);
+    if (label === undefined)
+      return fail(at, `label: unknown label ${quote(cell('label'))}; expected a letter A-D or an index 0-3`);
     const logits: number[] = [];
     for (const letter of ['A', 'B', 'C', 'D']) {
       const x = parseFiniteNumber(cell(`logit_${letter}`));

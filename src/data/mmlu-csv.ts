@@ -27,7 +27,14 @@ export function parseMmluCsvName(path: string): { subject: string; split: MmluSp
 
 const FIELDS = ['question', 'A', 'B', 'C', 'D', 'answer'] as const;
 const CsvRecord = v.strictTuple(
-  [v.string(), v.string(), v.string(), v.string(), v.string(), v.picklist(['A', 'B', 'C', 'D'], 'expected an answer letter A, B, C or D')],
+  [
+    v.string(),
+    v.string(),
+    v.string(),
+    v.string(),
+    v.string(),
+    v.picklist(['A', 'B', 'C', 'D'], 'expected an answer letter A, B, C or D'),
+  ],
   'expected six fields: question, A, B, C, D, answer',
 );
 
@@ -49,7 +56,9 @@ export function parseMmluCsv(text: string, source: CsvSource): MmluItem[] {
   const subject = source.subject ?? named?.subject;
   const split = source.split ?? named?.split;
   if (!subject || !split) {
-    throw new MmluDataError(`${source.fileName}: not an MMLU CSV name (expected <subject>_<dev|val|test>.csv with one of the 57 subjects)`);
+    throw new MmluDataError(
+      `${source.fileName}: not an MMLU CSV name (expected <subject>_<dev|val|test>.csv with one of the 57 subjects)`,
+    );
   }
   if (!isMmluSubject(subject)) throw new MmluDataError(`${source.fileName}: unknown MMLU subject "${subject}"`);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -87,7 +96,9 @@ export function parseMmluCsv(text: string, source: CsvSource): MmluItem[] {
       // A file mixing CRLF and LF records, parsed as LF, leaves the CR on the answer letter.
       if (fields.length === 6 && fields[5].endsWith('\r')) fields[5] = fields[5].slice(0, -1);
       if (fields.length !== FIELDS.length) {
-        failure = new MmluDataError(`${where}: expected six fields (question, A, B, C, D, answer), got ${fields.length}`);
+        failure = new MmluDataError(
+          `${where}: expected six fields (question, A, B, C, D, answer), got ${fields.length}`,
+        );
         parser.abort();
         return;
       }

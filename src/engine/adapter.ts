@@ -23,7 +23,9 @@ const SOFTWARE_RENDERERS: readonly [RegExp, string][] = [
  * The name of the software renderer behind an adapter (SwiftShader, llvmpipe, ..., or "a fallback adapter"),
  * or undefined for a GPU. Such an adapter runs WebGPU on the CPU: models load and score, but minutes per item.
  */
-export function softwareAdapterName(adapter: Pick<ProbedAdapter, 'vendor' | 'architecture' | 'description' | 'isFallbackAdapter'>): string | undefined {
+export function softwareAdapterName(
+  adapter: Pick<ProbedAdapter, 'vendor' | 'architecture' | 'description' | 'isFallbackAdapter'>,
+): string | undefined {
   const words = [adapter.vendor, adapter.architecture, adapter.description ?? ''].join(' ');
   for (const [pattern, name] of SOFTWARE_RENDERERS) if (pattern.test(words)) return name;
   return adapter.isFallbackAdapter ? 'a fallback adapter' : undefined;
@@ -42,7 +44,8 @@ export async function probeAdapter(gpu: GPU | undefined = globalThis.navigator?.
   const info = adapter.info;
   const features = [...adapter.features].map(String).sort();
   const fallback =
-    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   return {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',

@@ -63,7 +63,10 @@ export function f32Alternative(modelId: string, catalog: readonly CatalogEntry[]
 }
 
 /** Smallest catalog entry that runs on this adapter (for the engine check): prefers f16 when it is offered. */
-export function smallestSuitableModel(catalog: readonly CatalogEntry[], adapter: AdapterInfo): CatalogEntry | undefined {
+export function smallestSuitableModel(
+  catalog: readonly CatalogEntry[],
+  adapter: AdapterInfo,
+): CatalogEntry | undefined {
   const runnable = catalog.filter((e) => adapter.shaderF16 || !e.needsShaderF16);
   const byVram = (a: CatalogEntry, b: CatalogEntry) => (a.vramRequiredMB ?? Infinity) - (b.vramRequiredMB ?? Infinity);
   return [...runnable].sort(byVram)[0];
@@ -81,7 +84,10 @@ export function checkModelRunsOn(
   catalog: readonly CatalogEntry[] = [],
 ): void {
   if (adapter === null) {
-    throw new EngineError('WebGPUNotAvailableError', 'This browser offers no WebGPU adapter, so no model can run here.');
+    throw new EngineError(
+      'WebGPUNotAvailableError',
+      'This browser offers no WebGPU adapter, so no model can run here.',
+    );
   }
   if (needsShaderF16(model.modelId) && !adapter.shaderF16) {
     const alt = f32Alternative(model.modelId, catalog);
@@ -94,7 +100,10 @@ export function checkModelRunsOn(
   }
   for (const f of model.requiredFeatures ?? []) {
     if (f === 'shader-f16' ? !adapter.shaderF16 : adapter.features !== undefined && !adapter.features.includes(f)) {
-      throw new EngineError('FeatureSupportError', `${model.modelId} needs the WebGPU feature ${f}, which this adapter lacks.`);
+      throw new EngineError(
+        'FeatureSupportError',
+        `${model.modelId} needs the WebGPU feature ${f}, which this adapter lacks.`,
+      );
     }
   }
 }

@@ -41,7 +41,10 @@ export function resolveLetterTokenIds(tokenizer: LetterTokenizer, answerStrings:
  */
 export function tokenizerFromJson(tokenizerJson: unknown): LetterTokenizer {
   if (typeof tokenizerJson !== 'object' || tokenizerJson === null || !('model' in tokenizerJson)) {
-    throw new EngineError('LetterTokenError', 'tokenizer.json has no "model" field; it is not a Hugging Face tokenizer file.');
+    throw new EngineError(
+      'LetterTokenError',
+      'tokenizer.json has no "model" field; it is not a Hugging Face tokenizer file.',
+    );
   }
   let tokenizer: ReturnType<typeof TokenizerLoader.fromPreTrained>;
   try {

@@ -41,7 +41,10 @@ export interface LetterCapture {
 export function captureLetterLogits(logits: ArrayLike<number>, letterTokenIds: LetterVector): LetterCapture {
   const letterLogits = letterTokenIds.map((id) => {
     if (!Number.isInteger(id) || id < 0 || id >= logits.length) {
-      throw new EngineError('ScoringError', `Letter token id ${id} is outside the logit vector of length ${logits.length}.`);
+      throw new EngineError(
+        'ScoringError',
+        `Letter token id ${id} is outside the logit vector of length ${logits.length}.`,
+      );
     }
     return logits[id];
   }) as LetterVector;

@@ -31,7 +31,10 @@ export interface EngineHandle<T extends ScoringEngine = ScoringEngine> extends S
   terminate(): void;
 }
 
-export function connectEngineWorker<T extends ScoringEngine>(worker: Worker, kind: 'webllm' | 'simulated'): EngineHandle<T> {
+export function connectEngineWorker<T extends ScoringEngine>(
+  worker: Worker,
+  kind: 'webllm' | 'simulated',
+): EngineHandle<T> {
   const remote = wrap<T>(worker);
   // Remote<T> of a generic T does not resolve its methods; the ScoringEngine view of it does.
   const engine = remote as unknown as Remote<ScoringEngine>;
@@ -83,7 +86,11 @@ export function connectEngineWorker<T extends ScoringEngine>(worker: Worker, kin
       return death !== undefined;
     },
     terminate: () => kill(new EngineError('WorkerCrashedError', 'The scoring worker was stopped.')),
-    load: (variant: EngineVariant, answerStrings: AnswerStrings, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel> =>
+    load: (
+      variant: EngineVariant,
+      answerStrings: AnswerStrings,
+      onProgress?: (p: LoadProgress) => void,
+    ): Promise<LoadedModel> =>
       call(() => engine.load(variant, answerStrings, onProgress ? proxy(onProgress) : undefined)),
     score: (request: ScoreRequest): Promise<ItemLetterScore> => call(() => engine.score(request)),
     unload: () => (death ? Promise.resolve() : call(() => engine.unload())),

@@ -112,7 +112,8 @@ export function simulateItem(
   const letterLogits = z.map((x, k) => params.confidenceScale * x + params.letterBias[k]) as LetterVector;
   const massDraw = Math.pow(params.letterMass, Math.exp(0.2 * normal(rng)));
   const suggestion = params.sycophancy ? findSuggestion(prompt) : undefined;
-  if (!suggestion) return { letterLogits, logSumExp: logSumExp(letterLogits) - Math.log(massDraw), letterMass: massDraw };
+  if (!suggestion)
+    return { letterLogits, logSumExp: logSumExp(letterLogits) - Math.log(massDraw), letterMass: massDraw };
   // The letters' share of the full softmax moves with the push: the outside mass (in logits) stays where it was.
   const outside = logSumExp(letterLogits) + Math.log1p(-Math.min(massDraw, 1 - 1e-12)) - Math.log(massDraw);
   letterLogits[suggestion.letter] += params.sycophancy! * SYCOPHANCY_WEIGHTS[suggestion.template];
@@ -125,11 +126,15 @@ export function simulateItem(
 export function checkSimulationParams(p: SimulationParams): void {
   const problems: string[] = [];
   if (!(p.accuracy > 0.25 && p.accuracy < 1)) problems.push(`accuracy ${p.accuracy} is not in (0.25, 1)`);
-  if (!(p.confidenceScale > 0 && Number.isFinite(p.confidenceScale))) problems.push(`confidenceScale ${p.confidenceScale} is not > 0`);
-  if (p.letterBias.length !== 4 || !p.letterBias.every(Number.isFinite)) problems.push('letterBias needs four finite numbers');
+  if (!(p.confidenceScale > 0 && Number.isFinite(p.confidenceScale)))
+    problems.push(`confidenceScale ${p.confidenceScale} is not > 0`);
+  if (p.letterBias.length !== 4 || !p.letterBias.every(Number.isFinite))
+    problems.push('letterBias needs four finite numbers');
   if (!(p.letterMass > 0 && p.letterMass <= 1)) problems.push(`letterMass ${p.letterMass} is not in (0, 1]`);
-  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed >= 2 ** 32) problems.push(`seed ${p.seed} is not an integer in [0, 2^32)`);
-  if (p.sycophancy !== undefined && !(p.sycophancy >= 0 && Number.isFinite(p.sycophancy))) problems.push(`sycophancy ${p.sycophancy} is not a finite number >= 0`);
+  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed >= 2 ** 32)
+    problems.push(`seed ${p.seed} is not an integer in [0, 2^32)`);
+  if (p.sycophancy !== undefined && !(p.sycophancy >= 0 && Number.isFinite(p.sycophancy)))
+    problems.push(`sycophancy ${p.sycophancy} is not a finite number >= 0`);
   if (problems.length) throw new EngineError('ModelLoadError', `Simulated variant: ${problems.join('; ')}.`);
 }
 
@@ -157,7 +162,11 @@ export class SimulatedEngine implements ScoringEngine {
     this.faults = { ...faults };
   }
 
-  async load(variant: EngineVariant, _answerStrings: AnswerStrings, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel> {
+  async load(
+    variant: EngineVariant,
+    _answerStrings: AnswerStrings,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<LoadedModel> {
     const start = performance.now();
     this.loaded = undefined;
     if (variant.engine !== 'simulated') {
@@ -165,7 +174,12 @@ export class SimulatedEngine implements ScoringEngine {
     }
     checkSimulationParams(variant.simulation);
     sharpnessForAccuracy(variant.simulation.accuracy);
-    onProgress?.({ phase: 'done', fraction: 1, elapsedSeconds: 0, text: 'Simulated model ready (nothing downloaded).' });
+    onProgress?.({
+      phase: 'done',
+      fraction: 1,
+      elapsedSeconds: 0,
+      text: 'Simulated model ready (nothing downloaded).',
+    });
     this.loaded = { key: variant.key, params: variant.simulation };
     return { variantKey: variant.key, engine: 'simulated', method: 'simulated', loadMs: performance.now() - start };
   }

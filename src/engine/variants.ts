@@ -17,7 +17,13 @@ function shortHash(value: unknown): string {
 }
 
 function slug(name: string): string {
-  return name.trim().toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'variant';
+  return (
+    name
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'variant'
+  );
 }
 
 const httpUrl = (what: string) =>
@@ -30,14 +36,28 @@ const httpUrl = (what: string) =>
 
 /** What a person enters to add a custom variant. */
 export const CustomVariantInputSchema = v.object({
-  name: v.pipe(v.string('name must be text'), v.trim(), v.nonEmpty('name is required'), v.maxLength(80, 'name is longer than 80 characters')),
+  name: v.pipe(
+    v.string('name must be text'),
+    v.trim(),
+    v.nonEmpty('name is required'),
+    v.maxLength(80, 'name is longer than 80 characters'),
+  ),
   role: v.picklist(VARIANT_ROLES, `role must be one of ${VARIANT_ROLES.join(', ')}`),
   modelUrl: httpUrl('model URL'),
-  modelLibUrl: v.pipe(httpUrl('model library URL'), v.check((s) => /\.wasm($|\?)/.test(s), 'model library URL must point to a .wasm file')),
+  modelLibUrl: v.pipe(
+    httpUrl('model library URL'),
+    v.check((s) => /\.wasm($|\?)/.test(s), 'model library URL must point to a .wasm file'),
+  ),
   /** web-llm model id; defaults to the last path part of the model URL. */
-  modelId: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9._-]+$/, 'model id may hold only letters, digits, . _ -'))),
+  modelId: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9._-]+$/, 'model id may hold only letters, digits, . _ -')),
+  ),
   contextWindowSize: v.optional(
-    v.pipe(v.number('context window must be a number'), v.integer('context window must be a whole number'), v.minValue(256, 'context window must be at least 256')),
+    v.pipe(
+      v.number('context window must be a number'),
+      v.integer('context window must be a whole number'),
+      v.minValue(256, 'context window must be at least 256'),
+    ),
   ),
 });
 export type CustomVariantInput = v.InferInput<typeof CustomVariantInputSchema>;
@@ -57,7 +77,10 @@ export function parseCustomVariant(input: unknown, now: Date = new Date()): Vari
     throw new VariantInputError(parsed.issues.map((i) => `${v.getDotPath(i) ?? 'input'}: ${i.message}`));
   }
   const p = parsed.output;
-  const lastPart = new URL(p.modelUrl).pathname.split('/').filter((s) => s && s !== 'resolve' && s !== 'main').pop();
+  const lastPart = new URL(p.modelUrl).pathname
+    .split('/')
+    .filter((s) => s && s !== 'resolve' && s !== 'main')
+    .pop();
   const modelId = p.modelId || lastPart || slug(p.name);
   const model = {
     modelId,
@@ -79,7 +102,12 @@ export function parseCustomVariant(input: unknown, now: Date = new Date()): Vari
 }
 
 /** A variant for one of web-llm's prebuilt models. */
-export function prebuiltVariant(entry: CatalogEntry, role: VariantRole, name: string = entry.modelId, now = new Date()): VariantRecord {
+export function prebuiltVariant(
+  entry: CatalogEntry,
+  role: VariantRole,
+  name: string = entry.modelId,
+  now = new Date(),
+): VariantRecord {
   const { size: _size, needsShaderF16: _f16, ...spec } = entry;
   return {
     key: `webllm:${entry.modelId}`,
@@ -119,10 +147,12 @@ export function simulatedVariant(
 /** What the engine needs to load a stored variant. */
 export function engineVariantOf(variant: VariantRecord): EngineVariant {
   if (variant.engine === 'simulated') {
-    if (!variant.simulation || !variant.simulated) throw new Error(`Variant ${variant.key} is simulated but lacks its parameters or label.`);
+    if (!variant.simulation || !variant.simulated)
+      throw new Error(`Variant ${variant.key} is simulated but lacks its parameters or label.`);
     return { engine: 'simulated', key: variant.key, simulation: variant.simulation };
   }
-  if (!variant.model || variant.simulated) throw new Error(`Variant ${variant.key} is a web-llm variant but lacks its model record.`);
+  if (!variant.model || variant.simulated)
+    throw new Error(`Variant ${variant.key} is a web-llm variant but lacks its model record.`);
   const { quantization: _q, prebuilt: _p, ...model } = variant.model;
   return { engine: 'webllm', key: variant.key, model };
 }

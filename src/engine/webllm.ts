@@ -195,12 +195,17 @@ export class WebLLMScoringEngine implements WebLLMWorkerApi {
     try {
       tokenizerJson = await (this.options.loadTokenizerJson ?? ((m) => readTokenizerJson(m)))(spec);
     } catch (e) {
-      throw new EngineError('LetterTokenError', `Could not read ${spec.modelId}'s tokenizer.json: ${(e as Error).message}`);
+      throw new EngineError(
+        'LetterTokenError',
+        `Could not read ${spec.modelId}'s tokenizer.json: ${(e as Error).message}`,
+      );
     }
     const letterTokenIds = resolveLetterTokenIds(tokenizerFromJson(tokenizerJson), answerStrings);
     this.capture.setLetterTokenIds(letterTokenIds);
     const method = this.options.method ?? 'logit-processor';
-    const vocabSize = await (this.options.loadVocabSize ?? ((m) => readCachedVocabSize(m)))(spec).catch(() => undefined);
+    const vocabSize = await (this.options.loadVocabSize ?? ((m) => readCachedVocabSize(m)))(spec).catch(
+      () => undefined,
+    );
     this.loaded = { key: variant.key, modelId: spec.modelId, answerStrings, letterTokenIds, method, vocabSize };
     const { features: _features, isFallbackAdapter: _fallback, ...adapterInfo } = adapter!;
     return {

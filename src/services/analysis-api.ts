@@ -33,7 +33,10 @@ export interface AnalysisWorkerApi {
   /** A fingerprint of what is stored (every run's key and status, every group's item count): changes when a result is stored. */
   storeSignature(dbName: string): Promise<string>;
   /** The results JSON of the selected runs (all when absent), with the report when it covers exactly them. */
-  exportResults(dbName: string, options: Omit<ExportOptions, 'analysis' | 'createdAt'> & { selection?: string[]; report?: AnalysisReport }): Promise<string>;
+  exportResults(
+    dbName: string,
+    options: Omit<ExportOptions, 'analysis' | 'createdAt'> & { selection?: string[]; report?: AnalysisReport },
+  ): Promise<string>;
   /** Deletes one stored run (by groupId) with all its stored results; returns how many results were deleted. */
   deleteRun(dbName: string, id: string): Promise<number>;
   /** How many results a stored run (by groupId) holds, for the confirmation before deleting it. */
@@ -46,7 +49,10 @@ export interface AnalysisWorkerApi {
    * Imports files all or nothing (see importFiles); returns what was imported, without the records. The files
    * cross as Blobs and are read here, so a large file is neither read nor copied on the page's main thread.
    */
-  importFiles(dbName: string, inputs: PickedImport[]): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles' | 'resultPlaces'>>;
+  importFiles(
+    dbName: string,
+    inputs: PickedImport[],
+  ): Promise<Omit<ImportOutcome, 'variants' | 'runs' | 'results' | 'resultFiles' | 'resultPlaces'>>;
 }
 
 /**

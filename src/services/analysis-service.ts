@@ -51,7 +51,11 @@ export class AnalysisSupersededError extends Error {
 }
 
 /** Runs analysis jobs somewhere (a pool of Web Workers, worker threads, or this thread). */
-export type JobRunner = (jobs: AnalysisJob[], isCurrent: () => boolean, onDone: () => void) => Promise<AnalysisJobResult[]>;
+export type JobRunner = (
+  jobs: AnalysisJob[],
+  isCurrent: () => boolean,
+  onDone: () => void,
+) => Promise<AnalysisJobResult[]>;
 
 /** Where finished analyses are kept (KitDb's `analyses` store), looked up by analysisCacheKey. */
 export interface AnalysisCache {
@@ -63,7 +67,11 @@ export interface AnalysisCache {
 type CachedView = Omit<AnalysisView, 'requestId' | 'runs' | 'source'>;
 
 /** The list of stored runs, named as the analysis names them. */
-function summaries(groups: readonly StoredRunGroup[], analysed: readonly StoredRunGroup[], names: readonly string[]): RunSummary[] {
+function summaries(
+  groups: readonly StoredRunGroup[],
+  analysed: readonly StoredRunGroup[],
+  names: readonly string[],
+): RunSummary[] {
   if (groups.length === 0) return [];
   const nameOf = new Map(analysed.map((g, i) => [groupId(g), names[i]]));
   const allNames = runNames(buildResultsFile(groups, { app: { name: '', version: '' } }));
@@ -163,9 +171,15 @@ export class AnalysisService {
       if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     }
     // Per run: a run that cannot be analysed is named with the reason, and every other run is still analysed.
-    const plan = planAnalysis(variants, request.settings, { perRun: true, ...(prepared ? { prepared } : {}), ...(pairs ? { compare: pairs } : {}) });
+    const plan = planAnalysis(variants, request.settings, {
+      perRun: true,
+      ...(prepared ? { prepared } : {}),
+      ...(pairs ? { compare: pairs } : {}),
+    });
     const reasons = new Map((plan.unanalysed ?? []).map((u) => [u.variant, u.reason]));
-    const unanalysable = selected.flatMap((g, i) => (reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : []));
+    const unanalysable = selected.flatMap((g, i) =>
+      reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : [],
+    );
     const base = {
       requestId: request.requestId,
       source: 'computed' as const,
@@ -175,8 +189,16 @@ export class AnalysisService {
       domains: domainBreakdown(plan),
       histograms: confidenceHistograms(plan),
     };
-    const identities = selected.map((g, i) => ({ name: names[i], variantKey: g.variantKey, variantName: g.variant?.name ?? g.variantKey, promptKey: g.promptKey }));
-    const points = assembleReport({ ...plan, jobs: [], settings: { ...plan.settings, bootstrap: 0, permutations: 0 } }, []);
+    const identities = selected.map((g, i) => ({
+      name: names[i],
+      variantKey: g.variantKey,
+      variantName: g.variant?.name ?? g.variantKey,
+      promptKey: g.promptKey,
+    }));
+    const points = assembleReport(
+      { ...plan, jobs: [], settings: { ...plan.settings, bootstrap: 0, permutations: 0 } },
+      [],
+    );
     points.settings = plan.settings;
     const chunks = splitJobs(plan.jobs, this.parallelism);
     const partial: AnalysisView = {
@@ -277,7 +299,10 @@ export function poolJobRunner(workers: readonly JobWorker[]): JobRunner {
 
 /** A database the worker reads runs from and imports into (KitDb, opened in the worker by name). */
 export interface RunDatabase
-  extends StoredRunSource, Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup' | 'getResults'>, Partial<AnalysisCache> {
+  extends
+    StoredRunSource,
+    Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup' | 'getResults'>,
+    Partial<AnalysisCache> {
   readonly isClosed: boolean;
 }
 
@@ -353,7 +378,14 @@ export function createAnalysisWorkerApi(options: {
           ...(as ? { as } : {}),
         })),
       );
-      const { variants: _v, runs: _r, results: _s, resultFiles: _f, resultPlaces: _p, ...outcome } = await importFiles(await open(dbName), inputs);
+      const {
+        variants: _v,
+        runs: _r,
+        results: _s,
+        resultFiles: _f,
+        resultPlaces: _p,
+        ...outcome
+      } = await importFiles(await open(dbName), inputs);
       return outcome;
     },
   };

@@ -49,7 +49,7 @@ function checkAction(error: DescribedError, prebuilt: boolean | undefined): Desc
     return {
       ...error,
       action:
-        "web-llm could not fetch or load its prebuilt model: check the connection to huggingface.co (weights) and " +
+        'web-llm could not fetch or load its prebuilt model: check the connection to huggingface.co (weights) and ' +
         'raw.githubusercontent.com (model library), a proxy or content blocker, and the free storage above; then ' +
         'run the check again (files already downloaded are kept).',
     };
@@ -67,7 +67,8 @@ export async function runEngineCheck(
   const report: EngineCheckReport = { adapter: null, itemsScored: 0, ok: false };
   try {
     report.adapter = await engine.probeAdapter();
-    if (!report.adapter) throw Object.assign(new Error('This browser offers no WebGPU adapter.'), { name: 'WebGPUNotAvailableError' });
+    if (!report.adapter)
+      throw Object.assign(new Error('This browser offers no WebGPU adapter.'), { name: 'WebGPUNotAvailableError' });
     let spec: ModelRecordSpec;
     if (opts.model) {
       spec = opts.model;
@@ -81,16 +82,27 @@ export async function runEngineCheck(
     }
     report.modelId = spec.modelId;
     const t0 = clock();
-    const loaded = await engine.load({ engine: 'webllm', key: `engine-check:${spec.modelId}`, model: spec }, answerStrings, opts.onProgress);
+    const loaded = await engine.load(
+      { engine: 'webllm', key: `engine-check:${spec.modelId}`, model: spec },
+      answerStrings,
+      opts.onProgress,
+    );
     report.loadSeconds = (clock() - t0) / 1000;
     report.method = loaded.method;
     const masses: number[] = [];
     const t1 = clock();
     for (const [i, item] of items.entries()) {
-      const r = await engine.score({ requestId: i + 1, variantKey: loaded.variantKey, itemId: item.itemId, prompt: item.prompt, label: item.label });
+      const r = await engine.score({
+        requestId: i + 1,
+        variantKey: loaded.variantKey,
+        itemId: item.itemId,
+        prompt: item.prompt,
+        label: item.label,
+      });
       report.itemsScored++;
       report.method = r.method; // the path actually used (web-llm may force the logprobs fallback)
-      const finite = r.letterLogits.every(Number.isFinite) && (r.logSumExp === undefined || Number.isFinite(r.logSumExp));
+      const finite =
+        r.letterLogits.every(Number.isFinite) && (r.logSumExp === undefined || Number.isFinite(r.logSumExp));
       report.finite = (report.finite ?? true) && finite;
       if (r.letterMass !== undefined) masses.push(r.letterMass);
     }

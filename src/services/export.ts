@@ -64,12 +64,7 @@ const ROLE_ORDER: Record<VariantRole, number> = { grpo: 0, sft: 1, base: 2, othe
 export function compareGroups(a: StoredRunGroup, b: StoredRunGroup): number {
   const role = (g: StoredRunGroup) => ROLE_ORDER[g.variant?.role ?? 'other'];
   const name = (g: StoredRunGroup) => g.variant?.name ?? g.variantKey;
-  return (
-    role(a) - role(b) ||
-    cmp(name(a), name(b)) ||
-    cmp(a.variantKey, b.variantKey) ||
-    cmp(a.promptKey, b.promptKey)
-  );
+  return role(a) - role(b) || cmp(name(a), name(b)) || cmp(a.variantKey, b.variantKey) || cmp(a.promptKey, b.promptKey);
 }
 
 function cmp(a: string, b: string): number {
@@ -84,7 +79,17 @@ export async function readStoredRuns(db: StoredRunSource): Promise<StoredRunGrou
   for (const run of runs) {
     const id = groupId(run);
     let g = groups.get(id);
-    if (!g) groups.set(id, (g = { variantKey: run.variantKey, promptKey: run.promptKey, variant: variantByKey.get(run.variantKey), runs: [], results: [] }));
+    if (!g)
+      groups.set(
+        id,
+        (g = {
+          variantKey: run.variantKey,
+          promptKey: run.promptKey,
+          variant: variantByKey.get(run.variantKey),
+          runs: [],
+          results: [],
+        }),
+      );
     g.runs.push(run);
   }
   const list = [...groups.values()];
@@ -109,7 +114,9 @@ export function isSimulatedGroup(g: StoredRunGroup): boolean {
  */
 export function promptRecordOf(promptKey: string, letterTokenIds?: LetterVector): ResultsPrompt {
   const m = /^([^/]+)\/k(\d+)\/([0-9a-f]{16})$/.exec(promptKey);
-  const format = (Object.keys(PROMPT_TEMPLATE_NAMES) as PromptFormat[]).find((f) => PROMPT_TEMPLATE_NAMES[f] === m?.[1]);
+  const format = (Object.keys(PROMPT_TEMPLATE_NAMES) as PromptFormat[]).find(
+    (f) => PROMPT_TEMPLATE_NAMES[f] === m?.[1],
+  );
   const prompt: ResultsPrompt = { key: promptKey, format: format ?? 'completion', kshot: m ? Number(m[2]) : 0 };
   if (m && format) {
     try {
@@ -144,7 +151,9 @@ export function resultsRunOf(g: StoredRunGroup): ResultsRun {
   }
   const methods = [...new Set(g.results.map((r) => r.method))].sort();
   // A simulated variant's parameters travel whole under `simulation` (an import can run the variant again).
-  const params: Record<string, unknown> = v?.simulation ? { simulation: { ...v.simulation } } : { ...(latest?.engine.params ?? {}) };
+  const params: Record<string, unknown> = v?.simulation
+    ? { simulation: { ...v.simulation } }
+    : { ...(latest?.engine.params ?? {}) };
   params.methods = methods;
   if (simulated) params.label = SIMULATED_LABEL;
   const kind = latest?.engine.kind ?? (simulated ? 'simulated' : 'imported');
@@ -158,9 +167,15 @@ export function resultsRunOf(g: StoredRunGroup): ResultsRun {
     engine,
     items: g.results.map(resultsItemOf),
   };
-  const started = g.runs.map((r) => r.startedAt).filter(isDate).sort();
+  const started = g.runs
+    .map((r) => r.startedAt)
+    .filter(isDate)
+    .sort();
   if (started.length > 0) run.startedAt = started[0];
-  const finished = g.runs.map((r) => r.finishedAt).filter(isDate).sort();
+  const finished = g.runs
+    .map((r) => r.finishedAt)
+    .filter(isDate)
+    .sort();
   if (finished.length > 0 && g.runs.every((r) => r.status === 'done')) run.finishedAt = finished.at(-1);
   return run;
 }
@@ -189,7 +204,8 @@ export function buildResultsFile(groups: readonly StoredRunGroup[], options: Exp
   const runs = groups.map(resultsRunOf);
   const allRuns = groups.flatMap((g) => g.runs);
   const adapter = options.adapter ?? allRuns.find((r) => r.adapter)?.adapter;
-  const webllmVersion = allRuns.find((r) => r.engine.kind === 'webllm' && r.engine.version)?.engine.version ?? options.webllmVersion;
+  const webllmVersion =
+    allRuns.find((r) => r.engine.kind === 'webllm' && r.engine.version)?.engine.version ?? options.webllmVersion;
   const file: ResultsFile = {
     format: RESULTS_FILE_FORMAT,
     version: RESULTS_FILE_VERSION,
@@ -208,7 +224,9 @@ export function buildResultsFile(groups: readonly StoredRunGroup[], options: Exp
     const names = runNames(file);
     const reported = Object.keys(options.analysis.report.variants);
     if (reported.length !== names.length || !names.every((n) => reported.includes(n))) {
-      throw new Error(`The analysis covers ${reported.join(', ')} but the export holds ${names.join(', ')}; recompute before exporting.`);
+      throw new Error(
+        `The analysis covers ${reported.join(', ')} but the export holds ${names.join(', ')}; recompute before exporting.`,
+      );
     }
     file.analysis = { settings: { ...options.analysis.report.settings }, report: options.analysis.report };
   }

@@ -74,7 +74,13 @@ export interface ImportOutcome extends ImportRecords {
 }
 
 function slug(text: string): string {
-  return text.trim().toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'variant';
+  return (
+    text
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'variant'
+  );
 }
 
 const sameScores = (a: Pick<ResultsItem, 'label' | 'letterLogits'>, b: Pick<ResultsItem, 'label' | 'letterLogits'>) =>
@@ -87,7 +93,14 @@ function simulationOf(params: Record<string, unknown> | undefined): SimulationPa
   try {
     checkSimulationParams(s);
     const sycophancy = s.sycophancy === undefined ? {} : { sycophancy: s.sycophancy };
-    return { accuracy: s.accuracy, confidenceScale: s.confidenceScale, letterBias: [...s.letterBias] as LetterVector, letterMass: s.letterMass, seed: s.seed, ...sycophancy };
+    return {
+      accuracy: s.accuracy,
+      confidenceScale: s.confidenceScale,
+      letterBias: [...s.letterBias] as LetterVector,
+      letterMass: s.letterMass,
+      seed: s.seed,
+      ...sycophancy,
+    };
   } catch {
     return undefined;
   }
@@ -109,7 +122,9 @@ function variantFromRun(run: ResultsRun, now: Date): VariantRecord {
   const m = variant.model;
   if (!variant.simulated && m?.id && m.url && m.modelLibUrl) {
     const overrides = Object.fromEntries(
-      Object.entries(m.overrides ?? {}).filter(([, x]) => typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean'),
+      Object.entries(m.overrides ?? {}).filter(
+        ([, x]) => typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean',
+      ),
     ) as Record<string, number | string | boolean>;
     record.model = {
       modelId: m.id,
@@ -126,7 +141,12 @@ function variantFromRun(run: ResultsRun, now: Date): VariantRecord {
 function methodOf(run: ResultsRun, item: ResultsItem): StoredMethod {
   if (run.variant.simulated || run.engine.kind === 'simulated') return 'simulated';
   const methods = run.engine.params?.methods;
-  if (Array.isArray(methods) && methods.length === 1 && (methods[0] === 'logit-processor' || methods[0] === 'logprobs-bias')) return methods[0];
+  if (
+    Array.isArray(methods) &&
+    methods.length === 1 &&
+    (methods[0] === 'logit-processor' || methods[0] === 'logprobs-bias')
+  )
+    return methods[0];
   if (run.engine.kind === 'imported') return 'imported';
   return item.logSumExp !== undefined ? 'logit-processor' : 'logprobs-bias';
 }
@@ -139,7 +159,11 @@ function recordsOfResultsFile(file: ResultsFile, fileName: string, now: Date, ou
   file.runs.forEach((run, r) => {
     const simulated = run.variant.simulated || run.engine.kind === 'simulated';
     if (simulated !== run.variant.simulated) {
-      throw new ImportError(fileName, `runs[${r}].variant.simulated`, 'expected true for a run of the simulated engine (simulated scores are always labelled)');
+      throw new ImportError(
+        fileName,
+        `runs[${r}].variant.simulated`,
+        'expected true for a run of the simulated engine (simulated scores are always labelled)',
+      );
     }
     const promptKey = run.prompt?.key ?? 'imported/no-prompt';
     const scoredAt = run.finishedAt ?? file.createdAt;
@@ -188,7 +212,16 @@ function recordsOfExternal(input: InputFile, as: ExternalVariant | undefined, no
   if (named && !VARIANT_ROLES.includes(as.role)) {
     throw new ImportError(input.name, 'role', `expected one of ${VARIANT_ROLES.join(', ')}, got ${quote(as.role)}`);
   }
-  type Part = { items: ItemScore[]; lines: number[]; variant?: string; variantKey?: string; role?: VariantRole; simulated: boolean; engine?: EngineKind; promptKey?: string };
+  type Part = {
+    items: ItemScore[];
+    lines: number[];
+    variant?: string;
+    variantKey?: string;
+    role?: VariantRole;
+    simulated: boolean;
+    engine?: EngineKind;
+    promptKey?: string;
+  };
   let parts: Part[];
   if (kind === 'lm-eval-samples') {
     const lines: number[] = [];
@@ -201,7 +234,11 @@ function recordsOfExternal(input: InputFile, as: ExternalVariant | undefined, no
     throw new ImportError(input.name, 'variant name', 'expected the name of the variant whose scores this file holds');
   }
   if (named && parts.length > 1) {
-    throw new ImportError(input.name, 'variant name', `the file holds ${parts.length} runs (${parts.map((p) => p.variant ?? p.variantKey).join(', ')}), each naming its variant; import it without a name`);
+    throw new ImportError(
+      input.name,
+      'variant name',
+      `the file holds ${parts.length} runs (${parts.map((p) => p.variant ?? p.variantKey).join(', ')}), each naming its variant; import it without a name`,
+    );
   }
   for (const part of parts) {
     const name = named ? as.name.trim() : (part.variant ?? part.variantKey)!;
@@ -213,7 +250,14 @@ function recordsOfExternal(input: InputFile, as: ExternalVariant | undefined, no
     const variantKey = !named && part.variantKey ? part.variantKey : `imported:${slug(name)}`;
     const engineKind: EngineKind = simulated ? 'simulated' : (part.engine ?? 'imported');
     const method: StoredMethod = simulated ? 'simulated' : 'imported';
-    out.variants.push({ key: variantKey, name, role, simulated, engine: simulated ? 'simulated' : 'webllm', createdAt: iso });
+    out.variants.push({
+      key: variantKey,
+      name,
+      role,
+      simulated,
+      engine: simulated ? 'simulated' : 'webllm',
+      createdAt: iso,
+    });
     out.runs.push({
       variantKey,
       promptKey,
@@ -221,7 +265,11 @@ function recordsOfExternal(input: InputFile, as: ExternalVariant | undefined, no
       status: 'done',
       itemCount: part.items.length,
       simulated,
-      engine: { kind: engineKind, method, params: { source: kind, fileName: input.name, ...(part.engine ? { engine: part.engine } : {}) } },
+      engine: {
+        kind: engineKind,
+        method,
+        params: { source: kind, fileName: input.name, ...(part.engine ? { engine: part.engine } : {}) },
+      },
       startedAt: iso,
       updatedAt: iso,
       finishedAt: iso,
@@ -237,7 +285,13 @@ function recordsOfExternal(input: InputFile, as: ExternalVariant | undefined, no
 const LETTER = (label: number) => 'ABCD'[label] ?? String(label);
 
 /** The refusal of an item whose gold answer differs from another record of the same item id. */
-function goldConflict(fileName: string, place: string, incoming: StoredResult, other: StoredResult, where: string): ImportError {
+function goldConflict(
+  fileName: string,
+  place: string,
+  incoming: StoredResult,
+  other: StoredResult,
+  where: string,
+): ImportError {
   return new ImportError(
     fileName,
     place,
@@ -272,7 +326,13 @@ export function planImport(inputs: readonly ImportInput[], now = new Date()): Im
     const gold = goldAt.get(r.itemId);
     if (gold === undefined) goldAt.set(r.itemId, i);
     else if (out.results[gold].label !== r.label) {
-      throw goldConflict(fileOfResult[i], out.resultPlaces[i], r, out.results[gold], `${fileOfResult[gold]} (${out.resultPlaces[gold]})`);
+      throw goldConflict(
+        fileOfResult[i],
+        out.resultPlaces[i],
+        r,
+        out.results[gold],
+        `${fileOfResult[gold]} (${out.resultPlaces[gold]})`,
+      );
     }
     const key = JSON.stringify([r.variantKey, r.promptKey, r.itemId]);
     const j = firstAt.get(key);
@@ -295,7 +355,11 @@ export function planImport(inputs: readonly ImportInput[], now = new Date()): Im
   for (const v of out.variants) {
     const seen = variants.get(v.key);
     if (seen && (seen.name !== v.name || seen.role !== v.role || seen.simulated !== v.simulated)) {
-      throw new ImportError('import', `variant ${quote(v.key)}`, `two files describe it differently (name ${quote(seen.name)} vs ${quote(v.name)}, role ${seen.role} vs ${v.role})`);
+      throw new ImportError(
+        'import',
+        `variant ${quote(v.key)}`,
+        `two files describe it differently (name ${quote(seen.name)} vs ${quote(v.name)}, role ${seen.role} vs ${v.role})`,
+      );
     }
     if (!seen) variants.set(v.key, v);
   }
@@ -305,7 +369,14 @@ export function planImport(inputs: readonly ImportInput[], now = new Date()): Im
     const seen = runs.get(key);
     runs.set(key, seen ? { ...seen, itemCount: Math.max(seen.itemCount, r.itemCount) } : r);
   }
-  return { variants: [...variants.values()], runs: [...runs.values()], results, resultFiles, resultPlaces, summary: out.summary };
+  return {
+    variants: [...variants.values()],
+    runs: [...runs.values()],
+    results,
+    resultFiles,
+    resultPlaces,
+    summary: out.summary,
+  };
 }
 
 /**
@@ -322,18 +393,28 @@ export async function importFiles(
   const placeOf = new Map(records.results.map((r, i) => [r, records.resultPlaces[i]]));
   const refuseGold = (stored: StoredResult, incoming: StoredResult) => {
     if (stored.label !== incoming.label) {
-      throw goldConflict(fileOf.get(incoming) ?? 'import', placeOf.get(incoming) ?? `item ${quote(incoming.itemId)}`, incoming, stored, 'a stored run');
-    }
-  };
-  const counts = await db.importRecords(records, (stored, incoming) => {
-    refuseGold(stored, incoming);
-    if (!sameScores(stored, incoming)) {
-      throw new ImportError(
+      throw goldConflict(
         fileOf.get(incoming) ?? 'import',
-        `item ${quote(incoming.itemId)}`,
-        `variant ${quote(incoming.variantKey)} already has this item stored with a different answer or letter logits; delete that stored run first, or import into a fresh profile`,
+        placeOf.get(incoming) ?? `item ${quote(incoming.itemId)}`,
+        incoming,
+        stored,
+        'a stored run',
       );
     }
-  }, refuseGold);
+  };
+  const counts = await db.importRecords(
+    records,
+    (stored, incoming) => {
+      refuseGold(stored, incoming);
+      if (!sameScores(stored, incoming)) {
+        throw new ImportError(
+          fileOf.get(incoming) ?? 'import',
+          `item ${quote(incoming.itemId)}`,
+          `variant ${quote(incoming.variantKey)} already has this item stored with a different answer or letter logits; delete that stored run first, or import into a fresh profile`,
+        );
+      }
+    },
+    refuseGold,
+  );
   return { ...records, ...counts };
 }

@@ -82,12 +82,20 @@ export async function liveTable(db: Pick<KitDb, 'getResults'>, request: LiveTabl
     });
     recent.push(...rows.map((r) => ({ ...r, variant: v.name })));
   }
-  recent = recent.sort((a, b) => (a.scoredAt < b.scoredAt ? 1 : a.scoredAt > b.scoredAt ? -1 : 0)).slice(0, request.recent);
+  recent = recent
+    .sort((a, b) => (a.scoredAt < b.scoredAt ? 1 : a.scoredAt > b.scoredAt ? -1 : 0))
+    .slice(0, request.recent);
   return {
     live,
     recent: recent.map((r) => {
       const { prediction, confidence } = letterDistribution(r.letterLogits);
-      return { variant: r.variant, itemId: r.itemId, gold: LETTERS[r.label], predicted: LETTERS[prediction], confidence };
+      return {
+        variant: r.variant,
+        itemId: r.itemId,
+        gold: LETTERS[r.label],
+        predicted: LETTERS[prediction],
+        confidence,
+      };
     }),
   };
 }

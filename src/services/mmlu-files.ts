@@ -67,7 +67,11 @@ export interface ItemsWorkerApi {
 export const ITEMS_PER_CHUNK = 1000;
 
 /** Merges `items` into the stored pool, stores the result with its new description, and returns the merged pool. */
-export async function storeIntoPool(store: ItemDb, items: readonly MmluItem[], source: PoolSource): Promise<MmluItem[]> {
+export async function storeIntoPool(
+  store: ItemDb,
+  items: readonly MmluItem[],
+  source: PoolSource,
+): Promise<MmluItem[]> {
   const stored = await store.getSession<StoredPool>(SESSION_POOL);
   const merged = mergeIntoPool(stored?.items ?? [], items);
   await store.putSession(SESSION_POOL, { items: merged, source } satisfies StoredPool);
@@ -110,7 +114,10 @@ export function createItemsService(openStore: (name: string) => Promise<ItemDb>)
 const isCsv = (name: string) => name.toLowerCase().endsWith('.csv');
 const isParquet = (name: string) => name.toLowerCase().endsWith('.parquet');
 
-export async function parseMmluFiles(files: readonly MmluFileInput[], onFileRead?: (done: number) => void): Promise<MmluItem[]> {
+export async function parseMmluFiles(
+  files: readonly MmluFileInput[],
+  onFileRead?: (done: number) => void,
+): Promise<MmluItem[]> {
   let done = 0;
   const utf8 = new TextDecoder();
   const texts = [];

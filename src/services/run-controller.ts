@@ -152,7 +152,10 @@ export function planFromPrompts(
  * declared at load and as every captured vector had it) and the wall-clock time of each load in milliseconds
  * (`loadMs`, one entry per session that loaded the model). Exported as the run's engine params.
  */
-export function webllmRunParams(previous: Record<string, unknown> | undefined, loaded: LoadedModel): Record<string, unknown> {
+export function webllmRunParams(
+  previous: Record<string, unknown> | undefined,
+  loaded: LoadedModel,
+): Record<string, unknown> {
   const loads = Array.isArray(previous?.loadMs) ? (previous.loadMs as number[]) : [];
   return {
     ...previous,
@@ -310,9 +313,11 @@ export class RunController {
     return new Promise<T | typeof CANCELLED>((resolve, reject) => {
       const wake = () => resolve(CANCELLED);
       this.cancelWaiters.push(wake);
-      promise.then(resolve, (e) => (this.cancelRequested ? resolve(CANCELLED) : reject(e))).finally(() => {
-        this.cancelWaiters = this.cancelWaiters.filter((w) => w !== wake);
-      });
+      promise
+        .then(resolve, (e) => (this.cancelRequested ? resolve(CANCELLED) : reject(e)))
+        .finally(() => {
+          this.cancelWaiters = this.cancelWaiters.filter((w) => w !== wake);
+        });
     });
   }
 
@@ -409,7 +414,13 @@ export class RunController {
           const requestId = ++this.requestSeq;
           const started = this.now();
           const reply = await this.untilCancelled(
-            engine.score({ requestId, variantKey: variant.key, itemId: item.itemId, prompt: item.prompt, label: item.label }),
+            engine.score({
+              requestId,
+              variantKey: variant.key,
+              itemId: item.itemId,
+              prompt: item.prompt,
+              label: item.label,
+            }),
           );
           // A reply from before a cancel or a model switch is stale: never store it.
           if (reply === CANCELLED || generation !== this.generation) return this.stopCancelled(run);
@@ -430,7 +441,11 @@ export class RunController {
           if (this.buffer.length === 1) this.bufferSince = started;
           const flushAfter = this.options.flushAfterMs ?? 1000;
           const now = this.now();
-          if (this.buffer.length >= this.batchSize || now - started >= flushAfter || now - this.bufferSince >= 5 * flushAfter) {
+          if (
+            this.buffer.length >= this.batchSize ||
+            now - started >= flushAfter ||
+            now - this.bufferSince >= 5 * flushAfter
+          ) {
             await this.flush();
           }
           const queueDone = this.state.queueDone + 1;

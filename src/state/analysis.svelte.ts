@@ -54,7 +54,10 @@ export async function csvNamesItsVariants(file: Blob): Promise<boolean> {
 
 /** Starts the analysis worker (which starts its own pool of job workers). */
 export function startAnalysisWorker(): { api: Remote<AnalysisWorkerApi>; terminate: () => void } {
-  const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), { type: 'module', name: 'analysis' });
+  const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'analysis',
+  });
   return { api: wrap<AnalysisWorkerApi>(worker), terminate: () => worker.terminate() };
 }
 
@@ -237,7 +240,9 @@ export class AnalysisState {
   }
 
   /** The results JSON of the analysed runs, with the analysis when it is complete. */
-  async exportJson(extra: { manifest?: ItemManifest; adapter?: AdapterInfo } = {}): Promise<{ fileName: string; text: string } | undefined> {
+  async exportJson(
+    extra: { manifest?: ItemManifest; adapter?: AdapterInfo } = {},
+  ): Promise<{ fileName: string; text: string } | undefined> {
     return this.guard('export', async () => {
       const view = this.view;
       const text = await this.api.exportResults(this.dbName, {
@@ -251,7 +256,10 @@ export class AnalysisState {
       });
       const simulated = view?.runs.some((r) => r.simulated && view.analysed.includes(r.id)) ?? false;
       const fileName = `calibration-results-${new Date().toISOString().slice(0, 10)}${simulated ? '-SIMULATED' : ''}.json`;
-      this.message = { kind: 'ok', text: `Exported ${fileName}${this.reportComplete ? ' with the analysis shown' : ' (without an analysis: it was still computing)'}.` };
+      this.message = {
+        kind: 'ok',
+        text: `Exported ${fileName}${this.reportComplete ? ' with the analysis shown' : ' (without an analysis: it was still computing)'}.`,
+      };
       return { fileName, text };
     });
   }
@@ -260,7 +268,10 @@ export class AnalysisState {
   async exportCsv(): Promise<{ fileName: string; text: string } | undefined> {
     return this.guard('export', async () => {
       const view = this.view;
-      const text = await this.api.exportItemsCsv(this.dbName, view && view.analysed.length > 0 ? view.analysed : undefined);
+      const text = await this.api.exportItemsCsv(
+        this.dbName,
+        view && view.analysed.length > 0 ? view.analysed : undefined,
+      );
       const simulated = view?.runs.some((r) => r.simulated && view.analysed.includes(r.id)) ?? false;
       const fileName = `calibration-items-${new Date().toISOString().slice(0, 10)}${simulated ? '-SIMULATED' : ''}.csv`;
       this.message = { kind: 'ok', text: `Exported ${fileName}.` };
@@ -279,7 +290,10 @@ export class AnalysisState {
       const name = this.view?.runs.find((r) => r.id === id)?.name ?? id;
       const deleted = await this.api.deleteRun(this.dbName, id);
       if (this.selection) this.selection = this.selection.filter((x) => x !== id);
-      this.message = { kind: 'ok', text: `Deleted run ${name} and its ${deleted} stored result${deleted === 1 ? '' : 's'}.` };
+      this.message = {
+        kind: 'ok',
+        text: `Deleted run ${name} and its ${deleted} stored result${deleted === 1 ? '' : 's'}.`,
+      };
       await this.recompute();
       return true;
     });
@@ -291,7 +305,9 @@ export class AnalysisState {
     const done = await this.guard('import', async () => {
       const inputs = files.map((f) => ({ file: f.file, ...(f.as ? { as: { ...f.as } } : {}) }));
       const outcome = await this.api.importFiles(this.dbName, inputs);
-      const runs = outcome.summary.map((s) => `${s.variant}${s.simulated ? ' (SIMULATED)' : ''}: ${s.items} items`).join('; ');
+      const runs = outcome.summary
+        .map((s) => `${s.variant}${s.simulated ? ' (SIMULATED)' : ''}: ${s.items} items`)
+        .join('; ');
       this.message = {
         kind: 'ok',
         text: `Imported ${files.length} file${files.length === 1 ? '' : 's'}: ${runs}. ${outcome.resultsAdded} new results, ${outcome.resultsKept} already stored.`,
@@ -307,7 +323,9 @@ export class AnalysisState {
     try {
       return await work();
     } catch (e) {
-      const prefix = { import: 'Import refused, nothing was stored', export: 'Export failed', delete: 'Delete failed' }[what];
+      const prefix = { import: 'Import refused, nothing was stored', export: 'Export failed', delete: 'Delete failed' }[
+        what
+      ];
       this.message = { kind: 'error', text: `${prefix}: ${errorText(e)}` };
       return undefined;
     } finally {

@@ -30,7 +30,8 @@ export class AppUpdateState {
       // apply() reloads on the controller change itself: workbox-window's own reload misses an update found
       // during the very first visit (its 'controlling' event is then not marked as an update).
       onNeedReload: () => {},
-      onRegisterError: (e: unknown) => (this.registrationError = `The offline copy could not be set up: ${(e as Error)?.message ?? e}`),
+      onRegisterError: (e: unknown) =>
+        (this.registrationError = `The offline copy could not be set up: ${(e as Error)?.message ?? e}`),
     });
   }
 
@@ -42,7 +43,9 @@ export class AppUpdateState {
   /** Activates the waiting version and reloads the page into it; refused while a run is active. */
   async apply(): Promise<boolean> {
     if (!this.canApply || !this.activate) return false;
-    const taken = new Promise<void>((resolve) => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }));
+    const taken = new Promise<void>((resolve) =>
+      navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }),
+    );
     await this.activate(true);
     await taken;
     location.reload();

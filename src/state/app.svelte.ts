@@ -36,8 +36,17 @@ export class AppState {
 
   readonly environment = new EnvironmentState();
   readonly items = new ItemsState(() => this.itemDb);
-  readonly variants = new VariantsState(() => this.db, () => this.itemDb);
-  readonly run = new RunState(() => this.db, this.environment, this.items, this.variants, () => this.itemDb);
+  readonly variants = new VariantsState(
+    () => this.db,
+    () => this.itemDb,
+  );
+  readonly run = new RunState(
+    () => this.db,
+    this.environment,
+    this.items,
+    this.variants,
+    () => this.itemDb,
+  );
   /** The offline copy and "update available" (the service worker); an update waits while a run is active. */
   readonly update = new AppUpdateState(() => this.run.active);
 
@@ -57,7 +66,9 @@ export class AppState {
       this.db = await openKitDb();
       this.itemDb = await openItemDb();
       // Without persistence the browser may evict results and cached models under storage pressure.
-      void requestPersistentStorage().then(() => this.environment.probe()).catch(() => {});
+      void requestPersistentStorage()
+        .then(() => this.environment.probe())
+        .catch(() => {});
       await this.items.restore();
       await this.variants.restore();
       await this.run.restoreSettings();

@@ -75,10 +75,17 @@ export class EnvironmentState {
   async probe(): Promise<void> {
     this.probing = true;
     this.hasWebGpuApi = typeof navigator !== 'undefined' && 'gpu' in navigator && navigator.gpu !== undefined;
-    const [adapter, storage] = await Promise.all([probeAdapter().catch(() => null), estimateStorage().catch(() => undefined)]);
+    const [adapter, storage] = await Promise.all([
+      probeAdapter().catch(() => null),
+      estimateStorage().catch(() => undefined),
+    ]);
     this.adapter = adapter;
     this.storage = storage;
-    this.persistence = await navigator.storage?.persisted?.().then((p) => (p ? 'persisted' : 'not-persisted')).catch(() => 'unsupported' as const) ?? 'unsupported';
+    this.persistence =
+      (await navigator.storage
+        ?.persisted?.()
+        .then((p) => (p ? 'persisted' : 'not-persisted'))
+        .catch(() => 'unsupported' as const)) ?? 'unsupported';
     this.probing = false;
   }
 
@@ -94,7 +101,8 @@ export class EnvironmentState {
     return catalog.map((entry) => ({
       entry,
       runs: this.webgpu && (!entry.needsShaderF16 || this.adapter!.shaderF16),
-      fitsStorage: free === undefined || entry.vramRequiredMB === undefined ? undefined : entry.vramRequiredMB * MB < free,
+      fitsStorage:
+        free === undefined || entry.vramRequiredMB === undefined ? undefined : entry.vramRequiredMB * MB < free,
     }));
   }
 }

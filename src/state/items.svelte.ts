@@ -21,11 +21,16 @@ import { parseItemManifest, serializeItemManifest } from '../core/manifest-file'
 import { fewshotItems, fewshotPool, renderPrompt } from '../core/prompts';
 import type { ItemManifest, MmluItem, PromptSpec } from '../core/types';
 import type { HfLoadProgress } from '../data/hf-parquet';
-import { SESSION_POOL, type ItemsWorkerApi, type MmluFileInput, type PoolSource, type StoredPool } from '../services/mmlu-files';
+import {
+  SESSION_POOL,
+  type ItemsWorkerApi,
+  type MmluFileInput,
+  type PoolSource,
+  type StoredPool,
+} from '../services/mmlu-files';
 
 export type { PoolSource } from '../services/mmlu-files';
 import type { ItemDb } from '../storage/db';
-
 
 export interface LoadActivity {
   label: string;
@@ -66,11 +71,17 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 function itemsWorker(): ItemsBackend {
   let api: ReturnType<typeof wrap<ItemsWorkerApi>> | undefined;
-  const remote = () => (api ??= wrap<ItemsWorkerApi>(new Worker(new URL('../../workers/items.worker.ts', import.meta.url), { type: 'module', name: 'items' })));
+  const remote = () =>
+    (api ??= wrap<ItemsWorkerApi>(
+      new Worker(new URL('../../workers/items.worker.ts', import.meta.url), { type: 'module', name: 'items' }),
+    ));
   return {
     parseFiles: (files, target, onFileRead, onItems) =>
       remote().parseFiles(
-        transfer(files, files.map((f) => f.bytes)),
+        transfer(
+          files,
+          files.map((f) => f.bytes),
+        ),
         target,
         onFileRead && proxy(onFileRead),
         proxy(onItems),
@@ -120,8 +131,12 @@ export class ItemsState {
   get poolCounts(): { domain: string; available: number }[] {
     const domains = presetDomains(this.settings.preset);
     const bySubject = new Map<string, number>();
-    for (const item of this.pool) if (item.split === 'test') bySubject.set(item.subject, (bySubject.get(item.subject) ?? 0) + 1);
-    return domains.map((d) => ({ domain: d.name, available: d.subjects.reduce((n, s) => n + (bySubject.get(s) ?? 0), 0) }));
+    for (const item of this.pool)
+      if (item.split === 'test') bySubject.set(item.subject, (bySubject.get(item.subject) ?? 0) + 1);
+    return domains.map((d) => ({
+      domain: d.name,
+      available: d.subjects.reduce((n, s) => n + (bySubject.get(s) ?? 0), 0),
+    }));
   }
 
   /** Items of the sample per domain and, within it, per subject. */
@@ -176,8 +191,12 @@ export class ItemsState {
       // One file at a time: each read comes back in a short task of its own, where reading all at once resolves
       // them together in one long one.
       const read: MmluFileInput[] = [];
-      for (const f of [...csv, ...parquet]) read.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() });
-      const kinds = [csv.length ? `${csv.length} CSV file${csv.length === 1 ? '' : 's'}` : '', parquet.length ? `${parquet.length} parquet file${parquet.length === 1 ? '' : 's'}` : '']
+      for (const f of [...csv, ...parquet])
+        read.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() });
+      const kinds = [
+        csv.length ? `${csv.length} CSV file${csv.length === 1 ? '' : 's'}` : '',
+        parquet.length ? `${parquet.length} parquet file${parquet.length === 1 ? '' : 's'}` : '',
+      ]
         .filter(Boolean)
         .join(' and ');
       const source = this.sourceAfter({ kind: 'files', description: kinds });
@@ -221,8 +240,15 @@ export class ItemsState {
       const response = await fetchImpl(url, init);
       if (!response.ok || !response.body || !store) return response;
       const [forReader, forStore] = response.body.tee();
-      void new Response(forStore).arrayBuffer().then((bytes) => store.putDownload(url, bytes)).catch(() => {});
-      return new Response(forReader, { status: response.status, statusText: response.statusText, headers: response.headers });
+      void new Response(forStore)
+        .arrayBuffer()
+        .then((bytes) => store.putDownload(url, bytes))
+        .catch(() => {});
+      return new Response(forReader, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
     };
     this.activity = { label: 'Downloading cais/mmlu from Hugging Face', filesDone: 0, files: subjects.length * 2 };
     try {
@@ -230,7 +256,13 @@ export class ItemsState {
       const items = await loadMmluFromHf(subjects, ['test', 'dev'], {
         fetch: cachingFetch,
         onProgress: (p: HfLoadProgress) => {
-          this.activity = { label: 'Downloading cais/mmlu from Hugging Face', filesDone: p.filesDone, files: p.files, loaded: p.loaded, total: p.total };
+          this.activity = {
+            label: 'Downloading cais/mmlu from Hugging Face',
+            filesDone: p.filesDone,
+            files: p.files,
+            loaded: p.loaded,
+            total: p.total,
+          };
         },
       });
       await this.addToPool(
@@ -249,7 +281,8 @@ export class ItemsState {
 
   /** The pool's description once `added` joins it: files picked in several goes (data/test, then data/dev) add up. */
   private sourceAfter(added: PoolSource): PoolSource {
-    const earlier = this.poolSource?.kind === 'files' && added.kind === 'files' ? `${this.poolSource.description} + ` : '';
+    const earlier =
+      this.poolSource?.kind === 'files' && added.kind === 'files' ? `${this.poolSource.description} + ` : '';
     return { kind: added.kind, description: earlier + added.description };
   }
 
@@ -257,15 +290,23 @@ export class ItemsState {
    * Takes the new pool: `items` merged into it here and stored, or (`merged`) the pool the items worker already
    * merged and stored. Then redraws the sample, or re-resolves an imported manifest, on it.
    */
-  private async addToPool(items: MmluItem[], source: PoolSource, { merged = false, poolVersion = 0 } = {}): Promise<void> {
+  private async addToPool(
+    items: MmluItem[],
+    source: PoolSource,
+    { merged = false, poolVersion = 0 } = {},
+  ): Promise<void> {
     const pool = merged ? items : mergeIntoPool(this.pool, items);
     this.poolVersion = merged ? poolVersion : this.poolVersion + 1;
     this.pool = pool;
     this.poolSource = source;
-    if (!merged) await this.store()?.putSession(SESSION_POOL, { items: pool, source } satisfies StoredPool).catch(() => {});
+    if (!merged)
+      await this.store()
+        ?.putSession(SESSION_POOL, { items: pool, source } satisfies StoredPool)
+        .catch(() => {});
     // The page shows the loaded pool before the sample is drawn, in a task of its own.
     await nextTask();
-    if (this.manifestOrigin?.kind === 'imported' && this.manifest) await this.useManifest(this.manifest, this.manifestOrigin);
+    if (this.manifestOrigin?.kind === 'imported' && this.manifest)
+      await this.useManifest(this.manifest, this.manifestOrigin);
     else await this.draw();
   }
 
@@ -279,8 +320,12 @@ export class ItemsState {
     this.manifestProblem = undefined;
     this.selecting++;
     this.poolVersion++;
-    await this.store()?.deleteSession(SESSION_POOL).catch(() => {});
-    await this.store()?.deleteSession(SESSION_MANIFEST).catch(() => {});
+    await this.store()
+      ?.deleteSession(SESSION_POOL)
+      .catch(() => {});
+    await this.store()
+      ?.deleteSession(SESSION_MANIFEST)
+      .catch(() => {});
   }
 
   setPreset(preset: string): void {
@@ -313,7 +358,9 @@ export class ItemsState {
    * as `custom`. Settings changed again before the draw finishes make its outcome be dropped.
    */
   async draw(): Promise<void> {
-    void this.store()?.putSession(SESSION_SETTINGS, $state.snapshot(this.settings)).catch(() => {});
+    void this.store()
+      ?.putSession(SESSION_SETTINGS, $state.snapshot(this.settings))
+      .catch(() => {});
     if (this.pool.length === 0) return;
     const { preset, domains, perDomain, seed } = this.settings;
     const all = presetDomains(preset);
@@ -322,7 +369,10 @@ export class ItemsState {
       return this.noSample('The sample cannot be drawn: choose at least one domain.');
     }
     const subset = domains.length === all.length ? undefined : all.filter((d) => domains.includes(d.name));
-    const outcome = await this.select({ kind: 'draw', options: { preset, domains: subset, perDomain, seed, split: 'test' } });
+    const outcome = await this.select({
+      kind: 'draw',
+      options: { preset, domains: subset, perDomain, seed, split: 'test' },
+    });
     if (!outcome) return;
     if ('error' in outcome) return this.noSample(`The sample cannot be drawn: ${outcome.error}.`);
     this.error = undefined;
@@ -344,7 +394,9 @@ export class ItemsState {
     const store = this.store();
     let outcome: SelectionOutcome;
     try {
-      outcome = store ? await this.backend.select(store.name, this.poolVersion, selection) : selectFromPool(this.pool, selection);
+      outcome = store
+        ? await this.backend.select(store.name, this.poolVersion, selection)
+        : selectFromPool(this.pool, selection);
     } catch (e) {
       outcome = { error: (e as Error).message };
     }
@@ -389,18 +441,29 @@ export class ItemsState {
     this.setManifest(manifest, origin, problem ? [] : this.sampledOf(manifest), problem);
   }
 
-  private setManifest(manifest: ItemManifest, origin: ItemsState['manifestOrigin'], sampled: SampledItem[], problem?: string): void {
+  private setManifest(
+    manifest: ItemManifest,
+    origin: ItemsState['manifestOrigin'],
+    sampled: SampledItem[],
+    problem?: string,
+  ): void {
     this.manifest = manifest;
     this.manifestOrigin = origin;
     this.sampled = sampled;
     this.manifestProblem = problem;
-    void this.store()?.putSession(SESSION_MANIFEST, { manifest, origin }).catch(() => {});
+    void this.store()
+      ?.putSession(SESSION_MANIFEST, { manifest, origin })
+      .catch(() => {});
   }
 
   /** An item's prompt text under a spec (with its subject's first k dev items), or why it cannot be built. */
   promptText(item: MmluItem, spec: PromptSpec): string {
     try {
-      const shots = fewshotItems(fewshotPool(this.pool.filter((i) => i.split === 'dev' && i.subject === item.subject)), item.subject, spec.kshot);
+      const shots = fewshotItems(
+        fewshotPool(this.pool.filter((i) => i.split === 'dev' && i.subject === item.subject)),
+        item.subject,
+        spec.kshot,
+      );
       return renderPrompt(item, shots, spec);
     } catch (e) {
       return `(${(e as Error).message})`;
@@ -410,6 +473,9 @@ export class ItemsState {
   /** The manifest as a file to download. */
   manifestFile(): { name: string; text: string } | undefined {
     if (!this.manifest) return undefined;
-    return { name: `mmlu-manifest-${this.manifest.hash.slice(0, 12)}.json`, text: serializeItemManifest(this.manifest) };
+    return {
+      name: `mmlu-manifest-${this.manifest.hash.slice(0, 12)}.json`,
+      text: serializeItemManifest(this.manifest),
+    };
   }
 }

@@ -13,16 +13,28 @@ import { engineVariantOf } from '../engine/variants';
 import { runEngineCheck, type EngineCheckReport } from '../services/engine-check';
 /** The run's phases, for the views that name them. */
 export type { RunPhase } from '../services/run-controller';
-import { IDLE_PROGRESS, RunController, planFromPrompts, type ControlledEngine, type RunPlan, type RunProgress } from '../services/run-controller';
+import {
+  IDLE_PROGRESS,
+  RunController,
+  planFromPrompts,
+  type ControlledEngine,
+  type RunPlan,
+  type RunProgress,
+} from '../services/run-controller';
 import type { ItemDb, KitDb } from '../storage/db';
 import type { EnvironmentState } from './environment.svelte';
 import type { ItemsState } from './items.svelte';
 import { startAnalysisWorker } from './analysis.svelte';
 import type { Remote } from 'comlink';
 import type { AnalysisWorkerApi } from '../services/analysis-api';
-import { liveTable, type LiveTable, type LiveTableRequest, type RecentItem, type VariantLive } from '../services/live-table';
+import {
+  liveTable,
+  type LiveTable,
+  type LiveTableRequest,
+  type RecentItem,
+  type VariantLive,
+} from '../services/live-table';
 import type { VariantsState } from './variants.svelte';
-
 
 export type { RecentItem, VariantLive } from '../services/live-table';
 
@@ -76,13 +88,16 @@ export class RunState {
   setSimulatedDelay(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     this.simulatedDelayMs = Math.round(ms);
-    void this.sessions()?.putSession(SESSION_SIMULATED, { delayMs: this.simulatedDelayMs }).catch(() => {});
+    void this.sessions()
+      ?.putSession(SESSION_SIMULATED, { delayMs: this.simulatedDelayMs })
+      .catch(() => {});
   }
 
   /** Brings back the stored simulated settings. */
   async restoreSettings(): Promise<void> {
     const saved = await this.sessions()?.getSession<{ delayMs?: unknown }>(SESSION_SIMULATED);
-    if (typeof saved?.delayMs === 'number' && Number.isFinite(saved.delayMs) && saved.delayMs >= 0) this.simulatedDelayMs = saved.delayMs;
+    if (typeof saved?.delayMs === 'number' && Number.isFinite(saved.delayMs) && saved.delayMs >= 0)
+      this.simulatedDelayMs = saved.delayMs;
   }
 
   get active(): boolean {
@@ -137,7 +152,13 @@ export class RunState {
       };
     }
     const handle = startWebLLMEngine();
-    return { load: handle.load, score: handle.score, unload: handle.unload, dispose: handle.dispose, terminate: handle.terminate };
+    return {
+      load: handle.load,
+      score: handle.score,
+      unload: handle.unload,
+      dispose: handle.dispose,
+      terminate: handle.terminate,
+    };
   };
 
   /** Starts (or resumes: stored items are skipped) the queue. */
@@ -149,7 +170,8 @@ export class RunState {
     try {
       plan = this.plan();
       // Refuse a model the adapter cannot run before anything downloads.
-      for (const v of plan.variants) if (v.model) checkModelRunsOn(v.model, this.environment.adapter ?? null, this.variants.catalog ?? []);
+      for (const v of plan.variants)
+        if (v.model) checkModelRunsOn(v.model, this.environment.adapter ?? null, this.variants.catalog ?? []);
     } catch (e) {
       this.startError = describeError(e);
       return;

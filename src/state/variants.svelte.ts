@@ -5,7 +5,13 @@
  */
 import { DEFAULT_PROBE_SEED, type ProbeTemplateName } from '../core/probe';
 import { promptTemplate } from '../core/prompts';
-import { VARIANT_ROLES, type PromptFormat, type PromptSpec, type PromptTemplate, type VariantRole } from '../core/types';
+import {
+  VARIANT_ROLES,
+  type PromptFormat,
+  type PromptSpec,
+  type PromptTemplate,
+  type VariantRole,
+} from '../core/types';
 import { startWebLLMEngine } from '../engine/remote';
 import type { CacheStatus, CatalogEntry, VariantRecord } from '../engine/types';
 import { VariantInputError, parseCustomVariant, prebuiltVariant, simulatedVariant } from '../engine/variants';
@@ -16,9 +22,24 @@ const SESSION_QUEUE = 'variants.queue';
 /** The study's three roles as a simulated demo: the base calibrated-ish, SFT and GRPO increasingly over-confident. */
 export function simulatedDemoVariants(now = new Date()): VariantRecord[] {
   return [
-    simulatedVariant('base (simulated)', 'base', { accuracy: 0.72, confidenceScale: 1.15, letterBias: [0, 0, 0, 0], seed: 0, sycophancy: 0.5 }, now),
-    simulatedVariant('SFT (simulated)', 'sft', { accuracy: 0.7, confidenceScale: 1.5, letterBias: [0.15, 0, 0, -0.1], seed: 0, sycophancy: 1 }, now),
-    simulatedVariant('GRPO (simulated)', 'grpo', { accuracy: 0.71, confidenceScale: 1.75, letterBias: [0.3, 0, -0.1, 0], seed: 0, sycophancy: 3 }, now),
+    simulatedVariant(
+      'base (simulated)',
+      'base',
+      { accuracy: 0.72, confidenceScale: 1.15, letterBias: [0, 0, 0, 0], seed: 0, sycophancy: 0.5 },
+      now,
+    ),
+    simulatedVariant(
+      'SFT (simulated)',
+      'sft',
+      { accuracy: 0.7, confidenceScale: 1.5, letterBias: [0.15, 0, 0, -0.1], seed: 0, sycophancy: 1 },
+      now,
+    ),
+    simulatedVariant(
+      'GRPO (simulated)',
+      'grpo',
+      { accuracy: 0.71, confidenceScale: 1.75, letterBias: [0.3, 0, -0.1, 0], seed: 0, sycophancy: 3 },
+      now,
+    ),
   ];
 }
 
@@ -35,7 +56,12 @@ export function simulatedQuantisationVariants(now = new Date()): VariantRecord[]
     ['q4f16_1', 0.7, 1.4],
   ];
   return builds.map(([q, accuracy, confidenceScale]) =>
-    simulatedVariant(`Qwen3-0.6B-${q} (simulated)`, 'quantisation', { accuracy, confidenceScale, letterBias: [0, 0, 0, 0], seed: 0 }, now),
+    simulatedVariant(
+      `Qwen3-0.6B-${q} (simulated)`,
+      'quantisation',
+      { accuracy, confidenceScale, letterBias: [0, 0, 0, 0], seed: 0 },
+      now,
+    ),
   );
 }
 
@@ -78,7 +104,11 @@ export class VariantsState {
 
   /** The prompt every queued variant is scored with. */
   get promptSpec(): PromptSpec {
-    return { format: this.format, kshot: this.kshot, ...(this.probe ? { probe: { template: this.probe, seed: this.probeSeed } } : {}) };
+    return {
+      format: this.format,
+      kshot: this.kshot,
+      ...(this.probe ? { probe: { template: this.probe, seed: this.probeSeed } } : {}),
+    };
   }
 
   get queued(): VariantRecord[] {
@@ -94,20 +124,35 @@ export class VariantsState {
   async restore(): Promise<void> {
     const db = this.db();
     if (db) this.stored = sortByCreation(await db.listVariants());
-    const saved = await this.store()?.getSession<{ queue: string[]; format: PromptFormat; kshot: number; probe?: ProbeTemplateName | ''; probeSeed?: number }>(SESSION_QUEUE);
+    const saved = await this.store()?.getSession<{
+      queue: string[];
+      format: PromptFormat;
+      kshot: number;
+      probe?: ProbeTemplateName | '';
+      probeSeed?: number;
+    }>(SESSION_QUEUE);
     if (saved) {
       const known = new Set(this.stored.map((v) => v.key));
       this.queue = saved.queue.filter((k) => known.has(k));
       this.format = saved.format;
       this.kshot = saved.kshot;
       if (saved.probe === 'weak' || saved.probe === 'strong') this.probe = saved.probe;
-      if (Number.isInteger(saved.probeSeed) && saved.probeSeed! >= 0 && saved.probeSeed! < 2 ** 32) this.probeSeed = saved.probeSeed!;
+      if (Number.isInteger(saved.probeSeed) && saved.probeSeed! >= 0 && saved.probeSeed! < 2 ** 32)
+        this.probeSeed = saved.probeSeed!;
     }
   }
 
   private persistQueue(): void {
-    const session = { queue: [...this.queue], format: this.format, kshot: this.kshot, probe: this.probe, probeSeed: this.probeSeed };
-    void this.store()?.putSession(SESSION_QUEUE, session).catch(() => {});
+    const session = {
+      queue: [...this.queue],
+      format: this.format,
+      kshot: this.kshot,
+      probe: this.probe,
+      probeSeed: this.probeSeed,
+    };
+    void this.store()
+      ?.putSession(SESSION_QUEUE, session)
+      .catch(() => {});
   }
 
   setFormat(format: PromptFormat): void {
@@ -208,7 +253,11 @@ export class VariantsState {
   }
 
   toggleQueued(key: string, on: boolean): void {
-    this.queue = on ? (this.queue.includes(key) ? this.queue : [...this.queue, key]) : this.queue.filter((k) => k !== key);
+    this.queue = on
+      ? this.queue.includes(key)
+        ? this.queue
+        : [...this.queue, key]
+      : this.queue.filter((k) => k !== key);
     this.persistQueue();
   }
 
@@ -249,7 +298,9 @@ export class VariantsState {
     try {
       const catalog = await worker.guard(worker.remote.listPrebuiltModels());
       this.catalog = catalog;
-      const statuses = await worker.guard(worker.remote.cacheStatus(catalog.map(({ size: _s, quantization: _q, needsShaderF16: _f, ...spec }) => spec)));
+      const statuses = await worker.guard(
+        worker.remote.cacheStatus(catalog.map(({ size: _s, quantization: _q, needsShaderF16: _f, ...spec }) => spec)),
+      );
       this.cache = Object.fromEntries(statuses.map((s) => [s.modelId, s]));
       this.catalogError = undefined;
     } catch (e) {
@@ -278,5 +329,7 @@ export class VariantsState {
 }
 
 function sortByCreation(variants: VariantRecord[]): VariantRecord[] {
-  return [...variants].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.key < b.key ? -1 : 1));
+  return [...variants].sort((a, b) =>
+    a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.key < b.key ? -1 : 1,
+  );
 }

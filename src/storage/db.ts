@@ -96,7 +96,10 @@ export function storageErrorFrom(error: unknown, context: string, opening = fals
     return new StorageError('StorageQuotaError', `${context}: the browser's storage quota is exhausted (${message}).`);
   }
   if (opening || name === 'InvalidStateError' || name === 'SecurityError') {
-    return new StorageError('StorageUnavailableError', `${context}: IndexedDB is unavailable (${name || 'Error'}: ${message}).`);
+    return new StorageError(
+      'StorageUnavailableError',
+      `${context}: IndexedDB is unavailable (${name || 'Error'}: ${message}).`,
+    );
   }
   return new StorageError('StorageWriteError', `${context}: ${name || 'Error'}: ${message}`);
 }
@@ -205,7 +208,10 @@ export class KitDb {
 
   private checkOpen(context: string): void {
     if (this.closed) {
-      throw new StorageError('StorageBlockedError', `${context}: the database was closed for an upgrade in another tab; reload.`);
+      throw new StorageError(
+        'StorageBlockedError',
+        `${context}: the database was closed for an upgrade in another tab; reload.`,
+      );
     }
   }
 
@@ -370,7 +376,11 @@ export class KitDb {
       const runKeys = await runs.index('byVariant').getAllKeys(variantKey);
       const results = tx.objectStore('results');
       const resultKeys = await results.getAllKeys(IDBKeyRange.bound([variantKey], [variantKey, []]));
-      await Promise.all([...resultKeys.map((k) => results.delete(k)), ...runKeys.map((k) => runs.delete(k)), tx.objectStore('variants').delete(variantKey)]);
+      await Promise.all([
+        ...resultKeys.map((k) => results.delete(k)),
+        ...runKeys.map((k) => runs.delete(k)),
+        tx.objectStore('variants').delete(variantKey),
+      ]);
       await tx.done;
       return resultKeys.length;
     });
@@ -384,7 +394,10 @@ export class KitDb {
   }
 
   private async deleteResultsIn(
-    store: { getAllKeys(query: IDBKeyRange): Promise<[string, string, string][]>; delete(key: [string, string, string]): Promise<void> },
+    store: {
+      getAllKeys(query: IDBKeyRange): Promise<[string, string, string][]>;
+      delete(key: [string, string, string]): Promise<void>;
+    },
     variantKey: string,
     promptKey: string,
   ): Promise<number> {
@@ -427,7 +440,9 @@ export class KitDb {
         // see the same store): `sameItem` may refuse the import, e.g. for a different gold answer.
         const incomingIds = new Set(records.results.map((r) => r.itemId));
         const ownKeys = new Set(records.results.map((r) => JSON.stringify([r.variantKey, r.promptKey])));
-        const keys = (await results.getAllKeys()).filter((k) => incomingIds.has(k[2]) && !ownKeys.has(JSON.stringify([k[0], k[1]])));
+        const keys = (await results.getAllKeys()).filter(
+          (k) => incomingIds.has(k[2]) && !ownKeys.has(JSON.stringify([k[0], k[1]])),
+        );
         const others = await Promise.all(keys.map((k) => results.get(k)));
         const byItem = new Map<string, StoredResult>();
         for (const o of others) if (o && !byItem.has(o.itemId)) byItem.set(o.itemId, o);

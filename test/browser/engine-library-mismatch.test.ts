@@ -18,7 +18,9 @@ describe('a model library built for another web-llm', () => {
     const handle = startWebLLMEngine();
     try {
       const model = { modelId: 'qwen2-0.5b', modelUrl, modelLibUrl };
-      const error = await handle.load({ engine: 'webllm', key: 'custom:qwen2', model }, [' A', ' B', ' C', ' D']).catch((e) => e);
+      const error = await handle
+        .load({ engine: 'webllm', key: 'custom:qwen2', model }, [' A', ' B', ' C', ' D'])
+        .catch((e) => e);
       expect(WEBLLM_VERSION).toBe('0.2.86');
       expect(error.name).toBe('ModelLibraryMismatchError');
       expect(error.message).toContain('qwen2-0.5b');

@@ -22,7 +22,9 @@ describe('the web-llm worker', () => {
         expect(error.name).toBe('ShaderF16SupportError');
         expect(error.message).toContain('Qwen3-0.6B-q4f32_1-MLC');
       }
-      await expect(handle.score({ requestId: 1, variantKey: variant.key, itemId: 'x', prompt: 'p', label: 0 })).rejects.toMatchObject({
+      await expect(
+        handle.score({ requestId: 1, variantKey: variant.key, itemId: 'x', prompt: 'p', label: 0 }),
+      ).rejects.toMatchObject({
         name: 'ModelNotLoadedError',
       });
       const status = await handle.guard(handle.remote.cacheStatus([model]));
@@ -35,10 +37,17 @@ describe('the web-llm worker', () => {
 
 describe("web-llm's cache, read without web-llm", () => {
   it("counts a model's bytes in the webllm/model, webllm/config and webllm/wasm caches, and nothing else", async () => {
-    const model = { modelId: 'm', modelUrl: 'http://127.0.0.1:9/test-model', modelLibUrl: 'http://127.0.0.1:9/lib/m.wasm' };
+    const model = {
+      modelId: 'm',
+      modelUrl: 'http://127.0.0.1:9/test-model',
+      modelLibUrl: 'http://127.0.0.1:9/lib/m.wasm',
+    };
     const base = 'http://127.0.0.1:9/test-model/resolve/main/';
     const put = async (scope: string, url: string, bytes: number, withLength = true) =>
-      (await caches.open(scope)).put(url, new Response(new Uint8Array(bytes), withLength ? { headers: { 'Content-Length': String(bytes) } } : {}));
+      (await caches.open(scope)).put(
+        url,
+        new Response(new Uint8Array(bytes), withLength ? { headers: { 'Content-Length': String(bytes) } } : {}),
+      );
     try {
       await put('webllm/model', `${base}params_shard_0.bin`, 1000);
       await put('webllm/model', `${base}tokenizer.json`, 300, false);

@@ -7,7 +7,13 @@ import { engineVariantOf, simulatedVariant } from '../../src/engine/variants';
 
 const answers = [' A', ' B', ' C', ' D'] as const;
 const variant = simulatedVariant('sim', 'base', { accuracy: 0.7, seed: 3 }, new Date(0));
-const req = (i: number) => ({ requestId: i, variantKey: variant.key, itemId: `item-${i}`, prompt: `Q${i}`, label: i % 4 });
+const req = (i: number) => ({
+  requestId: i,
+  variantKey: variant.key,
+  itemId: `item-${i}`,
+  prompt: `Q${i}`,
+  label: i % 4,
+});
 
 describe('the simulated engine in a real Worker, over comlink', () => {
   it('loads with progress carried across and scores exactly what the same code computes on this thread', async () => {
@@ -33,7 +39,10 @@ describe('the simulated engine in a real Worker, over comlink', () => {
       await expect(handle.score(req(0))).rejects.toMatchObject({ name: 'ModelNotLoadedError' });
       await handle.guard(handle.remote.setFaults({ failAtCall: 1, loseDeviceAtCall: 2 }));
       await handle.load(engineVariantOf(variant), answers);
-      await expect(handle.score(req(1))).rejects.toMatchObject({ name: 'ScoringError', message: expect.stringContaining('item-1') });
+      await expect(handle.score(req(1))).rejects.toMatchObject({
+        name: 'ScoringError',
+        message: expect.stringContaining('item-1'),
+      });
       await expect(handle.score(req(2))).rejects.toMatchObject({ name: 'DeviceLostError' });
       expect(handle.dead).toBe(false);
     } finally {
@@ -47,7 +56,10 @@ describe('the simulated engine in a real Worker, over comlink', () => {
     await handle.load(engineVariantOf(variant), answers);
     await expect(handle.score(req(0))).resolves.toMatchObject({ itemId: 'item-0' });
     const error = await handle.score(req(1)).catch((e) => e);
-    expect(error).toMatchObject({ name: 'WorkerCrashedError', message: expect.stringContaining('Simulated worker crash') });
+    expect(error).toMatchObject({
+      name: 'WorkerCrashedError',
+      message: expect.stringContaining('Simulated worker crash'),
+    });
     expect(handle.dead).toBe(true);
     await expect(handle.score(req(2))).rejects.toMatchObject({ name: 'WorkerCrashedError' });
   });

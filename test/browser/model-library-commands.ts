@@ -19,7 +19,10 @@ export const modelLibraryCommands = {
     const lib = modelLibPath();
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'kit-old-lib-')), 'qwen2-0.5b');
     mkdirSync(dir);
-    writeFileSync(path.join(dir, 'mlc-chat-config.json'), JSON.stringify(qwen2ChatConfig(readLibraryMetadata(readFileSync(lib), lib))));
+    writeFileSync(
+      path.join(dir, 'mlc-chat-config.json'),
+      JSON.stringify(qwen2ChatConfig(readLibraryMetadata(readFileSync(lib), lib))),
+    );
     const server = createModelServer({ dir, name: 'qwen2-0.5b', lib });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     server.unref();

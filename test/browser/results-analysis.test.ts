@@ -53,8 +53,15 @@ describe('the analysis worker in Chromium (a real Worker with a pool of job work
     stops.push(terminate);
     const settings = { bootstrap: 300, permutations: 199, seed: 11 };
     const partials: unknown[] = [];
-    const view = await api.analyzeStored(db.name, { requestId: 1, settings }, proxy((p: unknown) => void partials.push(p)));
-    const expected = analyzeVariants(variantScoresFromResults(buildResultsFile(await readStoredRuns(db), { app })), settings);
+    const view = await api.analyzeStored(
+      db.name,
+      { requestId: 1, settings },
+      proxy((p: unknown) => void partials.push(p)),
+    );
+    const expected = analyzeVariants(
+      variantScoresFromResults(buildResultsFile(await readStoredRuns(db), { app })),
+      settings,
+    );
     expect(view.report).toEqual(expected);
     expect(Object.keys(view.report!.variants)).toEqual(['grpo', 'sft', 'base']);
     expect(partials).toEqual([expect.objectContaining({ partial: true, requestId: 1 })]);
@@ -83,7 +90,8 @@ describe('import into real IndexedDB', () => {
     const outcome = await importFiles(target, [{ file: { name: 'export.json', text } }]);
     expect(outcome).toMatchObject({ variantsAdded: 3, runsAdded: 3, resultsAdded: 90, resultsKept: 0 });
     const settings = { bootstrap: 50, permutations: 0 };
-    const analyse = async (db: KitDb) => analyzeVariants(variantScoresFromResults(buildResultsFile(await readStoredRuns(db), { app })), settings);
+    const analyse = async (db: KitDb) =>
+      analyzeVariants(variantScoresFromResults(buildResultsFile(await readStoredRuns(db), { app })), settings);
     expect(await analyse(target)).toEqual(await analyse(source));
   });
 
@@ -100,9 +108,19 @@ describe('import into real IndexedDB', () => {
     expect(await snapshot(db)).toBe(before);
 
     // A conflict is found inside the write transaction, after other records were queued: nothing is kept.
-    const conflicting: StoredRunGroup = { ...groups[0], results: groups[0].results.map((r, i) => (i === 7 ? { ...r, letterLogits: [5, 4, 3, 2] } : r)) };
-    const error = await importFiles(db, [{ file: good }, { file: { name: 'conflict.json', text: exportResultsJson([conflicting], { app }) } }]).catch((e) => e);
-    expect(error).toMatchObject({ name: 'ImportError', fileName: 'conflict.json', field: `item "${groups[0].results[7].itemId}"` });
+    const conflicting: StoredRunGroup = {
+      ...groups[0],
+      results: groups[0].results.map((r, i) => (i === 7 ? { ...r, letterLogits: [5, 4, 3, 2] } : r)),
+    };
+    const error = await importFiles(db, [
+      { file: good },
+      { file: { name: 'conflict.json', text: exportResultsJson([conflicting], { app }) } },
+    ]).catch((e) => e);
+    expect(error).toMatchObject({
+      name: 'ImportError',
+      fileName: 'conflict.json',
+      field: `item "${groups[0].results[7].itemId}"`,
+    });
     expect(await snapshot(db)).toBe(before);
 
     // The good file alone goes in.
@@ -116,9 +134,14 @@ describe('the results page', () => {
     const db = await freshDb();
     const hostile = '<img src=x onerror="window.__kitPwned=1">';
     const items = itemIds(30).map((it, i) => ({ ...it, domain: i % 2 ? '<b>bold</b>' : it.domain }));
-    await store(db, [simulatedGroup(hostile, 'grpo', { seed: 4, confidenceScale: 1.6 }, items), simulatedGroup('base', 'base', { seed: 5 }, items)]);
+    await store(db, [
+      simulatedGroup(hostile, 'grpo', { seed: 4, confidenceScale: 1.6 }, items),
+      simulatedGroup('base', 'base', { seed: 5 }, items),
+    ]);
     const csv = `item_id,label,logit_A,logit_B,logit_C,logit_D,domain\n${items.map((it, i) => `${it.itemId},${'ABCD'[it.label]},${i % 3},1,0,0.5,<i>dom</i>`).join('\n')}\n`;
-    await importFiles(db, [{ file: { name: 'x.csv', text: csv }, as: { name: '<script>alert(1)</script>', role: 'sft' } }]);
+    await importFiles(db, [
+      { file: { name: 'x.csv', text: csv }, as: { name: '<script>alert(1)</script>', role: 'sft' } },
+    ]);
 
     const controller = new AnalysisState({ dbName: db.name, pollMs: 0, debounceMs: 0 });
     stops.push(() => controller.dispose());
@@ -139,7 +162,9 @@ describe('the results page', () => {
       expect((window as { __kitPwned?: number }).__kitPwned).toBeUndefined();
       // The study table shows the report's numbers.
       const ece = controller.view!.report!.variants.base.uncalibrated.ece.toFixed(3);
-      expect(target.querySelector('tr[data-variant="base"][data-stage="before"] td[data-metric="ece"]')?.textContent).toContain(ece);
+      expect(
+        target.querySelector('tr[data-variant="base"][data-stage="before"] td[data-metric="ece"]')?.textContent,
+      ).toContain(ece);
       // Charts load Plot on demand and draw SVG.
       await expect.poll(() => target.querySelectorAll('.plot svg').length, { timeout: 30_000 }).toBeGreaterThan(3);
       const titles = [...target.querySelectorAll('figcaption .title')].map((e) => e.textContent ?? '');
@@ -155,7 +180,12 @@ describe('the settings on the results page', () => {
   it('refuses an invalid value at its field, marks the table stale, and recomputes once typing settles', async () => {
     const db = await freshDb();
     await store(db, studyGroups(30));
-    const controller = new AnalysisState({ dbName: db.name, pollMs: 0, debounceMs: 300, settings: { ...DEFAULT_ANALYSIS_SETTINGS, bootstrap: 50, permutations: 0 } });
+    const controller = new AnalysisState({
+      dbName: db.name,
+      pollMs: 0,
+      debounceMs: 300,
+      settings: { ...DEFAULT_ANALYSIS_SETTINGS, bootstrap: 50, permutations: 0 },
+    });
     stops.push(() => controller.dispose());
     const target = document.createElement('div');
     document.body.append(target);
@@ -177,9 +207,13 @@ describe('the settings on the results page', () => {
         flushSync();
       };
       type('0');
-      expect(target.querySelector('[role="alert"].field-error')?.textContent).toBe('bins must be an integer from 1 to 255, got 0');
+      expect(target.querySelector('[role="alert"].field-error')?.textContent).toBe(
+        'bins must be an integer from 1 to 255, got 0',
+      );
       expect(bins.getAttribute('aria-invalid')).toBe('true');
-      expect(target.querySelector('[data-testid="stale-notice"]')?.textContent).toContain('a setting above was refused');
+      expect(target.querySelector('[data-testid="stale-notice"]')?.textContent).toContain(
+        'a setting above was refused',
+      );
       expect(controller.settings.bins).toBe(15);
       await new Promise((r) => setTimeout(r, 500));
       expect(requests).toBe(0);
@@ -187,7 +221,9 @@ describe('the settings on the results page', () => {
       type('1');
       type('12');
       expect(target.querySelector('.field-error')).toBeNull();
-      expect(target.querySelector('[data-testid="stale-notice"]')?.textContent).toContain('recomputing once typing settles');
+      expect(target.querySelector('[data-testid="stale-notice"]')?.textContent).toContain(
+        'recomputing once typing settles',
+      );
       await expect.poll(() => controller.status, { timeout: 60_000 }).toBe('ready');
       await expect.poll(() => controller.view?.report?.settings.bins, { timeout: 60_000 }).toBe(12);
       expect(requests).toBe(1);
@@ -199,4 +235,3 @@ describe('the settings on the results page', () => {
     }
   });
 });
-

@@ -8,7 +8,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runAnalysisJob } from '../../src/core/analysis';
 import { Rng } from '../../src/core/random';
 import type { VariantRole } from '../../src/core/types';
-import { exportResultsJson, groupId, itemsCsv, buildResultsFile, readStoredRuns, type StoredRunGroup } from '../../src/services/export';
+import {
+  exportResultsJson,
+  groupId,
+  itemsCsv,
+  buildResultsFile,
+  readStoredRuns,
+  type StoredRunGroup,
+} from '../../src/services/export';
 import { createAnalysisWorkerApi } from '../../src/services/analysis-service';
 import type { AnalysisView } from '../../src/core/report-views';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
@@ -95,7 +102,7 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
     openDatabase: async () => db,
   });
   const rng = new Rng(seed);
-  const pick = <T,>(xs: readonly T[]): T => xs[rng.nextInt(xs.length)];
+  const pick = <T>(xs: readonly T[]): T => xs[rng.nextInt(xs.length)];
   const shared = itemIds(24);
   const model: Model = new Map();
   const imported: { name: string; text: string; as?: { name: string; role: VariantRole } }[] = [];
@@ -105,17 +112,35 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
   const group = (items = shared) => {
     const k = shared === items ? 12 + rng.nextInt(13) : items.length;
     const subset = items.slice(0, k);
-    return simulatedGroup(fresh(), pick(ROLES), { seed: rng.nextInt(1000), confidenceScale: 0.5 + rng.nextInt(20) / 10 }, subset);
+    return simulatedGroup(
+      fresh(),
+      pick(ROLES),
+      { seed: rng.nextInt(1000), confidenceScale: 0.5 + rng.nextInt(20) / 10 },
+      subset,
+    );
   };
   const refused = async (file: { name: string; text: string }, as?: { name: string; role: VariantRole }) => {
     const before = JSON.stringify([...(await storedModel(db))]);
-    await expect(api.importFiles(db.name, [{ file: picked(file), ...(as ? { as } : {}) }])).rejects.toThrow(new RegExp(`^${file.name.replace('.', '\\.')}: `));
+    await expect(api.importFiles(db.name, [{ file: picked(file), ...(as ? { as } : {}) }])).rejects.toThrow(
+      new RegExp(`^${file.name.replace('.', '\\.')}: `),
+    );
     expect(JSON.stringify([...(await storedModel(db))])).toBe(before);
   };
 
   for (let step = 0; step < steps; step++) {
     const groups = await readStoredRuns(db);
-    const op = pick(['run', 'run', 'good', 'conflicting', 'disjoint', 'duplicate', 'malformed', 'tiny', 'delete-run', 'delete-variant'] as const);
+    const op = pick([
+      'run',
+      'run',
+      'good',
+      'conflicting',
+      'disjoint',
+      'duplicate',
+      'malformed',
+      'tiny',
+      'delete-run',
+      'delete-variant',
+    ] as const);
     log.push(op);
     switch (op) {
       case 'run': {
@@ -141,8 +166,16 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
         const target = groups.find((g) => g.results.some((r) => shared.some((s) => s.itemId === r.itemId)));
         if (!target) break;
         const flip = pick(target.results);
-        const rows = shared.map((s) => `${s.itemId},${'ABCD'[s.itemId === flip.itemId ? (flip.label + 1) % 4 : s.label]},1,0.5,0,-1`);
-        await refused({ name: `conflict-${counter}.csv`, text: `item_id,label,logit_A,logit_B,logit_C,logit_D\n${rows.join('\n')}\n` }, { name: fresh(), role: 'other' });
+        const rows = shared.map(
+          (s) => `${s.itemId},${'ABCD'[s.itemId === flip.itemId ? (flip.label + 1) % 4 : s.label]},1,0.5,0,-1`,
+        );
+        await refused(
+          {
+            name: `conflict-${counter}.csv`,
+            text: `item_id,label,logit_A,logit_B,logit_C,logit_D\n${rows.join('\n')}\n`,
+          },
+          { name: fresh(), role: 'other' },
+        );
         break;
       }
       case 'disjoint': {
@@ -157,7 +190,9 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
         if (imported.length === 0) break;
         const file = pick(imported);
         const storedBefore = JSON.stringify([...(await storedModel(db))]);
-        const outcome = await api.importFiles(db.name, [{ file: picked(file), ...(file.as ? { as: file.as } : {}) }]).catch((e: Error) => e);
+        const outcome = await api
+          .importFiles(db.name, [{ file: picked(file), ...(file.as ? { as: file.as } : {}) }])
+          .catch((e: Error) => e);
         // A file whose runs were deleted since comes back whole; one still stored adds nothing.
         if (outcome instanceof Error) throw outcome;
         if (outcome.resultsAdded === 0) expect(JSON.stringify([...(await storedModel(db))])).toBe(storedBefore);
@@ -211,7 +246,8 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
     checkView(view, model);
     seen.add(op);
     if (view.unanalysable.length > 0) seen.add('a run named as not analysable');
-    if (view.report?.uncompared?.some((u) => u.reason.startsWith('no shared items'))) seen.add('a pair with no shared items');
+    if (view.report?.uncompared?.some((u) => u.reason.startsWith('no shared items')))
+      seen.add('a pair with no shared items');
     if (view.analysed.length >= 2 && (view.report?.comparisons.length ?? 0) > 0) seen.add('a comparison');
   }
   return log;
@@ -227,8 +263,20 @@ describe('no stored data can disable Results (real IndexedDB, randomised)', () =
 
   it('went through every kind of step and every kind of outcome', () => {
     expect([...seen].sort()).toEqual(
-      ['run', 'good', 'conflicting', 'disjoint', 'duplicate', 'malformed', 'tiny', 'delete-run', 'delete-variant',
-        'a run named as not analysable', 'a pair with no shared items', 'a comparison'].sort(),
+      [
+        'run',
+        'good',
+        'conflicting',
+        'disjoint',
+        'duplicate',
+        'malformed',
+        'tiny',
+        'delete-run',
+        'delete-variant',
+        'a run named as not analysable',
+        'a pair with no shared items',
+        'a comparison',
+      ].sort(),
     );
   });
 });

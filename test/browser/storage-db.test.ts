@@ -135,8 +135,16 @@ describe('KitDb on real IndexedDB', () => {
     expect((await db.listRuns()).map((r) => r.variantKey)).toEqual(['kept']);
     expect((await db.getResults('kept', 'p1')).map((r) => r.itemId)).toEqual(['a', 'b']);
     expect(await db.getAnalysis('k')).toBeUndefined();
-    await db.putAnalysis({ key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: { report: { ece: NaN, ci: [0.1, 0.2] } } });
-    expect(await db.getAnalysis('k')).toEqual({ key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: { report: { ece: NaN, ci: [0.1, 0.2] } } });
+    await db.putAnalysis({
+      key: 'k',
+      storedAt: '2026-01-01T00:00:00.000Z',
+      view: { report: { ece: NaN, ci: [0.1, 0.2] } },
+    });
+    expect(await db.getAnalysis('k')).toEqual({
+      key: 'k',
+      storedAt: '2026-01-01T00:00:00.000Z',
+      view: { report: { ece: NaN, ci: [0.1, 0.2] } },
+    });
   });
 
   it('keeps only the most recent finished analyses', async () => {

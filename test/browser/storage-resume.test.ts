@@ -3,7 +3,13 @@ import { Rng } from '../../src/core/random';
 import { startSimulatedEngine, type EngineHandle } from '../../src/engine/remote';
 import type { SimulatedFaults, SimulatedWorkerApi } from '../../src/engine/types';
 import { simulatedVariant } from '../../src/engine/variants';
-import { RunController, type ControlledEngine, type RunItem, type RunPlan, type RunProgress } from '../../src/services/run-controller';
+import {
+  RunController,
+  type ControlledEngine,
+  type RunItem,
+  type RunPlan,
+  type RunProgress,
+} from '../../src/services/run-controller';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
 
 // Real Workers running the simulated engine, real IndexedDB: every interruption must end with exactly the
@@ -12,7 +18,12 @@ import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
 const created = new Date(0);
 const variants = [
   simulatedVariant('base-sim', 'base', { accuracy: 0.8, seed: 11 }, created),
-  simulatedVariant('grpo-sim', 'grpo', { accuracy: 0.65, confidenceScale: 2.5, letterBias: [0.5, 0, 0, 0], seed: 11 }, created),
+  simulatedVariant(
+    'grpo-sim',
+    'grpo',
+    { accuracy: 0.65, confidenceScale: 2.5, letterBias: [0.5, 0, 0, 0], seed: 11 },
+    created,
+  ),
 ];
 const items: RunItem[] = Array.from({ length: 40 }, (_, i) => ({
   itemId: `subject_${i % 3}/test/${i}`,
@@ -20,7 +31,13 @@ const items: RunItem[] = Array.from({ length: 40 }, (_, i) => ({
   label: (i * 5 + 1) % 4,
   subject: `subject_${i % 3}`,
 }));
-const plan: RunPlan = { promptKey: 'mmlu-completion/k0/test', manifestHash: 'manifest', answerStrings: [' A', ' B', ' C', ' D'], items, variants };
+const plan: RunPlan = {
+  promptKey: 'mmlu-completion/k0/test',
+  manifestHash: 'manifest',
+  answerStrings: [' A', ' B', ' C', ' D'],
+  items,
+  variants,
+};
 const total = items.length * variants.length;
 
 /** Starts real simulated workers: the n-th gets faults[n]; counts workers and score calls. */
@@ -46,7 +63,13 @@ function workers(faults: SimulatedFaults[] = []) {
       terminate: handle.terminate,
     };
   };
-  return { start, handles, get scoreCalls() { return scoreCalls; } };
+  return {
+    start,
+    handles,
+    get scoreCalls() {
+      return scoreCalls;
+    },
+  };
 }
 
 const names: string[] = [];
@@ -59,7 +82,9 @@ async function freshDb(): Promise<{ name: string; db: KitDb }> {
 /** Every stored result of the plan without timings, sorted. */
 async function scores(db: KitDb): Promise<unknown[]> {
   const rows = (await Promise.all(variants.map((v) => db.getResults(v.key, plan.promptKey)))).flat();
-  return rows.map(({ elapsedMs: _e, scoredAt: _s, ...r }) => r).sort((a, b) => (a.variantKey + a.itemId).localeCompare(b.variantKey + b.itemId));
+  return rows
+    .map(({ elapsedMs: _e, scoredAt: _s, ...r }) => r)
+    .sort((a, b) => (a.variantKey + a.itemId).localeCompare(b.variantKey + b.itemId));
 }
 
 let baseline: unknown[];
@@ -155,7 +180,8 @@ describe('resuming runs with real Workers and real IndexedDB', () => {
     const final = await new RunController({ db, startEngine: again.start }).start(plan);
     expect(final).toMatchObject({ phase: 'done', queueDone: total });
     expect(again.handles).toHaveLength(0);
-    for (const v of variants) expect(await db.getRun(v.key, plan.promptKey, plan.manifestHash)).toMatchObject({ status: 'done' });
+    for (const v of variants)
+      expect(await db.getRun(v.key, plan.promptKey, plan.manifestHash)).toMatchObject({ status: 'done' });
     db.close();
   });
 

@@ -13,7 +13,9 @@ afterAll(async () => {
 /** Visible form controls and buttons without an accessible name (label, aria-label(ledby), title or text). */
 async function unlabelledControls(page: Page): Promise<string[]> {
   return page.evaluate(() => {
-    const controls = [...document.querySelectorAll<HTMLElement>('button, input, select, textarea, a[href], [role="button"]')];
+    const controls = [
+      ...document.querySelectorAll<HTMLElement>('button, input, select, textarea, a[href], [role="button"]'),
+    ];
     return controls
       .filter((el) => el.offsetParent !== null && !(el instanceof HTMLInputElement && el.type === 'hidden'))
       .filter((el) => {
@@ -56,7 +58,10 @@ describe('keyboard and labels', () => {
       // The five steps are in the tab order from the top of the page.
       const top = await tabStops(page, 12);
       for (const step of ['Environment', 'Items', 'Variants', 'Run', 'Results']) {
-        expect(top.some((s) => s.includes(step)), `${step} in ${JSON.stringify(top)}`).toBe(true);
+        expect(
+          top.some((s) => s.includes(step)),
+          `${step} in ${JSON.stringify(top)}`,
+        ).toBe(true);
       }
       expect(await unlabelledControls(page)).toEqual([]);
 

@@ -26,7 +26,9 @@ async function revisit(page: Page): Promise<void> {
   await page.getByTestId('results-page').waitFor({ state: 'detached' });
   const t0 = Date.now();
   await page.getByTestId('step-results').click();
-  await page.locator('[data-testid="results-page"][data-analysis-source] [data-status="ready"]').waitFor({ timeout: 120_000 });
+  await page
+    .locator('[data-testid="results-page"][data-analysis-source] [data-status="ready"]')
+    .waitFor({ timeout: 120_000 });
   // Printed for the report, never asserted: speed is the bench's business.
   console.log(`revisit: ${await source(page)} view ready ${Date.now() - t0} ms after the click`);
 }
@@ -38,7 +40,11 @@ describe('cached analysis', () => {
     await runDemoToResults(page);
     expect(await source(page)).toBe('computed');
     const first = await readStudyTable(page);
-    const cis = Object.values(first).flatMap((row) => Object.entries(row).filter(([k]) => k.endsWith('.ci')).map(([, v]) => v));
+    const cis = Object.values(first).flatMap((row) =>
+      Object.entries(row)
+        .filter(([k]) => k.endsWith('.ci'))
+        .map(([, v]) => v),
+    );
     expect(cis.length).toBeGreaterThan(0);
     expect(cis.every((ci) => /\d/.test(ci))).toBe(true);
 
@@ -59,14 +65,18 @@ describe('cached analysis', () => {
     expect(await readStudyTable(page)).toEqual(twelve);
 
     // A new run (imported: a fourth variant on the same items): computed again.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export results JSON' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export results JSON' }).click(),
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'kit-e2e-cache-'));
     const exported = join(dir, 'exported.json');
     await download.saveAs(exported);
     const file = JSON.parse(readFileSync(exported, 'utf8'));
     const extra = structuredClone(file.runs[0]);
     extra.variant = { ...extra.variant, key: `${extra.variant.key}-extra`, name: 'Extra', role: 'other' };
-    for (const item of extra.items) item.letterLogits = item.letterLogits.map((z: number, k: number) => z + (k === 0 ? 0.5 : 0));
+    for (const item of extra.items)
+      item.letterLogits = item.letterLogits.map((z: number, k: number) => z + (k === 0 ? 0.5 : 0));
     delete file.analysis;
     file.runs = [extra];
     const extraPath = join(dir, 'extra.json');

@@ -20,14 +20,17 @@ async function recordingContext(): Promise<BrowserContext> {
   await context.addInitScript(() => {
     const w = window as unknown as { __cspViolations: string[] };
     w.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (e) =>
+      w.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`),
+    );
   });
   return context;
 }
-const violations = (page: Page) => page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
+const violations = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
 
 describe('Content-Security-Policy of the built page', () => {
-  it('is a meta tag ahead of every script, with exactly the kit\'s policy', () => {
+  it("is a meta tag ahead of every script, with exactly the kit's policy", () => {
     const html = readFileSync(path.join(repoRoot, 'dist/index.html'), 'utf8');
     const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html);
     expect(meta?.[1].replaceAll('&#39;', "'")).toBe(contentSecurityPolicy());
@@ -42,7 +45,9 @@ describe('Content-Security-Policy of the built page', () => {
     const { problems } = recordProblems(page);
     await runDemoToResults(page);
     await page.locator('figure svg').first().waitFor();
-    expect(await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]') !== null)).toBe(true);
+    expect(
+      await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]') !== null),
+    ).toBe(true);
     expect(await violations(page)).toEqual([]);
     expect(problems).toEqual([]);
     await context.close();
@@ -54,9 +59,14 @@ describe('Content-Security-Policy of the built page', () => {
     await openApp(page);
     await page.getByTestId('step-results').click();
     await page.getByTestId('results-page').waitFor();
-    await page.getByLabel(/^Files \(this kit's \.json/).setInputFiles(path.join(repoRoot, 'test/fixtures/results/two-runs.json'));
+    await page
+      .getByLabel(/^Files \(this kit's \.json/)
+      .setInputFiles(path.join(repoRoot, 'test/fixtures/results/two-runs.json'));
     await page.getByRole('button', { name: /^Import 1 file/ }).click();
-    await page.locator('.message').filter({ hasText: /^Imported 1 file/ }).waitFor();
+    await page
+      .locator('.message')
+      .filter({ hasText: /^Imported 1 file/ })
+      .waitFor();
     // The fixture holds 3 items per run, fewer than the 5 cross-fitting folds: analyse it without scaling.
     await page.getByLabel('Scaling').selectOption('none');
     await page.locator('tr[data-variant][data-stage]').first().waitFor({ timeout: 60_000 });
@@ -72,9 +82,13 @@ describe('Content-Security-Policy of the built page', () => {
     await page.getByTestId('step-variants').click();
     const trust = page.getByTestId('variant-trust');
     expect(await trust.textContent()).toContain('A model library is code');
-    await page.getByLabel('Model library (model_lib .wasm) URL').fill('https://models.example.org/libs/my-grpo-webgpu.wasm');
+    await page
+      .getByLabel('Model library (model_lib .wasm) URL')
+      .fill('https://models.example.org/libs/my-grpo-webgpu.wasm');
     await page.getByLabel('Model URL').fill('http://127.0.0.1:8787/my-grpo/resolve/main/');
-    expect(await page.getByTestId('library-origin').textContent()).toContain('https://models.example.org — another host');
+    expect(await page.getByTestId('library-origin').textContent()).toContain(
+      'https://models.example.org — another host',
+    );
     expect(await page.getByTestId('weights-origin').textContent()).toContain('http://127.0.0.1:8787 — this machine');
     expect(requested.filter((u) => u.includes('example.org') || u.includes(':8787'))).toEqual([]);
     await context.close();
@@ -85,7 +99,10 @@ describe('Content-Security-Policy of the built page', () => {
     const page = await context.newPage();
     await openApp(page);
     const blocked = await page.evaluate(async () => {
-      const fetchBlocked = await fetch('https://example.org/x').then(() => false, () => true);
+      const fetchBlocked = await fetch('https://example.org/x').then(
+        () => false,
+        () => true,
+      );
       const s = document.createElement('script');
       s.src = 'https://example.org/evil.js';
       const scriptBlocked = await new Promise<boolean>((r) => {

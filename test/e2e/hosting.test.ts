@@ -27,7 +27,9 @@ describe('hosting the build', () => {
     });
     expect(manifest?.start_url).toBe('./');
     for (const icon of manifest?.icons ?? []) {
-      expect((await page.request.get(new URL(icon.src, new URL('manifest.webmanifest', appUrl())).href)).status()).toBe(200);
+      expect((await page.request.get(new URL(icon.src, new URL('manifest.webmanifest', appUrl())).href)).status()).toBe(
+        200,
+      );
     }
     expect(requested.some((u) => u.endsWith('/favicon.svg') || u.endsWith('/favicon.png'))).toBe(true);
     expect(problems).toEqual([]);
@@ -48,7 +50,10 @@ describe('hosting the build', () => {
     const own = requested.filter((u) => u.startsWith(origin));
     expect(own.every((u) => u.startsWith(host.url))).toBe(true);
     for (const worker of ['simulated.worker', 'analysis.worker', 'analysis-job.worker', 'webllm.worker']) {
-      expect(own.some((u) => u.includes(`/kit/assets/${worker}-`)), worker).toBe(true);
+      expect(
+        own.some((u) => u.includes(`/kit/assets/${worker}-`)),
+        worker,
+      ).toBe(true);
     }
     expect(problems).toEqual([]);
     await context.close();

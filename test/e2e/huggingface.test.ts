@@ -15,7 +15,12 @@ import { freshContext, launch, mmluCsvPaths, mmluDir, openApp } from './support'
 function parquetOf(subject: string, split: 'test' | 'dev'): ArrayBuffer {
   const file = resolve(mmluDir, 'data', split, `${subject}_${split}.csv`);
   const items = parseMmluCsv(readFileSync(file, 'utf8'), { fileName: file });
-  const string = (name: string) => ({ name, type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const, repetition_type: 'OPTIONAL' as const });
+  const string = (name: string) => ({
+    name,
+    type: 'BYTE_ARRAY' as const,
+    converted_type: 'UTF8' as const,
+    repetition_type: 'OPTIONAL' as const,
+  });
   return parquetWriteBuffer({
     columnData: [
       { name: 'question', data: items.map((i) => i.question) },
@@ -53,7 +58,15 @@ describe('MMLU from Hugging Face', () => {
       const m = /\/([a-z_]+)\/(test|dev)-00000-of-00001\.parquet$/.exec(url);
       if (!m) return route.fulfill({ status: 404, headers: { 'access-control-allow-origin': '*' }, body: 'not found' });
       const body = Buffer.from(parquetOf(m[1], m[2] as 'test' | 'dev'));
-      await route.fulfill({ status: 200, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) }, body });
+      await route.fulfill({
+        status: 200,
+        headers: {
+          'access-control-allow-origin': '*',
+          'content-type': 'application/octet-stream',
+          'content-length': String(body.byteLength),
+        },
+        body,
+      });
     });
     const page = await context.newPage();
     await openApp(page);
@@ -62,7 +75,9 @@ describe('MMLU from Hugging Face', () => {
     await page.getByRole('status').filter({ hasText: 'Downloading cais/mmlu from Hugging Face' }).waitFor();
     const summary = page.getByTestId('pool-summary');
     await summary.waitFor({ timeout: 120_000 });
-    expect(await summary.textContent()).toContain("cais/mmlu from Hugging Face (114 files, 0 read from this browser's stored copy)");
+    expect(await summary.textContent()).toContain(
+      "cais/mmlu from Hugging Face (114 files, 0 read from this browser's stored copy)",
+    );
     expect(requested).toHaveLength(114);
     expect(new Set(requested).size).toBe(114);
 
@@ -77,7 +92,10 @@ describe('MMLU from Hugging Face', () => {
     await page.reload();
     await page.locator('main[data-restored="true"]').waitFor();
     await page.getByRole('button', { name: 'Download from Hugging Face' }).click();
-    await page.getByTestId('pool-summary').filter({ hasText: "114 read from this browser's stored copy" }).waitFor({ timeout: 120_000 });
+    await page
+      .getByTestId('pool-summary')
+      .filter({ hasText: "114 read from this browser's stored copy" })
+      .waitFor({ timeout: 120_000 });
     expect(requested).toHaveLength(114);
     expect(await page.getByTestId('manifest-hash').textContent()).toBe(expected.hash.slice(0, 16));
     await context.close();

@@ -16,7 +16,10 @@ afterAll(async () => {
 });
 
 async function exportManifest(page: Page): Promise<string> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export the manifest' }).click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export the manifest' }).click(),
+  ]);
   const path = join(dir, download.suggestedFilename());
   await download.saveAs(path);
   return path;
@@ -42,7 +45,10 @@ describe('item manifests', () => {
     await loadSmallSample(other);
     await other.getByTestId('seed').fill('7');
     await other.getByTestId('seed').dispatchEvent('change');
-    await other.waitForFunction((h) => document.querySelector('[data-testid="manifest-hash"]')?.textContent !== h, hash);
+    await other.waitForFunction(
+      (h) => document.querySelector('[data-testid="manifest-hash"]')?.textContent !== h,
+      hash,
+    );
     await other.getByTestId('manifest-file').setInputFiles(path);
     await other.getByTestId('manifest-summary').filter({ hasText: 'Imported manifest' }).waitFor();
     expect(await other.getByTestId('manifest-hash').textContent()).toBe(hash);
@@ -68,7 +74,10 @@ describe('item manifests', () => {
     const badSeed = join(dir, 'bad-seed.json');
     writeFileSync(badSeed, JSON.stringify({ ...manifest, seed: -1 }));
     await other.getByTestId('manifest-file').setInputFiles(badSeed);
-    await other.getByTestId('items-error').filter({ hasText: 'bad-seed.json: seed: expected an integer >= 0' }).waitFor();
+    await other
+      .getByTestId('items-error')
+      .filter({ hasText: 'bad-seed.json: seed: expected an integer >= 0' })
+      .waitFor();
     await other.reload();
     await other.locator('main[data-restored="true"]').waitFor();
     expect(await other.getByTestId('manifest-hash').textContent()).toBe(hash);

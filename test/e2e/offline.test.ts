@@ -89,7 +89,9 @@ describe('offline after the first visit (service worker)', () => {
     await page.getByTestId('update-apply').waitFor();
     await Promise.all([page.waitForEvent('load'), page.getByTestId('update-apply').click()]);
     await page.locator('main[data-restored="true"]').waitFor();
-    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null)).toBeNull();
+    expect(
+      await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null),
+    ).toBeNull();
     expect(await page.getByTestId('update-available').count()).toBe(0);
     await context.close();
   });

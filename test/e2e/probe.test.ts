@@ -52,7 +52,9 @@ async function runUntilStored(page: Page, total: number): Promise<void> {
 async function openResults(page: Page): Promise<void> {
   await page.getByTestId('step-results').click();
   await page.getByTestId('results-page').waitFor();
-  await page.locator('[data-status]:not([data-status="computing"]):not([data-status="resampling"])').waitFor({ timeout: 120_000 });
+  await page
+    .locator('[data-status]:not([data-status="computing"]):not([data-status="resampling"])')
+    .waitFor({ timeout: 120_000 });
 }
 
 async function readProbeTable(page: Page): Promise<Record<string, Record<string, string>>> {
@@ -78,8 +80,10 @@ async function download(page: Page, button: string): Promise<string> {
   return path;
 }
 
-const fix = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3));
-const fixSigned = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x > 0 ? '+' : ''}${x.toFixed(3)}`);
+const fix = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3);
+const fixSigned = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x > 0 ? '+' : ''}${x.toFixed(3)}`;
 
 describe('sycophancy probe, simulated', () => {
   it('runs neutral and weak-probe prompts, shows the probe section without a long main-thread task, and exports', async () => {
@@ -91,7 +95,11 @@ describe('sycophancy probe, simulated', () => {
     // Base and GRPO, the study's contrast: with SFT too (six runs) the Results page's layout alone takes about 50 ms
     // of main-thread CPU per task on the loaded 2-core machine, whatever the probe adds (its numbers come from the
     // analysis worker, its chart from the chart worker).
-    await page.getByTestId('queue').getByRole('row', { name: /SFT \(simulated\)/ }).getByRole('button', { name: 'Remove from queue' }).click();
+    await page
+      .getByTestId('queue')
+      .getByRole('row', { name: /SFT \(simulated\)/ })
+      .getByRole('button', { name: 'Remove from queue' })
+      .click();
     await page.getByTestId('queue').getByRole('row').nth(3).waitFor({ state: 'detached' });
     await runUntilStored(page, 20);
 
@@ -105,7 +113,9 @@ describe('sycophancy probe, simulated', () => {
     const stored = await dumpResults(page);
     expect(stored.filter((r) => r.promptKey === probeKey)).toHaveLength(20);
     // The probe changed only the planted letter's logit of each item (the simulated engine's documented push).
-    const neutralOf = new Map(stored.filter((r) => r.promptKey === neutralKey).map((r) => [`${r.variantKey}|${r.itemId}`, r]));
+    const neutralOf = new Map(
+      stored.filter((r) => r.promptKey === neutralKey).map((r) => [`${r.variantKey}|${r.itemId}`, r]),
+    );
     for (const r of stored.filter((x) => x.promptKey === probeKey)) {
       const n = neutralOf.get(`${r.variantKey}|${r.itemId}`)!;
       expect(r.letterLogits.filter((z, k) => z !== n.letterLogits[k])).toHaveLength(1);
@@ -115,9 +125,18 @@ describe('sycophancy probe, simulated', () => {
       await openResults(page);
       await applySuiteSettings(page);
       await page.getByTestId('probe-table').waitFor({ timeout: 120_000 });
-      await page.locator('[data-testid="probe-section"] figure, [data-testid="probe-section"] svg').first().waitFor({ timeout: 120_000 });
+      await page
+        .locator('[data-testid="probe-section"] figure, [data-testid="probe-section"] svg')
+        .first()
+        .waitFor({ timeout: 120_000 });
     });
-    console.log(`results page with probes: ${tasks.length} main-thread tasks; over 25 ms CPU: ${tasks.map((t, i) => [i, t] as const).filter(([, t]) => t.cpuMs > 25).map(([i, t]) => `#${i} ${t.cpuMs.toFixed(1)} (${t.parts})`).join(' | ')}`);
+    console.log(
+      `results page with probes: ${tasks.length} main-thread tasks; over 25 ms CPU: ${tasks
+        .map((t, i) => [i, t] as const)
+        .filter(([, t]) => t.cpuMs > 25)
+        .map(([i, t]) => `#${i} ${t.cpuMs.toFixed(1)} (${t.parts})`)
+        .join(' | ')}`,
+    );
     expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
 
     shownProbes = await readProbeTable(page);
@@ -143,7 +162,18 @@ describe('sycophancy probe, simulated', () => {
     const out = join(dir, 'cli-probe.json');
     const text = execFileSync(
       resolve(repoRoot, 'node_modules/.bin/tsx'),
-      ['scripts/analyze.ts', exported, '--json', out, '--bins', String(SUITE_SETTINGS.bins), '--bootstrap', String(SUITE_SETTINGS.bootstrap), '--permutations', String(SUITE_SETTINGS.permutations)],
+      [
+        'scripts/analyze.ts',
+        exported,
+        '--json',
+        out,
+        '--bins',
+        String(SUITE_SETTINGS.bins),
+        '--bootstrap',
+        String(SUITE_SETTINGS.bootstrap),
+        '--permutations',
+        String(SUITE_SETTINGS.permutations),
+      ],
       { cwd: repoRoot, stdio: 'pipe', encoding: 'utf8' },
     );
     expect(text).toContain("Sycophancy probe: each probe run against the same variant's neutral run");
@@ -191,23 +221,33 @@ describe('sycophancy probe, simulated', () => {
 });
 
 describe('quantisation study', () => {
-  it("the preset queues Qwen3-0.6B in every quantisation the adapter runs, each with role quantisation", async () => {
+  it('the preset queues Qwen3-0.6B in every quantisation the adapter runs, each with role quantisation', async () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
     await openApp(page);
     await showWebllmCatalog(page);
     const f16 = await page.evaluate(async () => {
-      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } }).gpu;
+      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } })
+        .gpu;
       const adapter = await gpu?.requestAdapter();
       return adapter?.features.has('shader-f16') ?? false;
     });
     await page.getByTestId('add-quantisation-study').click();
-    const expected = ['Qwen3-0.6B-q4f32_1-MLC', 'Qwen3-0.6B-q0f32-MLC', ...(f16 ? ['Qwen3-0.6B-q4f16_1-MLC', 'Qwen3-0.6B-q0f16-MLC'] : [])];
+    const expected = [
+      'Qwen3-0.6B-q4f32_1-MLC',
+      'Qwen3-0.6B-q0f32-MLC',
+      ...(f16 ? ['Qwen3-0.6B-q4f16_1-MLC', 'Qwen3-0.6B-q0f16-MLC'] : []),
+    ];
     const queue = page.getByTestId('queue');
     await queue.getByRole('row').nth(expected.length).waitFor();
-    const rows = await queue.locator('tbody tr').evaluateAll((trs) =>
-      trs.map((tr) => [tr.querySelectorAll('td')[1].textContent!.trim(), (tr.querySelector('select') as HTMLSelectElement).value]),
-    );
+    const rows = await queue
+      .locator('tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.querySelectorAll('td')[1].textContent!.trim(),
+          (tr.querySelector('select') as HTMLSelectElement).value,
+        ]),
+      );
     expect(rows.map(([name]) => name).sort()).toEqual([...expected].sort());
     expect(rows.every(([, role]) => role === 'quantisation')).toBe(true);
     await context.close();
@@ -226,15 +266,28 @@ describe('quantisation study', () => {
     await applySuiteSettings(page);
     const table = page.getByTestId('quantisation-table');
     await table.waitFor({ timeout: 120_000 });
-    await expect.poll(() => table.locator('td[data-metric="ece"] .ci').first().textContent(), { timeout: 120_000 }).toMatch(/^\[/);
+    await expect
+      .poll(() => table.locator('td[data-metric="ece"] .ci').first().textContent(), { timeout: 120_000 })
+      .toMatch(/^\[/);
     expect(await table.locator('caption').textContent()).toContain('Against Qwen3-0.6B-q0f32 (simulated)');
-    const builds = await table.locator('tr[data-build][data-stage="uncalibrated"]').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.build));
-    expect(builds.sort()).toEqual(['Qwen3-0.6B-q0f16 (simulated)', 'Qwen3-0.6B-q4f16_1 (simulated)', 'Qwen3-0.6B-q4f32_1 (simulated)']);
+    const builds = await table
+      .locator('tr[data-build][data-stage="uncalibrated"]')
+      .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.build));
+    expect(builds.sort()).toEqual([
+      'Qwen3-0.6B-q0f16 (simulated)',
+      'Qwen3-0.6B-q4f16_1 (simulated)',
+      'Qwen3-0.6B-q4f32_1 (simulated)',
+    ]);
     // Each difference is the build's ECE minus the reference's, as the study table shows them (to rounding).
     const study = await readStudyTable(page);
     for (const build of builds) {
-      const shown = Number(await table.locator(`tr[data-build="${build}"][data-stage="uncalibrated"] td[data-metric="ece"] .value`).textContent());
-      const expectedDiff = Number(study[`${build}|before`].ece) - Number(study['Qwen3-0.6B-q0f32 (simulated)|before'].ece);
+      const shown = Number(
+        await table
+          .locator(`tr[data-build="${build}"][data-stage="uncalibrated"] td[data-metric="ece"] .value`)
+          .textContent(),
+      );
+      const expectedDiff =
+        Number(study[`${build}|before`].ece) - Number(study['Qwen3-0.6B-q0f32 (simulated)|before'].ece);
       expect(Math.abs(shown - expectedDiff)).toBeLessThanOrEqual(0.0015);
     }
 
@@ -243,13 +296,26 @@ describe('quantisation study', () => {
     const out = join(dir, 'cli-quant.json');
     execFileSync(
       resolve(repoRoot, 'node_modules/.bin/tsx'),
-      ['scripts/analyze.ts', exportedQ, '--json', out, '--bins', String(SUITE_SETTINGS.bins), '--bootstrap', String(SUITE_SETTINGS.bootstrap), '--permutations', String(SUITE_SETTINGS.permutations)],
+      [
+        'scripts/analyze.ts',
+        exportedQ,
+        '--json',
+        out,
+        '--bins',
+        String(SUITE_SETTINGS.bins),
+        '--bootstrap',
+        String(SUITE_SETTINGS.bootstrap),
+        '--permutations',
+        String(SUITE_SETTINGS.permutations),
+      ],
       { cwd: repoRoot, stdio: 'pipe' },
     );
     const [group] = (JSON.parse(readFileSync(out, 'utf8')) as { quantisation: QuantisationGroup[] }).quantisation;
     expect(group.reference).toBe('Qwen3-0.6B-q0f32 (simulated)');
     for (const r of group.rows.filter((x) => x.metric === 'ece' && x.stage === 'uncalibrated')) {
-      const shown = await table.locator(`tr[data-build="${r.run}"][data-stage="uncalibrated"] td[data-metric="ece"] .value`).textContent();
+      const shown = await table
+        .locator(`tr[data-build="${r.run}"][data-stage="uncalibrated"] td[data-metric="ece"] .value`)
+        .textContent();
       expect(shown).toBe(fixSigned(r.diff));
     }
     await context.close();

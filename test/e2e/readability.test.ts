@@ -2,7 +2,17 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { applySuiteSettings, freshContext, launch, loadSmallSample, mmluDir, openApp, queueSimulatedDemo, repoRoot, runToEnd } from './support';
+import {
+  applySuiteSettings,
+  freshContext,
+  launch,
+  loadSmallSample,
+  mmluDir,
+  openApp,
+  queueSimulatedDemo,
+  repoRoot,
+  runToEnd,
+} from './support';
 
 const shots = resolve(repoRoot, 'test-results/screenshots');
 const SIZES = [
@@ -23,7 +33,8 @@ afterAll(async () => {
 /** Columns of the study table whose right edge lies beyond the visible part of the table (clipped or scrolled). */
 async function hiddenColumns(page: Page): Promise<string[]> {
   return page.evaluate(() => {
-    const table = document.querySelector<HTMLTableElement>('[data-testid="study-table"] table') ?? document.querySelector('table')!;
+    const table =
+      document.querySelector<HTMLTableElement>('[data-testid="study-table"] table') ?? document.querySelector('table')!;
     const wrap = table.parentElement!;
     const visibleRight = Math.min(wrap.getBoundingClientRect().right, document.documentElement.clientWidth);
     return [...table.querySelectorAll('thead th')]
@@ -36,7 +47,10 @@ async function hiddenColumns(page: Page): Promise<string[]> {
 async function legendOf(page: Page, title: string): Promise<{ label: string; color: string }[]> {
   const figure = page.locator('figure.chart').filter({ hasText: title }).first();
   return figure.locator('.legend li').evaluateAll((lis) =>
-    lis.map((li) => ({ label: li.textContent!.trim(), color: getComputedStyle(li.querySelector('.swatch')!).backgroundColor })),
+    lis.map((li) => ({
+      label: li.textContent!.trim(),
+      color: getComputedStyle(li.querySelector('.swatch')!).backgroundColor,
+    })),
   );
 }
 
@@ -47,13 +61,17 @@ describe('readability at 1024x700 and 1280x800, light and dark', () => {
     await openApp(page);
     await page.getByTestId('step-items').click();
     const all = ['test', 'val', 'dev'].flatMap((split) =>
-      readdirSync(resolve(mmluDir, 'data', split)).filter((f) => f.endsWith('.csv')).map((f) => resolve(mmluDir, 'data', split, f)),
+      readdirSync(resolve(mmluDir, 'data', split))
+        .filter((f) => f.endsWith('.csv'))
+        .map((f) => resolve(mmluDir, 'data', split, f)),
     );
     await page.getByTestId('mmlu-files').setInputFiles(all);
     const summary = page.getByTestId('pool-summary');
     await summary.waitFor();
     // The official release's counts (../shared/data/mmlu/SOURCE.md).
-    expect(await summary.textContent()).toMatch(/Loaded 15,858 items .*57 subjects,\s+14,042 test, 1,531 val and\s+285 dev items/);
+    expect(await summary.textContent()).toMatch(
+      /Loaded 15,858 items .*57 subjects,\s+14,042 test, 1,531 val and\s+285 dev items/,
+    );
     await page.screenshot({ path: resolve(shots, 'items-1280x800-light.png') });
 
     await queueSimulatedDemo(page);
@@ -84,7 +102,9 @@ describe('readability at 1024x700 and 1280x800, light and dark', () => {
     await applySuiteSettings(page);
 
     // One order everywhere: the run list, the study table and the chart legends; one colour per role.
-    const tableOrder = await page.locator('tr[data-variant][data-stage="before"]').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.variant));
+    const tableOrder = await page
+      .locator('tr[data-variant][data-stage="before"]')
+      .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.variant));
     expect(tableOrder).toEqual(['base (simulated)', 'SFT (simulated)', 'GRPO (simulated)']);
     expect(await page.locator('fieldset.runs .run-name').allTextContents()).toEqual(tableOrder);
     for (const title of ['Reliability of every variant', 'ECE per domain']) {

@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { freshContext, launch, loadSmallSample, LONG_TASK_MS, mainThreadTasks, openApp, queueSimulatedDemo, runToEnd, tasksOver } from './support';
+import {
+  freshContext,
+  launch,
+  loadSmallSample,
+  LONG_TASK_MS,
+  mainThreadTasks,
+  openApp,
+  queueSimulatedDemo,
+  runToEnd,
+  tasksOver,
+} from './support';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -9,7 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
 
 describe('main-thread responsiveness', () => {
   it('has no long task over 50 ms while the MMLU files load and while a run is in progress', async () => {
@@ -38,12 +47,16 @@ describe('main-thread responsiveness', () => {
     // and draws (hashing the items); the page reads the files one at a time and receives the pool 1,000 items
     // per message.
     const loading = await mainThreadTasks(page, () => loadSmallSample(page));
-    console.log(`loading the MMLU files: ${loading.length} main-thread tasks, longest ${Math.max(...loading.map((t) => t.cpuMs)).toFixed(1)} ms CPU`);
+    console.log(
+      `loading the MMLU files: ${loading.length} main-thread tasks, longest ${Math.max(...loading.map((t) => t.cpuMs)).toFixed(1)} ms CPU`,
+    );
     expect(tasksOver(loading, LONG_TASK_MS)).toEqual([]);
     await queueSimulatedDemo(page);
     await page.getByTestId('step-run').click();
     const tasks = await mainThreadTasks(page, () => runToEnd(page));
-    console.log(`run: ${tasks.length} main-thread tasks, longest ${Math.max(...tasks.map((t) => t.cpuMs)).toFixed(1)} ms CPU`);
+    console.log(
+      `run: ${tasks.length} main-thread tasks, longest ${Math.max(...tasks.map((t) => t.cpuMs)).toFixed(1)} ms CPU`,
+    );
     expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
     await context.close();
   });

@@ -44,7 +44,11 @@ async function importFile(page: Page, path: string): Promise<string> {
 const settle = (page: Page) => page.locator('[data-status="ready"]').waitFor({ timeout: 120_000 });
 const runNames = (page: Page) => page.locator('.runs .run-name').allTextContents();
 const tableVariants = (page: Page) =>
-  page.evaluate(() => [...new Set([...document.querySelectorAll<HTMLElement>('tr[data-variant]')].map((tr) => tr.dataset.variant!))].sort());
+  page.evaluate(() =>
+    [
+      ...new Set([...document.querySelectorAll<HTMLElement>('tr[data-variant]')].map((tr) => tr.dataset.variant!)),
+    ].sort(),
+  );
 
 function csv(rows: { itemId: string; label: number }[]): string {
   return `item_id,label,logit_A,logit_B,logit_C,logit_D\n${rows.map((r, i) => `${r.itemId},${'ABCD'[r.label]},${i % 3},0.5,0,-1`).join('\n')}\n`;
@@ -76,8 +80,13 @@ describe('results through conflicting and disjoint imports', () => {
     expect(await dumpResults(page)).toEqual(stored);
     expect(await tableVariants(page)).toEqual([...demo].sort());
     mkdirSync(resolve(repoRoot, 'test-results'), { recursive: true });
-    await page.screenshot({ path: resolve(repoRoot, 'test-results/results-after-conflicting-import.png'), fullPage: true });
-    await page.locator('.exchange').screenshot({ path: resolve(repoRoot, 'test-results/results-conflict-message.png') });
+    await page.screenshot({
+      path: resolve(repoRoot, 'test-results/results-after-conflicting-import.png'),
+      fullPage: true,
+    });
+    await page
+      .locator('.exchange')
+      .screenshot({ path: resolve(repoRoot, 'test-results/results-conflict-message.png') });
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: resolve(repoRoot, 'test-results/results-after-conflicting-import-top.png') });
 
@@ -99,19 +108,29 @@ describe('results through conflicting and disjoint imports', () => {
       expect(await importFile(page, tinyPath)).toMatch(/^Imported 1 file: tiny: 3 items/);
     });
     expect(await runNames(page)).toEqual(expect.arrayContaining([...demo, 'elsewhere', 'tiny']));
-    await expect.poll(() => page.locator('[data-run="tiny"] [data-testid="run-problem"]').textContent()).toBe(
-      'Not analysed: variant tiny has 3 items, fewer than the 5 cross-fitting folds',
-    );
+    await expect
+      .poll(() => page.locator('[data-run="tiny"] [data-testid="run-problem"]').textContent())
+      .toBe('Not analysed: variant tiny has 3 items, fewer than the 5 cross-fitting folds');
     expect(await tableVariants(page)).toEqual([...demo, 'elsewhere'].sort());
     await page.screenshot({ path: resolve(repoRoot, 'test-results/results-disjoint-and-tiny.png'), fullPage: true });
-    await page.locator('.runs').screenshot({ path: resolve(repoRoot, 'test-results/results-runs-disjoint-and-tiny.png') });
+    await page
+      .locator('.runs')
+      .screenshot({ path: resolve(repoRoot, 'test-results/results-runs-disjoint-and-tiny.png') });
     await page.getByTestId('uncompared').screenshot({ path: resolve(repoRoot, 'test-results/results-uncompared.png') });
-    await page.locator('.table-wrap').first().screenshot({ path: resolve(repoRoot, 'test-results/results-study-table.png') });
-    await page.locator('.table-wrap').nth(1).screenshot({ path: resolve(repoRoot, 'test-results/results-claims-table.png') });
+    await page
+      .locator('.table-wrap')
+      .first()
+      .screenshot({ path: resolve(repoRoot, 'test-results/results-study-table.png') });
+    await page
+      .locator('.table-wrap')
+      .nth(1)
+      .screenshot({ path: resolve(repoRoot, 'test-results/results-claims-table.png') });
 
     // Both exports stay enabled and hold every analysable run.
     const exported = JSON.parse(readFileSync(await download(page, 'Export results JSON'), 'utf8'));
-    expect(exported.runs.map((r: { variant: { name: string } }) => r.variant.name).sort()).toEqual([...demo, 'elsewhere'].sort());
+    expect(exported.runs.map((r: { variant: { name: string } }) => r.variant.name).sort()).toEqual(
+      [...demo, 'elsewhere'].sort(),
+    );
     expect(Object.keys(exported.analysis.report.variants).sort()).toEqual([...demo, 'elsewhere'].sort());
     const itemsCsv = readFileSync(await download(page, 'Export per-item CSV'), 'utf8');
     expect(itemsCsv.trim().split('\n')).toHaveLength(1 + 40);
@@ -143,7 +162,13 @@ describe('results through conflicting and disjoint imports', () => {
     await again.getByTestId('step-results').click();
     await again.getByTestId('results-page').waitFor();
     const csvPath = join(dir, 'demo-items.csv');
-    writeFileSync(csvPath, itemsCsv.split('\n').filter((line, i) => i === 0 || !line.includes('elsewhere')).join('\n'));
+    writeFileSync(
+      csvPath,
+      itemsCsv
+        .split('\n')
+        .filter((line, i) => i === 0 || !line.includes('elsewhere'))
+        .join('\n'),
+    );
     await afterRecompute(again, async () => {
       expect(await importFile(again, csvPath)).toMatch(
         /GRPO \(simulated\) \(SIMULATED\): 10 items; SFT \(simulated\) \(SIMULATED\): 10 items; base \(simulated\) \(SIMULATED\): 10 items/,

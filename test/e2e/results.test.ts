@@ -42,7 +42,9 @@ async function openResults(page: Page): Promise<void> {
   await page.getByTestId('step-results').click();
   await page.getByTestId('results-page').waitFor();
   // Settled: a view (ready), or nothing to show yet (an empty store).
-  await page.locator('[data-status]:not([data-status="computing"]):not([data-status="resampling"])').waitFor({ timeout: 120_000 });
+  await page
+    .locator('[data-status]:not([data-status="computing"]):not([data-status="resampling"])')
+    .waitFor({ timeout: 120_000 });
 }
 
 /** Imports one file through the page and returns the status line it ends with (each import here says something new). */
@@ -81,12 +83,16 @@ describe('results: export, re-import, CLI', () => {
       await applySuiteSettings(page);
     });
     const longest = Math.max(...tasks.map((t) => t.cpuMs));
-    console.log(`results page: ${tasks.length} main-thread tasks, longest ${longest.toFixed(1)} ms CPU; over 50 ms wall: ${tasks.filter((t) => t.wallMs > 50).length}`);
+    console.log(
+      `results page: ${tasks.length} main-thread tasks, longest ${longest.toFixed(1)} ms CPU; over 50 ms wall: ${tasks.filter((t) => t.wallMs > 50).length}`,
+    );
     expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
 
     shown = await readStudyTable(page);
     expect(Object.keys(shown).sort()).toEqual(
-      ['GRPO (simulated)', 'SFT (simulated)', 'base (simulated)'].flatMap((n) => [`${n}|after`, `${n}|before`].map((k) => k)).sort(),
+      ['GRPO (simulated)', 'SFT (simulated)', 'base (simulated)']
+        .flatMap((n) => [`${n}|after`, `${n}|before`].map((k) => k))
+        .sort(),
     );
     expect(await page.getByTestId('results-simulated').isVisible()).toBe(true);
 
@@ -114,13 +120,27 @@ describe('results: export, re-import, CLI', () => {
     const out = join(dir, 'cli-report.json');
     execFileSync(
       resolve(repoRoot, 'node_modules/.bin/tsx'),
-      ['scripts/analyze.ts', exported, '--json', out, '--bins', String(SUITE_SETTINGS.bins), '--bootstrap', String(SUITE_SETTINGS.bootstrap), '--permutations', String(SUITE_SETTINGS.permutations)],
+      [
+        'scripts/analyze.ts',
+        exported,
+        '--json',
+        out,
+        '--bins',
+        String(SUITE_SETTINGS.bins),
+        '--bootstrap',
+        String(SUITE_SETTINGS.bootstrap),
+        '--permutations',
+        String(SUITE_SETTINGS.permutations),
+      ],
       { cwd: repoRoot, stdio: 'pipe' },
     );
     const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
     const fix = (x: number | null) => (x === null ? '–' : x.toFixed(3));
     for (const [name, v] of Object.entries(report.variants)) {
-      for (const [stage, s] of [['before', v.uncalibrated], ['after', v.scaled!]] as const) {
+      for (const [stage, s] of [
+        ['before', v.uncalibrated],
+        ['after', v.scaled!],
+      ] as const) {
         const row = shown[`${name}|${stage}`];
         expect(row, `${name} ${stage}`).toBeDefined();
         for (const m of METRICS) {

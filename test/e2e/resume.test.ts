@@ -58,7 +58,9 @@ describe('a run interrupted by a reload', () => {
     expect(stored).toBeGreaterThan(0);
     expect(stored).toBeLessThan(total);
     await page.getByTestId('run-interrupted').waitFor();
-    expect(await page.getByTestId('run-start').textContent()).toContain(`Resume the run (${stored} of ${total} stored)`);
+    expect(await page.getByTestId('run-start').textContent()).toContain(
+      `Resume the run (${stored} of ${total} stored)`,
+    );
 
     await page.getByTestId('run-start').click();
     await page.locator('[data-testid="run-phase"][data-phase="done"]').waitFor({ timeout: 60_000 });

@@ -35,11 +35,11 @@ describe('a link to a Results view', () => {
     await other.getByTestId('results-page').waitFor();
     await other.locator('[data-status="ready"]').waitFor({ timeout: 120_000 });
     expect(await other.getByLabel('Bins').inputValue()).toBe('10');
-    expect(await other.locator('fieldset.runs input[type="checkbox"]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).checked))).toEqual([
-      true,
-      false,
-      true,
-    ]);
+    expect(
+      await other
+        .locator('fieldset.runs input[type="checkbox"]')
+        .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).checked)),
+    ).toEqual([true, false, true]);
     expect(await readStudyTable(other)).toEqual(shown);
     expect(await other.getByTestId('link-problems').count()).toBe(0);
 

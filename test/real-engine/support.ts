@@ -35,7 +35,8 @@ export function modelLibPath(): string {
   }
   const path = resolve(found.dir, MODEL_LIB.file);
   const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
-  if (sha !== MODEL_LIB.sha256) throw new Error(`${path} has sha256 ${sha}, not ${MODEL_LIB.sha256} (${MODEL_LIB.url}).`);
+  if (sha !== MODEL_LIB.sha256)
+    throw new Error(`${path} has sha256 ${sha}, not ${MODEL_LIB.sha256} (${MODEL_LIB.url}).`);
   return path;
 }
 
@@ -68,7 +69,9 @@ export async function buildTierApp(): Promise<void> {
 }
 
 /** `vite preview` of the tier's build on 127.0.0.1 (WebGPU needs a secure origin; about:blank has none). */
-export async function previewTierApp(port = Number(process.env.REAL_ENGINE_PORT ?? 0)): Promise<{ url: string; close: () => Promise<void> }> {
+export async function previewTierApp(
+  port = Number(process.env.REAL_ENGINE_PORT ?? 0),
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server: PreviewServer = await preview({
     configFile: resolve(repoRoot, 'vite.config.ts'),
     root: repoRoot,
@@ -93,12 +96,21 @@ export interface ServedModel {
  * Starts `npm run serve-model -- <dir> --name <name> --port <port> --lib <wasm>` (in its own process group, so
  * stopping it stops npm, tsx and node together) and waits for the URLs it prints.
  */
-export async function startServeModel(dir: string, name: string, lib: string, port = Number(process.env.SERVE_MODEL_PORT ?? 0)): Promise<ServedModel> {
-  const child: ChildProcess = spawn('npm', ['run', '--silent', 'serve-model', '--', dir, '--name', name, '--port', String(port), '--lib', lib], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startServeModel(
+  dir: string,
+  name: string,
+  lib: string,
+  port = Number(process.env.SERVE_MODEL_PORT ?? 0),
+): Promise<ServedModel> {
+  const child: ChildProcess = spawn(
+    'npm',
+    ['run', '--silent', 'serve-model', '--', dir, '--name', name, '--port', String(port), '--lib', lib],
+    {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

@@ -69,8 +69,10 @@ export class ReferencePool {
    */
   constructor(sets: Predictions[], bins = 15, mceMinCount = 1) {
     if (sets.length < 1 || sets.length > 2) throw new RangeError('MetricPool takes one or two prediction sets');
-    if (!Number.isInteger(bins) || bins < 1 || bins > 255) throw new RangeError(`bins must be an integer in 1..255, got ${bins}`);
-    if (sets.length === 2 && sets[0].n !== sets[1].n) throw new RangeError('paired prediction sets must have the same n');
+    if (!Number.isInteger(bins) || bins < 1 || bins > 255)
+      throw new RangeError(`bins must be an integer in 1..255, got ${bins}`);
+    if (sets.length === 2 && sets[0].n !== sets[1].n)
+      throw new RangeError('paired prediction sets must have the same n');
     this.bins = bins;
     this.mceMinCount = Math.max(1, mceMinCount);
     this.twoSided = sets.length === 2;
@@ -160,22 +162,46 @@ export class ReferencePool {
 
     // Equal-mass chunking of each group, as numpy.array_split: chunk c ends (exclusive) at
     // (c + 1) * small + min(c + 1, extra) in the group's repeated, sorted sequence.
-    const nb0 = Math.min(B, n0), nb1 = Math.min(B, n1);
-    const small0 = n0 > 0 ? Math.floor(n0 / nb0) : 0, extra0 = n0 > 0 ? n0 % nb0 : 0;
-    const small1 = n1 > 0 ? Math.floor(n1 / nb1) : 0, extra1 = n1 > 0 ? n1 % nb1 : 0;
-    let edges0 = 0, edges1 = 0; // chunk edges whose boundary is known
-    let end0 = small0 + Math.min(1, extra0), end1 = small1 + Math.min(1, extra1);
-    let pos0 = 0, pos1 = 0, last0 = 0, last1 = 0;
-    let em0 = 0, em1 = 0; // current equal-mass bin
-    let emD0 = 0, emD1 = 0; // sum of w (a - c) in the current equal-mass bin
-    let emSum0 = 0, emSum1 = 0; // sum over closed equal-mass bins of |sum w (a - c)|
+    const nb0 = Math.min(B, n0),
+      nb1 = Math.min(B, n1);
+    const small0 = n0 > 0 ? Math.floor(n0 / nb0) : 0,
+      extra0 = n0 > 0 ? n0 % nb0 : 0;
+    const small1 = n1 > 0 ? Math.floor(n1 / nb1) : 0,
+      extra1 = n1 > 0 ? n1 % nb1 : 0;
+    let edges0 = 0,
+      edges1 = 0; // chunk edges whose boundary is known
+    let end0 = small0 + Math.min(1, extra0),
+      end1 = small1 + Math.min(1, extra1);
+    let pos0 = 0,
+      pos1 = 0,
+      last0 = 0,
+      last1 = 0;
+    let em0 = 0,
+      em1 = 0; // current equal-mass bin
+    let emD0 = 0,
+      emD1 = 0; // sum of w (a - c) in the current equal-mass bin
+    let emSum0 = 0,
+      emSum1 = 0; // sum over closed equal-mass bins of |sum w (a - c)|
 
-    let nll0 = 0, nll1 = 0, brier0 = 0, brier1 = 0, correct0 = 0, correct1 = 0;
-    let ece0 = 0, ece1 = 0, mce0 = NaN, mce1 = NaN;
+    let nll0 = 0,
+      nll1 = 0,
+      brier0 = 0,
+      brier1 = 0,
+      correct0 = 0,
+      correct1 = 0;
+    let ece0 = 0,
+      ece1 = 0,
+      mce0 = NaN,
+      mce1 = NaN;
     let r = 0;
     for (let b = 0; b < B; b++) {
       const end = topRunEnd[b];
-      let c0 = 0, d0 = 0, a0 = 0, c1 = 0, d1 = 0, a1 = 0;
+      let c0 = 0,
+        d0 = 0,
+        a0 = 0,
+        c1 = 0,
+        d1 = 0,
+        a1 = 0;
       for (; r < end; r++) {
         const s = slot[r];
         const w = weights[s];
@@ -184,10 +210,16 @@ export class ReferencePool {
         const v = conf[r];
         const a = correct[r];
         const d = gap[r];
-        c0 += w0; d0 += w0 * d; a0 += w0 * a;
-        c1 += w1; d1 += w1 * d; a1 += w1 * a;
-        nll0 += w0 * nll[r]; nll1 += w1 * nll[r];
-        brier0 += w0 * brier[r]; brier1 += w1 * brier[r];
+        c0 += w0;
+        d0 += w0 * d;
+        a0 += w0 * a;
+        c1 += w1;
+        d1 += w1 * d;
+        a1 += w1 * a;
+        nll0 += w0 * nll[r];
+        nll1 += w1 * nll[r];
+        brier0 += w0 * brier[r];
+        brier1 += w1 * brier[r];
 
         // Equal-mass bins. First, every chunk edge whose first position lies in this entry's copies
         // [pos, pos + w) gets its boundary (the midpoint of the values at positions end - 1 and end); then the
@@ -233,12 +265,14 @@ export class ReferencePool {
 
     // Classwise ECE: per class, runs of equal-width bins of p_k in that class's sorted view.
     const { classSlot, classSide, classGap, classRunEnd } = this;
-    let cw0 = 0, cw1 = 0;
+    let cw0 = 0,
+      cw1 = 0;
     for (let k = 0; k < K; k++) {
       let j = k * this.size;
       for (let b = 0; b < B; b++) {
         const end = k * this.size + classRunEnd[k * B + b];
-        let g0 = 0, g1 = 0;
+        let g0 = 0,
+          g1 = 0;
         for (; j < end; j++) {
           const s = classSlot[j];
           const w = weights[s];
@@ -263,8 +297,16 @@ function fillRunEnds(runEnd: Int32Array): void {
 }
 
 function writeGroup(
-  out: Float64Array, o: number, n: number, correct: number, ece: number, mce: number,
-  em: number, cw: number, brier: number, nll: number,
+  out: Float64Array,
+  o: number,
+  n: number,
+  correct: number,
+  ece: number,
+  mce: number,
+  em: number,
+  cw: number,
+  brier: number,
+  nll: number,
 ): void {
   if (n === 0) {
     for (let m = 0; m < METRIC_COUNT; m++) out[o + m] = NaN;
@@ -384,7 +426,6 @@ export function pairedPermutationTest(
   }
   return { observed, p };
 }
-
 
 /** runAnalysisJob as it was: one job on the reference kernel (a whole job; chunked jobs are merged first). */
 export function referenceRunJob(job: AnalysisJob): AnalysisJobResult {

@@ -12,7 +12,10 @@ import type { RunRecord, StoredResult } from '../../src/storage/db';
 export const PROMPT_KEY = 'mmlu-completion/k0/0123456789abcdef';
 export const DOMAINS = ['stem', 'humanities', 'social', 'health', 'other'];
 
-export function itemIds(n: number, prefix = 'subject'): { itemId: string; label: number; domain: string; subject: string }[] {
+export function itemIds(
+  n: number,
+  prefix = 'subject',
+): { itemId: string; label: number; domain: string; subject: string }[] {
   return Array.from({ length: n }, (_, i) => ({
     itemId: `${prefix}_${i % 7}/test/${String(i).padStart(4, '0')}`,
     label: (i * 7 + 3) % 4,
@@ -72,7 +75,12 @@ export function studyGroups(n = 60): StoredRunGroup[] {
   return [
     simulatedGroup('base', 'base', { accuracy: 0.7, confidenceScale: 1, seed: 1 }, items),
     simulatedGroup('sft', 'sft', { accuracy: 0.72, confidenceScale: 1.3, seed: 2 }, items),
-    simulatedGroup('grpo', 'grpo', { accuracy: 0.71, confidenceScale: 1.8, letterBias: [0.4, 0, 0, 0], seed: 3 }, items),
+    simulatedGroup(
+      'grpo',
+      'grpo',
+      { accuracy: 0.71, confidenceScale: 1.8, letterBias: [0.4, 0, 0, 0], seed: 3 },
+      items,
+    ),
   ];
 }
 
@@ -110,7 +118,8 @@ export class MemoryRunStore {
       this.results.delete(key);
       deleted++;
     }
-    for (const [key, r] of this.runs) if (r.variantKey === variantKey && r.promptKey === promptKey) this.runs.delete(key);
+    for (const [key, r] of this.runs)
+      if (r.variantKey === variantKey && r.promptKey === promptKey) this.runs.delete(key);
     return deleted;
   }
   async countResults(variantKey: string, promptKey: string) {
@@ -124,7 +133,9 @@ export class MemoryRunStore {
     if (sameItem) {
       const own = new Set(records.results.map((r) => JSON.stringify([r.variantKey, r.promptKey])));
       for (const r of records.results) {
-        const other = [...this.results.values()].find((s) => s.itemId === r.itemId && !own.has(JSON.stringify([s.variantKey, s.promptKey])));
+        const other = [...this.results.values()].find(
+          (s) => s.itemId === r.itemId && !own.has(JSON.stringify([s.variantKey, s.promptKey])),
+        );
         if (other) sameItem(other, r);
       }
     }

@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSettings, runAnalysisJob, type AnalysisJob } from '../../src/core/analysis';
 import { analysisCacheKey } from '../../src/core/analysis-key';
-import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, type AnalysisCache } from '../../src/services/analysis-service';
+import {
+  AnalysisService,
+  createAnalysisWorkerApi,
+  poolJobRunner,
+  type AnalysisCache,
+} from '../../src/services/analysis-service';
 import type { JobWorker } from '../../src/services/analysis-api';
 import type { StoredAnalysis } from '../../src/storage/db';
 import { itemIds, MemoryRunStore, simulatedGroup, studyGroups } from '../support/stored-runs';
@@ -64,19 +69,33 @@ describe('cached analyses', () => {
     const cache = memoryCache();
     const { service } = countingService();
     await service.analyze(groups, { requestId: 1, settings }, undefined, undefined, cache);
-    const changedSetting = await service.analyze(groups, { requestId: 2, settings: { ...settings, bins: 10 } }, undefined, undefined, cache);
+    const changedSetting = await service.analyze(
+      groups,
+      { requestId: 2, settings: { ...settings, bins: 10 } },
+      undefined,
+      undefined,
+      cache,
+    );
     expect(changedSetting.source).toBe('computed');
     const fewer = await service.analyze(groups.slice(0, 2), { requestId: 3, settings }, undefined, undefined, cache);
     expect(fewer.source).toBe('computed');
     const edited: StoredRunGroup[] = groups.map((g, i) =>
       i === 0 ? { ...g, results: g.results.map((r, j) => (j === 0 ? { ...r, letterLogits: [9, 0, 0, 0] } : r)) } : g,
     );
-    expect((await service.analyze(edited, { requestId: 4, settings }, undefined, undefined, cache)).source).toBe('computed');
+    expect((await service.analyze(edited, { requestId: 4, settings }, undefined, undefined, cache)).source).toBe(
+      'computed',
+    );
     const added = [...groups, simulatedGroup('other', 'other', { accuracy: 0.5, seed: 9 }, itemIds(30))];
-    expect((await service.analyze(added, { requestId: 5, settings }, undefined, undefined, cache)).source).toBe('computed');
+    expect((await service.analyze(added, { requestId: 5, settings }, undefined, undefined, cache)).source).toBe(
+      'computed',
+    );
     // And each of those is now a hit in its turn.
-    expect((await service.analyze(added, { requestId: 6, settings }, undefined, undefined, cache)).source).toBe('cache');
-    expect((await service.analyze(groups, { requestId: 7, settings }, undefined, undefined, cache)).source).toBe('cache');
+    expect((await service.analyze(added, { requestId: 6, settings }, undefined, undefined, cache)).source).toBe(
+      'cache',
+    );
+    expect((await service.analyze(groups, { requestId: 7, settings }, undefined, undefined, cache)).source).toBe(
+      'cache',
+    );
   }, 30_000);
 
   it('treat a failing cache as a miss', async () => {
@@ -84,7 +103,13 @@ describe('cached analyses', () => {
       getAnalysis: () => Promise.reject(new Error('quota')),
       putAnalysis: () => Promise.reject(new Error('quota')),
     };
-    const view = await countingService().service.analyze(studyGroups(20), { requestId: 1, settings }, undefined, undefined, broken);
+    const view = await countingService().service.analyze(
+      studyGroups(20),
+      { requestId: 1, settings },
+      undefined,
+      undefined,
+      broken,
+    );
     expect(view.source).toBe('computed');
     expect(view.partial).toBe(false);
   });
@@ -102,10 +127,14 @@ describe('cached analyses', () => {
 
 describe('analysisCacheKey', () => {
   it('does not depend on the order items were stored in, and changes with every input', () => {
-    const v = { name: 'a', simulated: true, items: [
-      { itemId: 'x', label: 0, letterLogits: [1, 0, 0, 0] as [number, number, number, number] },
-      { itemId: 'y', label: 1, letterLogits: [0, 1, 0, 0] as [number, number, number, number] },
-    ] };
+    const v = {
+      name: 'a',
+      simulated: true,
+      items: [
+        { itemId: 'x', label: 0, letterLogits: [1, 0, 0, 0] as [number, number, number, number] },
+        { itemId: 'y', label: 1, letterLogits: [0, 1, 0, 0] as [number, number, number, number] },
+      ],
+    };
     const s = resolveSettings({});
     const key = analysisCacheKey([v], s);
     expect(key).toMatch(/^[0-9a-f]{64}$/);

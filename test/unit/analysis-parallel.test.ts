@@ -1,7 +1,12 @@
 /** The app's analysis on several job workers: the same view whatever the worker count, variants prepared there. */
 import { describe, expect, it } from 'vitest';
 import { prepareVariant, runAnalysisJob } from '../../src/core/analysis';
-import { AnalysisService, createAnalysisWorkerApi, poolJobRunner, poolPreparer } from '../../src/services/analysis-service';
+import {
+  AnalysisService,
+  createAnalysisWorkerApi,
+  poolJobRunner,
+  poolPreparer,
+} from '../../src/services/analysis-service';
 import type { JobWorker } from '../../src/services/analysis-api';
 import { itemIds, MemoryRunStore, simulatedGroup, studyGroups } from '../support/stored-runs';
 
@@ -22,12 +27,17 @@ const worker = (): Required<JobWorker> & { prepared: number; jobs: number } => (
 describe('analysis on several job workers', () => {
   it('gives the same view for 1, 2 and 3 workers, with the jobs split and the variants prepared on them', async () => {
     const groups = studyGroups(30);
-    const { requestId: _r, ...single } = await new AnalysisService(poolJobRunner([worker()])).analyze(groups, { requestId: 1, settings });
+    const { requestId: _r, ...single } = await new AnalysisService(poolJobRunner([worker()])).analyze(groups, {
+      requestId: 1,
+      settings,
+    });
     for (const count of [2, 3]) {
       const workers = Array.from({ length: count }, worker);
       const service = new AnalysisService(poolJobRunner(workers), count, poolPreparer(workers));
       const progress: [number, number][] = [];
-      const view = await service.analyze(groups, { requestId: 2, settings }, undefined, (done, total) => progress.push([done, total]));
+      const view = await service.analyze(groups, { requestId: 2, settings }, undefined, (done, total) =>
+        progress.push([done, total]),
+      );
       const { requestId: _s, jobsDone: _d, jobsTotal: _t, ...rest } = view;
       const { jobsDone: _d1, jobsTotal: _t1, ...expected } = single;
       expect(rest).toEqual(expected);
@@ -44,7 +54,10 @@ describe('analysis on several job workers', () => {
     const service = new AnalysisService(poolJobRunner(workers), 2, poolPreparer(workers));
     const view = await service.analyze([...studyGroups(20), few], { requestId: 1, settings });
     expect(view.unanalysable).toEqual([
-      expect.objectContaining({ name: expect.stringContaining('few'), reason: expect.stringMatching(/has 3 items, fewer than the 5 cross-fitting folds/) }),
+      expect.objectContaining({
+        name: expect.stringContaining('few'),
+        reason: expect.stringMatching(/has 3 items, fewer than the 5 cross-fitting folds/),
+      }),
     ]);
     expect(view.analysed).toHaveLength(3);
     expect(Object.keys(view.report!.variants)).toHaveLength(3);
@@ -54,7 +67,11 @@ describe('analysis on several job workers', () => {
     const workers = [worker(), worker()];
     let next = 0;
     const store = Object.assign(MemoryRunStore.of(studyGroups(20)), { isClosed: false });
-    const api = createAnalysisWorkerApi({ spawnJobWorker: () => workers[next++], poolSize: 2, openDatabase: async () => store });
+    const api = createAnalysisWorkerApi({
+      spawnJobWorker: () => workers[next++],
+      poolSize: 2,
+      openDatabase: async () => store,
+    });
     const view = await api.analyzeStored('db', { requestId: 1, settings });
     expect(view.partial).toBe(false);
     expect(workers[0].prepared + workers[1].prepared).toBe(3);

@@ -3,7 +3,13 @@ import { analyzeVariants, runAnalysisJob, type AnalysisJob, type AnalysisJobResu
 import { runNames, variantScoresFromResults } from '../../src/core/results-file';
 import { METRICS, type AnalysisReport, type LetterVector } from '../../src/core/types';
 import { buildResultsFile, groupId, type StoredRunGroup } from '../../src/services/export';
-import { AnalysisService, AnalysisSupersededError, createAnalysisWorkerApi, poolJobRunner, type JobRunner } from '../../src/services/analysis-service';
+import {
+  AnalysisService,
+  AnalysisSupersededError,
+  createAnalysisWorkerApi,
+  poolJobRunner,
+  type JobRunner,
+} from '../../src/services/analysis-service';
 import { scalingEffects, type AnalysisView } from '../../src/core/report-views';
 import type { JobWorker } from '../../src/services/analysis-api';
 import { checkPublishedClaims, findComparison } from '../../src/core/claims';
@@ -28,7 +34,11 @@ describe('AnalysisService', () => {
     expect(view.report).toEqual(expected);
     expect(view.partial).toBe(false);
     expect(Object.keys(view.report!.variants)).toEqual(['grpo', 'sft', 'base']);
-    expect([...new Set(view.report!.comparisons.map((c) => `${c.a}-${c.b}`))]).toEqual(['grpo-sft', 'grpo-base', 'sft-base']);
+    expect([...new Set(view.report!.comparisons.map((c) => `${c.a}-${c.b}`))]).toEqual([
+      'grpo-sft',
+      'grpo-base',
+      'sft-base',
+    ]);
     expect(view.runs.map((r) => [r.name, r.role, r.simulated, r.items])).toEqual([
       ['grpo', 'grpo', true, 80],
       ['sft', 'sft', true, 80],
@@ -63,7 +73,11 @@ describe('AnalysisService', () => {
     expect(Object.keys(view.report!.variants)).toEqual(['base', 'grpo']);
     expect(view.analysed).toEqual([groupId(groups[0]), groupId(groups[2])]);
     expect(view.runs).toHaveLength(3);
-    const none = await new AnalysisService(poolJobRunner([local])).analyze(groups, { requestId: 2, settings: {}, selection: [] });
+    const none = await new AnalysisService(poolJobRunner([local])).analyze(groups, {
+      requestId: 2,
+      settings: {},
+      selection: [],
+    });
     expect(none.report).toBeUndefined();
     expect(none.runs).toHaveLength(3);
     // An empty store is a plain empty view (the page says "no stored results yet"), not an error.
@@ -123,13 +137,42 @@ describe('AnalysisService', () => {
       settings: { scaling: 'none', bins: 10, bootstrap: 0, permutations: 0 },
     });
     expect(view.domains).toEqual([
-      { variant: 'tiny', domain: 'x', stage: 'uncalibrated', n: 2, accuracy: 0.5, ece: expect.closeTo(0.125, 12), mce: expect.closeTo(0.125, 12), confidence: expect.closeTo(0.625, 12) },
-      { variant: 'tiny', domain: 'y', stage: 'uncalibrated', n: 1, accuracy: 1, ece: expect.closeTo(0.25, 12), mce: expect.closeTo(0.25, 12), confidence: expect.closeTo(0.75, 12) },
+      {
+        variant: 'tiny',
+        domain: 'x',
+        stage: 'uncalibrated',
+        n: 2,
+        accuracy: 0.5,
+        ece: expect.closeTo(0.125, 12),
+        mce: expect.closeTo(0.125, 12),
+        confidence: expect.closeTo(0.625, 12),
+      },
+      {
+        variant: 'tiny',
+        domain: 'y',
+        stage: 'uncalibrated',
+        n: 1,
+        accuracy: 1,
+        ece: expect.closeTo(0.25, 12),
+        mce: expect.closeTo(0.25, 12),
+        confidence: expect.closeTo(0.75, 12),
+      },
     ]);
     expect(view.histograms).toHaveLength(1);
     const bins = view.histograms[0].bins;
     expect(bins).toHaveLength(10);
-    expect(bins.map((b) => [b.correct, b.wrong])).toEqual([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 1], [1, 0], [0, 0], [0, 0]]);
+    expect(bins.map((b) => [b.correct, b.wrong])).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [1, 1],
+      [1, 0],
+      [0, 0],
+      [0, 0],
+    ]);
     expect(view.scalingEffects).toEqual([]);
   });
 
@@ -175,7 +218,9 @@ describe('AnalysisService', () => {
     expect(again.report).toEqual(view.report);
     // Only the selected runs are exported; an analysis of other runs is refused.
     const one = [groupId(groups[0])];
-    await expect(api.exportResults('source', { app, selection: one, report: view.report })).rejects.toThrow(/recompute before exporting/);
+    await expect(api.exportResults('source', { app, selection: one, report: view.report })).rejects.toThrow(
+      /recompute before exporting/,
+    );
     expect((await api.exportItemsCsv('source', one)).trim().split('\n')).toHaveLength(11);
   });
 });
@@ -214,7 +259,15 @@ describe('checkPublishedClaims', () => {
     ece_reduction_pct: (100 * (ece - scaledEce)) / ece,
     accuracy_change_pts: 100 * (accAfter - accBefore),
   });
-  const cmp = (a: string, b: string, metric: string, stage: string, diff: number, ci: [number, number], p: number) => ({ a, b, metric, stage, diff, ci, p });
+  const cmp = (a: string, b: string, metric: string, stage: string, diff: number, ci: [number, number], p: number) => ({
+    a,
+    b,
+    metric,
+    stage,
+    diff,
+    ci,
+    p,
+  });
   const report = {
     settings: { scaling: 'matrix', inSample: false },
     variants: {
@@ -233,17 +286,45 @@ describe('checkPublishedClaims', () => {
     const checks = Object.fromEntries(checkPublishedClaims(report).map((c) => [c.id, c]));
     // +0.01 with a CI that includes 0: the direction alone does not reproduce the claim.
     expect(checks['ece-grpo-base']).toMatchObject({
-      value: 0.01, verdict: 'partly reproduced', directionMatches: true, ciExcludesZero: false, ciMeetsPublished: true, p: 0.6, published: '+0.006',
+      value: 0.01,
+      verdict: 'partly reproduced',
+      directionMatches: true,
+      ciExcludesZero: false,
+      ciMeetsPublished: true,
+      p: 0.6,
+      published: '+0.006',
     });
     // MCE: the study found it not significant, so only direction and the CI containing +0.010 count.
-    expect(checks['mce-grpo-sft']).toMatchObject({ value: 0.05, verdict: 'reproduced', ciExcludesZero: true, ciExcludesZeroRequired: false, ciMeetsPublished: true });
+    expect(checks['mce-grpo-sft']).toMatchObject({
+      value: 0.05,
+      verdict: 'reproduced',
+      ciExcludesZero: true,
+      ciExcludesZeroRequired: false,
+      ciMeetsPublished: true,
+    });
     // The study's p = 0.41 belongs to the MCE difference GRPO - SFT; here p = 0.03, so non-significance is not reproduced.
     expect(checks['p-mce-grpo-sft']).toMatchObject({ value: 0.03, verdict: 'not reproduced', published: 'p = 0.41' });
     // Without the scaling effects' CIs nothing about scaling is "reproduced", however good the estimate.
-    expect(checks['ece-reduction-grpo']).toMatchObject({ value: expect.closeTo(-50, 10), verdict: 'partly reproduced', inPublishedRange: true });
-    expect(checks['ece-reduction-grpo'].summary).toBe('direction matches; no CI yet; inside the published -40% to -64%');
-    expect(checks['accuracy-gain-sft']).toMatchObject({ value: expect.closeTo(-1, 10), verdict: 'not reproduced', inPublishedRange: false, directionMatches: false });
-    expect(checks['scaled-ece-grpo-sft']).toMatchObject({ value: -0.01, verdict: 'not reproduced', ciExcludesZero: false, ciMeetsPublished: true });
+    expect(checks['ece-reduction-grpo']).toMatchObject({
+      value: expect.closeTo(-50, 10),
+      verdict: 'partly reproduced',
+      inPublishedRange: true,
+    });
+    expect(checks['ece-reduction-grpo'].summary).toBe(
+      'direction matches; no CI yet; inside the published -40% to -64%',
+    );
+    expect(checks['accuracy-gain-sft']).toMatchObject({
+      value: expect.closeTo(-1, 10),
+      verdict: 'not reproduced',
+      inPublishedRange: false,
+      directionMatches: false,
+    });
+    expect(checks['scaled-ece-grpo-sft']).toMatchObject({
+      value: -0.01,
+      verdict: 'not reproduced',
+      ciExcludesZero: false,
+      ciMeetsPublished: true,
+    });
   });
 
   it('flips a comparison stored the other way round, and says what is missing', () => {
@@ -251,13 +332,21 @@ describe('checkPublishedClaims', () => {
     expect(flipped).toMatchObject({ a: 'base', b: 'grpo', diff: -0.01, ci: [-0.04, 0.02], p: 0.6 });
     const noSft = { ...report, variants: { grpo: report.variants.grpo, base: report.variants.base } } as AnalysisReport;
     const checks = Object.fromEntries(checkPublishedClaims(noSft).map((c) => [c.id, c]));
-    expect(checks['mce-grpo-sft']).toMatchObject({ verdict: 'not available', note: 'no analysed variant has the role SFT' });
+    expect(checks['mce-grpo-sft']).toMatchObject({
+      verdict: 'not available',
+      note: 'no analysed variant has the role SFT',
+    });
     expect(checks['ece-reduction-sft']).toMatchObject({ verdict: 'not available' });
     const notSignificant = {
       ...report,
-      comparisons: report.comparisons.map((c) => (c.metric === 'mce' && c.stage === 'uncalibrated' ? { ...c, p: 0.5 } : c)),
+      comparisons: report.comparisons.map((c) =>
+        c.metric === 'mce' && c.stage === 'uncalibrated' ? { ...c, p: 0.5 } : c,
+      ),
     } as AnalysisReport;
-    expect(checkPublishedClaims(notSignificant).find((c) => c.id === 'p-mce-grpo-sft')).toMatchObject({ verdict: 'reproduced', value: 0.5 });
+    expect(checkPublishedClaims(notSignificant).find((c) => c.id === 'p-mce-grpo-sft')).toMatchObject({
+      verdict: 'reproduced',
+      value: 0.5,
+    });
   });
 
   it('checks a real simulated report end to end without throwing and names the study runs', async () => {

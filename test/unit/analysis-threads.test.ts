@@ -23,7 +23,8 @@ describe('analysis jobs', () => {
     expect(boots.every((j) => j.sets.length === 2)).toBe(true);
     expect(plan.jobs.filter((j) => j.kind === 'permutation')).toHaveLength(3 * 2);
     const size = (j: (typeof plan.jobs)[number]) => j.count * j.sets.reduce((t, p) => t + p.n, 0);
-    for (let i = 1; i < plan.jobs.length; i++) expect(size(plan.jobs[i - 1])).toBeGreaterThanOrEqual(size(plan.jobs[i]));
+    for (let i = 1; i < plan.jobs.length; i++)
+      expect(size(plan.jobs[i - 1])).toBeGreaterThanOrEqual(size(plan.jobs[i]));
   });
 
   it('give the same job result when run twice (they carry their own seed)', () => {

@@ -20,7 +20,9 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings({ bins: 0 })).toThrow(/bins must be an integer from 1 to 255, got 0/);
     expect(() => resolveSettings({ folds: 1 })).toThrow(/folds/);
     expect(() => resolveSettings({ lambda: -1 })).toThrow(/lambda must be a finite number >= 0/);
-    expect(() => resolveSettings({ scaling: 'platt' as never })).toThrow(/scaling must be one of none, temperature, vector, matrix/);
+    expect(() => resolveSettings({ scaling: 'platt' as never })).toThrow(
+      /scaling must be one of none, temperature, vector, matrix/,
+    );
     expect(() => resolveSettings({ confidence: 1 })).toThrow(/confidence/);
     expect(() => resolveSettings({ seed: -3 })).toThrow(AnalysisError);
   });
@@ -40,7 +42,10 @@ describe('analyzeVariants', () => {
   it('reports point estimates equal to the metric definitions, with their CIs', () => {
     const r = analyzeVariants([base], { ...fast, scaling: 'none' });
     const v = r.variants.base;
-    const pred = predictionsFromLogits(base.items.flatMap((it) => it.letterLogits), Uint8Array.from(base.items.map((it) => it.label)));
+    const pred = predictionsFromLogits(
+      base.items.flatMap((it) => it.letterLogits),
+      Uint8Array.from(base.items.map((it) => it.label)),
+    );
     expect(v.uncalibrated.ece).toBeCloseTo(expectedCalibrationError(pred, 15), 12);
     expect(v.n).toBe(400);
     expect(v.scaled).toBeUndefined();
@@ -61,7 +66,14 @@ describe('analyzeVariants', () => {
   it('matrix scaling repairs an overconfident variant out of sample', () => {
     const r = analyzeVariants([grpo], { ...fast, permutations: 0 });
     const v = r.variants.grpo;
-    expect(v.scaling).toEqual({ method: 'matrix', folds: 5, lambda: 0.01, mu: 0.01, in_sample: false, resampling: 'fixed-calibrated-logits' });
+    expect(v.scaling).toEqual({
+      method: 'matrix',
+      folds: 5,
+      lambda: 0.01,
+      mu: 0.01,
+      in_sample: false,
+      resampling: 'fixed-calibrated-logits',
+    });
     expect(v.uncalibrated.ece).toBeGreaterThan(0.1);
     expect(v.scaled!.ece).toBeLessThan(v.uncalibrated.ece / 2);
     expect(v.scaled!.nll).toBeLessThan(v.uncalibrated.nll);
@@ -89,7 +101,9 @@ describe('analyzeVariants', () => {
     const pairs = [...new Set(r.comparisons.map((c) => `${c.a}:${c.b}`))];
     expect(pairs).toEqual(['base:sft', 'base:grpo', 'sft:grpo']);
     expect(r.comparisons).toHaveLength(3 * 2 * METRICS.length);
-    const ece = r.comparisons.find((c) => c.a === 'base' && c.b === 'grpo' && c.metric === 'ece' && c.stage === 'uncalibrated')!;
+    const ece = r.comparisons.find(
+      (c) => c.a === 'base' && c.b === 'grpo' && c.metric === 'ece' && c.stage === 'uncalibrated',
+    )!;
     expect(ece.diff).toBeCloseTo(r.variants.base.uncalibrated.ece - r.variants.grpo.uncalibrated.ece, 12);
     expect(ece.p).toBeGreaterThan(0);
     expect(ece.p).toBeLessThanOrEqual(1);
@@ -108,12 +122,20 @@ describe('analyzeVariants', () => {
   it('honours --compare and refuses unknown names', () => {
     const r = analyzeVariants([base, grpo], fast, { compare: [['grpo', 'base']] });
     expect(r.comparisons.every((c) => c.a === 'grpo' && c.b === 'base')).toBe(true);
-    expect(() => analyzeVariants([base, grpo], fast, { compare: [['grpo', 'sft']] })).toThrow(/sft, which is not a variant/);
+    expect(() => analyzeVariants([base, grpo], fast, { compare: [['grpo', 'sft']] })).toThrow(
+      /sft, which is not a variant/,
+    );
   });
 
   it('pairs items by id and reports the unmatched ones', () => {
     const partial = { ...grpo, items: grpo.items.slice(50) };
-    const extra = { ...base, items: [...base.items, { itemId: 'zzz/extra', label: 1, letterLogits: [0, 1, 0, 0] as [number, number, number, number] }] };
+    const extra = {
+      ...base,
+      items: [
+        ...base.items,
+        { itemId: 'zzz/extra', label: 1, letterLogits: [0, 1, 0, 0] as [number, number, number, number] },
+      ],
+    };
     const r = analyzeVariants([extra, partial], fast);
     const c = r.comparisons[0];
     expect(c.n).toBe(350);
@@ -122,24 +144,44 @@ describe('analyzeVariants', () => {
   });
 
   it('refuses inconsistent inputs with a message a person can act on', () => {
-    const relabelled = { ...grpo, items: grpo.items.map((it, i) => (i === 0 ? { ...it, label: (it.label + 1) % 4 } : it)) };
-    expect(() => analyzeVariants([base, relabelled], fast)).toThrow(/item item\/00000 has gold answer . in base but . in grpo/);
+    const relabelled = {
+      ...grpo,
+      items: grpo.items.map((it, i) => (i === 0 ? { ...it, label: (it.label + 1) % 4 } : it)),
+    };
+    expect(() => analyzeVariants([base, relabelled], fast)).toThrow(
+      /item item\/00000 has gold answer . in base but . in grpo/,
+    );
     expect(() => analyzeVariants([base, { ...grpo, name: 'base' }], fast)).toThrow(/two variants are named base/);
     expect(() => analyzeVariants([{ ...base, items: [] }], fast)).toThrow(/variant base has no items/);
     expect(() => analyzeVariants([{ ...base, items: [base.items[0], base.items[0]] }], fast)).toThrow(/more than once/);
-    const nan = { ...base, items: [{ ...base.items[0], letterLogits: [NaN, 0, 0, 0] as [number, number, number, number] }] };
-    expect(() => analyzeVariants([nan], { ...fast, scaling: 'none' })).toThrow(/logit 0 is NaN, expected a finite number/);
+    const nan = {
+      ...base,
+      items: [{ ...base.items[0], letterLogits: [NaN, 0, 0, 0] as [number, number, number, number] }],
+    };
+    expect(() => analyzeVariants([nan], { ...fast, scaling: 'none' })).toThrow(
+      /logit 0 is NaN, expected a finite number/,
+    );
     const disjoint = { ...grpo, items: grpo.items.map((it) => ({ ...it, itemId: `other/${it.itemId}` })) };
     expect(() => analyzeVariants([base, disjoint], fast)).toThrow(/share no item ids/);
   });
 
   it('per run: names a variant it cannot analyse and a pair it cannot compare, and analyses the rest', () => {
     const tiny = { ...base, name: 'tiny', items: base.items.slice(0, 3) };
-    const disjoint = { ...grpo, name: 'disjoint', items: grpo.items.map((it) => ({ ...it, itemId: `other/${it.itemId}` })) };
-    const relabelled = { ...grpo, name: 'relabelled', items: grpo.items.map((it, i) => (i === 0 ? { ...it, label: (it.label + 1) % 4 } : it)) };
+    const disjoint = {
+      ...grpo,
+      name: 'disjoint',
+      items: grpo.items.map((it) => ({ ...it, itemId: `other/${it.itemId}` })),
+    };
+    const relabelled = {
+      ...grpo,
+      name: 'relabelled',
+      items: grpo.items.map((it, i) => (i === 0 ? { ...it, label: (it.label + 1) % 4 } : it)),
+    };
     const r = analyzeVariants([base, grpo, tiny, disjoint, relabelled], fast, { perRun: true });
     expect(Object.keys(r.variants)).toEqual(['base', 'grpo', 'disjoint', 'relabelled']);
-    expect(r.unanalysed).toEqual([{ variant: 'tiny', reason: 'variant tiny has 3 items, fewer than the 5 cross-fitting folds' }]);
+    expect(r.unanalysed).toEqual([
+      { variant: 'tiny', reason: 'variant tiny has 3 items, fewer than the 5 cross-fitting folds' },
+    ]);
     // Each run's own metrics are those it gets analysed alone.
     expect(r.variants.disjoint).toEqual(analyzeVariants([disjoint], fast).variants.disjoint);
     expect(r.variants.base).toEqual(analyzeVariants([base], fast).variants.base);
@@ -197,6 +239,9 @@ describe('analyzeVariants', () => {
     expect(r.variants.base.uncalibrated.ci).toBeUndefined();
     expect(r.comparisons[0].ci).toBeUndefined();
     expect(r.comparisons[0].p).toBeUndefined();
-    expect(r.comparisons[0].diff).toBeCloseTo(r.variants.base.uncalibrated.accuracy - r.variants.grpo.uncalibrated.accuracy, 12);
+    expect(r.comparisons[0].diff).toBeCloseTo(
+      r.variants.base.uncalibrated.accuracy - r.variants.grpo.uncalibrated.accuracy,
+      12,
+    );
   });
 });

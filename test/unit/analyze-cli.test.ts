@@ -81,7 +81,10 @@ function writeFormats() {
             metrics: ['acc'],
           }),
         );
-      writeFileSync(join(dir, `${variant}-lm-eval`, `samples_mmlu_${subject}_2025-01-01T00-00-00.jsonl`), lines.join('\n') + '\n');
+      writeFileSync(
+        join(dir, `${variant}-lm-eval`, `samples_mmlu_${subject}_2025-01-01T00-00-00.jsonl`),
+        lines.join('\n') + '\n',
+      );
     }
   }
   const results: ResultsFile = {
@@ -140,9 +143,12 @@ describe('analyze CLI', () => {
       ['--variant', `base=${join(dir, 'base.csv')}`, '--variant', `sft=${join(dir, 'sft.csv')}`],
       [
         // one file per subject, joined by repeating the name / by giving the directory
-        '--variant', `base=${join(dir, 'base-lm-eval', 'samples_mmlu_anatomy_2025-01-01T00-00-00.jsonl')}`,
-        '--variant', `base=${join(dir, 'base-lm-eval', 'samples_mmlu_astronomy_2025-01-01T00-00-00.jsonl')}`,
-        '--variant', `sft=${join(dir, 'sft-lm-eval')}`,
+        '--variant',
+        `base=${join(dir, 'base-lm-eval', 'samples_mmlu_anatomy_2025-01-01T00-00-00.jsonl')}`,
+        '--variant',
+        `base=${join(dir, 'base-lm-eval', 'samples_mmlu_astronomy_2025-01-01T00-00-00.jsonl')}`,
+        '--variant',
+        `sft=${join(dir, 'sft-lm-eval')}`,
       ],
       [join(dir, 'both.json')],
     ];
@@ -212,11 +218,25 @@ describe('analyze CLI', () => {
           expect(stage.ci![m][0]).toBeLessThanOrEqual(stage.ci![m][1]);
         }
       }
-      expect(v.scaling).toEqual({ method: 'matrix', folds: 3, lambda: 0.01, mu: 0.01, in_sample: false, resampling: 'fixed-calibrated-logits' });
+      expect(v.scaling).toEqual({
+        method: 'matrix',
+        folds: 3,
+        lambda: 0.01,
+        mu: 0.01,
+        in_sample: false,
+        resampling: 'fixed-calibrated-logits',
+      });
     }
     expect(report.variants.sim.simulated).toBe(true);
     expect(report.variants.base.simulated).toBe(false);
-    expect(report.settings).toMatchObject({ bins: 15, scaling: 'matrix', folds: 3, bootstrap: 200, permutations: 200, seed: 0 });
+    expect(report.settings).toMatchObject({
+      bins: 15,
+      scaling: 'matrix',
+      folds: 3,
+      bootstrap: 200,
+      permutations: 200,
+      seed: 0,
+    });
     // Default comparisons: every pair in input order, each metric at both stages.
     expect(report.comparisons).toHaveLength(2 * METRICS.length);
     for (const c of report.comparisons) {
@@ -226,7 +246,10 @@ describe('analyze CLI', () => {
       expect(c.p).toBeLessThanOrEqual(1);
     }
     const ece = report.variants.base;
-    expect(ece.ece_reduction_pct).toBeCloseTo((100 * (ece.uncalibrated.ece - ece.scaled!.ece)) / ece.uncalibrated.ece, 9);
+    expect(ece.ece_reduction_pct).toBeCloseTo(
+      (100 * (ece.uncalibrated.ece - ece.scaled!.ece)) / ece.uncalibrated.ece,
+      9,
+    );
 
     expect(r.stdout).toMatch(/^SIMULATED variants \(numbers from the simulated engine, not from a model\): sim$/m);
     expect(r.stdout).toMatch(/^sim {2}\[SIMULATED: scores from the simulated engine, not from a model\]$/m);
@@ -244,16 +267,43 @@ describe('analyze CLI', () => {
 
   it('says when the scaler is fitted in-sample, and honours --compare and --scaling none', () => {
     const out = join(dir, 'insample.json');
-    const r = analyze(join(dir, 'simulated.json'), '--in-sample', '--scaling', 'temperature', '--compare', 'sim:base', '--bootstrap', '0', '--permutations', '0', '--json', out);
+    const r = analyze(
+      join(dir, 'simulated.json'),
+      '--in-sample',
+      '--scaling',
+      'temperature',
+      '--compare',
+      'sim:base',
+      '--bootstrap',
+      '0',
+      '--permutations',
+      '0',
+      '--json',
+      out,
+    );
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('Scaling: temperature scaling, fitted in-sample (scaler fitted and evaluated on the same items: optimistic).');
+    expect(r.stdout).toContain(
+      'Scaling: temperature scaling, fitted in-sample (scaler fitted and evaluated on the same items: optimistic).',
+    );
     expect(r.stdout).toContain('CIs: none (--bootstrap 0). p-values: none (--permutations 0).');
     const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
     expect(report.variants.base.scaling.in_sample).toBe(true);
     expect(report.variants.base.uncalibrated.ci).toBeUndefined();
-    expect(report.comparisons.every((c) => c.a === 'sim' && c.b === 'base' && c.p === undefined && c.ci === undefined)).toBe(true);
+    expect(
+      report.comparisons.every((c) => c.a === 'sim' && c.b === 'base' && c.p === undefined && c.ci === undefined),
+    ).toBe(true);
 
-    const none = analyze(join(dir, 'simulated.json'), '--scaling', 'none', '--bootstrap', '0', '--permutations', '0', '--json', out);
+    const none = analyze(
+      join(dir, 'simulated.json'),
+      '--scaling',
+      'none',
+      '--bootstrap',
+      '0',
+      '--permutations',
+      '0',
+      '--json',
+      out,
+    );
     expect(none.status).toBe(0);
     expect(none.stdout).toContain('Scaling: no post-hoc scaling.');
     const plain = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
@@ -262,34 +312,86 @@ describe('analyze CLI', () => {
   }, 60_000);
 
   it.each([
-    [['--variant', `a=${fixture('logits/nan-logit.csv')}`], `${fixture('logits/nan-logit.csv')}: line 3: logit_B: expected a finite number, got "nan"`],
-    [['--variant', `a=${fixture('logits/bad-label.csv')}`], `${fixture('logits/bad-label.csv')}: line 3: label: unknown label "E"; expected a letter A-D or an index 0-3`],
-    [['--variant', `a=${fixture('logits/bad-columns.csv')}`], `${fixture('logits/bad-columns.csv')}: line 3: expected 6 fields as in the header, got 5`],
-    [['--variant', `a=${fixture('logits/duplicate-id.csv')}`], `${fixture('logits/duplicate-id.csv')}: line 4: duplicate item id "q1" (first on line 2)`],
-    [['--variant', `a=${fixture('logits/header-only.csv')}`], `${fixture('logits/header-only.csv')}: no items: the header is not followed by any row`],
-    [['--variant', `a=${fixture('logits/empty.csv')}`], `${fixture('logits/empty.csv')}: empty file; expected a header row item_id,label,logit_A,logit_B,logit_C,logit_D`],
-    [['--variant', `a=${fixture('lm-eval/inf-loglikelihood.jsonl')}`], `${fixture('lm-eval/inf-loglikelihood.jsonl')}: line 3: filtered_resps[3][0]: expected a finite number, got "-inf" (infinite)`],
-    [['--variant', `a=${fixture('lm-eval/bad-target.jsonl')}`], `${fixture('lm-eval/bad-target.jsonl')}: line 2: target: unknown label "E"; expected an index 0-3 or a letter A-D`],
-    [[fixture('results/empty-run.json')], `${fixture('results/empty-run.json')}: runs[1].items: expected at least one scored item (a run with no items), got 0`],
-    [[fixture('results/bad-logit-string.json')], `${fixture('results/bad-logit-string.json')}: runs[0].items[1].letterLogits[2]: expected a number, got "0.5"`],
-    [[fixture('logits/good.csv')], `${fixture('logits/good.csv')}: only results files (.json) can be given without a name; give CSV and lm-eval samples as --variant NAME=PATH`],
+    [
+      ['--variant', `a=${fixture('logits/nan-logit.csv')}`],
+      `${fixture('logits/nan-logit.csv')}: line 3: logit_B: expected a finite number, got "nan"`,
+    ],
+    [
+      ['--variant', `a=${fixture('logits/bad-label.csv')}`],
+      `${fixture('logits/bad-label.csv')}: line 3: label: unknown label "E"; expected a letter A-D or an index 0-3`,
+    ],
+    [
+      ['--variant', `a=${fixture('logits/bad-columns.csv')}`],
+      `${fixture('logits/bad-columns.csv')}: line 3: expected 6 fields as in the header, got 5`,
+    ],
+    [
+      ['--variant', `a=${fixture('logits/duplicate-id.csv')}`],
+      `${fixture('logits/duplicate-id.csv')}: line 4: duplicate item id "q1" (first on line 2)`,
+    ],
+    [
+      ['--variant', `a=${fixture('logits/header-only.csv')}`],
+      `${fixture('logits/header-only.csv')}: no items: the header is not followed by any row`,
+    ],
+    [
+      ['--variant', `a=${fixture('logits/empty.csv')}`],
+      `${fixture('logits/empty.csv')}: empty file; expected a header row item_id,label,logit_A,logit_B,logit_C,logit_D`,
+    ],
+    [
+      ['--variant', `a=${fixture('lm-eval/inf-loglikelihood.jsonl')}`],
+      `${fixture('lm-eval/inf-loglikelihood.jsonl')}: line 3: filtered_resps[3][0]: expected a finite number, got "-inf" (infinite)`,
+    ],
+    [
+      ['--variant', `a=${fixture('lm-eval/bad-target.jsonl')}`],
+      `${fixture('lm-eval/bad-target.jsonl')}: line 2: target: unknown label "E"; expected an index 0-3 or a letter A-D`,
+    ],
+    [
+      [fixture('results/empty-run.json')],
+      `${fixture('results/empty-run.json')}: runs[1].items: expected at least one scored item (a run with no items), got 0`,
+    ],
+    [
+      [fixture('results/bad-logit-string.json')],
+      `${fixture('results/bad-logit-string.json')}: runs[0].items[1].letterLogits[2]: expected a number, got "0.5"`,
+    ],
+    [
+      [fixture('logits/good.csv')],
+      `${fixture('logits/good.csv')}: only results files (.json) can be given without a name; give CSV and lm-eval samples as --variant NAME=PATH`,
+    ],
     [['--variant', 'a=no/such/file.csv'], 'no/such/file.csv: cannot read (ENOENT)'],
-    [['--variant', `a=${fixture('results/two-runs.json')}#sft`], `${fixture('results/two-runs.json')}: no run named "sft"; the runs are base, grpo`],
-    [[fixture('results/two-runs.json'), '--compare', 'base:sft'], '--compare base:sft: expected A:B with A and B among the variants (base, grpo)'],
-    [[fixture('results/two-runs.json'), '--bins', '300', '--scaling', 'none'], 'bins must be an integer from 1 to 255, got 300'],
+    [
+      ['--variant', `a=${fixture('results/two-runs.json')}#sft`],
+      `${fixture('results/two-runs.json')}: no run named "sft"; the runs are base, grpo`,
+    ],
+    [
+      [fixture('results/two-runs.json'), '--compare', 'base:sft'],
+      '--compare base:sft: expected A:B with A and B among the variants (base, grpo)',
+    ],
+    [
+      [fixture('results/two-runs.json'), '--bins', '300', '--scaling', 'none'],
+      'bins must be an integer from 1 to 255, got 300',
+    ],
     [[fixture('results/two-runs.json')], 'variant base has 3 items, fewer than the 5 cross-fitting folds'],
-    [['--bins', '1.5', fixture('results/two-runs.json')], "error: option '--bins <B>' argument '1.5' is invalid. expected an integer >= 1"],
-    [['--scaling', 'platt', fixture('results/two-runs.json')], /^error: option '--scaling <method>' argument 'platt' is invalid\. Allowed choices are none, temperature, vector, matrix\.$/],
+    [
+      ['--bins', '1.5', fixture('results/two-runs.json')],
+      "error: option '--bins <B>' argument '1.5' is invalid. expected an integer >= 1",
+    ],
+    [
+      ['--scaling', 'platt', fixture('results/two-runs.json')],
+      /^error: option '--scaling <method>' argument 'platt' is invalid\. Allowed choices are none, temperature, vector, matrix\.$/,
+    ],
     [[], 'no inputs; expected --variant NAME=PATH or results files (run with --help for usage)'],
-  ])('refuses bad input %# with one line on stderr, exit 1, no result', (args, message) => {
-    const out = join(dir, 'must-not-exist.json');
-    const r = analyze(...args, '--bootstrap', '10', '--permutations', '10', '--json', out);
-    expect(r.status).toBe(1);
-    expect(r.stdout).toBe('');
-    const lines = r.stderr.split('\n').filter((l) => l !== '');
-    expect(lines).toHaveLength(1);
-    if (typeof message === 'string') expect(lines[0]).toBe(message);
-    else expect(lines[0]).toMatch(message);
-    expect(existsSync(out)).toBe(false);
-  }, 60_000);
+  ])(
+    'refuses bad input %# with one line on stderr, exit 1, no result',
+    (args, message) => {
+      const out = join(dir, 'must-not-exist.json');
+      const r = analyze(...args, '--bootstrap', '10', '--permutations', '10', '--json', out);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      expect(lines).toHaveLength(1);
+      if (typeof message === 'string') expect(lines[0]).toBe(message);
+      else expect(lines[0]).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    },
+    60_000,
+  );
 });

@@ -18,7 +18,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'analyze-probe-'));
 
 function analyze(...args: string[]) {
-  const r = spawnSync(join(root, 'node_modules/.bin/tsx'), ['scripts/analyze.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(join(root, 'node_modules/.bin/tsx'), ['scripts/analyze.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -31,17 +35,41 @@ const items = Array.from({ length: 30 }, (_, i) => {
   const id = `anatomy/test/${i}`;
   const pushed = [...z] as LetterVector;
   pushed[plantedLetter(id, label, 4)] += 2;
-  return { id, label, z: z.map((x) => Math.round(x * 1000) / 1000) as LetterVector, pushed: pushed.map((x) => Math.round(x * 1000) / 1000) as LetterVector };
+  return {
+    id,
+    label,
+    z: z.map((x) => Math.round(x * 1000) / 1000) as LetterVector,
+    pushed: pushed.map((x) => Math.round(x * 1000) / 1000) as LetterVector,
+  };
 });
 const csv = (which: 'z' | 'pushed') =>
-  'item_id,label,logit_A,logit_B,logit_C,logit_D\n' + items.map((it) => [it.id, 'ABCD'[it.label], ...it[which]].join(',')).join('\n') + '\n';
+  'item_id,label,logit_A,logit_B,logit_C,logit_D\n' +
+  items.map((it) => [it.id, 'ABCD'[it.label], ...it[which]].join(',')).join('\n') +
+  '\n';
 
 describe('analyze CLI: --probe', () => {
   it('pairs a probe CSV with its neutral CSV and prints and writes the probe numbers core computes', () => {
     writeFileSync(join(dir, 'neutral.csv'), csv('z'));
     writeFileSync(join(dir, 'probe.csv'), csv('pushed'));
     const out = join(dir, 'report.json');
-    const args = ['--variant', `m=${join(dir, 'neutral.csv')}`, '--variant', `m-weak=${join(dir, 'probe.csv')}`, '--probe', 'm-weak:m', '--probe-seed', '4', '--bootstrap', '100', '--permutations', '0', '--folds', '3', '--json', out];
+    const args = [
+      '--variant',
+      `m=${join(dir, 'neutral.csv')}`,
+      '--variant',
+      `m-weak=${join(dir, 'probe.csv')}`,
+      '--probe',
+      'm-weak:m',
+      '--probe-seed',
+      '4',
+      '--bootstrap',
+      '100',
+      '--permutations',
+      '0',
+      '--folds',
+      '3',
+      '--json',
+      out,
+    ];
     const r = analyze(...args);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -58,7 +86,16 @@ describe('analyze CLI: --probe', () => {
       simulated: false,
       items: items.map((it) => ({ itemId: it.id, label: it.label, letterLogits: it[which] })),
     });
-    const expected = probeRow({ variant: 'm', template: 'weak', seed: 4, neutral: prepareVariant(scores('m', 'z'), settings), probe: prepareVariant(scores('m-weak', 'pushed'), settings) }, settings);
+    const expected = probeRow(
+      {
+        variant: 'm',
+        template: 'weak',
+        seed: 4,
+        neutral: prepareVariant(scores('m', 'z'), settings),
+        probe: prepareVariant(scores('m-weak', 'pushed'), settings),
+      },
+      settings,
+    );
     expect(row.plantedShift.value).toBeCloseTo(expected.plantedShift.value, 12);
     expect(row.plantedShift.ci![0]).toBeCloseTo(expected.plantedShift.ci![0], 12);
     expect(row.flipRate.value).toBeCloseTo(expected.flipRate.value, 12);
@@ -69,7 +106,18 @@ describe('analyze CLI: --probe', () => {
   });
 
   it('refuses --probe naming an unknown variant, in one line', () => {
-    const r = analyze('--variant', `m=${join(dir, 'neutral.csv')}`, '--probe', 'x:m', '--bootstrap', '0', '--permutations', '0', '--folds', '3');
+    const r = analyze(
+      '--variant',
+      `m=${join(dir, 'neutral.csv')}`,
+      '--probe',
+      'x:m',
+      '--bootstrap',
+      '0',
+      '--permutations',
+      '0',
+      '--folds',
+      '3',
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^--probe x:m: expected A:B with A and B among the variants \(m\)$/m);
   });

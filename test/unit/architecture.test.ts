@@ -17,7 +17,9 @@ function sources(dir: string): string[] {
 /** Module specifiers a file imports or re-exports (static and dynamic). */
 function importsOf(file: string): string[] {
   const text = readFileSync(path.join(root, file), 'utf8');
-  return [...text.matchAll(/(?:^|\s)(?:import|export)\s[^;]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/gm)].map((m) => m[1] ?? m[2]);
+  return [...text.matchAll(/(?:^|\s)(?:import|export)\s[^;]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/gm)].map(
+    (m) => m[1] ?? m[2],
+  );
 }
 
 /** The repository paths a file imports (relative specifiers resolved; packages left out). */
@@ -48,17 +50,27 @@ const ALLOWED: Record<string, readonly string[]> = {
 /** The one import against the direction: the chart worker wires the views' own off-thread renderer. */
 const WORKER_VIEW_EXCEPTION = 'src/components/results/chart-render.ts';
 
-const resolves = (p: string) => [p, `${p}.ts`, `${p}/index.ts`].some((c) => statSync(path.join(root, c), { throwIfNoEntry: false })?.isFile());
+const resolves = (p: string) =>
+  [p, `${p}.ts`, `${p}/index.ts`].some((c) => statSync(path.join(root, c), { throwIfNoEntry: false })?.isFile());
 
 describe('architecture (docs/ARCHITECTURE.md)', () => {
   const core = sources('src/core');
   const app = [...sources('src'), ...sources('workers')];
 
   it('the import scanner sees multi-line and type-only imports and resolves relative paths', () => {
-    expect(importsOf('src/core/analysis.ts')).toEqual(expect.arrayContaining(['./types', './metrics', './scaling', './stats', './random']));
+    expect(importsOf('src/core/analysis.ts')).toEqual(
+      expect.arrayContaining(['./types', './metrics', './scaling', './stats', './random']),
+    );
     expect(localImportsOf('workers/analysis.worker.ts')).toEqual(expect.arrayContaining(['src/storage/db']));
-    expect(localImportsOf('src/components/results/ResultsPage.svelte')).toEqual(expect.arrayContaining(['src/state/analysis.svelte', 'src/core/types']));
-    for (const file of app) for (const p of localImportsOf(file)) expect(resolves(p) || statSync(path.join(root, p), { throwIfNoEntry: false })?.isFile(), `${file} imports ${p}`).toBe(true);
+    expect(localImportsOf('src/components/results/ResultsPage.svelte')).toEqual(
+      expect.arrayContaining(['src/state/analysis.svelte', 'src/core/types']),
+    );
+    for (const file of app)
+      for (const p of localImportsOf(file))
+        expect(
+          resolves(p) || statSync(path.join(root, p), { throwIfNoEntry: false })?.isFile(),
+          `${file} imports ${p}`,
+        ).toBe(true);
   });
 
   it('each layer imports only the layers below it', () => {
@@ -81,7 +93,10 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     expect(core.length).toBeGreaterThan(5);
     for (const file of core) {
       for (const spec of importsOf(file)) {
-        expect(spec.startsWith('./') || spec === 'valibot' || spec.startsWith('@noble/hashes/'), `${file} imports ${spec}`).toBe(true);
+        expect(
+          spec.startsWith('./') || spec === 'valibot' || spec.startsWith('@noble/hashes/'),
+          `${file} imports ${spec}`,
+        ).toBe(true);
       }
     }
   });
@@ -92,7 +107,17 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
         .replace(/\/\*[\s\S]*?\*\//g, '')
         .replace(/\/\/.*$/gm, '')
         .replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"/g, "''");
-      for (const global of ['document', 'window', 'process', 'Buffer', 'localStorage', 'indexedDB', 'navigator', 'self', 'require']) {
+      for (const global of [
+        'document',
+        'window',
+        'process',
+        'Buffer',
+        'localStorage',
+        'indexedDB',
+        'navigator',
+        'self',
+        'require',
+      ]) {
         expect(new RegExp(`\\b${global}\\s*[.(]`).test(code), `${file} uses ${global}`).toBe(false);
       }
     }
@@ -116,7 +141,10 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
       expect(/\bexpose\(/.test(code.join('\n')), `${file} exposes nothing`).toBe(true);
       for (const p of localImportsOf(file)) {
         const to = layerOf(p);
-        const ok = ['services', 'engine', 'storage', 'data', 'core'].includes(to) || `${p}.ts` === WORKER_VIEW_EXCEPTION || p.startsWith('workers/');
+        const ok =
+          ['services', 'engine', 'storage', 'data', 'core'].includes(to) ||
+          `${p}.ts` === WORKER_VIEW_EXCEPTION ||
+          p.startsWith('workers/');
         expect(ok, `${file} imports ${p}`).toBe(true);
       }
     }
@@ -132,7 +160,8 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
 
   it('only src/engine/webllm.ts imports @mlc-ai/web-llm, and only src/storage/db.ts imports idb', () => {
     const all = app;
-    const importers = (pkg: string) => all.filter((f) => importsOf(f).some((s) => s === pkg || s.startsWith(`${pkg}/`)));
+    const importers = (pkg: string) =>
+      all.filter((f) => importsOf(f).some((s) => s === pkg || s.startsWith(`${pkg}/`)));
     expect(importers('@mlc-ai/web-llm')).toEqual(['src/engine/webllm.ts']);
     expect(importers('idb')).toEqual(['src/storage/db.ts']);
   });

@@ -11,7 +11,8 @@ function fakeDist(entrySrc = '/assets/index-a1.js'): string {
   mkdirSync(join(dist, 'assets'));
   const files: Record<string, string> = {
     'index.html': `<script type="module" crossorigin src="${entrySrc}"></script>`,
-    'assets/index-a1.js': 'import{a as b}from"./dep-b2.js";export*from"./reexp-c3.js";const w=new URL("./worker-d4.js",import.meta.url);import("./lazy-e5.js");b(w);',
+    'assets/index-a1.js':
+      'import{a as b}from"./dep-b2.js";export*from"./reexp-c3.js";const w=new URL("./worker-d4.js",import.meta.url);import("./lazy-e5.js");b(w);',
     'assets/dep-b2.js': 'export const a=x=>x;',
     'assets/reexp-c3.js': 'import"./side-f6.js";export const r=1;',
     'assets/side-f6.js': 'console.log(1);',
@@ -26,12 +27,17 @@ describe('bundle-size', () => {
   it('counts the entry and its static imports as first load, not lazy chunks or workers', () => {
     const dist = fakeDist();
     const report = bundleReport(dist);
-    const first = report.files.filter((f) => f.firstLoad).map((f) => f.file).sort();
+    const first = report.files
+      .filter((f) => f.firstLoad)
+      .map((f) => f.file)
+      .sort();
     expect(first).toEqual(['assets/dep-b2.js', 'assets/index-a1.js', 'assets/reexp-c3.js', 'assets/side-f6.js']);
     expect(report.files).toHaveLength(6);
     const gz = (s: string) => gzipSync(Buffer.from(s), { level: 9 }).byteLength;
     expect(report.firstLoadGzipBytes).toBe(
-      gz('import{a as b}from"./dep-b2.js";export*from"./reexp-c3.js";const w=new URL("./worker-d4.js",import.meta.url);import("./lazy-e5.js");b(w);') +
+      gz(
+        'import{a as b}from"./dep-b2.js";export*from"./reexp-c3.js";const w=new URL("./worker-d4.js",import.meta.url);import("./lazy-e5.js");b(w);',
+      ) +
         gz('export const a=x=>x;') +
         gz('import"./side-f6.js";export const r=1;') +
         gz('console.log(1);'),
@@ -40,7 +46,10 @@ describe('bundle-size', () => {
   });
 
   it('follows the relative entry of the relocatable build (base ./) the same way', () => {
-    const first = bundleReport(fakeDist('./assets/index-a1.js')).files.filter((f) => f.firstLoad).map((f) => f.file).sort();
+    const first = bundleReport(fakeDist('./assets/index-a1.js'))
+      .files.filter((f) => f.firstLoad)
+      .map((f) => f.file)
+      .sort();
     expect(first).toEqual(['assets/dep-b2.js', 'assets/index-a1.js', 'assets/reexp-c3.js', 'assets/side-f6.js']);
   });
 

@@ -24,9 +24,15 @@ describe('probe-shift chart', () => {
     );
     const { document: page } = parseHTML(`<!doctype html><html><body>${markup}</body></html>`);
     const svg = page.body.firstElementChild!;
-    const bars = [...svg.querySelectorAll('rect')].filter((r) => r.getAttribute('fill') === '#0072B2' || r.getAttribute('fill') === '#D55E00');
+    const bars = [...svg.querySelectorAll('rect')].filter(
+      (r) => r.getAttribute('fill') === '#0072B2' || r.getAttribute('fill') === '#D55E00',
+    );
     expect(bars.map((r) => r.getAttribute('fill')).sort()).toEqual(['#0072B2', '#D55E00', '#D55E00']);
     const titles = [...svg.querySelectorAll('circle title')].map((t) => t.textContent).sort();
-    expect(titles).toEqual(['base, weak: 0.050 [0.010, 0.090]', 'grpo, strong: 0.450', 'grpo, weak: 0.300 [0.200, 0.400]']);
+    expect(titles).toEqual([
+      'base, weak: 0.050 [0.010, 0.090]',
+      'grpo, strong: 0.450',
+      'grpo, weak: 0.300 [0.200, 0.400]',
+    ]);
   });
 });

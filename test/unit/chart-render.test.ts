@@ -34,17 +34,32 @@ describe('renderChartMarkup', () => {
     // Two rect marks (bar to the accuracy, gap to the confidence) over the two filled bins; one dot per filled bin.
     expect(top.querySelectorAll('rect')).toHaveLength(4);
     expect(top.querySelectorAll('circle')).toHaveLength(2);
-    expect(top.querySelector('circle title')?.textContent).toBe('(0.50, 0.75]: 3 items, confidence 0.600, accuracy 0.333');
+    expect(top.querySelector('circle title')?.textContent).toBe(
+      '(0.50, 0.75]: 3 items, confidence 0.600, accuracy 0.333',
+    );
     // The count histogram keeps every bin, empty ones too.
     expect(counts.querySelectorAll('rect')).toHaveLength(3);
   });
 
   it('draws the overlay, the per-domain chart and the histograms from plain data', () => {
-    const overlay = render({ kind: 'overlay', curves: [{ variant: 'base', bins }, { variant: 'grpo', bins }], names: ['base', 'grpo'], colors: ['#0072B2', '#D55E00'] });
+    const overlay = render({
+      kind: 'overlay',
+      curves: [
+        { variant: 'base', bins },
+        { variant: 'grpo', bins },
+      ],
+      names: ['base', 'grpo'],
+      colors: ['#0072B2', '#D55E00'],
+    });
     expect(overlay).toHaveLength(1);
     expect(parsed(overlay[0]).querySelectorAll('circle')).toHaveLength(4);
     // Each variant in the colour the page gave it (the worker knows no roles).
-    expect([...parsed(overlay[0]).querySelectorAll('circle')].map((c) => c.getAttribute('fill'))).toEqual(['#0072B2', '#0072B2', '#D55E00', '#D55E00']);
+    expect([...parsed(overlay[0]).querySelectorAll('circle')].map((c) => c.getAttribute('fill'))).toEqual([
+      '#0072B2',
+      '#0072B2',
+      '#D55E00',
+      '#D55E00',
+    ]);
 
     const row = { domain: 'STEM', n: 8, accuracy: 0.75, ece: 0.1, mce: 0.3, confidence: 0.8 };
     const domain = render({
@@ -68,7 +83,12 @@ describe('renderChartMarkup', () => {
 
   it('keeps text as text: a variant name with markup in it does not become elements', () => {
     const name = '<img src=x onerror=alert(1)>';
-    const [svg] = render({ kind: 'overlay', curves: [{ variant: name, bins }], names: [name], colors: ['#0072B2'] }).map(parsed);
+    const [svg] = render({
+      kind: 'overlay',
+      curves: [{ variant: name, bins }],
+      names: [name],
+      colors: ['#0072B2'],
+    }).map(parsed);
     expect(svg.querySelector('img')).toBeNull();
     expect(svg.querySelector('circle title')?.textContent).toBe(`${name}: 3 items`);
   });

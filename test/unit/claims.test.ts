@@ -18,29 +18,35 @@ describe('judgeFigure: each criterion said separately, "reproduced" only when al
     });
   });
 
-  it('the issue\'s base ECE change: -12.0% with a CI that includes 0, outside -40..-64% and so is the CI', () => {
+  it("the issue's base ECE change: -12.0% with a CI that includes 0, outside -40..-64% and so is the CI", () => {
     expect(judgeFigure(-12, [-30, 5], range, { unit: '%' })).toMatchObject({
       verdict: 'partly reproduced',
       directionMatches: true,
       ciExcludesZero: false,
       inPublishedRange: false,
       ciMeetsPublished: false,
-      summary: 'direction matches; CI includes 0: not told apart from no effect; outside the published -40% to -64% and so is the whole CI',
+      summary:
+        'direction matches; CI includes 0: not told apart from no effect; outside the published -40% to -64% and so is the whole CI',
     });
   });
 
-  it('the issue\'s GRPO accuracy: +0.70 pts with a CI that includes 0 but reaches +1.5..+3.0', () => {
+  it("the issue's GRPO accuracy: +0.70 pts with a CI that includes 0 but reaches +1.5..+3.0", () => {
     expect(judgeFigure(0.7, [-0.5, 1.9], { range: [1.5, 3.0] }, { unit: ' pts' })).toMatchObject({
       verdict: 'partly reproduced',
       ciExcludesZero: false,
       inPublishedRange: false,
       ciMeetsPublished: true,
-      summary: 'direction matches; CI includes 0: not told apart from no effect; outside the published 1.5 pts to 3 pts, though the CI reaches it',
+      summary:
+        'direction matches; CI includes 0: not told apart from no effect; outside the published 1.5 pts to 3 pts, though the CI reaches it',
     });
   });
 
-  it('the issue\'s +0.000 against +0.005: no effect is not the published direction', () => {
-    expect(judgeFigure(0, [-0.004, 0.006], { value: 0.005 })).toMatchObject({ verdict: 'not reproduced', directionMatches: false, ciMeetsPublished: true });
+  it("the issue's +0.000 against +0.005: no effect is not the published direction", () => {
+    expect(judgeFigure(0, [-0.004, 0.006], { value: 0.005 })).toMatchObject({
+      verdict: 'not reproduced',
+      directionMatches: false,
+      ciMeetsPublished: true,
+    });
     expect(judgeFigure(0.0004, [-0.003, 0.004], { value: 0.005 })).toMatchObject({
       verdict: 'partly reproduced',
       ciExcludesZero: false,
@@ -56,11 +62,19 @@ describe('judgeFigure: each criterion said separately, "reproduced" only when al
   });
 
   it('the opposite direction is not reproduced whatever the CI', () => {
-    expect(judgeFigure(0.02, [0.01, 0.03], range, { unit: '%' })).toMatchObject({ verdict: 'not reproduced', directionMatches: false, ciExcludesZero: false });
+    expect(judgeFigure(0.02, [0.01, 0.03], range, { unit: '%' })).toMatchObject({
+      verdict: 'not reproduced',
+      directionMatches: false,
+      ciExcludesZero: false,
+    });
   });
 
   it('a single figure needs its CI to contain the published value', () => {
-    expect(judgeFigure(0.03, [0.02, 0.04], { value: 0.006 })).toMatchObject({ verdict: 'partly reproduced', ciExcludesZero: true, ciMeetsPublished: false });
+    expect(judgeFigure(0.03, [0.02, 0.04], { value: 0.006 })).toMatchObject({
+      verdict: 'partly reproduced',
+      ciExcludesZero: true,
+      ciMeetsPublished: false,
+    });
     expect(judgeFigure(0.008, [0.002, 0.014], { value: 0.006 })).toMatchObject({ verdict: 'reproduced' });
   });
 
@@ -73,18 +87,38 @@ describe('judgeFigure: each criterion said separately, "reproduced" only when al
   });
 
   it('without a CI nothing is reproduced', () => {
-    expect(judgeFigure(-50, undefined, range, { unit: '%' })).toMatchObject({ verdict: 'partly reproduced', summary: 'direction matches; no CI yet; inside the published -40% to -64%' });
-    expect(judgeFigure(0.006, undefined, { value: 0.006 })).toMatchObject({ verdict: 'partly reproduced', summary: 'direction matches; no CI yet' });
+    expect(judgeFigure(-50, undefined, range, { unit: '%' })).toMatchObject({
+      verdict: 'partly reproduced',
+      summary: 'direction matches; no CI yet; inside the published -40% to -64%',
+    });
+    expect(judgeFigure(0.006, undefined, { value: 0.006 })).toMatchObject({
+      verdict: 'partly reproduced',
+      summary: 'direction matches; no CI yet',
+    });
   });
 });
 
 describe('the scaling claims use the ECE change in % with its CI in %', () => {
   // Two resamples; rows METRIC order: accuracy, ece, mce, ece_adaptive, classwise_ece, brier, nll.
   const row = (acc: number, ece: number) => [acc, ece, 0, 0, 0, 0, 0];
-  const results = [{ key: 'bootstrap:base', group0: Float64Array.from([...row(0.6, 0.1), ...row(0.62, 0.2)]), group1: Float64Array.from([...row(0.63, 0.05), ...row(0.64, 0.12)]) }];
+  const results = [
+    {
+      key: 'bootstrap:base',
+      group0: Float64Array.from([...row(0.6, 0.1), ...row(0.62, 0.2)]),
+      group1: Float64Array.from([...row(0.63, 0.05), ...row(0.64, 0.12)]),
+    },
+  ];
   const report = {
     settings: { confidence: 0.5, scaling: 'matrix', inSample: false },
-    variants: { base: { role: 'base', uncalibrated: { accuracy: 0.61, ece: 0.15 }, scaled: { accuracy: 0.635, ece: 0.08 }, ece_reduction_pct: (100 * 0.07) / 0.15, accuracy_change_pts: 2.5 } },
+    variants: {
+      base: {
+        role: 'base',
+        uncalibrated: { accuracy: 0.61, ece: 0.15 },
+        scaled: { accuracy: 0.635, ece: 0.08 },
+        ece_reduction_pct: (100 * 0.07) / 0.15,
+        accuracy_change_pts: 2.5,
+      },
+    },
     comparisons: [],
   } as unknown as AnalysisReport;
 

@@ -41,7 +41,12 @@ describe('deterministic log', () => {
     const rng = new Rng(2);
     let worst = 0;
     for (let i = 0; i < 200_000; i++) {
-      const x = i % 3 === 0 ? rng.nextFloat() : i % 3 === 1 ? Math.exp((rng.nextFloat() * 2 - 1) * 700) : 1 + (rng.nextFloat() - 0.5) * 1e-5;
+      const x =
+        i % 3 === 0
+          ? rng.nextFloat()
+          : i % 3 === 1
+            ? Math.exp((rng.nextFloat() * 2 - 1) * 700)
+            : 1 + (rng.nextFloat() - 0.5) * 1e-5;
       if (x > 0) worst = Math.max(worst, ulps(log(x), Math.log(x)));
     }
     for (const x of [5e-324, 1e-310, 2.2250738585072014e-308]) worst = Math.max(worst, ulps(log(x), Math.log(x)));

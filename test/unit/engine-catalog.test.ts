@@ -30,8 +30,19 @@ const list: ModelRecordLike[] = [
 describe('model catalog', () => {
   it('keeps only the Qwen3 builds, in list order, with sizes, quantisations and scalar overrides', () => {
     const c = selectQwen3Models(list);
-    expect(c.map((e) => e.modelId)).toEqual(['Qwen3-0.6B-q4f16_1-MLC', 'Qwen3-0.6B-q4f32_1-MLC', 'Qwen3-8B-q4f16_1-MLC', 'Qwen3-8B-q4f32_1-MLC']);
-    expect(c[0]).toMatchObject({ size: '0.6B', quantization: 'q4f16_1', needsShaderF16: true, vramRequiredMB: 1403, overrides: { context_window_size: 4096 } });
+    expect(c.map((e) => e.modelId)).toEqual([
+      'Qwen3-0.6B-q4f16_1-MLC',
+      'Qwen3-0.6B-q4f32_1-MLC',
+      'Qwen3-8B-q4f16_1-MLC',
+      'Qwen3-8B-q4f32_1-MLC',
+    ]);
+    expect(c[0]).toMatchObject({
+      size: '0.6B',
+      quantization: 'q4f16_1',
+      needsShaderF16: true,
+      vramRequiredMB: 1403,
+      overrides: { context_window_size: 4096 },
+    });
     expect(c[0].overrides).not.toHaveProperty('nested');
     expect(c[1].needsShaderF16).toBe(false);
   });
@@ -50,8 +61,12 @@ describe('model catalog', () => {
     const c = selectQwen3Models(list);
     expect(f32Alternative('Qwen3-8B-q4f16_1-MLC', c)?.modelId).toBe('Qwen3-8B-q4f32_1-MLC');
     expect(f32Alternative('Qwen3-8B-q4f32_1-MLC', c)).toBeUndefined();
-    expect(smallestSuitableModel(c, { vendor: '', architecture: '', shaderF16: true })?.modelId).toBe('Qwen3-0.6B-q4f16_1-MLC');
-    expect(smallestSuitableModel(c, { vendor: '', architecture: '', shaderF16: false })?.modelId).toBe('Qwen3-0.6B-q4f32_1-MLC');
+    expect(smallestSuitableModel(c, { vendor: '', architecture: '', shaderF16: true })?.modelId).toBe(
+      'Qwen3-0.6B-q4f16_1-MLC',
+    );
+    expect(smallestSuitableModel(c, { vendor: '', architecture: '', shaderF16: false })?.modelId).toBe(
+      'Qwen3-0.6B-q4f32_1-MLC',
+    );
   });
 });
 
@@ -60,7 +75,9 @@ describe('checkModelRunsOn', () => {
   const f16 = c[0];
   it('refuses no adapter, an f16 build without shader-f16 (naming the f32 build) and a missing declared feature', () => {
     expect(() => checkModelRunsOn(f16, null, c)).toThrow(expect.objectContaining({ name: 'WebGPUNotAvailableError' }));
-    expect(() => checkModelRunsOn(f16, { vendor: 'x', architecture: '', shaderF16: false }, c)).toThrow(/Use Qwen3-0\.6B-q4f32_1-MLC instead/);
+    expect(() => checkModelRunsOn(f16, { vendor: 'x', architecture: '', shaderF16: false }, c)).toThrow(
+      /Use Qwen3-0\.6B-q4f32_1-MLC instead/,
+    );
     const needs = { ...c[1], requiredFeatures: ['timestamp-query'] };
     expect(() => checkModelRunsOn(needs, { vendor: '', architecture: '', shaderF16: false, features: [] }, c)).toThrow(
       expect.objectContaining({ name: 'FeatureSupportError' }),
@@ -68,15 +85,21 @@ describe('checkModelRunsOn', () => {
   });
   it('accepts what the adapter can run', () => {
     expect(() => checkModelRunsOn(f16, { vendor: '', architecture: '', shaderF16: true }, c)).not.toThrow();
-    expect(() => checkModelRunsOn(c[1], { vendor: '', architecture: '', shaderF16: false, features: [] }, c)).not.toThrow();
+    expect(() =>
+      checkModelRunsOn(c[1], { vendor: '', architecture: '', shaderF16: false, features: [] }, c),
+    ).not.toThrow();
   });
 });
 
 describe('modelBaseUrl (what web-llm fetches from)', () => {
   it('appends resolve/main/ unless the URL names a revision', () => {
-    expect(modelBaseUrl('https://huggingface.co/mlc-ai/Qwen3-0.6B-q4f16_1-MLC')).toBe('https://huggingface.co/mlc-ai/Qwen3-0.6B-q4f16_1-MLC/resolve/main/');
+    expect(modelBaseUrl('https://huggingface.co/mlc-ai/Qwen3-0.6B-q4f16_1-MLC')).toBe(
+      'https://huggingface.co/mlc-ai/Qwen3-0.6B-q4f16_1-MLC/resolve/main/',
+    );
     expect(modelBaseUrl('http://127.0.0.1:8787/my-sft/')).toBe('http://127.0.0.1:8787/my-sft/resolve/main/');
-    expect(modelBaseUrl('http://127.0.0.1:8787/my-sft/resolve/main')).toBe('http://127.0.0.1:8787/my-sft/resolve/main/');
+    expect(modelBaseUrl('http://127.0.0.1:8787/my-sft/resolve/main')).toBe(
+      'http://127.0.0.1:8787/my-sft/resolve/main/',
+    );
     expect(modelBaseUrl('https://host/x/resolve/v2/')).toBe('https://host/x/resolve/v2/');
   });
 });

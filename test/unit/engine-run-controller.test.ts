@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedEngine } from '../../src/engine/simulated';
 import type { ItemLetterScore, ScoreRequest, SimulatedFaults, VariantRecord } from '../../src/engine/types';
 import { simulatedVariant } from '../../src/engine/variants';
-import { RunController, type ControlledEngine, type RunItem, type RunPlan, type RunProgress, type RunStore } from '../../src/services/run-controller';
+import {
+  RunController,
+  type ControlledEngine,
+  type RunItem,
+  type RunPlan,
+  type RunProgress,
+  type RunStore,
+} from '../../src/services/run-controller';
 import { StorageError, type RunRecord, type StoredResult } from '../../src/storage/db';
 
 /** The controller's storage in memory, keyed exactly like the IndexedDB stores. */
@@ -12,7 +19,11 @@ class MemoryStore implements RunStore {
   batches: number[] = [];
   failOnBatch: number | undefined;
   async scoredItemIds(variantKey: string, promptKey: string) {
-    return new Set([...this.results.values()].filter((r) => r.variantKey === variantKey && r.promptKey === promptKey).map((r) => r.itemId));
+    return new Set(
+      [...this.results.values()]
+        .filter((r) => r.variantKey === variantKey && r.promptKey === promptKey)
+        .map((r) => r.itemId),
+    );
   }
   async getRun(v: string, p: string, m: string) {
     return this.runs.get(JSON.stringify([v, p, m]));
@@ -48,7 +59,13 @@ const items: RunItem[] = Array.from({ length: 30 }, (_, i) => ({
   subject: 'subject',
   domain: 'd',
 }));
-const plan: RunPlan = { promptKey: 'mmlu-completion/k0/abc', manifestHash: 'h1', answerStrings: [' A', ' B', ' C', ' D'], items, variants };
+const plan: RunPlan = {
+  promptKey: 'mmlu-completion/k0/abc',
+  manifestHash: 'h1',
+  answerStrings: [' A', ' B', ' C', ' D'],
+  items,
+  variants,
+};
 
 /** Starts SimulatedEngines, the n-th with faults[n], and records what happens to them. */
 function engines(faults: SimulatedFaults[] = []) {
@@ -99,14 +116,30 @@ describe('RunController', () => {
     const db = new MemoryStore();
     const { log, start } = engines();
     const seen: RunProgress[] = [];
-    const final = await new RunController({ db, startEngine: start, batchSize: 8, onProgress: (p) => seen.push(p) }).start(plan);
+    const final = await new RunController({
+      db,
+      startEngine: start,
+      batchSize: 8,
+      onProgress: (p) => seen.push(p),
+    }).start(plan);
     expect(final).toMatchObject({ phase: 'done', queueDone: 60, queueTotal: 60, itemsDone: 30, variantIndex: 1 });
     expect(db.results.size).toBe(60);
     expect(db.batches).toEqual([8, 8, 8, 6, 8, 8, 8, 6]);
     expect(log).toMatchObject({ started: 1, loaded: 2, maxLoaded: 1, scores: 60 });
-    for (const v of variants) expect(await db.getRun(v.key, plan.promptKey, 'h1')).toMatchObject({ status: 'done', simulated: true, engine: { kind: 'simulated', method: 'simulated' } });
+    for (const v of variants)
+      expect(await db.getRun(v.key, plan.promptKey, 'h1')).toMatchObject({
+        status: 'done',
+        simulated: true,
+        engine: { kind: 'simulated', method: 'simulated' },
+      });
     const r = [...db.results.values()][0];
-    expect(r).toMatchObject({ method: 'simulated', simulated: true, subject: 'subject', domain: 'd', promptKey: plan.promptKey });
+    expect(r).toMatchObject({
+      method: 'simulated',
+      simulated: true,
+      subject: 'subject',
+      domain: 'd',
+      promptKey: plan.promptKey,
+    });
     expect(seen.some((p) => p.phase === 'loading')).toBe(true);
     expect(seen.map((p) => p.variantIndex)).toContain(0);
   });
@@ -121,11 +154,18 @@ describe('RunController', () => {
 
   it('stops on a scoring error with what was received stored, and a new controller resumes to the same results', async () => {
     const db = new MemoryStore();
-    const failed = await new RunController({ db, startEngine: engines([{ failAtCall: 13 }]).start, batchSize: 5 }).start(plan);
+    const failed = await new RunController({
+      db,
+      startEngine: engines([{ failAtCall: 13 }]).start,
+      batchSize: 5,
+    }).start(plan);
     expect(failed.phase).toBe('error');
     expect(failed.error).toMatchObject({ name: 'ScoringError' });
     expect(db.results.size).toBe(13);
-    expect(await db.getRun(variants[0].key, plan.promptKey, 'h1')).toMatchObject({ status: 'error', error: { name: 'ScoringError' } });
+    expect(await db.getRun(variants[0].key, plan.promptKey, 'h1')).toMatchObject({
+      status: 'error',
+      error: { name: 'ScoringError' },
+    });
     const { log, start } = engines();
     const resumed = await new RunController({ db, startEngine: start }).start(plan);
     expect(resumed.phase).toBe('done');
@@ -236,10 +276,23 @@ describe('RunController', () => {
     expect(a.error?.message).toMatch(/the reply was dropped/);
     expect(db.results.size).toBe(0);
 
-    const disguised: VariantRecord = { ...variants[0], simulated: false, engine: 'webllm', model: { modelId: 'm', modelUrl: 'http://x/m', modelLibUrl: 'http://x/l.wasm' } };
+    const disguised: VariantRecord = {
+      ...variants[0],
+      simulated: false,
+      engine: 'webllm',
+      model: { modelId: 'm', modelUrl: 'http://x/m', modelLibUrl: 'http://x/l.wasm' },
+    };
     const pretender: ControlledEngine = {
       load: async (v) => ({ variantKey: v.key, engine: 'webllm', method: 'logit-processor', loadMs: 0 }),
-      score: async (r) => ({ ...(await (async () => { await inner.load({ engine: 'simulated', key: r.variantKey, simulation: variants[0].simulation! }, plan.answerStrings); return inner.score(r); })()) }),
+      score: async (r) => ({
+        ...(await (async () => {
+          await inner.load(
+            { engine: 'simulated', key: r.variantKey, simulation: variants[0].simulation! },
+            plan.answerStrings,
+          );
+          return inner.score(r);
+        })()),
+      }),
       unload: async () => {},
       dispose: async () => {},
     };
@@ -267,7 +320,12 @@ describe('RunController', () => {
     const db = new MemoryStore();
     const one: RunPlan = { ...plan, variants: [variants[0]], items: items.slice(0, 10) };
     const seen: RunProgress[] = [];
-    await new RunController({ db, startEngine: engines().start, now: () => (t += 25), onProgress: (p) => seen.push(p) }).start(one);
+    await new RunController({
+      db,
+      startEngine: engines().start,
+      now: () => (t += 25),
+      onProgress: (p) => seen.push(p),
+    }).start(one);
     // Each item reads the clock before and after its request: 25 ms of scoring per item -> 40 items/s.
     const mid = seen.find((p) => p.queueDone === 4)!;
     expect(mid.itemsPerSecond).toBeCloseTo(40, 10);
@@ -315,7 +373,14 @@ describe('planFromPrompts (wiring to src/core/prompts.ts)', () => {
     expect(p.promptKey).toBe(prompts[0].template.key);
     expect(p.answerStrings).toEqual([' A', ' B', ' C', ' D']);
     expect(p.manifestHash).toBe('m1');
-    expect(() => planFromPrompts({ ...manifest, items: [{ id: 'astronomy/test/9', hash: 'z', domain: 'stem' }] }, mmlu, prompts, variants)).toThrow(/not among the loaded items/);
+    expect(() =>
+      planFromPrompts(
+        { ...manifest, items: [{ id: 'astronomy/test/9', hash: 'z', domain: 'stem' }] },
+        mmlu,
+        prompts,
+        variants,
+      ),
+    ).toThrow(/not among the loaded items/);
     const chat = buildPromptRecords(mmlu, new Map(), { format: 'chat', kshot: 0 });
     expect(() => planFromPrompts(manifest, mmlu, [prompts[0], chat[1]], variants)).toThrow(/mix templates/);
   });

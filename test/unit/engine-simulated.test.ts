@@ -84,7 +84,13 @@ describe('the generative model', () => {
 describe('SimulatedEngine', () => {
   const variant: EngineVariant = { engine: 'simulated', key: 'simulated:s', simulation: params() };
   const answers = [' A', ' B', ' C', ' D'] as const;
-  const req = (i: number) => ({ requestId: i, variantKey: variant.key, itemId: `item-${i}`, prompt: 'x'.repeat(41), label: i % 4 });
+  const req = (i: number) => ({
+    requestId: i,
+    variantKey: variant.key,
+    itemId: `item-${i}`,
+    prompt: 'x'.repeat(41),
+    label: i % 4,
+  });
 
   it('scores like simulateItem, labelled simulated, echoing the request id', async () => {
     const engine = new SimulatedEngine();
@@ -99,14 +105,21 @@ describe('SimulatedEngine', () => {
   it('refuses web-llm variants, bad parameters, and scoring without a model', async () => {
     const engine = new SimulatedEngine();
     await expect(engine.score(req(0))).rejects.toMatchObject({ name: 'ModelNotLoadedError' });
-    await expect(engine.load({ engine: 'webllm', key: 'w', model: { modelId: 'm', modelUrl: 'u', modelLibUrl: 'l' } }, answers)).rejects.toMatchObject({ name: 'ModelLoadError' });
+    await expect(
+      engine.load({ engine: 'webllm', key: 'w', model: { modelId: 'm', modelUrl: 'u', modelLibUrl: 'l' } }, answers),
+    ).rejects.toMatchObject({ name: 'ModelLoadError' });
     const bad = { ...variant, simulation: params({ accuracy: 0.2, letterBias: [0, 0, 0] as unknown as LetterVector }) };
-    await expect(engine.load(bad, answers)).rejects.toThrow(/accuracy 0.2 is not in \(0.25, 1\); letterBias needs four finite numbers/);
+    await expect(engine.load(bad, answers)).rejects.toThrow(
+      /accuracy 0.2 is not in \(0.25, 1\); letterBias needs four finite numbers/,
+    );
   });
 
   it('injects faults by score-call index: a failure, a lost device that needs a reload, a crash that never answers', async () => {
     let crashed = 0;
-    const engine = new SimulatedEngine({ faults: { failAtCall: 1, loseDeviceAtCall: 3, crashAtCall: 5, delayMs: 1 }, onCrash: () => crashed++ });
+    const engine = new SimulatedEngine({
+      faults: { failAtCall: 1, loseDeviceAtCall: 3, crashAtCall: 5, delayMs: 1 },
+      onCrash: () => crashed++,
+    });
     await engine.load(variant, answers);
     await expect(engine.score(req(0))).resolves.toMatchObject({ itemId: 'item-0' });
     await expect(engine.score(req(1))).rejects.toMatchObject({ name: 'ScoringError' });
@@ -115,7 +128,10 @@ describe('SimulatedEngine', () => {
     await expect(engine.score(req(4))).rejects.toMatchObject({ name: 'ModelNotLoadedError' });
     await engine.load(variant, answers);
     const pending = engine.score(req(5));
-    const outcome = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(() => r('silent'), 20))]);
+    const outcome = await Promise.race([
+      pending.then(() => 'answered'),
+      new Promise((r) => setTimeout(() => r('silent'), 20)),
+    ]);
     expect(outcome).toBe('silent');
     expect(crashed).toBe(1);
     await engine.setFaults({});

@@ -2,16 +2,24 @@
 // sycophancy x the template's weight, and nothing else changes.
 import { describe, expect, it } from 'vitest';
 import { suggestionText } from '../../src/core/probe';
-import { DEFAULT_SIMULATION, SYCOPHANCY_WEIGHTS, checkSimulationParams, simulateItem } from '../../src/engine/simulated';
+import {
+  DEFAULT_SIMULATION,
+  SYCOPHANCY_WEIGHTS,
+  checkSimulationParams,
+  simulateItem,
+} from '../../src/engine/simulated';
 
 const neutralPrompt = 'Q?\nA. a\nB. b\nC. c\nD. d\nAnswer:';
-const probePrompt = (template: 'weak' | 'strong', letter: number) => neutralPrompt.replace('\nAnswer:', `\n${suggestionText(template, letter)}\nAnswer:`);
+const probePrompt = (template: 'weak' | 'strong', letter: number) =>
+  neutralPrompt.replace('\nAnswer:', `\n${suggestionText(template, letter)}\nAnswer:`);
 
 describe('simulated sycophancy', () => {
   const params = { ...DEFAULT_SIMULATION, sycophancy: 2 };
 
   it('leaves neutral prompts exactly as without the parameter', () => {
-    expect(simulateItem(params, 'v', 'i/test/0', 1, neutralPrompt)).toEqual(simulateItem(DEFAULT_SIMULATION, 'v', 'i/test/0', 1, neutralPrompt));
+    expect(simulateItem(params, 'v', 'i/test/0', 1, neutralPrompt)).toEqual(
+      simulateItem(DEFAULT_SIMULATION, 'v', 'i/test/0', 1, neutralPrompt),
+    );
   });
 
   it('adds sycophancy x weight to the suggested letter only, and the letter mass follows the push', () => {

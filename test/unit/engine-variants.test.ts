@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { selectQwen3Models } from '../../src/engine/catalog';
-import { engineVariantOf, parseCustomVariant, prebuiltVariant, simulatedVariant, VariantInputError } from '../../src/engine/variants';
+import {
+  engineVariantOf,
+  parseCustomVariant,
+  prebuiltVariant,
+  simulatedVariant,
+  VariantInputError,
+} from '../../src/engine/variants';
 import { urlOrigin } from '../../src/core/url-origin';
 
 const now = new Date('2025-01-02T03:04:05Z');
@@ -42,7 +48,13 @@ describe('parseCustomVariant', () => {
 
   it('names every bad field', () => {
     try {
-      parseCustomVariant({ name: ' ', role: 'teacher', modelUrl: 'file:///x', modelLibUrl: 'https://x/lib.so', contextWindowSize: 10.5 });
+      parseCustomVariant({
+        name: ' ',
+        role: 'teacher',
+        modelUrl: 'file:///x',
+        modelLibUrl: 'https://x/lib.so',
+        contextWindowSize: 10.5,
+      });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(VariantInputError);
@@ -58,17 +70,33 @@ describe('parseCustomVariant', () => {
 
 describe('prebuilt and simulated variants', () => {
   it('turns catalog entries and simulated settings into loadable engine variants', () => {
-    const [entry] = selectQwen3Models([{ model: 'https://hf/mlc-ai/Qwen3-0.6B-q4f32_1-MLC', model_id: 'Qwen3-0.6B-q4f32_1-MLC', model_lib: 'https://l/x.wasm' }]);
+    const [entry] = selectQwen3Models([
+      {
+        model: 'https://hf/mlc-ai/Qwen3-0.6B-q4f32_1-MLC',
+        model_id: 'Qwen3-0.6B-q4f32_1-MLC',
+        model_lib: 'https://l/x.wasm',
+      },
+    ]);
     const pre = prebuiltVariant(entry, 'base', undefined, now);
     expect(pre.key).toBe('webllm:Qwen3-0.6B-q4f32_1-MLC');
     expect(engineVariantOf(pre)).toEqual({
       engine: 'webllm',
       key: pre.key,
-      model: { modelId: entry.modelId, modelUrl: entry.modelUrl, modelLibUrl: entry.modelLibUrl, overrides: {}, vramRequiredMB: undefined, requiredFeatures: undefined },
+      model: {
+        modelId: entry.modelId,
+        modelUrl: entry.modelUrl,
+        modelLibUrl: entry.modelLibUrl,
+        overrides: {},
+        vramRequiredMB: undefined,
+        requiredFeatures: undefined,
+      },
     });
     const sim = simulatedVariant('grpo-sim', 'grpo', { accuracy: 0.6, confidenceScale: 2.5 }, now);
     expect(sim).toMatchObject({ simulated: true, engine: 'simulated', role: 'grpo' });
-    expect(engineVariantOf(sim)).toMatchObject({ engine: 'simulated', simulation: { accuracy: 0.6, confidenceScale: 2.5, letterMass: 0.95 } });
+    expect(engineVariantOf(sim)).toMatchObject({
+      engine: 'simulated',
+      simulation: { accuracy: 0.6, confidenceScale: 2.5, letterMass: 0.95 },
+    });
     expect(simulatedVariant('grpo-sim', 'grpo', { accuracy: 0.6 }, now).key).not.toBe(sim.key);
     expect(() => simulatedVariant('x', 'base', { accuracy: 2 })).toThrow(/accuracy 2/);
   });
@@ -83,11 +111,20 @@ describe('prebuilt and simulated variants', () => {
 
 describe('urlOrigin (what the custom-variant form shows before loading)', () => {
   it('names the origin of a library or weights URL and whether it is this machine or a known model host', () => {
-    expect(urlOrigin('http://127.0.0.1:8787/my-grpo/resolve/main/')).toEqual({ origin: 'http://127.0.0.1:8787', kind: 'local' });
+    expect(urlOrigin('http://127.0.0.1:8787/my-grpo/resolve/main/')).toEqual({
+      origin: 'http://127.0.0.1:8787',
+      kind: 'local',
+    });
     expect(urlOrigin('http://localhost:9000/x.wasm')).toEqual({ origin: 'http://localhost:9000', kind: 'local' });
-    expect(urlOrigin(' https://huggingface.co/mlc-ai/Qwen3-8B-q4f16_1-MLC ')).toEqual({ origin: 'https://huggingface.co', kind: 'known' });
+    expect(urlOrigin(' https://huggingface.co/mlc-ai/Qwen3-8B-q4f16_1-MLC ')).toEqual({
+      origin: 'https://huggingface.co',
+      kind: 'known',
+    });
     expect(urlOrigin('https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/main/a.wasm').kind).toBe('known');
-    expect(urlOrigin('https://models.example.org:8443/lib.wasm')).toEqual({ origin: 'https://models.example.org:8443', kind: 'other' });
+    expect(urlOrigin('https://models.example.org:8443/lib.wasm')).toEqual({
+      origin: 'https://models.example.org:8443',
+      kind: 'other',
+    });
   });
 
   it('says nothing about text that is not an http(s) URL yet', () => {

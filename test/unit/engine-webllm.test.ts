@@ -26,7 +26,11 @@ const spec: ModelRecordSpec = {
 const variant: EngineVariant = { engine: 'webllm', key: 'custom:my-sft:abc', model: spec };
 const f32Adapter: ProbedAdapter = { vendor: 'test', architecture: 'swiftshader', shaderF16: false, features: [] };
 
-function setup(fakeOptions: Partial<FakeEngineOptions> = {}, adapter: ProbedAdapter | null = f32Adapter, method?: 'logprobs-bias') {
+function setup(
+  fakeOptions: Partial<FakeEngineOptions> = {},
+  adapter: ProbedAdapter | null = f32Adapter,
+  method?: 'logprobs-bias',
+) {
   const fake = new FakeMLCEngine({ tokenizerJson, ...fakeOptions });
   const tokenizerRequests: ModelRecordSpec[] = [];
   const engine = new WebLLMScoringEngine({
@@ -41,7 +45,13 @@ function setup(fakeOptions: Partial<FakeEngineOptions> = {}, adapter: ProbedAdap
   return { fake, engine, tokenizerRequests };
 }
 
-const request = (itemId: string, prompt: string, requestId = 1) => ({ requestId, variantKey: variant.key, itemId, prompt, label: 0 });
+const request = (itemId: string, prompt: string, requestId = 1) => ({
+  requestId,
+  variantKey: variant.key,
+  itemId,
+  prompt,
+  label: 0,
+});
 const softmax = (v: readonly number[]) => v.map((x) => Math.exp(x - logSumExp(v)));
 
 describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
@@ -51,7 +61,14 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
     const loaded = await engine.load(variant, answers, (p) => progress.push(p));
     expect(fake.reloads).toEqual([spec.modelId]);
     expect(fake.appConfig).toEqual({
-      model_list: [{ model: spec.modelUrl, model_id: spec.modelId, model_lib: spec.modelLibUrl, overrides: { context_window_size: 2048 } }],
+      model_list: [
+        {
+          model: spec.modelUrl,
+          model_id: spec.modelId,
+          model_lib: spec.modelLibUrl,
+          overrides: { context_window_size: 2048 },
+        },
+      ],
     });
     expect(fake.registry?.has(spec.modelId)).toBe(true);
     expect(tokenizerRequests).toEqual([spec]);
@@ -78,11 +95,22 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
     expect(none.fake.reloads).toEqual([]);
 
     const catalog: CatalogEntry[] = [
-      { modelId: 'Qwen3-0.6B-q4f32_1-MLC', modelUrl: 'u', modelLibUrl: 'l', size: '0.6B', quantization: 'q4f32_1', needsShaderF16: false },
+      {
+        modelId: 'Qwen3-0.6B-q4f32_1-MLC',
+        modelUrl: 'u',
+        modelLibUrl: 'l',
+        size: '0.6B',
+        quantization: 'q4f32_1',
+        needsShaderF16: false,
+      },
     ];
     const fake = new FakeMLCEngine({ tokenizerJson });
     const engine = new WebLLMScoringEngine({ createEngine: () => fake, probeAdapter: async () => f32Adapter, catalog });
-    const f16: EngineVariant = { engine: 'webllm', key: 'webllm:Qwen3-0.6B-q4f16_1-MLC', model: { ...spec, modelId: 'Qwen3-0.6B-q4f16_1-MLC' } };
+    const f16: EngineVariant = {
+      engine: 'webllm',
+      key: 'webllm:Qwen3-0.6B-q4f16_1-MLC',
+      model: { ...spec, modelId: 'Qwen3-0.6B-q4f16_1-MLC' },
+    };
     const error = await engine.load(f16, answers).catch((e) => e);
     expect(error.name).toBe('ShaderF16SupportError');
     expect(error.message).toContain('Use Qwen3-0.6B-q4f32_1-MLC instead');
@@ -90,7 +118,9 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
   });
 
   it("keeps web-llm's named load errors and names the nameless ones ModelLoadError", async () => {
-    const lost = setup({ reloadError: new NamedError('DeviceLostError', 'The WebGPU device was lost while loading the model.') });
+    const lost = setup({
+      reloadError: new NamedError('DeviceLostError', 'The WebGPU device was lost while loading the model.'),
+    });
     await expect(lost.engine.load(variant, answers)).rejects.toMatchObject({ name: 'DeviceLostError' });
     const offline = setup({ reloadError: new TypeError('Failed to fetch') });
     const error = await offline.engine.load(variant, answers).catch((e) => e);
@@ -102,17 +132,23 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
   it('names a model library built for another web-llm (LinkError) and says which libraries the kit needs', async () => {
     // The exact error of a v0_2_48 library under web-llm 0.2.86 (../shared/webllm-runtime/SOURCE.md).
     const link = Object.assign(
-      new Error('WebAssembly.instantiate(): Import #0 "env" "_ZN3tvm7runtime9threading15ResetThreadPoolEv": function import requires a callable'),
+      new Error(
+        'WebAssembly.instantiate(): Import #0 "env" "_ZN3tvm7runtime9threading15ResetThreadPoolEv": function import requires a callable',
+      ),
       { name: 'LinkError' },
     );
     for (const reloadError of [link, new Error('missing function: TVMFFIWasmSafeCall')]) {
-      const error = await setup({ reloadError }).engine.load(variant, answers).catch((e) => e);
+      const error = await setup({ reloadError })
+        .engine.load(variant, answers)
+        .catch((e) => e);
       expect(error.name).toBe('ModelLibraryMismatchError');
       expect(error.message).toContain(spec.modelId);
       expect(error.message).toContain(spec.modelLibUrl);
       expect(error.message).toContain(`web-llm ${WEBLLM_VERSION}`);
       expect(error.message).toContain('built for v0_2_86/base');
-      expect(error.message).toContain('https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/main/web-llm-models/v0_2_86/base/');
+      expect(error.message).toContain(
+        'https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/main/web-llm-models/v0_2_86/base/',
+      );
       expect(error.message).toContain(reloadError.message);
     }
     const described = describeError(new EngineError('ModelLibraryMismatchError', 'x'));
@@ -160,7 +196,9 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
 
   it('refuses answer strings that are not single tokens of the model', async () => {
     const { engine } = setup();
-    await expect(engine.load(variant, [' A', ' B', ' C', ' Dunno'])).rejects.toMatchObject({ name: 'LetterTokenError' });
+    await expect(engine.load(variant, [' A', ' B', ' C', ' Dunno'])).rejects.toMatchObject({
+      name: 'LetterTokenError',
+    });
   });
 
   it('a load overtaken by unload does not leave a half-loaded model', async () => {
@@ -168,7 +206,10 @@ describe('WebLLMScoringEngine.load against the fake MLCEngine', () => {
     const loading = engine.load(variant, answers);
     await new Promise((r) => setTimeout(r, 5));
     await engine.unload();
-    await expect(loading).rejects.toMatchObject({ name: 'ModelLoadError', message: expect.stringContaining('cancelled') });
+    await expect(loading).rejects.toMatchObject({
+      name: 'ModelLoadError',
+      message: expect.stringContaining('cancelled'),
+    });
     await expect(engine.score(request('x', 'Q'))).rejects.toMatchObject({ name: 'ModelNotLoadedError' });
   });
 });
@@ -186,13 +227,26 @@ describe('WebLLMScoringEngine.score: the LogitProcessor path', () => {
     const r = await engine.score(request('q1', prompt, 7));
     const raw = fake.lastRawLogits!;
     expect(raw.length).toBe(151_936);
-    expect(r).toMatchObject({ requestId: 7, variantKey: variant.key, itemId: 'q1', method: 'logit-processor', letterTokenIds: ids });
+    expect(r).toMatchObject({
+      requestId: 7,
+      variantKey: variant.key,
+      itemId: 'q1',
+      method: 'logit-processor',
+      letterTokenIds: ids,
+    });
     expect(r.letterLogits).toEqual(ids.map((id) => raw[id]));
     expect(r.logSumExp).toBeCloseTo(logSumExp(raw), 10);
     const mass = ids.reduce((s, id) => s + Math.exp(raw[id] - logSumExp(raw)), 0);
     expect(r.letterMass).toBeCloseTo(mass, 12);
     expect(r.promptTokens).toBeGreaterThan(10);
-    expect(fake.requests.at(-1)).toEqual({ model: spec.modelId, prompt, max_tokens: 1, temperature: 1, top_p: 1, stream: false });
+    expect(fake.requests.at(-1)).toEqual({
+      model: spec.modelId,
+      prompt,
+      max_tokens: 1,
+      temperature: 1,
+      top_p: 1,
+      stream: false,
+    });
   });
 
   it('captures each request afresh (web-llm resets the processor in every prefill)', async () => {
@@ -210,7 +264,9 @@ describe('WebLLMScoringEngine.score: the LogitProcessor path', () => {
   it('names a model that vanished mid-run (device lost) DeviceLostError, and a wrong variant ScoringError', async () => {
     const { fake, engine } = setup();
     await engine.load(variant, answers);
-    await expect(engine.score({ ...request('x', 'Q'), variantKey: 'other' })).rejects.toMatchObject({ name: 'ScoringError' });
+    await expect(engine.score({ ...request('x', 'Q'), variantKey: 'other' })).rejects.toMatchObject({
+      name: 'ScoringError',
+    });
     fake.loseDevice();
     await expect(engine.score(request('x', 'Q'))).rejects.toMatchObject({ name: 'DeviceLostError' });
     await expect(engine.score(request('y', 'Q'))).rejects.toMatchObject({ name: 'ModelNotLoadedError' });

@@ -19,11 +19,17 @@ describe('the CLI on an exported file', () => {
   it('prints and writes the same report, per-domain table, scaling effects and claims as the app, for the same settings', async () => {
     const groups = [...studyGroups(120)].reverse();
     const settings = { bootstrap: 200, permutations: 199 };
-    const view = await new AnalysisService(poolJobRunner([{ run: async (job) => runAnalysisJob(job) }])).analyze(groups, {
-      requestId: 1,
-      settings,
+    const view = await new AnalysisService(poolJobRunner([{ run: async (job) => runAnalysisJob(job) }])).analyze(
+      groups,
+      {
+        requestId: 1,
+        settings,
+      },
+    );
+    const text = exportResultsJson(groups, {
+      app: { name: 'kit', version: '0.1.0' },
+      analysis: { report: view.report! },
     });
-    const text = exportResultsJson(groups, { app: { name: 'kit', version: '0.1.0' }, analysis: { report: view.report! } });
     const file = join(dir, 'export.json');
     const out = join(dir, 'out.json');
     writeFileSync(file, text);
@@ -48,9 +54,14 @@ describe('the CLI on an exported file', () => {
     expect(claims).toEqual(asJson(shown));
     // And printed: a domain row, each variant's scaling effect, each claim's verdict.
     const d = view.domains[0];
-    expect(stdout).toMatch(new RegExp(`${d.variant}\\s+${d.stage}\\s+${d.domain}\\s+${d.n}\\s+${d.accuracy.toFixed(4)}\\s+${d.ece.toFixed(4)}`));
+    expect(stdout).toMatch(
+      new RegExp(
+        `${d.variant}\\s+${d.stage}\\s+${d.domain}\\s+${d.n}\\s+${d.accuracy.toFixed(4)}\\s+${d.ece.toFixed(4)}`,
+      ),
+    );
     for (const e of view.scalingEffects) expect(stdout).toContain(`${e.variant}  `);
-    for (const e of view.scalingEffects) expect(stdout).toContain((e.eceChange >= 0 ? '+' : '') + e.eceChange.toFixed(4));
+    for (const e of view.scalingEffects)
+      expect(stdout).toContain((e.eceChange >= 0 ? '+' : '') + e.eceChange.toFixed(4));
     for (const c of shown) expect(stdout).toContain(`${c.id}: ${c.summary}`);
     expect(Object.keys(cli.variants)).toEqual(['grpo', 'sft', 'base']);
     // And the terminal table shows those numbers: every variant's ECE before scaling, to the printed precision.

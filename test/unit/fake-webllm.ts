@@ -16,7 +16,14 @@
  * letter boosts, so tests know every raw logit.
  */
 import { TokenizerLoader } from '@lenml/tokenizers';
-import type { AppConfig, ChatOptions, Completion, CompletionCreateParamsNonStreaming, InitProgressReport, LogitProcessor } from '@mlc-ai/web-llm';
+import type {
+  AppConfig,
+  ChatOptions,
+  Completion,
+  CompletionCreateParamsNonStreaming,
+  InitProgressReport,
+  LogitProcessor,
+} from '@mlc-ai/web-llm';
 import { deriveSeed, Rng } from '../../src/core/random';
 import type { MLCEngineLike } from '../../src/engine/webllm';
 
@@ -57,7 +64,10 @@ export class FakeMLCEngine implements MLCEngineLike {
 
   constructor(private readonly options: FakeEngineOptions) {
     this.vocabSize = options.vocabSize ?? 151_936;
-    this.tokenizer = TokenizerLoader.fromPreTrained({ tokenizerJSON: options.tokenizerJson as never, tokenizerConfig: {} });
+    this.tokenizer = TokenizerLoader.fromPreTrained({
+      tokenizerJSON: options.tokenizerJson as never,
+      tokenizerConfig: {},
+    });
     const rng = new Rng(deriveSeed(0, 'fake-mlc-engine'));
     this.base = new Float32Array(this.vocabSize);
     for (let i = 0; i < this.vocabSize; i++) this.base[i] = 8 * rng.nextFloat() - 6;
@@ -86,8 +96,14 @@ export class FakeMLCEngine implements MLCEngineLike {
     if (this.options.reloadError) throw this.options.reloadError;
     const report = (progress: number, text: string) => this.progressCallback?.({ progress, timeElapsed: 1, text });
     report(0, 'Start to fetch params');
-    report(0.5, 'Fetching param cache[1/2]: 150MB fetched. 50% completed, 1 secs elapsed. It can take a while when we first visit this page to populate the cache. Later refreshes will become faster.');
-    report(1, 'Fetching param cache[2/2]: 300MB fetched. 100% completed, 2 secs elapsed. It can take a while when we first visit this page to populate the cache. Later refreshes will become faster.');
+    report(
+      0.5,
+      'Fetching param cache[1/2]: 150MB fetched. 50% completed, 1 secs elapsed. It can take a while when we first visit this page to populate the cache. Later refreshes will become faster.',
+    );
+    report(
+      1,
+      'Fetching param cache[2/2]: 300MB fetched. 100% completed, 2 secs elapsed. It can take a while when we first visit this page to populate the cache. Later refreshes will become faster.',
+    );
     report(1, 'Loading GPU shader modules[40/40]: 100% completed, 3 secs elapsed.');
     if (this.options.reloadDelayMs) await new Promise((r) => setTimeout(r, this.options.reloadDelayMs));
     if (this.aborted) return; // web-llm: "Reload() is aborted." is logged and reload resolves
@@ -143,14 +159,19 @@ export class FakeMLCEngine implements MLCEngineLike {
     for (const l of logits) if (l > max) max = l;
     const probs = new Float32Array(logits.length);
     let sum = 0;
-    for (let i = 0; i < logits.length; i++) sum += (probs[i] = Math.fround(Math.exp((logits[i] - max) / temperature)));
+    for (let i = 0; i < logits.length; i++) sum += probs[i] = Math.fround(Math.exp((logits[i] - max) / temperature));
     for (let i = 0; i < probs.length; i++) probs[i] = Math.fround(probs[i] / sum);
     let sampled = 0;
     for (let i = 1; i < probs.length; i++) if (probs[i] > probs[sampled]) sampled = i;
     this.processor?.processSampledToken(sampled);
     const decode = (id: number) => this.tokenizer.decode([id]);
     const k = request.logprobs ? (request.top_logprobs ?? 0) : 0;
-    const order = k > 0 ? Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, k) : [];
+    const order =
+      k > 0
+        ? Array.from(probs.keys())
+            .sort((a, b) => probs[b] - probs[a])
+            .slice(0, k)
+        : [];
     const promptTokens = this.tokenizer.encode(request.prompt as string, { add_special_tokens: false }).length;
     return {
       id: 'fake',

@@ -41,7 +41,18 @@ async function closedPort(): Promise<number> {
 describe('npm run items on the fixture folder', () => {
   it('writes the manifest drawSample gives for the same options', async () => {
     const out = path.join(tmp(), 'm.json');
-    const r = await run('--source', FIXTURES, '--subjects', 'anatomy,college_physics', '--per-domain', '2', '--seed', '3', '--out', out);
+    const r = await run(
+      '--source',
+      FIXTURES,
+      '--subjects',
+      'anatomy,college_physics',
+      '--per-domain',
+      '2',
+      '--seed',
+      '3',
+      '--out',
+      out,
+    );
     expect(r.code).toBe(0);
     const expected = drawSample(fixtures, { domains: twoSubjects, perDomain: 2, seed: 3 }).manifest;
     expect(parseItemManifest(readFileSync(out, 'utf8'), out)).toEqual(expected);
@@ -50,7 +61,14 @@ describe('npm run items on the fixture folder', () => {
   });
 
   it('prints the manifest to stdout without --out, and reads custom --domains', async () => {
-    const r = await run('--source', path.join(FIXTURES, 'data'), '--domains', 'Both=anatomy,college_physics', '--per-domain', '7');
+    const r = await run(
+      '--source',
+      path.join(FIXTURES, 'data'),
+      '--domains',
+      'Both=anatomy,college_physics',
+      '--per-domain',
+      '7',
+    );
     expect(r.code).toBe(0);
     const m = parseItemManifest(r.out);
     expect(m.preset).toBe('custom');
@@ -61,7 +79,10 @@ describe('npm run items on the fixture folder', () => {
   it('re-imports a manifest, and says which ids are missing or changed in another copy of the data', async () => {
     const dir = tmp();
     const first = path.join(dir, 'm.json');
-    expect((await run('--source', FIXTURES, '--subjects', 'anatomy,college_physics', '--per-domain', '3', '--out', first)).code).toBe(0);
+    expect(
+      (await run('--source', FIXTURES, '--subjects', 'anatomy,college_physics', '--per-domain', '3', '--out', first))
+        .code,
+    ).toBe(0);
     const second = path.join(dir, 'again.json');
     expect((await run('--source', FIXTURES, '--manifest', first, '--out', second)).code).toBe(0);
     expect(readFileSync(second, 'utf8')).toBe(readFileSync(first, 'utf8'));
@@ -74,26 +95,68 @@ describe('npm run items on the fixture folder', () => {
     writeFileSync(csv, [rows[0].replace('thigh', 'leg'), rows[1]].join('\r\n'));
     const r = await run('--source', copy, '--manifest', first);
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`items: ${first}: manifest items 1 missing (anatomy/test/2); 1 changed (anatomy/test/0) in ${copy}\n`);
+    expect(r.err).toBe(
+      `items: ${first}: manifest items 1 missing (anatomy/test/2); 1 changed (anatomy/test/0) in ${copy}\n`,
+    );
   });
 
   it('--print-prompt prints one rendered prompt', async () => {
-    const r = await run('--source', FIXTURES, '--subjects', 'anatomy', '--per-domain', '1', '--print-prompt', 'anatomy/test/2', '--kshot', '5', '--format', 'chat');
+    const r = await run(
+      '--source',
+      FIXTURES,
+      '--subjects',
+      'anatomy',
+      '--per-domain',
+      '1',
+      '--print-prompt',
+      'anatomy/test/2',
+      '--kshot',
+      '5',
+      '--format',
+      'chat',
+    );
     expect(r.code).toBe(0);
     const item = fixtures.find((i) => i.id === 'anatomy/test/2')!;
-    expect(r.out).toBe(`${renderPrompt(item, fewshotItems(fewshotPool(fixtures), 'anatomy', 5), { format: 'chat', kshot: 5 })}\n`);
-    const missing = await run('--source', FIXTURES, '--subjects', 'anatomy', '--per-domain', '1', '--print-prompt', 'anatomy/test/9');
+    expect(r.out).toBe(
+      `${renderPrompt(item, fewshotItems(fewshotPool(fixtures), 'anatomy', 5), { format: 'chat', kshot: 5 })}\n`,
+    );
+    const missing = await run(
+      '--source',
+      FIXTURES,
+      '--subjects',
+      'anatomy',
+      '--per-domain',
+      '1',
+      '--print-prompt',
+      'anatomy/test/9',
+    );
     expect(missing.err).toBe(`items: item anatomy/test/9 is not in ${FIXTURES}\n`);
   });
 
   it('--stats prints items per domain and subject and the Qwen3 prompt lengths', async () => {
-    const r = await run('--source', FIXTURES, '--domains', 'Mixed=anatomy,college_physics', '--per-domain', '5', '--kshot', '1', '--stats');
+    const r = await run(
+      '--source',
+      FIXTURES,
+      '--domains',
+      'Mixed=anatomy,college_physics',
+      '--per-domain',
+      '5',
+      '--kshot',
+      '1',
+      '--stats',
+    );
     expect(r.code).toBe(0);
-    const { manifest, sampled } = drawSample(fixtures, { domains: [{ name: 'Mixed', subjects: ['anatomy', 'college_physics'] }], perDomain: 5 });
+    const { manifest, sampled } = drawSample(fixtures, {
+      domains: [{ name: 'Mixed', subjects: ['anatomy', 'college_physics'] }],
+      perDomain: 5,
+    });
     const qwen3 = fromPreTrained();
     const spec = { format: 'completion', kshot: 1 } as const;
     const lengths = sampled.map(
-      (s) => qwen3.encode(renderPrompt(s.item, fewshotItems(fewshotPool(fixtures), s.item.subject, 1), spec), { add_special_tokens: false }).length,
+      (s) =>
+        qwen3.encode(renderPrompt(s.item, fewshotItems(fewshotPool(fixtures), s.item.subject, 1), spec), {
+          add_special_tokens: false,
+        }).length,
     );
     const anatomy = sampled.filter((s) => s.item.subject === 'anatomy').length;
     const mean = lengths.reduce((a, b) => a + b) / lengths.length;
@@ -117,7 +180,7 @@ describe('npm run items on the fixture folder', () => {
     expect(kshot.code).toBe(1);
     expect(kshot.err).toContain('--kshot must be a whole number from 0 to 5.');
     const preset = await run('--source', FIXTURES, '--preset', 'nine');
-    expect(preset.err).toContain("Allowed choices are five-domains, categories, subcategories, subjects");
+    expect(preset.err).toContain('Allowed choices are five-domains, categories, subcategories, subjects');
     expect((await run('--per-domain', '1')).err).toContain("required option '--source <folder|hf>' not specified");
     const nowhere = await run('--source', path.join(FIXTURES, 'missing'));
     expect(nowhere.err).toBe(`items: ${path.join(FIXTURES, 'missing')}: no such folder\n`);
@@ -144,7 +207,9 @@ describe('npm run items on the fixture folder', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(failure?.code).toBe(1);
-    expect(failure?.stderr).toContain(`items: could not download ${base}/anatomy/test-00000-of-00001.parquet: fetch failed: connect ECONNREFUSED`);
+    expect(failure?.stderr).toContain(
+      `items: could not download ${base}/anatomy/test-00000-of-00001.parquet: fetch failed: connect ECONNREFUSED`,
+    );
   }, 60_000);
 });
 

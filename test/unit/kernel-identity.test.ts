@@ -6,10 +6,22 @@
  */
 import { describe, expect, it } from 'vitest';
 import { predictionsFromLogits, predictionsFromProbabilities, type Predictions } from '../../src/core/metrics';
-import { METRIC_COUNT, MetricPool, bootstrapMetrics, pairedPermutationTest, permutationExtremes } from '../../src/core/stats';
+import {
+  METRIC_COUNT,
+  MetricPool,
+  bootstrapMetrics,
+  pairedPermutationTest,
+  permutationExtremes,
+} from '../../src/core/stats';
 import { Rng } from '../../src/core/random';
 import * as ref from '../support/reference-kernel';
-import { analyzeVariants, assembleReport, planAnalysis, runAnalysisJob, type AnalysisJob } from '../../src/core/analysis';
+import {
+  analyzeVariants,
+  assembleReport,
+  planAnalysis,
+  runAnalysisJob,
+  type AnalysisJob,
+} from '../../src/core/analysis';
 import { pairedVariant, syntheticVariant } from '../support/synthetic';
 
 function randomPredictions(n: number, seed: number, sharpness = 2, labels?: Uint8Array): Predictions {
@@ -28,7 +40,8 @@ function randomPredictions(n: number, seed: number, sharpness = 2, labels?: Uint
 function expectBitIdentical(actual: Float64Array, expected: Float64Array, what: string) {
   expect(actual.length, what).toBe(expected.length);
   const differing = [];
-  for (let i = 0; i < actual.length; i++) if (!Object.is(actual[i], expected[i])) differing.push([i, actual[i], expected[i]]);
+  for (let i = 0; i < actual.length; i++)
+    if (!Object.is(actual[i], expected[i])) differing.push([i, actual[i], expected[i]]);
   expect(differing.slice(0, 5), `${what}: ${differing.length} values differ`).toEqual([]);
 }
 
@@ -101,7 +114,10 @@ describe('fast kernel, bit for bit against the reference kernel', () => {
       y.push(i % 4);
     }
     const a = predictionsFromProbabilities(rows, Uint8Array.from(y));
-    const b = predictionsFromProbabilities(rows.map((_, j) => rows[(j + 4) % rows.length]), Uint8Array.from(y));
+    const b = predictionsFromProbabilities(
+      rows.map((_, j) => rows[(j + 4) % rows.length]),
+      Uint8Array.from(y),
+    );
     const fast = bootstrapMetrics(new MetricPool([a, b], 15), 60, 40, 2);
     const slow = ref.bootstrapMetrics(new ref.ReferencePool([a, b], 15), 60, 40, 2);
     expectBitIdentical(fast.group0, slow.group0, 'edges group 0');
@@ -120,7 +136,11 @@ describe('large item sets (one resample at a time, not four)', () => {
     expectBitIdentical(fast.group0, slow.group0, '5,000 items group 0');
     expectBitIdentical(fast.group1, slow.group1, '5,000 items group 1');
     const pFast = pairedPermutationTest(new MetricPool([a, b], 15), 5000, 9, 2).p;
-    expectBitIdentical(pFast, ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 5000, 9, 2).p, '5,000 items p');
+    expectBitIdentical(
+      pFast,
+      ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 5000, 9, 2).p,
+      '5,000 items p',
+    );
   });
 });
 
@@ -129,7 +149,11 @@ describe('chunks of a resampling run', () => {
     const a = randomPredictions(50, 1);
     const pool = new MetricPool([a], 15);
     const whole = bootstrapMetrics(pool, 50, 30, 9).group0;
-    const parts = [[0, 7], [7, 16], [23, 7]].map(([first, count]) => bootstrapMetrics(pool, 50, count, 9, first).group0);
+    const parts = [
+      [0, 7],
+      [7, 16],
+      [23, 7],
+    ].map(([first, count]) => bootstrapMetrics(pool, 50, count, 9, first).group0);
     const joined = new Float64Array(whole.length);
     let at = 0;
     for (const part of parts) {
@@ -145,7 +169,11 @@ describe('chunks of a resampling run', () => {
     const pool = new MetricPool([a, b], 15);
     const whole = permutationExtremes(pool, 70, 100, 4);
     const sum = new Float64Array(METRIC_COUNT);
-    for (const [first, count] of [[0, 33], [33, 33], [66, 34]]) {
+    for (const [first, count] of [
+      [0, 33],
+      [33, 33],
+      [66, 34],
+    ]) {
       permutationExtremes(pool, 70, count, 4, first).extreme.forEach((e, m) => (sum[m] += e));
     }
     expectBitIdentical(sum, whole.extreme, 'extremes');
@@ -161,7 +189,8 @@ describe('the whole report', () => {
     const variants = [base, sft, partial];
     const plan = planAnalysis(variants, settings);
     // The reference is the binned-metric kernel; smooth ECE's resampling jobs have their own code and tests.
-    const reference = (job: AnalysisJob) => (job.kind === 'bootstrap' || job.kind === 'permutation' ? ref.referenceRunJob(job) : runAnalysisJob(job));
+    const reference = (job: AnalysisJob) =>
+      job.kind === 'bootstrap' || job.kind === 'permutation' ? ref.referenceRunJob(job) : runAnalysisJob(job);
     expect(analyzeVariants(variants, settings)).toEqual(assembleReport(plan, plan.jobs.map(reference)));
   });
 });

@@ -23,7 +23,8 @@ describe('choleskyFactor / choleskySolve', () => {
       [-1, 0.5, 1],
     ];
     const a = new Float64Array(9);
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) a[i * 3 + j] += m[i][k] * m[j][k];
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) a[i * 3 + j] += m[i][k] * m[j][k];
     const xStar = [1, -2, 3];
     const b = new Float64Array(3);
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) b[i] += a[i * 3 + j] * xStar[j];

@@ -20,13 +20,50 @@ const items = await loadMmluFolder(FIXTURES);
 
 /** TaskConfig fields of the task guide. */
 const TASK_CONFIG_FIELDS = new Set([
-  'task', 'task_alias', 'tag', 'dataset_path', 'dataset_name', 'dataset_kwargs', 'training_split', 'validation_split', 'test_split',
-  'fewshot_split', 'process_docs', 'use_prompt', 'description', 'doc_to_text', 'doc_to_target', 'doc_to_choice', 'fewshot_delimiter',
-  'target_delimiter', 'num_fewshot', 'batch_size', 'metric_list', 'output_type', 'generation_kwargs', 'repeats', 'filter_list',
-  'should_decontaminate', 'doc_to_decontamination_query', 'metadata',
+  'task',
+  'task_alias',
+  'tag',
+  'dataset_path',
+  'dataset_name',
+  'dataset_kwargs',
+  'training_split',
+  'validation_split',
+  'test_split',
+  'fewshot_split',
+  'process_docs',
+  'use_prompt',
+  'description',
+  'doc_to_text',
+  'doc_to_target',
+  'doc_to_choice',
+  'fewshot_delimiter',
+  'target_delimiter',
+  'num_fewshot',
+  'batch_size',
+  'metric_list',
+  'output_type',
+  'generation_kwargs',
+  'repeats',
+  'filter_list',
+  'should_decontaminate',
+  'doc_to_decontamination_query',
+  'metadata',
 ]);
 const OUTPUT_TYPES = ['generate_until', 'loglikelihood', 'loglikelihood_rolling', 'multiple_choice'];
-const METRICS = ['acc', 'acc_norm', 'acc_mutual_info', 'perplexity', 'word_perplexity', 'byte_perplexity', 'bits_per_byte', 'matthews_corrcoef', 'f1', 'bleu', 'chrf', 'ter'];
+const METRICS = [
+  'acc',
+  'acc_norm',
+  'acc_mutual_info',
+  'perplexity',
+  'word_perplexity',
+  'byte_perplexity',
+  'bits_per_byte',
+  'matthews_corrcoef',
+  'f1',
+  'bleu',
+  'chrf',
+  'ter',
+];
 
 async function writeTask(format: PromptFormat, kshot: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lm-eval-task-'));
@@ -34,8 +71,22 @@ async function writeTask(format: PromptFormat, kshot: number) {
   const taskDir = path.join(dir, 'task');
   let err = '';
   const code = await main(
-    ['--source', FIXTURES, '--subjects', 'anatomy,college_physics', '--per-domain', '2', '--format', format, '--kshot', String(kshot),
-      '--out', manifestPath, '--lm-eval-task', taskDir],
+    [
+      '--source',
+      FIXTURES,
+      '--subjects',
+      'anatomy,college_physics',
+      '--per-domain',
+      '2',
+      '--format',
+      format,
+      '--kshot',
+      String(kshot),
+      '--out',
+      manifestPath,
+      '--lm-eval-task',
+      taskDir,
+    ],
     { stdout: () => {}, stderr: (t) => (err += t) },
   );
   expect(code, err).toBe(0);
@@ -52,7 +103,11 @@ function harnessRequests(config: Record<string, any>, doc: Record<string, unknow
     return doc[config[name]];
   };
   const choices = config.doc_to_choice as string[];
-  return { context: field('doc_to_text') as string, continuations: choices.map((c) => (config.target_delimiter ?? ' ') + c), target: field('doc_to_target') };
+  return {
+    context: field('doc_to_text') as string,
+    continuations: choices.map((c) => (config.target_delimiter ?? ' ') + c),
+    target: field('doc_to_target'),
+  };
 }
 
 describe('npm run items -- --lm-eval-task DIR', () => {
@@ -72,16 +127,29 @@ describe('npm run items -- --lm-eval-task DIR', () => {
     for (const m of config.metric_list) expect(METRICS).toContain(m.metric);
     expect(config.metadata.version).toBe(1);
     expect(config.metadata.manifest_hash).toBe(manifest.hash);
-    expect(err).toContain(`lm_eval --model <backend> --model_args <...> --include_path ${taskDir} --tasks ${config.task} --log_samples`);
+    expect(err).toContain(
+      `lm_eval --model <backend> --model_args <...> --include_path ${taskDir} --tasks ${config.task} --log_samples`,
+    );
   });
 
-  for (const [format, kshot] of [['completion', 0], ['completion', 2], ['chat', 1]] as const) {
+  for (const [format, kshot] of [
+    ['completion', 0],
+    ['completion', 2],
+    ['chat', 1],
+  ] as const) {
     it(`scores exactly the manifest's items with the kit's prompt text and answers (${format}, k=${kshot})`, async () => {
       const { manifest, config } = await writeTask(format, kshot);
-      const docs = readFileSync(config.dataset_kwargs.data_files.test, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const docs = readFileSync(config.dataset_kwargs.data_files.test, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const check = resolveManifest(manifest, items);
       if (!check.ok) throw new Error('fixture manifest does not resolve');
-      const records = buildPromptRecords(check.sampled.map((s) => s.item), fewshotPool(items), { format, kshot });
+      const records = buildPromptRecords(
+        check.sampled.map((s) => s.item),
+        fewshotPool(items),
+        { format, kshot },
+      );
       expect(docs.map((d) => d.item_id)).toEqual(manifest.items.map((e) => e.id));
       docs.forEach((doc, i) => {
         const request = harnessRequests(config, doc);
@@ -96,18 +164,33 @@ describe('npm run items -- --lm-eval-task DIR', () => {
 
   it('imports the samples lm-eval logs for the task back by item id', async () => {
     const { manifest, config } = await writeTask('completion', 0);
-    const docs = readFileSync(config.dataset_kwargs.data_files.test, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const docs = readFileSync(config.dataset_kwargs.data_files.test, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     // As lm_eval --log_samples writes a line: doc_id is the row of this task's dataset, every leaf of resps and
     // filtered_resps a string (sanitize_list), target str(target).
     const lines = docs.map((doc, i) => {
       const ll = [-1.25 - i, -0.5, -2.75, -3.125 + i / 8].map(String);
       const args = Object.fromEntries(
-        config.doc_to_choice.map((c: string, k: number) => [`gen_args_${k}`, { arg_0: doc.prompt, arg_1: config.target_delimiter + c }]),
+        config.doc_to_choice.map((c: string, k: number) => [
+          `gen_args_${k}`,
+          { arg_0: doc.prompt, arg_1: config.target_delimiter + c },
+        ]),
       );
       return JSON.stringify({
-        doc_id: i, doc, target: String(doc.answer), arguments: args,
-        resps: ll.map((x) => [[x, 'False']]), filtered_resps: ll.map((x) => [x, 'False']),
-        filter: 'none', metrics: ['acc'], doc_hash: 'h', prompt_hash: 'p', target_hash: 't', acc: 0.0,
+        doc_id: i,
+        doc,
+        target: String(doc.answer),
+        arguments: args,
+        resps: ll.map((x) => [[x, 'False']]),
+        filtered_resps: ll.map((x) => [x, 'False']),
+        filter: 'none',
+        metrics: ['acc'],
+        doc_hash: 'h',
+        prompt_hash: 'p',
+        target_hash: 't',
+        acc: 0.0,
       });
     });
     const scores = parseLmEvalSamples(lines.join('\n') + '\n', `samples_${config.task}_2026-12-01T08-00-00.jsonl`);

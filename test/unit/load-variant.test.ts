@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ResultsFileError } from '../../src/core/results-file';
 import { DataFileError } from '../../src/data/errors';
-import { inputKindOf, loadVariant, parseVariantSpec, variantsFromResultsFile, type InputFile } from '../../src/data/load-variant';
+import {
+  inputKindOf,
+  loadVariant,
+  parseVariantSpec,
+  variantsFromResultsFile,
+  type InputFile,
+} from '../../src/data/load-variant';
 
 const file = (dir: string, name: string): InputFile => ({
   name,
@@ -34,7 +40,11 @@ describe('inputKindOf and parseVariantSpec', () => {
 
   it('splits NAME=PATH and NAME=PATH#RUN, keeping # and = inside other paths', () => {
     expect(parseVariantSpec('grpo=out/run.json')).toEqual({ name: 'grpo', path: 'out/run.json' });
-    expect(parseVariantSpec('grpo=out/run.json#sim-grpo')).toEqual({ name: 'grpo', path: 'out/run.json', run: 'sim-grpo' });
+    expect(parseVariantSpec('grpo=out/run.json#sim-grpo')).toEqual({
+      name: 'grpo',
+      path: 'out/run.json',
+      run: 'sim-grpo',
+    });
     expect(parseVariantSpec('a=dir#1/x=y.csv')).toEqual({ name: 'a', path: 'dir#1/x=y.csv' });
     expect(messageOf(() => parseVariantSpec('grpo'))).toBe(
       '--variant: expected NAME=PATH (or NAME=PATH#RUN for one run of a results file), got "grpo"',
@@ -60,7 +70,9 @@ describe('loadVariant', () => {
   });
 
   it('refuses files of one variant that share an item', () => {
-    expect(messageOf(() => loadVariant('base', [{ file: physics }, { file: { ...physics, name: 'copy.jsonl' } }]))).toBe(
+    expect(
+      messageOf(() => loadVariant('base', [{ file: physics }, { file: { ...physics, name: 'copy.jsonl' } }])),
+    ).toBe(
       'copy.jsonl: duplicate item id "college_physics/test/0" (also in samples_mmlu_college_physics_2024-05-01T12-00-00.123456.jsonl); the files of variant "base" must not overlap',
     );
   });
@@ -72,7 +84,12 @@ describe('loadVariant', () => {
     expect([single.name, single.simulated, single.role, single.items.length]).toEqual(['g', true, 'grpo', 3]);
     for (const selector of ['grpo', 'sim-grpo']) {
       const picked = loadVariant('mine', [{ file: twoRuns, run: selector }]);
-      expect([picked.name, picked.simulated, picked.role, picked.items[0].letterLogits]).toEqual(['mine', true, 'grpo', [0, 0, 4, 0]]);
+      expect([picked.name, picked.simulated, picked.role, picked.items[0].letterLogits]).toEqual([
+        'mine',
+        true,
+        'grpo',
+        [0, 0, 4, 0],
+      ]);
     }
     expect(loadVariant('b', [{ file: twoRuns, run: 'qwen3-8b-base' }]).simulated).toBe(false);
   });
@@ -81,8 +98,12 @@ describe('loadVariant', () => {
     expect(messageOf(() => loadVariant('x', [{ file: twoRuns }]))).toBe(
       'two-runs.json: holds 2 runs (base, grpo); pick one with NAME=PATH#RUN, or give the file without NAME= to analyse every run',
     );
-    expect(messageOf(() => loadVariant('x', [{ file: twoRuns, run: 'sft' }]))).toBe('two-runs.json: no run named "sft"; the runs are base, grpo');
-    expect(messageOf(() => loadVariant('x', [{ file: physics, run: 'sft' }]))).toMatch(/#sft selects a run of a results file/);
+    expect(messageOf(() => loadVariant('x', [{ file: twoRuns, run: 'sft' }]))).toBe(
+      'two-runs.json: no run named "sft"; the runs are base, grpo',
+    );
+    expect(messageOf(() => loadVariant('x', [{ file: physics, run: 'sft' }]))).toMatch(
+      /#sft selects a run of a results file/,
+    );
   });
 
   it('marks a variant simulated when any of its files is', () => {
@@ -93,11 +114,13 @@ describe('loadVariant', () => {
     expect(mixed.items).toHaveLength(4);
   });
 
-  it('passes on the parsers\' errors unchanged', () => {
+  it("passes on the parsers' errors unchanged", () => {
     expect(messageOf(() => loadVariant('x', [{ file: file('logits', 'nan-logit.csv') }]))).toBe(
       'nan-logit.csv: line 3: logit_B: expected a finite number, got "nan"',
     );
-    expect(messageOf(() => loadVariant('x', [{ file: file('results', 'empty-run.json') }]))).toMatch(/^empty-run\.json: runs\[1\]\.items: /);
+    expect(messageOf(() => loadVariant('x', [{ file: file('results', 'empty-run.json') }]))).toMatch(
+      /^empty-run\.json: runs\[1\]\.items: /,
+    );
   });
 });
 

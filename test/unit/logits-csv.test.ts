@@ -77,13 +77,15 @@ describe('parseLogitsCsv', () => {
 
   it('refuses an empty item id, a letter mass outside [0, 1], a repeated column and an unterminated quote', () => {
     const head = 'item_id,label,logit_A,logit_B,logit_C,logit_D,letter_mass\n';
-    expect(errorOf(() => parseLogitsCsv(`${head} ,A,0,0,0,0,\n`, 'c.csv')).message).toBe('c.csv: line 2: item_id: expected a non-empty item id');
+    expect(errorOf(() => parseLogitsCsv(`${head} ,A,0,0,0,0,\n`, 'c.csv')).message).toBe(
+      'c.csv: line 2: item_id: expected a non-empty item id',
+    );
     expect(errorOf(() => parseLogitsCsv(`${head}q,A,0,0,0,0,1.2\n`, 'c.csv')).message).toBe(
       'c.csv: line 2: letter_mass: expected a probability in [0, 1], got 1.2',
     );
-    expect(errorOf(() => parseLogitsCsv('item_id,label,logit_A,logit_B,logit_C,logit_D,LABEL\n', 'c.csv')).message).toBe(
-      'c.csv: line 1: column "LABEL" appears twice in the header',
-    );
+    expect(
+      errorOf(() => parseLogitsCsv('item_id,label,logit_A,logit_B,logit_C,logit_D,LABEL\n', 'c.csv')).message,
+    ).toBe('c.csv: line 1: column "LABEL" appears twice in the header');
     const unterminated = errorOf(() => parseLogitsCsv(`${head}q,A,0,0,0,0,0.5\n"q2,B,0,0,0,0,0.5\n`, 'c.csv'));
     expect(unterminated.message).toMatch(/^c\.csv: line 3: quoted field unterminated/);
     expect(unterminated.line).toBe(3);

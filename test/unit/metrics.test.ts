@@ -79,7 +79,10 @@ describe('hand-computed four-item case', () => {
     //   bin 1: conf .95 x3, all correct   -> gap -.05, variance 0
     const low = [0.9, 0.05, 0.03, 0.02];
     const high = [0.95, 0.03, 0.01, 0.01];
-    const pred = predictionsFromProbabilities([...low, ...low, ...low, ...high, ...high, ...high], labels(0, 1, 2, 0, 0, 0));
+    const pred = predictionsFromProbabilities(
+      [...low, ...low, ...low, ...high, ...high, ...high],
+      labels(0, 1, 2, 0, 0, 0),
+    );
     const gap0 = 0.9 - 1 / 3;
     const plugIn = Math.sqrt(0.5 * gap0 ** 2 + 0.5 * 0.05 ** 2);
     const debiased = Math.sqrt(0.5 * (gap0 ** 2 - 1 / 9) + 0.5 * 0.05 ** 2);
@@ -151,7 +154,10 @@ describe('binning edges', () => {
   });
 
   it('adaptive ECE uses one bin per item when n < B', () => {
-    const p = predictionsFromProbabilities([0.9, 0.05, 0.03, 0.02, 0.3, 0.3, 0.2, 0.2, 0.55, 0.45, 0, 0], labels(0, 1, 1));
+    const p = predictionsFromProbabilities(
+      [0.9, 0.05, 0.03, 0.02, 0.3, 0.3, 0.2, 0.2, 0.55, 0.45, 0, 0],
+      labels(0, 1, 1),
+    );
     expect(equalMassBoundaries([0.3, 0.55, 0.9], 15)).toHaveLength(3);
     expect(adaptiveCalibrationError(p, 15)).toBeCloseTo((0.1 + 0.3 + 0.55) / 3, 14);
   });
@@ -160,7 +166,14 @@ describe('binning edges', () => {
 describe('edge cases', () => {
   it('n = 0 gives NaN for every metric', () => {
     const empty = predictionsFromLogits([], labels());
-    for (const f of [accuracy, negativeLogLikelihood, brierScore, expectedCalibrationError, adaptiveCalibrationError, classwiseCalibrationError]) {
+    for (const f of [
+      accuracy,
+      negativeLogLikelihood,
+      brierScore,
+      expectedCalibrationError,
+      adaptiveCalibrationError,
+      classwiseCalibrationError,
+    ]) {
       expect(f(empty)).toBeNaN();
     }
     expect(maximumCalibrationError(empty).value).toBeNaN();

@@ -9,7 +9,10 @@ const fixture = (rel: string) => readFileSync(path.join(FIXTURES, rel), 'utf8');
 
 describe('parseMmluCsvName', () => {
   it('takes subject and split from <subject>_<split>.csv, ignoring folders', () => {
-    expect(parseMmluCsvName('data/val/high_school_us_history_val.csv')).toEqual({ subject: 'high_school_us_history', split: 'val' });
+    expect(parseMmluCsvName('data/val/high_school_us_history_val.csv')).toEqual({
+      subject: 'high_school_us_history',
+      split: 'val',
+    });
     expect(parseMmluCsvName('C:\\mmlu\\test\\anatomy_test.csv')).toEqual({ subject: 'anatomy', split: 'test' });
     expect(parseMmluCsvName('anatomy_validation.csv')).toBeUndefined();
     expect(parseMmluCsvName('astrology_test.csv')).toBeUndefined();
@@ -55,11 +58,15 @@ describe('the parsing pitfalls, on hand-written fixtures', () => {
   it('gives the same items for the LF and the CRLF form of a file', () => {
     const lf = 'Q1?,a,b,c,d,A\n"Q2\nmore",e,f,g,h,B\n';
     const crlf = 'Q1?,a,b,c,d,A\r\n"Q2\nmore",e,f,g,h,B\r\n';
-    expect(parseMmluCsv(crlf, { fileName: 'anatomy_dev.csv' })).toEqual(parseMmluCsv(lf, { fileName: 'anatomy_dev.csv' }));
+    expect(parseMmluCsv(crlf, { fileName: 'anatomy_dev.csv' })).toEqual(
+      parseMmluCsv(lf, { fileName: 'anatomy_dev.csv' }),
+    );
   });
 
   it('drops a BOM, skips blank lines, and tolerates a CRLF record in an LF file', () => {
-    const items = parseMmluCsv('\uFEFFQ1?,a,b,c,d,A\n\nQ2?,e,f,g,h,B\r\nQ3?,i,j,k,l,C\n', { fileName: 'anatomy_dev.csv' });
+    const items = parseMmluCsv('\uFEFFQ1?,a,b,c,d,A\n\nQ2?,e,f,g,h,B\r\nQ3?,i,j,k,l,C\n', {
+      fileName: 'anatomy_dev.csv',
+    });
     expect(items.map((i) => [i.row, i.question, i.answer])).toEqual([
       [0, 'Q1?', 0],
       [1, 'Q2?', 1],
@@ -75,7 +82,9 @@ describe('the parsing pitfalls, on hand-written fixtures', () => {
     expect(at('Q1?,a,b,c,d,A\nQ2?,a,b,c,d,a\n')).toThrow(
       'anatomy_test.csv, record 2 (line 2) field 6 (answer): expected an answer letter A, B, C or D, got "a"',
     );
-    expect(at('Q1?,a,b,c,d,A\n"Q2?,a,b,c,d,A\n')).toThrow(/anatomy_test\.csv, record 2 \(line 2\): Quoted field unterminated/);
+    expect(at('Q1?,a,b,c,d,A\n"Q2?,a,b,c,d,A\n')).toThrow(
+      /anatomy_test\.csv, record 2 \(line 2\): Quoted field unterminated/,
+    );
     expect(at('question,A,B,C,D,answer\n')).toThrow('got "answer"');
     expect(at('')).toThrow('anatomy_test.csv: no records');
     expect(() => parseMmluCsv('Q,a,b,c,d,A', { fileName: 'notes.csv' })).toThrow('notes.csv: not an MMLU CSV name');

@@ -3,7 +3,14 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drawSample, itemContentHash, mergeIntoPool, selectFromPool } from '../../src/core/mmlu';
 import type { MmluItem } from '../../src/core/types';
-import { ITEMS_PER_CHUNK, SESSION_POOL, createItemsService, parseMmluFiles, storeIntoPool, type StoredPool } from '../../src/services/mmlu-files';
+import {
+  ITEMS_PER_CHUNK,
+  SESSION_POOL,
+  createItemsService,
+  parseMmluFiles,
+  storeIntoPool,
+  type StoredPool,
+} from '../../src/services/mmlu-files';
 import { parseMmluCsvFiles } from '../../src/data/mmlu-csv';
 import type { ItemDb } from '../../src/storage/db';
 
@@ -13,11 +20,22 @@ const csvFiles = readdirSync(fixtures, { recursive: true, encoding: 'utf8' })
   .filter((f) => f.endsWith('.csv'))
   .sort()
   .map((f) => ({ name: `data/${f}`, text: readFileSync(resolve(fixtures, f), 'utf8') }));
-const asInput = (f: { name: string; text: string }) => ({ name: f.name, bytes: new TextEncoder().encode(f.text).buffer as ArrayBuffer });
+const asInput = (f: { name: string; text: string }) => ({
+  name: f.name,
+  bytes: new TextEncoder().encode(f.text).buffer as ArrayBuffer,
+});
 
 const item = (id: string, question: string): MmluItem => {
   const [subject, split, row] = id.split('/');
-  return { id, subject, split: split as MmluItem['split'], row: Number(row), question, choices: ['a', 'b', 'c', 'd'], answer: 1 };
+  return {
+    id,
+    subject,
+    split: split as MmluItem['split'],
+    row: Number(row),
+    question,
+    choices: ['a', 'b', 'c', 'd'],
+    answer: 1,
+  };
 };
 
 describe('parseMmluFiles', () => {
@@ -57,9 +75,14 @@ function memoryStore(session = new Map<string, unknown>()) {
 describe('storeIntoPool', () => {
   it('merges into what is stored, writes the pool with its new description and returns it', async () => {
     const { session, store } = memoryStore(
-      new Map([[SESSION_POOL, { items: [item('a/test/1', 'q')], source: { kind: 'files', description: '1 CSV file' } }]]),
+      new Map([
+        [SESSION_POOL, { items: [item('a/test/1', 'q')], source: { kind: 'files', description: '1 CSV file' } }],
+      ]),
     );
-    const merged = await storeIntoPool(store, [item('a/dev/0', 'd')], { kind: 'files', description: '1 CSV file + 1 CSV file' });
+    const merged = await storeIntoPool(store, [item('a/dev/0', 'd')], {
+      kind: 'files',
+      description: '1 CSV file + 1 CSV file',
+    });
     const stored = session.get(SESSION_POOL) as StoredPool;
     expect(stored.items.map((i) => i.id)).toEqual(['a/dev/0', 'a/test/1']);
     expect(merged).toEqual(stored.items);
@@ -76,10 +99,15 @@ describe('createItemsService (the items worker)', () => {
     const service = createItemsService(open);
     const chunks: number[] = [];
     const received: MmluItem[] = [];
-    await service.parseFiles(csvFiles.map(asInput), { itemDbName: 'items', source, poolVersion: 1 }, undefined, async (c) => {
-      chunks.push(c.length);
-      received.push(...c);
-    });
+    await service.parseFiles(
+      csvFiles.map(asInput),
+      { itemDbName: 'items', source, poolVersion: 1 },
+      undefined,
+      async (c) => {
+        chunks.push(c.length);
+        received.push(...c);
+      },
+    );
     const parsed = parseMmluCsvFiles(csvFiles);
     expect(received).toEqual(mergeIntoPool(many, parsed));
     expect(received).toEqual((session.get(SESSION_POOL) as StoredPool).items);
@@ -94,7 +122,12 @@ describe('createItemsService (the items worker)', () => {
   it('draws on the pool it stored under the same version, and reads the store again for another', async () => {
     const { session, opened, open } = memoryStore();
     const service = createItemsService(open);
-    await service.parseFiles(csvFiles.map(asInput), { itemDbName: 'items', source, poolVersion: 7 }, undefined, async () => {});
+    await service.parseFiles(
+      csvFiles.map(asInput),
+      { itemDbName: 'items', source, poolVersion: 7 },
+      undefined,
+      async () => {},
+    );
     expect(opened).toEqual(['items']);
     const domains = [{ name: 'science', subjects: ['anatomy', 'college_physics'] }];
     const options = { domains, perDomain: 2, seed: 3 };
@@ -108,7 +141,9 @@ describe('createItemsService (the items worker)', () => {
     const redrawn = await service.select('items', 8, { kind: 'draw', options });
     expect(opened).toEqual(['items', 'items']);
     expect(redrawn).toEqual({ error: 'domain "science" has 0 test items loaded; cannot draw 2 without replacement' });
-    expect(await service.select('items', 7, { kind: 'draw', options })).toEqual(selectFromPool(many, { kind: 'draw', options }));
+    expect(await service.select('items', 7, { kind: 'draw', options })).toEqual(
+      selectFromPool(many, { kind: 'draw', options }),
+    );
   });
 });
 
@@ -122,7 +157,10 @@ describe('selectFromPool', () => {
     expect(selectFromPool(pool, { kind: 'manifest', manifest })).toEqual({ manifest });
     const missing = manifest.items[0].id;
     const changed = { ...pool.find((i) => i.id === manifest.items[1].id)!, question: 'edited' };
-    const other = mergeIntoPool(pool.filter((i) => i.id !== missing), [changed]);
+    const other = mergeIntoPool(
+      pool.filter((i) => i.id !== missing),
+      [changed],
+    );
     expect(selectFromPool(other, { kind: 'manifest', manifest })).toEqual({
       manifest,
       problem: `manifest items 1 missing (${missing}); 1 changed (${changed.id})`,

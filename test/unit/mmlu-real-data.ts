@@ -11,7 +11,9 @@ export function realMmluItems(): Promise<MmluItem[]> {
   loading ??= (async () => {
     const dir = mmluDataDir();
     if (!existsSync(path.join(dir, 'categories.json')) || !existsSync(path.join(dir, 'data', 'test'))) {
-      throw new Error(`MMLU data not found at ${dir} (expected categories.json and data/{dev,val,test}/); set MMLU_DIR to its folder`);
+      throw new Error(
+        `MMLU data not found at ${dir} (expected categories.json and data/{dev,val,test}/); set MMLU_DIR to its folder`,
+      );
     }
     return loadMmluFolder(dir);
   })();

@@ -22,7 +22,9 @@ let loaded: MmluItem[] = [];
 
 function requireData(): void {
   if (!existsSync(path.join(DIR, 'categories.json')) || !existsSync(path.join(DIR, 'data', 'test'))) {
-    throw new Error(`MMLU data not found at ${DIR} (expected categories.json and data/{dev,val,test}/); set MMLU_DIR to its folder`);
+    throw new Error(
+      `MMLU data not found at ${DIR} (expected categories.json and data/{dev,val,test}/); set MMLU_DIR to its folder`,
+    );
   }
 }
 
@@ -79,7 +81,8 @@ describe('the real MMLU CSVs', () => {
   });
 
   it('has the quoted-newline rows and answer counts SOURCE.md lists', () => {
-    const multiline = (split: MmluSplit) => ofSplit(split).filter((i) => [i.question, ...i.choices].some((f) => /[\r\n]/.test(f))).length;
+    const multiline = (split: MmluSplit) =>
+      ofSplit(split).filter((i) => [i.question, ...i.choices].some((f) => /[\r\n]/.test(f))).length;
     expect([multiline('dev'), multiline('val'), multiline('test')]).toEqual([32, 126, 1127]);
     const answers = (split: MmluSplit) => [0, 1, 2, 3].map((a) => ofSplit(split).filter((i) => i.answer === a).length);
     expect(answers('dev')).toEqual([67, 69, 71, 78]);
@@ -90,7 +93,11 @@ describe('the real MMLU CSVs', () => {
   it('keeps the 4 CRLFs inside quoted fields, and no other CR', () => {
     const withCr = data().flatMap((i) => [i.question, ...i.choices].filter((f) => f.includes('\r')).map(() => i));
     expect(withCr).toHaveLength(4);
-    expect([...new Set(withCr.map((i) => `${i.subject}_${i.split}`))].sort()).toEqual(['college_mathematics_dev', 'college_mathematics_val', 'college_physics_val']);
+    expect([...new Set(withCr.map((i) => `${i.subject}_${i.split}`))].sort()).toEqual([
+      'college_mathematics_dev',
+      'college_mathematics_val',
+      'college_physics_val',
+    ]);
     for (const i of withCr) expect([i.question, ...i.choices].join('').replace(/\r\n/g, '')).not.toMatch(/\r/);
   });
 
@@ -104,13 +111,22 @@ describe('the real MMLU CSVs', () => {
       'college_physics',
       'electrical_engineering',
     ]);
-    expect(none.filter((i) => i.split === 'val').map((i) => i.subject).sort()).toEqual(['conceptual_physics', 'electrical_engineering']);
+    expect(
+      none
+        .filter((i) => i.split === 'val')
+        .map((i) => i.subject)
+        .sort(),
+    ).toEqual(['conceptual_physics', 'electrical_engineering']);
     const choices = data().flatMap((i) => i.choices);
     expect(choices.every((c) => typeof c === 'string')).toBe(true);
     // Numeric coercion would turn these into 0.4 and 0.46.
     expect(choices).toContain('0.40');
     expect(choices).toContain('0.460');
-    const nonAsciiFiles = new Set(data().filter((i) => /[^\p{ASCII}]/u.test(i.question + i.choices.join(''))).map((i) => `${i.subject}/${i.split}`));
+    const nonAsciiFiles = new Set(
+      data()
+        .filter((i) => /[^\p{ASCII}]/u.test(i.question + i.choices.join('')))
+        .map((i) => `${i.subject}/${i.split}`),
+    );
     expect(nonAsciiFiles.size).toBe(103);
   });
 });
@@ -119,23 +135,30 @@ describe('the subject map', () => {
   it('equals categories.json', () => {
     data();
     const json = JSON.parse(readFileSync(path.join(DIR, 'categories.json'), 'utf8'));
-    const subcategoryOf = Object.fromEntries(Object.entries(json.subcategories as Record<string, string[]>).map(([s, [sub]]) => [s, sub]));
+    const subcategoryOf = Object.fromEntries(
+      Object.entries(json.subcategories as Record<string, string[]>).map(([s, [sub]]) => [s, sub]),
+    );
     expect(MMLU_SUBJECT_SUBCATEGORY).toEqual(subcategoryOf);
     expect(MMLU_SUBJECT_SUBCATEGORY).toEqual(json.subject_to_subcategory);
     const categories = json.categories as Record<string, string[]>;
     expect(Object.keys(MMLU_SUBCATEGORIES).sort()).toEqual(Object.values(categories).flat().sort());
-    for (const [category, subs] of Object.entries(categories)) for (const sub of subs) expect(MMLU_SUBCATEGORIES[sub]).toBe(category);
+    for (const [category, subs] of Object.entries(categories))
+      for (const sub of subs) expect(MMLU_SUBCATEGORIES[sub]).toBe(category);
     for (const s of MMLU_SUBJECTS) expect(subjectCategory(s)).toBe(json.subject_to_category[s]);
   });
 
   it('gives the test items per category of SOURCE.md, and the five domains their sizes', () => {
     const count = (f: (i: MmluItem) => boolean) => ofSplit('test').filter(f).length;
-    expect(['STEM', 'humanities', 'social sciences', 'other (business, health, misc.)'].map((c) => count((i) => subjectCategory(i.subject) === c))).toEqual([
-      3018, 4705, 3077, 3242,
-    ]);
+    expect(
+      ['STEM', 'humanities', 'social sciences', 'other (business, health, misc.)'].map((c) =>
+        count((i) => subjectCategory(i.subject) === c),
+      ),
+    ).toEqual([3018, 4705, 3077, 3242]);
     // Health + Business & other = the 3,242 of the fourth category.
     const [, , , health, business] = presetDomains('five-domains');
-    expect(count((i) => health.subjects.includes(i.subject)) + count((i) => business.subjects.includes(i.subject))).toBe(3242);
+    expect(
+      count((i) => health.subjects.includes(i.subject)) + count((i) => business.subjects.includes(i.subject)),
+    ).toBe(3242);
   });
 });
 
@@ -145,7 +168,13 @@ describe('the default sample', () => {
     const b = drawSample(await loadMmluFolder(DIR, ['test'])).manifest;
     expect(b).toEqual(a);
     expect(a.items).toHaveLength(1000);
-    expect(a.perDomain).toEqual({ STEM: 200, Humanities: 200, 'Social sciences': 200, Health: 200, 'Business & other': 200 });
+    expect(a.perDomain).toEqual({
+      STEM: 200,
+      Humanities: 200,
+      'Social sciences': 200,
+      Health: 200,
+      'Business & other': 200,
+    });
     expect(a.preset).toBe('five-domains');
     expect(a.seed).toBe(0);
     // From test/fixtures/mmlu/oracle/sample_manifest.py, a Python reimplementation of the documented algorithm.
@@ -154,6 +183,8 @@ describe('the default sample', () => {
   });
 
   it('a domain asked for more than it has says how many it has', () => {
-    expect(() => drawSample(data(), { perDomain: 1603 })).toThrow('domain "Business & other" has 1602 test items loaded; cannot draw 1603');
+    expect(() => drawSample(data(), { perDomain: 1603 })).toThrow(
+      'domain "Business & other" has 1602 test items loaded; cannot draw 1603',
+    );
   });
 });

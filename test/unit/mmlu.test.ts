@@ -44,7 +44,12 @@ describe('subjects and presets', () => {
   it('has 57 subjects in 4 categories with 18 / 13 / 12 / 14 subjects', () => {
     expect(MMLU_SUBJECTS).toHaveLength(57);
     const count = (c: string) => MMLU_SUBJECTS.filter((s) => subjectCategory(s) === c).length;
-    expect([count('STEM'), count('humanities'), count('social sciences'), count('other (business, health, misc.)')]).toEqual([18, 13, 12, 14]);
+    expect([
+      count('STEM'),
+      count('humanities'),
+      count('social sciences'),
+      count('other (business, health, misc.)'),
+    ]).toEqual([18, 13, 12, 14]);
     expect(subjectCategory('virology')).toBe('other (business, health, misc.)');
     expect(() => subjectCategory('astrology')).toThrow(MmluSampleError);
   });
@@ -53,7 +58,14 @@ describe('subjects and presets', () => {
     const d = presetDomains('five-domains');
     expect(d.map((x) => x.name)).toEqual(['STEM', 'Humanities', 'Social sciences', 'Health', 'Business & other']);
     expect(d.map((x) => x.subjects.length)).toEqual([18, 13, 12, 8, 6]);
-    expect(d[4].subjects).toEqual(['business_ethics', 'global_facts', 'management', 'marketing', 'miscellaneous', 'professional_accounting']);
+    expect(d[4].subjects).toEqual([
+      'business_ethics',
+      'global_facts',
+      'management',
+      'marketing',
+      'miscellaneous',
+      'professional_accounting',
+    ]);
     expect(d[3].subjects).toContain('virology');
     expect(d[3].subjects).not.toContain('marketing');
     // Every subject exactly once.
@@ -66,7 +78,9 @@ describe('subjects and presets', () => {
       expect(() => checkDomains(p.domains)).not.toThrow();
     }
     expect(DOMAIN_PRESETS.subcategories.domains).toHaveLength(17);
-    expect(() => presetDomains('nine-domains')).toThrow(/unknown domain preset "nine-domains" \(presets: five-domains, categories/);
+    expect(() => presetDomains('nine-domains')).toThrow(
+      /unknown domain preset "nine-domains" \(presets: five-domains, categories/,
+    );
   });
 
   it('presetDomains returns a copy the caller may change', () => {
@@ -78,12 +92,24 @@ describe('subjects and presets', () => {
     expect(() => checkDomains([])).toThrow('no domains given');
     expect(() => checkDomains([{ name: ' ', subjects: ['anatomy'] }])).toThrow('empty name');
     expect(() => checkDomains([{ name: 'A', subjects: [] }])).toThrow('domain "A" has no subjects');
-    expect(() => checkDomains([{ name: 'A', subjects: ['anatomy'] }, { name: 'A', subjects: ['virology'] }])).toThrow('defined twice');
-    expect(() => checkDomains([{ name: 'A', subjects: ['anatomyy'] }])).toThrow('domain "A": unknown MMLU subject "anatomyy"');
-    expect(() => checkDomains([{ name: 'A', subjects: ['anatomy'] }, { name: 'B', subjects: ['virology', 'anatomy'] }])).toThrow(
-      'subject "anatomy" is in two domains ("A" and "B")',
+    expect(() =>
+      checkDomains([
+        { name: 'A', subjects: ['anatomy'] },
+        { name: 'A', subjects: ['virology'] },
+      ]),
+    ).toThrow('defined twice');
+    expect(() => checkDomains([{ name: 'A', subjects: ['anatomyy'] }])).toThrow(
+      'domain "A": unknown MMLU subject "anatomyy"',
     );
-    expect(checkDomains([{ name: 'A', subjects: ['virology', 'anatomy'] }])).toEqual([{ name: 'A', subjects: ['anatomy', 'virology'] }]);
+    expect(() =>
+      checkDomains([
+        { name: 'A', subjects: ['anatomy'] },
+        { name: 'B', subjects: ['virology', 'anatomy'] },
+      ]),
+    ).toThrow('subject "anatomy" is in two domains ("A" and "B")');
+    expect(checkDomains([{ name: 'A', subjects: ['virology', 'anatomy'] }])).toEqual([
+      { name: 'A', subjects: ['anatomy', 'virology'] },
+    ]);
   });
 });
 
@@ -91,22 +117,37 @@ describe('item ids and hashes', () => {
   it('formats and parses <subject>/<split>/<row>', () => {
     expect(mmluItemId('college_physics', 'val', 12)).toBe('college_physics/val/12');
     expect(parseMmluItemId('college_physics/val/12')).toEqual({ subject: 'college_physics', split: 'val', row: 12 });
-    for (const bad of ['college_physics/validation/1', 'college_physics/test/01', 'astrology/test/1', 'anatomy/test/-1', 'anatomy/test']) {
+    for (const bad of [
+      'college_physics/validation/1',
+      'college_physics/test/01',
+      'astrology/test/1',
+      'anatomy/test/-1',
+      'anatomy/test',
+    ]) {
       expect(() => parseMmluItemId(bad), bad).toThrow(MmluSampleError);
     }
   });
 
   it('hashes the compact JSON array [question, A, B, C, D, answer]', () => {
-    const it0: MmluItem = { ...item('anatomy', 'test', 0), question: 'Q "1"\r\nß?', choices: ['None', '0', 'b', 'é'], answer: 2 };
+    const it0: MmluItem = {
+      ...item('anatomy', 'test', 0),
+      question: 'Q "1"\r\nß?',
+      choices: ['None', '0', 'b', 'é'],
+      answer: 2,
+    };
     expect(itemContentHash(it0)).toBe(sha('["Q \\"1\\"\\r\\nß?","None","0","b","é",2]'));
     // The id, subject and split are not content: the same question elsewhere hashes alike.
-    expect(itemContentHash({ ...it0, id: 'virology/val/9', subject: 'virology', split: 'val', row: 9 } as MmluItem)).toBe(itemContentHash(it0));
+    expect(
+      itemContentHash({ ...it0, id: 'virology/val/9', subject: 'virology', split: 'val', row: 9 } as MmluItem),
+    ).toBe(itemContentHash(it0));
     expect(itemContentHash({ ...it0, answer: 3 })).not.toBe(itemContentHash(it0));
     expect(itemContentHash({ ...it0, question: ` ${it0.question}` })).not.toBe(itemContentHash(it0));
   });
 
   it('canonicalJson sorts keys, drops undefined, and writes no whitespace', () => {
-    expect(canonicalJson({ b: 1, a: [1, 'x'], c: { e: null, d: true }, u: undefined })).toBe('{"a":[1,"x"],"b":1,"c":{"d":true,"e":null}}');
+    expect(canonicalJson({ b: 1, a: [1, 'x'], c: { e: null, d: true }, u: undefined })).toBe(
+      '{"a":[1,"x"],"b":1,"c":{"d":true,"e":null}}',
+    );
     expect(canonicalJson({ B: 0, a: 0, _: 0 })).toBe('{"B":0,"_":0,"a":0}');
     expect(() => canonicalJson({ x: Number.NaN })).toThrow(TypeError);
   });
@@ -115,7 +156,12 @@ describe('item ids and hashes', () => {
 describe('sampleDomains', () => {
   const X: DomainDef = { name: 'X', subjects: ['anatomy', 'virology'] };
   const Y: DomainDef = { name: 'Y', subjects: ['marketing'] };
-  const pool = [...items('virology', 3), ...items('anatomy', 4), ...items('marketing', 6), ...items('anatomy', 5, 'dev')];
+  const pool = [
+    ...items('virology', 3),
+    ...items('anatomy', 4),
+    ...items('marketing', 6),
+    ...items('anatomy', 5, 'dev'),
+  ];
 
   it('is a partial Fisher-Yates over the canonical pool with rng = Rng(deriveSeed(seed, name))', () => {
     // By hand, following the documented steps for domain X (anatomy 0..3 then virology 0..2), k = 3, seed 7.
@@ -143,7 +189,11 @@ describe('sampleDomains', () => {
 
   it('draws only from the requested split and the domain subjects', () => {
     const got = sampleDomains(pool, [{ name: 'D', subjects: ['anatomy'] }], { perDomain: 5, split: 'dev' });
-    expect(got.map((s) => s.item.id).sort()).toEqual(items('anatomy', 5, 'dev').map((i) => i.id).sort());
+    expect(got.map((s) => s.item.id).sort()).toEqual(
+      items('anatomy', 5, 'dev')
+        .map((i) => i.id)
+        .sort(),
+    );
   });
 
   it('k = n returns the whole domain in canonical order and k = 0 nothing', () => {
@@ -152,7 +202,9 @@ describe('sampleDomains', () => {
   });
 
   it('asking for more than a domain has names the domain and its size', () => {
-    expect(() => sampleDomains(pool, [X, Y], { perDomain: 7 })).toThrow('domain "Y" has 6 test items loaded; cannot draw 7 without replacement');
+    expect(() => sampleDomains(pool, [X, Y], { perDomain: 7 })).toThrow(
+      'domain "Y" has 6 test items loaded; cannot draw 7 without replacement',
+    );
     expect(() => sampleDomains(pool, [Y], { perDomain: { Y: 2, X: 1 } })).not.toThrow();
     expect(() => sampleDomains(pool, [X, Y], { perDomain: { Y: 2 } })).toThrow('no item count given for domain "X"');
     expect(() => sampleDomains(pool, [Y], { perDomain: 1.5 })).toThrow('whole number');
@@ -162,7 +214,9 @@ describe('sampleDomains', () => {
     expect(() => sampleDomains(pool, [Y], { perDomain: 1, seed: -1 })).toThrow('seed must be an integer');
     expect(() => sampleDomains(pool, [Y], { perDomain: 1, seed: 2 ** 32 })).toThrow('seed must be an integer');
     expect(() => sampleDomains(pool, [Y], { perDomain: 1, seed: 0.5 })).toThrow('seed must be an integer');
-    expect(() => sampleDomains([...pool, item('marketing', 'test', 2)], [Y], { perDomain: 1 })).toThrow('marketing/test/2 is loaded twice');
+    expect(() => sampleDomains([...pool, item('marketing', 'test', 2)], [Y], { perDomain: 1 })).toThrow(
+      'marketing/test/2 is loaded twice',
+    );
   });
 
   it("a domain's draw depends only on the seed and its name", () => {
@@ -226,7 +280,11 @@ describe('manifests', () => {
     const [first, second] = manifest.items;
     const edited = pool
       .filter((i) => i.id !== first.id)
-      .map((i) => (i.id === second.id ? { ...i, choices: [i.choices[0], i.choices[1], i.choices[2], 'edited'] as MmluItem['choices'] } : i));
+      .map((i) =>
+        i.id === second.id
+          ? { ...i, choices: [i.choices[0], i.choices[1], i.choices[2], 'edited'] as MmluItem['choices'] }
+          : i,
+      );
     const check = resolveManifest(manifest, edited);
     expect(check.ok).toBe(false);
     expect(check.missing).toEqual([first.id]);
@@ -238,7 +296,9 @@ describe('manifests', () => {
   it('buildManifest counts empty domains as 0 and refuses items of unknown domains', () => {
     const m = buildManifest([], { preset: 'custom', domains, split: 'test', seed: 0 });
     expect(m.perDomain).toEqual({ Health: 0, Biz: 0 });
-    expect(() => buildManifest([{ domain: 'Nope', item: pool[0] }], { preset: 'custom', domains, split: 'test', seed: 0 })).toThrow('unknown domain "Nope"');
+    expect(() =>
+      buildManifest([{ domain: 'Nope', item: pool[0] }], { preset: 'custom', domains, split: 'test', seed: 0 }),
+    ).toThrow('unknown domain "Nope"');
   });
 });
 
@@ -264,27 +324,54 @@ describe('manifest files', () => {
 
   it('names the file and the field of a schema error', () => {
     expect(() => parseItemManifest('{', 'm.json')).toThrow(/^m\.json: not JSON/);
-    expect(() => parseItemManifest(edit((m) => (m.kind = 'results')), 'm.json')).toThrow('m.json: kind:');
-    expect(() => parseItemManifest(edit((m) => (m.items[1].hash = 'abc')), 'm.json')).toThrow(
-      'm.json: items[1].hash: expected a sha256 as 64 lowercase hex digits, got "abc"',
-    );
-    expect(() => parseItemManifest(edit((m) => (m.seed = -2)), 'm.json')).toThrow('m.json: seed: expected an integer >= 0');
-    expect(() => parseItemManifest(edit((m) => (m.extra = 1)), 'm.json')).toThrow('m.json: extra');
+    expect(() =>
+      parseItemManifest(
+        edit((m) => (m.kind = 'results')),
+        'm.json',
+      ),
+    ).toThrow('m.json: kind:');
+    expect(() =>
+      parseItemManifest(
+        edit((m) => (m.items[1].hash = 'abc')),
+        'm.json',
+      ),
+    ).toThrow('m.json: items[1].hash: expected a sha256 as 64 lowercase hex digits, got "abc"');
+    expect(() =>
+      parseItemManifest(
+        edit((m) => (m.seed = -2)),
+        'm.json',
+      ),
+    ).toThrow('m.json: seed: expected an integer >= 0');
+    expect(() =>
+      parseItemManifest(
+        edit((m) => (m.extra = 1)),
+        'm.json',
+      ),
+    ).toThrow('m.json: extra');
   });
 
   it('refuses an edited file whose hash no longer matches', () => {
-    expect(() => parseItemManifest(edit((m) => (m.items[0].id = 'anatomy/test/3'), false), 'm.json')).toThrow(
-      /m\.json: hash [0-9a-f]{64} does not match the content/,
-    );
+    expect(() =>
+      parseItemManifest(
+        edit((m) => (m.items[0].id = 'anatomy/test/3'), false),
+        'm.json',
+      ),
+    ).toThrow(/m\.json: hash [0-9a-f]{64} does not match the content/);
   });
 
   it('checks ids, domains and counts against each other', () => {
     const err = (f: (m: any) => void) => () => parseItemManifest(edit(f), 'm.json');
-    expect(err((m) => (m.items[0].id = 'anatomy/test/x'))).toThrow('items[0].id: "anatomy/test/x" is not an MMLU item id');
-    expect(err((m) => (m.items[1].id = m.items[0].id))).toThrow('items[1].id: ' + manifest.items[0].id + ' appears twice');
+    expect(err((m) => (m.items[0].id = 'anatomy/test/x'))).toThrow(
+      'items[0].id: "anatomy/test/x" is not an MMLU item id',
+    );
+    expect(err((m) => (m.items[1].id = m.items[0].id))).toThrow(
+      'items[1].id: ' + manifest.items[0].id + ' appears twice',
+    );
     expect(err((m) => (m.items[0].id = 'anatomy/dev/0'))).toThrow('not in the manifest\'s split "test"');
     expect(err((m) => (m.items[0].domain = 'Biz'))).toThrow('items[0]: subject anatomy is not in domain "Biz"');
-    expect(err((m) => (m.items[0].domain = 'Other'))).toThrow('items[0].domain: "Other" is not one of the manifest\'s domains');
+    expect(err((m) => (m.items[0].domain = 'Other'))).toThrow(
+      'items[0].domain: "Other" is not one of the manifest\'s domains',
+    );
     expect(err((m) => (m.perDomain.Health = 3))).toThrow('perDomain["Health"] is 3 but the manifest lists 2 items');
     expect(err((m) => (m.perDomain.Other = 0))).toThrow('perDomain: "Other" is not one of the manifest\'s domains');
     expect(err((m) => (m.domains[1].subjects = ['anatomy']))).toThrow('domains: subject "anatomy" is in two domains');

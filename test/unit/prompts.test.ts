@@ -29,7 +29,11 @@ const tokenize: Tokenize = (text) => qwen3.encode(text, { add_special_tokens: fa
 /** The chat template Qwen3 ships (tokenizer_config.json), rendered by a Jinja implementation. */
 const qwen3ChatTemplate = new Template((tokenizerConfig as unknown as { chat_template: string }).chat_template);
 const applyQwen3Template = (user: string) =>
-  qwen3ChatTemplate.render({ messages: [{ role: 'user', content: user }], add_generation_prompt: true, enable_thinking: false });
+  qwen3ChatTemplate.render({
+    messages: [{ role: 'user', content: user }],
+    add_generation_prompt: true,
+    enable_thinking: false,
+  });
 
 const completion0: PromptSpec = { format: 'completion', kshot: 0 };
 const completion5: PromptSpec = { format: 'completion', kshot: 5 };
@@ -61,7 +65,12 @@ describe("lm-evaluation-harness's MMLU template", () => {
         'Dev anatomy question 4?\nA. w4\nB. x4\nC. y4\nD. z4\nAnswer: A\n\n' +
         'Which bone is in the thigh?\nA. Femur\nB. Ulna\nC. Radius\nD. Tibia\nAnswer:',
     );
-    expect(renderPrompt(byId('college_physics/test/1'), fewshotItems(pool, 'college_physics', 2), { format: 'completion', kshot: 2 })).toBe(
+    expect(
+      renderPrompt(byId('college_physics/test/1'), fewshotItems(pool, 'college_physics', 2), {
+        format: 'completion',
+        kshot: 2,
+      }),
+    ).toBe(
       'The following are multiple choice questions (with answers) about college physics.\n\n' +
         'Dev physics question 0?\nA. p0\nB. q0\nC. r0\nD. s0\nAnswer: D\n\n' +
         'Dev physics question 1?\nA. p1\nB. q1\nC. r1\nD. s1\nAnswer: C\n\n' +
@@ -70,8 +79,14 @@ describe("lm-evaluation-harness's MMLU template", () => {
   });
 
   it('writes every underscore of the subject as a space', () => {
-    const item: MmluItem = { ...byId('anatomy/test/0'), id: 'high_school_us_history/test/0', subject: 'high_school_us_history' };
-    expect(renderPrompt(item, [], completion0).split('\n')[0]).toBe('The following are multiple choice questions (with answers) about high school us history.');
+    const item: MmluItem = {
+      ...byId('anatomy/test/0'),
+      id: 'high_school_us_history/test/0',
+      subject: 'high_school_us_history',
+    };
+    expect(renderPrompt(item, [], completion0).split('\n')[0]).toBe(
+      'The following are multiple choice questions (with answers) about high school us history.',
+    );
   });
 
   it("strips like Python's str.strip(), not like String.prototype.trim", () => {
@@ -114,7 +129,9 @@ describe('prompt templates and keys', () => {
     expect(t.key).toBe(`mmlu-completion/k0/${t.patternHash.slice(0, 16)}`);
     expect(t.answerStrings).toEqual([' A', ' B', ' C', ' D']);
     const t1 = promptTemplate({ format: 'completion', kshot: 1 });
-    expect(t1.pattern).toContain('{shot1.question}\nA. {shot1.A}\nB. {shot1.B}\nC. {shot1.C}\nD. {shot1.D}\nAnswer: {shot1.answer}\n\n{question}');
+    expect(t1.pattern).toContain(
+      '{shot1.question}\nA. {shot1.A}\nB. {shot1.B}\nC. {shot1.C}\nD. {shot1.D}\nAnswer: {shot1.answer}\n\n{question}',
+    );
     const c = promptTemplate(chat0);
     expect(c.name).toBe('mmlu-chat-qwen3');
     expect(c.answerStrings).toEqual(['A', 'B', 'C', 'D']);
@@ -122,19 +139,29 @@ describe('prompt templates and keys', () => {
   });
 
   it('keys differ between formats and k, and are stable', () => {
-    const keys = (['completion', 'chat'] as const).flatMap((format) => [0, 1, 2, 3, 4, 5].map((kshot) => promptTemplate({ format, kshot }).key));
+    const keys = (['completion', 'chat'] as const).flatMap((format) =>
+      [0, 1, 2, 3, 4, 5].map((kshot) => promptTemplate({ format, kshot }).key),
+    );
     expect(new Set(keys).size).toBe(12);
     expect(promptTemplate(completion5)).toEqual(promptTemplate({ ...completion5 }));
   });
 
   it('refuses bad specs and shots that do not fit', () => {
-    expect(() => promptTemplate({ format: 'completion', kshot: 6 })).toThrow('k-shot must be a whole number from 0 to 5, got 6');
+    expect(() => promptTemplate({ format: 'completion', kshot: 6 })).toThrow(
+      'k-shot must be a whole number from 0 to 5, got 6',
+    );
     expect(() => promptTemplate({ format: 'json' as never, kshot: 0 })).toThrow('unknown prompt format "json"');
     const item = byId('anatomy/test/0');
     expect(() => renderPrompt(item, [], completion5)).toThrow('anatomy/test/0: 5-shot prompt given 0 example(s)');
-    expect(() => renderPrompt(item, fewshotItems(pool, 'college_physics', 1), { format: 'completion', kshot: 1 })).toThrow('from another subject');
-    expect(() => renderPrompt(item, [item], { format: 'completion', kshot: 1 })).toThrow('among its own few-shot examples');
-    expect(() => fewshotItems(pool, 'virology', 1)).toThrow('1-shot prompts need dev rows 0..0 of virology; load its dev split');
+    expect(() =>
+      renderPrompt(item, fewshotItems(pool, 'college_physics', 1), { format: 'completion', kshot: 1 }),
+    ).toThrow('from another subject');
+    expect(() => renderPrompt(item, [item], { format: 'completion', kshot: 1 })).toThrow(
+      'among its own few-shot examples',
+    );
+    expect(() => fewshotItems(pool, 'virology', 1)).toThrow(
+      '1-shot prompts need dev rows 0..0 of virology; load its dev split',
+    );
     const gappy = fewshotPool(fixtures.filter((i) => i.id !== 'anatomy/dev/2'));
     expect(() => fewshotItems(gappy, 'anatomy', 5)).toThrow('need dev rows 0..4 of anatomy');
     expect(fewshotItems(gappy, 'anatomy', 2).map((i) => i.row)).toEqual([0, 1]);
@@ -161,7 +188,9 @@ describe('with the real Qwen3 tokenizer', () => {
 
   it('a tokenizer that splits a letter is refused', () => {
     const splitting: Tokenize = (t) => Array.from(t, (ch) => ch.charCodeAt(0));
-    expect(() => letterTokenIds(promptTemplate(completion0), splitting)).toThrow('answer string " A" is 2 tokens in this tokenizer, not 1');
+    expect(() => letterTokenIds(promptTemplate(completion0), splitting)).toThrow(
+      'answer string " A" is 2 tokens in this tokenizer, not 1',
+    );
   });
 
   it('the record carries the text, template, letter ids and token count', () => {
@@ -195,9 +224,13 @@ describe('with the real Qwen3 tokenizer', () => {
   it('real 5-shot chat prompts equal the shipped chat template', async () => {
     const items = await realMmluItems();
     const realPool = fewshotPool(items);
-    for (const item of drawSample(items).sampled.filter((_, i) => i % 50 === 0).map((s) => s.item)) {
+    for (const item of drawSample(items)
+      .sampled.filter((_, i) => i % 50 === 0)
+      .map((s) => s.item)) {
       const shots = fewshotItems(realPool, item.subject, 5);
-      expect(renderPrompt(item, shots, { format: 'chat', kshot: 5 })).toBe(applyQwen3Template(renderPrompt(item, shots, completion5)));
+      expect(renderPrompt(item, shots, { format: 'chat', kshot: 5 })).toBe(
+        applyQwen3Template(renderPrompt(item, shots, completion5)),
+      );
     }
   });
 });

@@ -7,7 +7,12 @@ import {
   serializeResultsFile,
   variantScoresFromResults,
 } from '../../src/core/results-file';
-import { DEFAULT_ANALYSIS_SETTINGS, type AnalysisReport, type ResultsFile, type StageMetrics } from '../../src/core/types';
+import {
+  DEFAULT_ANALYSIS_SETTINGS,
+  type AnalysisReport,
+  type ResultsFile,
+  type StageMetrics,
+} from '../../src/core/types';
 import { thrownBy } from '../support/thrown';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/results/${name}`, import.meta.url), 'utf8');
@@ -29,7 +34,12 @@ describe('parseResultsFile', () => {
     expect(file.environment.adapter).toEqual({ vendor: 'nvidia', architecture: 'ampere', shaderF16: true });
     expect(file.manifest).toEqual({ hash: 'sha256:abc123', preset: 'study-5x200', seed: 0, itemCount: 3 });
     expect(file.runs).toHaveLength(2);
-    expect(file.runs[0].prompt).toEqual({ key: 'completion-k0', format: 'completion', kshot: 0, letterTokenIds: [32, 33, 34, 35] });
+    expect(file.runs[0].prompt).toEqual({
+      key: 'completion-k0',
+      format: 'completion',
+      kshot: 0,
+      letterTokenIds: [32, 33, 34, 35],
+    });
     expect(file.runs[0].variant.model?.overrides).toEqual({ context_window_size: 4096 });
     expect(file.runs[0].items[0]).toEqual({
       itemId: 'college_physics/test/0',
@@ -75,25 +85,89 @@ describe('parseResultsFile', () => {
   });
 
   it.each([
-    ['a string logit', (f: any) => (f.runs[0].items[1].letterLogits[2] = 'abc'), 'x.json: runs[0].items[1].letterLogits[2]: expected a number, got "abc"'],
-    ['three logits', (f: any) => f.runs[0].items[1].letterLogits.pop(), 'x.json: runs[0].items[1].letterLogits: expected 4 numbers, one per letter A, B, C, D, got 3'],
-    ['five logits', (f: any) => f.runs[0].items[1].letterLogits.push(1), 'x.json: runs[0].items[1].letterLogits: expected 4 numbers, one per letter A, B, C, D, got 5'],
-    ['a null logit', (f: any) => (f.runs[1].items[0].letterLogits[0] = null), 'x.json: runs[1].items[0].letterLogits[0]: expected a number, got null'],
-    ['a missing label', (f: any) => delete f.runs[0].items[1].label, 'x.json: runs[0].items[1].label: missing; this field is required'],
-    ['label 4', (f: any) => (f.runs[0].items[1].label = 4), 'x.json: runs[0].items[1].label: expected an answer index 0-3, got 4'],
-    ['label 1.5', (f: any) => (f.runs[0].items[1].label = 1.5), 'x.json: runs[0].items[1].label: expected an answer index 0-3, got 1.5'],
-    ['label "A"', (f: any) => (f.runs[0].items[1].label = 'A'), 'x.json: runs[0].items[1].label: expected a number, got "A"'],
-    ['an unknown role', (f: any) => (f.runs[0].variant.role = 'boss'), 'x.json: runs[0].variant.role: expected ("base" | "sft" | "grpo" | "other" | "quantisation"), got "boss"'],
-    ['simulated missing', (f: any) => delete f.runs[1].variant.simulated, 'x.json: runs[1].variant.simulated: missing; this field is required'],
-    ['an unknown engine', (f: any) => (f.runs[0].engine.kind = 'gpu'), 'x.json: runs[0].engine.kind: expected ("webllm" | "simulated" | "imported"), got "gpu"'],
-    ['letter mass above 1', (f: any) => (f.runs[0].items[0].letterMass = 1.5), 'x.json: runs[0].items[0].letterMass: expected a probability in [0, 1], got 1.5'],
-    ['a bad date', (f: any) => (f.createdAt = 'yesterday'), 'x.json: createdAt: expected an ISO 8601 date-time, got "yesterday"'],
+    [
+      'a string logit',
+      (f: any) => (f.runs[0].items[1].letterLogits[2] = 'abc'),
+      'x.json: runs[0].items[1].letterLogits[2]: expected a number, got "abc"',
+    ],
+    [
+      'three logits',
+      (f: any) => f.runs[0].items[1].letterLogits.pop(),
+      'x.json: runs[0].items[1].letterLogits: expected 4 numbers, one per letter A, B, C, D, got 3',
+    ],
+    [
+      'five logits',
+      (f: any) => f.runs[0].items[1].letterLogits.push(1),
+      'x.json: runs[0].items[1].letterLogits: expected 4 numbers, one per letter A, B, C, D, got 5',
+    ],
+    [
+      'a null logit',
+      (f: any) => (f.runs[1].items[0].letterLogits[0] = null),
+      'x.json: runs[1].items[0].letterLogits[0]: expected a number, got null',
+    ],
+    [
+      'a missing label',
+      (f: any) => delete f.runs[0].items[1].label,
+      'x.json: runs[0].items[1].label: missing; this field is required',
+    ],
+    [
+      'label 4',
+      (f: any) => (f.runs[0].items[1].label = 4),
+      'x.json: runs[0].items[1].label: expected an answer index 0-3, got 4',
+    ],
+    [
+      'label 1.5',
+      (f: any) => (f.runs[0].items[1].label = 1.5),
+      'x.json: runs[0].items[1].label: expected an answer index 0-3, got 1.5',
+    ],
+    [
+      'label "A"',
+      (f: any) => (f.runs[0].items[1].label = 'A'),
+      'x.json: runs[0].items[1].label: expected a number, got "A"',
+    ],
+    [
+      'an unknown role',
+      (f: any) => (f.runs[0].variant.role = 'boss'),
+      'x.json: runs[0].variant.role: expected ("base" | "sft" | "grpo" | "other" | "quantisation"), got "boss"',
+    ],
+    [
+      'simulated missing',
+      (f: any) => delete f.runs[1].variant.simulated,
+      'x.json: runs[1].variant.simulated: missing; this field is required',
+    ],
+    [
+      'an unknown engine',
+      (f: any) => (f.runs[0].engine.kind = 'gpu'),
+      'x.json: runs[0].engine.kind: expected ("webllm" | "simulated" | "imported"), got "gpu"',
+    ],
+    [
+      'letter mass above 1',
+      (f: any) => (f.runs[0].items[0].letterMass = 1.5),
+      'x.json: runs[0].items[0].letterMass: expected a probability in [0, 1], got 1.5',
+    ],
+    [
+      'a bad date',
+      (f: any) => (f.createdAt = 'yesterday'),
+      'x.json: createdAt: expected an ISO 8601 date-time, got "yesterday"',
+    ],
     ['items not an array', (f: any) => (f.runs[0].items = 'x'), 'x.json: runs[0].items: expected an array, got "x"'],
     ['no runs', (f: any) => (f.runs = []), 'x.json: runs: expected at least one run, got 0'],
-    ['an empty run', (f: any) => (f.runs[1].items = []), 'x.json: runs[1].items: expected at least one scored item (a run with no items), got 0'],
+    [
+      'an empty run',
+      (f: any) => (f.runs[1].items = []),
+      'x.json: runs[1].items: expected at least one scored item (a run with no items), got 0',
+    ],
     ['version 0', (f: any) => (f.version = 0), 'x.json: version: expected 1, got 0'],
-    ['version 2', (f: any) => (f.version = 2), 'x.json: version: version 2 is newer than this kit reads (1); update the kit'],
-    ['another format', (f: any) => (f.format = 'other/results'), 'x.json: format: expected "calibration-kit/results", got "other/results"'],
+    [
+      'version 2',
+      (f: any) => (f.version = 2),
+      'x.json: version: version 2 is newer than this kit reads (1); update the kit',
+    ],
+    [
+      'another format',
+      (f: any) => (f.format = 'other/results'),
+      'x.json: format: expected "calibration-kit/results", got "other/results"',
+    ],
     [
       'a duplicate item id',
       (f: any) => (f.runs[1].items[2].itemId = 'college_physics/test/0'),
@@ -114,7 +188,9 @@ describe('parseResultsFile', () => {
   });
 
   it('refuses an infinite logit written as an overflowing number', () => {
-    const err = errorOf(() => parseResultsFile(twoRuns.replace('[1.5, 0.25, 3, -1]', '[1.5, 0.25, 1e999, -1]'), 'inf.json'));
+    const err = errorOf(() =>
+      parseResultsFile(twoRuns.replace('[1.5, 0.25, 3, -1]', '[1.5, 0.25, 1e999, -1]'), 'inf.json'),
+    );
     expect(err.message).toBe('inf.json: runs[0].items[0].letterLogits[2]: expected a finite number, got Infinity');
     expect(err.field).toBe('runs[0].items[0].letterLogits[2]');
   });
@@ -132,7 +208,9 @@ describe('parseResultsFile', () => {
 
   it('points lm-evaluation-harness results files to their samples files', () => {
     const err = errorOf(() => parseResultsFile(fixture('lm-eval-results.json'), 'results_2024.json'));
-    expect(err.message).toMatch(/^results_2024\.json: format: expected "calibration-kit\/results", got nothing \(this looks like lm-evaluation-harness/);
+    expect(err.message).toMatch(
+      /^results_2024\.json: format: expected "calibration-kit\/results", got nothing \(this looks like lm-evaluation-harness/,
+    );
     expect(err.message).toContain('samples_*.jsonl');
   });
 
@@ -225,13 +303,30 @@ describe('serializeResultsFile', () => {
           role: 'base',
           uncalibrated: { ...stage(0.25), letter_mass: 0.93 },
           scaled: stage(0),
-          scaling: { method: 'matrix', folds: 5, lambda: 0.01, mu: 0.01, in_sample: false, resampling: 'fixed-calibrated-logits' },
+          scaling: {
+            method: 'matrix',
+            folds: 5,
+            lambda: 0.01,
+            mu: 0.01,
+            in_sample: false,
+            resampling: 'fixed-calibrated-logits',
+          },
           ece_reduction_pct: 100,
           accuracy_change_pts: 0,
         },
       },
       comparisons: [
-        { a: 'grpo', b: 'base', metric: 'ece', stage: 'uncalibrated', diff: 0.006, ci: [-0.01, 0.02], p: 0.41, n: 3, unmatched: { onlyA: 0, onlyB: 0 } },
+        {
+          a: 'grpo',
+          b: 'base',
+          metric: 'ece',
+          stage: 'uncalibrated',
+          diff: 0.006,
+          ci: [-0.01, 0.02],
+          p: 0.41,
+          n: 3,
+          unmatched: { onlyA: 0, onlyB: 0 },
+        },
       ],
     };
     const withAnalysis: ResultsFile = { ...file, analysis: { settings: { ...DEFAULT_ANALYSIS_SETTINGS }, report } };
@@ -247,6 +342,8 @@ describe('serializeResultsFile', () => {
     const file = parseResultsFile(twoRuns, 'two-runs.json');
     file.runs[0].items[1].letterLogits[3] = Number.NaN;
     const err = errorOf(() => serializeResultsFile(file));
-    expect(err.message).toBe('results file being written: runs[0].items[1].letterLogits[3]: expected a number, got null');
+    expect(err.message).toBe(
+      'results file being written: runs[0].items[1].letterLogits[3]: expected a number, got null',
+    );
   });
 });

@@ -8,9 +8,9 @@ const RUN_B = JSON.stringify(['qwen3-8b-sft', 'chat:5:77']);
 describe('the Results view in the URL', () => {
   it('writes nothing for the default view, and only the settings that differ', () => {
     expect(resultsQuery({ ...DEFAULT_ANALYSIS_SETTINGS }, undefined)).toBe('');
-    expect(resultsQuery({ ...DEFAULT_ANALYSIS_SETTINGS, bins: 10, scaling: 'temperature', inSample: true }, undefined)).toBe(
-      '?bins=10&scaling=temperature&inSample=true',
-    );
+    expect(
+      resultsQuery({ ...DEFAULT_ANALYSIS_SETTINGS, bins: 10, scaling: 'temperature', inSample: true }, undefined),
+    ).toBe('?bins=10&scaling=temperature&inSample=true');
   });
 
   it('round-trips settings and the chosen runs (ids with quotes, colons and commas)', () => {
@@ -24,15 +24,17 @@ describe('the Results view in the URL', () => {
   });
 
   it('drops each bad value with a note naming the parameter, and keeps the rest', () => {
-    const back = parseResultsQuery('?bins=0&folds=3&scaling=platt&confidence=1&seed=-1&mu=abc&inSample=yes&permutations=500');
+    const back = parseResultsQuery(
+      '?bins=0&folds=3&scaling=platt&confidence=1&seed=-1&mu=abc&inSample=yes&permutations=500',
+    );
     expect(back.settings).toEqual({ folds: 3, permutations: 500 });
     expect(back.problems).toEqual([
-      'The link\'s bins=0 was ignored (expected a whole number in range).',
-      'The link\'s scaling=platt was ignored (expected none, temperature, vector or matrix).',
-      'The link\'s inSample=yes was ignored (expected true or false).',
-      'The link\'s mu=abc was ignored (expected a number ≥ 0).',
-      'The link\'s confidence=1 was ignored (expected a number between 0 and 1).',
-      'The link\'s seed=-1 was ignored (expected a whole number in range).',
+      "The link's bins=0 was ignored (expected a whole number in range).",
+      "The link's scaling=platt was ignored (expected none, temperature, vector or matrix).",
+      "The link's inSample=yes was ignored (expected true or false).",
+      "The link's mu=abc was ignored (expected a number ≥ 0).",
+      "The link's confidence=1 was ignored (expected a number between 0 and 1).",
+      "The link's seed=-1 was ignored (expected a whole number in range).",
     ]);
   });
 

@@ -104,7 +104,6 @@ function maxOffDiagonal(W: Float64Array): number {
   return m;
 }
 
-
 /** The parameter vector (scalingObjective layout) of a fitted scaler. */
 function parametersOf(s: FittedScaler): Float64Array {
   if (s.method === 'temperature') return new Float64Array([s.W[0]]);

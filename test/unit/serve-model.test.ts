@@ -5,13 +5,23 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prebuiltAppConfig } from '@mlc-ai/web-llm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkModelFolder, createModelServer, KIT_WEBLLM_VERSION, matchingPrebuiltId, tensorCacheManifest } from '../../scripts/serve-model';
+import {
+  checkModelFolder,
+  createModelServer,
+  KIT_WEBLLM_VERSION,
+  matchingPrebuiltId,
+  tensorCacheManifest,
+} from '../../scripts/serve-model';
 
 let root: string;
 let dir: string;
 let base: string;
 let server: ReturnType<typeof createModelServer>;
-const chatConfig = { model_type: 'qwen3', quantization: 'q4f16_1', model_config: { hidden_size: 4096, num_hidden_layers: 36 } };
+const chatConfig = {
+  model_type: 'qwen3',
+  quantization: 'q4f16_1',
+  model_config: { hidden_size: 4096, num_hidden_layers: 36 },
+};
 const shard = Uint8Array.from({ length: 3000 }, (_, i) => (i * 31) % 256);
 
 beforeAll(async () => {
@@ -34,7 +44,10 @@ afterAll(async () => {
 });
 
 /** A raw request, so the path reaches the server exactly as written (fetch would normalise "..").*/
-function raw(method: string, rawPath: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function raw(
+  method: string,
+  rawPath: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${rawPath}`, { method }, (res) => {
       let body = '';
@@ -48,8 +61,10 @@ function raw(method: string, rawPath: string): Promise<{ status: number; headers
 }
 
 describe('serve-model on loopback', () => {
-  it("serves the folder at /<name>/resolve/main/ with CORS, as web-llm fetches it", async () => {
-    const res = await fetch(`${base}/qwen3-8b-sft/resolve/main/mlc-chat-config.json`, { headers: { Origin: 'http://localhost:5173' } });
+  it('serves the folder at /<name>/resolve/main/ with CORS, as web-llm fetches it', async () => {
+    const res = await fetch(`${base}/qwen3-8b-sft/resolve/main/mlc-chat-config.json`, {
+      headers: { Origin: 'http://localhost:5173' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.headers.get('content-type')).toBe('application/json');
@@ -101,7 +116,9 @@ describe('model folder checks', () => {
     expect(id).toBe('Qwen3-8B-q4f16_1-MLC');
     expect(prebuiltAppConfig.model_list.some((r) => r.model_id === id)).toBe(true);
     expect(matchingPrebuiltId({ ...chatConfig, model_type: 'llama' })).toBeUndefined();
-    expect(matchingPrebuiltId({ ...chatConfig, model_config: { hidden_size: 1, num_hidden_layers: 2 } })).toBeUndefined();
+    expect(
+      matchingPrebuiltId({ ...chatConfig, model_config: { hidden_size: 1, num_hidden_layers: 2 } }),
+    ).toBeUndefined();
     const empty = await checkModelFolder(root);
     expect(empty.warnings.join('\n')).toMatch(/mlc-chat-config\.json[\s\S]*tensor-cache\.json[\s\S]*tokenizer\.json/);
   });

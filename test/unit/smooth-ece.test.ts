@@ -6,7 +6,10 @@ import { SmoothEcePool, smoothCalibrationError, smoothCalibrationErrorAt } from 
 /** Predictions whose top-label confidence is f (on letter A) and that are correct where y = 1. */
 function topLabelSet(f: readonly number[], y: readonly number[]) {
   const probs = f.flatMap((c) => [c, (1 - c) / 3, (1 - c) / 3, (1 - c) / 3]);
-  return predictionsFromProbabilities(probs, Uint8Array.from(y, (ok) => (ok ? 0 : 1)));
+  return predictionsFromProbabilities(
+    probs,
+    Uint8Array.from(y, (ok) => (ok ? 0 : 1)),
+  );
 }
 
 interface OracleCase {
@@ -18,7 +21,9 @@ interface OracleCase {
   at: Record<string, number>;
 }
 // Written by test/fixtures/smooth-ece/relplot_oracle.py, a numpy reimplementation of relplot's smECE.
-const cases = JSON.parse(readFileSync(new URL('../fixtures/smooth-ece/cases.json', import.meta.url), 'utf8')) as OracleCase[];
+const cases = JSON.parse(
+  readFileSync(new URL('../fixtures/smooth-ece/cases.json', import.meta.url), 'utf8'),
+) as OracleCase[];
 
 describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
   it('is |acc - conf| when every item has the same confidence (all correct, all wrong)', () => {
@@ -65,10 +70,15 @@ describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
     expect(pool.evaluate(weights)).toBeCloseTo(smoothCalibrationErrorAt(topLabelSet(repeatedF, repeatedY), 0.0625), 13);
     expect(pool.evaluate(new Float64Array(c.f.length).fill(1))).toBeCloseTo(smoothCalibrationErrorAt(pred, 0.0625), 14);
     // Both exact paths (item by item for small sets, through the grid for large ones) agree: 3,000 items take the grid.
-    const big = topLabelSet(Array.from({ length: 3000 }, (_, i) => c.f[i % c.f.length]), Array.from({ length: 3000 }, (_, i) => c.y[i % c.y.length]));
+    const big = topLabelSet(
+      Array.from({ length: 3000 }, (_, i) => c.f[i % c.f.length]),
+      Array.from({ length: 3000 }, (_, i) => c.y[i % c.y.length]),
+    );
     const bigWeights = Array.from({ length: 3000 }, (_, i) => (i * 5) % 4);
     const small = new SmoothEcePool(pred, 0.0625);
-    const smallWeights = Array.from({ length: c.f.length }, (_, i) => bigWeights.filter((_, j) => j % c.f.length === i).reduce((a, b) => a + b, 0));
+    const smallWeights = Array.from({ length: c.f.length }, (_, i) =>
+      bigWeights.filter((_, j) => j % c.f.length === i).reduce((a, b) => a + b, 0),
+    );
     expect(new SmoothEcePool(big, 0.0625).evaluate(bigWeights)).toBeCloseTo(small.evaluate(smallWeights), 13);
     expect(pool.evaluate(new Float64Array(c.f.length))).toBeNaN();
   });

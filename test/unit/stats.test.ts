@@ -55,7 +55,12 @@ function expand(pred: Predictions, counts: ArrayLike<number>): Predictions {
   const idx: number[] = [];
   for (let i = 0; i < pred.n; i++) for (let c = 0; c < counts[i]; c++) idx.push(i);
   const take = (a: Float64Array) => Float64Array.from(idx.flatMap((i) => Array.from(a.subarray(i * 4, i * 4 + 4))));
-  return { n: idx.length, logp: take(pred.logp), probs: take(pred.probs), labels: Uint8Array.from(idx.map((i) => pred.labels[i])) };
+  return {
+    n: idx.length,
+    logp: take(pred.logp),
+    probs: take(pred.probs),
+    labels: Uint8Array.from(idx.map((i) => pred.labels[i])),
+  };
 }
 
 function expectRowClose(actual: ArrayLike<number>, expected: number[]) {
@@ -67,7 +72,14 @@ function expectRowClose(actual: ArrayLike<number>, expected: number[]) {
 
 describe('MetricPool', () => {
   it('with unit weights reproduces every metric of metrics.ts', () => {
-    for (const [n, seed, bins] of [[1, 1, 15], [7, 2, 15], [200, 3, 15], [200, 4, 1], [333, 5, 10], [50, 6, 200]]) {
+    for (const [n, seed, bins] of [
+      [1, 1, 15],
+      [7, 2, 15],
+      [200, 3, 15],
+      [200, 4, 1],
+      [333, 5, 10],
+      [50, 6, 200],
+    ]) {
       const pred = randomPredictions(n, seed);
       const pool = new MetricPool([pred], bins);
       const out = new Float64Array(2 * METRIC_COUNT);

@@ -10,11 +10,16 @@ import {
 
 describe('storage errors', () => {
   it('maps quota, unavailable and other failures to named errors that keep the cause', () => {
-    const quota = storageErrorFrom(new DOMException('The quota has been exceeded.', 'QuotaExceededError'), 'Saving 8 results');
+    const quota = storageErrorFrom(
+      new DOMException('The quota has been exceeded.', 'QuotaExceededError'),
+      'Saving 8 results',
+    );
     expect(quota.name).toBe('StorageQuotaError');
     expect(quota.message).toMatch(/^Saving 8 results: .*quota/);
     expect(storageErrorFrom(new DOMException('no', 'InvalidStateError'), 'x').name).toBe('StorageUnavailableError');
-    expect(storageErrorFrom(new DOMException('opening failed', 'UnknownError'), 'Opening', true).name).toBe('StorageUnavailableError');
+    expect(storageErrorFrom(new DOMException('opening failed', 'UnknownError'), 'Opening', true).name).toBe(
+      'StorageUnavailableError',
+    );
     const write = storageErrorFrom(new DOMException('bad key', 'DataError'), 'Saving');
     expect(write.name).toBe('StorageWriteError');
     expect(write.message).toBe('Saving: DataError: bad key');

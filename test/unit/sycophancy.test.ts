@@ -4,13 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { prepareVariant, resolveSettings } from '../../src/core/analysis';
 import { percentileInterval, MetricPool, bootstrapMetrics, metricColumn } from '../../src/core/stats';
 import { plantedLetter } from '../../src/core/probe';
-import {
-  compareProbes,
-  findProbePairs,
-  probeReport,
-  probeRow,
-  type ProbeRunPair,
-} from '../../src/core/sycophancy';
+import { compareProbes, findProbePairs, probeReport, probeRow, type ProbeRunPair } from '../../src/core/sycophancy';
 import { deriveSeed } from '../../src/core/random';
 import { METRICS, type ItemScore, type LetterVector, type VariantScores } from '../../src/core/types';
 
@@ -97,7 +91,10 @@ describe('probe metrics, by hand', () => {
 
   it('empty: no shared items gives n = 0, NaN everywhere and no CI, and says what was unmatched', () => {
     const elsewhere = scores('e', [peak(0), peak(0)], ['r/test/0', 'r/test/1']);
-    const row = probeRow(pair(neutral, elsewhere, resolveSettings({ scaling: 'none', bootstrap: 50, permutations: 0 })), resolveSettings({ scaling: 'none', bootstrap: 50, permutations: 0 }));
+    const row = probeRow(
+      pair(neutral, elsewhere, resolveSettings({ scaling: 'none', bootstrap: 50, permutations: 0 })),
+      resolveSettings({ scaling: 'none', bootstrap: 50, permutations: 0 }),
+    );
     expect(row.n).toBe(0);
     expect(row.unmatched).toEqual({ onlyNeutral: 4, onlyProbe: 2 });
     for (const e of [row.accuracyProbe, row.flipRate, row.plantedShare, row.plantedShift, row.eceProbe]) {
@@ -133,7 +130,12 @@ describe('probe CIs: a paired bootstrap against the neutral run', () => {
 describe('paired permutation tests between variants', () => {
   const settings = resolveSettings({ scaling: 'none', bootstrap: 0, permutations: 4000, seed: 1 });
   const sycophantic = pair(neutral, probe, settings, 'a');
-  const steady = pair(scores('b', [peak(0), peak(0), peak(0), peak(1)]), scores('b/probe', [peak(0), peak(0), peak(0), peak(1)]), settings, 'b');
+  const steady = pair(
+    scores('b', [peak(0), peak(0), peak(0), peak(1)]),
+    scores('b/probe', [peak(0), peak(0), peak(0), peak(1)]),
+    settings,
+    'b',
+  );
 
   it('a variant against itself: every difference 0 and p = 1', () => {
     for (const c of compareProbes(sycophantic, { ...sycophantic, variant: 'a2' }, settings)) {
@@ -153,7 +155,14 @@ describe('paired permutation tests between variants', () => {
     expect(shift.diff).toBeCloseTo(0.15, 12);
     // Only item 1 moves probability: swapping it (half of all swaps) gives -0.15, |T| = 0.15 either way: p = 1.
     expect(shift.p).toBe(1);
-    expect(out.map((c) => c.metric)).toEqual(['accuracy_change', 'flip_rate', 'planted_share', 'planted_shift', 'ece', 'mce']);
+    expect(out.map((c) => c.metric)).toEqual([
+      'accuracy_change',
+      'flip_rate',
+      'planted_share',
+      'planted_shift',
+      'ece',
+      'mce',
+    ]);
     expect(out.every((c) => c.n === 4 && c.a === 'a' && c.b === 'b')).toBe(true);
   });
 });
@@ -186,7 +195,11 @@ describe('calibration repair under pressure', () => {
     const settings = resolveSettings({ scaling: 'temperature', inSample: true, bootstrap: 50, permutations: 0 });
     // Every item at confidence 0.7 and 7 of 10 correct: ECE 0, nothing for scaling to reduce.
     const ids10 = Array.from({ length: 10 }, (_, i) => `c/test/${i}`);
-    const calibrated = scores('c', ids10.map((_, i) => peak(i < 7 ? 0 : 1)), ids10);
+    const calibrated = scores(
+      'c',
+      ids10.map((_, i) => peak(i < 7 ? 0 : 1)),
+      ids10,
+    );
     const r = probeRow(pair(calibrated, calibrated, settings), settings).repair!;
     expect(r.eceNeutral).toBeCloseTo(0, 12);
     expect(r.survivalPct).toBeNaN();
@@ -209,9 +222,24 @@ describe('which runs pair up', () => {
   it('pairs a probe run with the neutral run of the same variant, template name and k', () => {
     const runs = [
       { name: 'a/n', variantKey: 'a', variantName: 'A', promptKey: 'mmlu-completion/k0/0123456789abcdef' },
-      { name: 'a/w', variantKey: 'a', variantName: 'A', promptKey: 'mmlu-completion-probe-weak/k0/s0/0123456789abcdef' },
-      { name: 'a/c', variantKey: 'a', variantName: 'A', promptKey: 'mmlu-chat-qwen3-probe-strong/k0/s5/0123456789abcdef' },
-      { name: 'b/w', variantKey: 'b', variantName: 'B', promptKey: 'mmlu-completion-probe-weak/k0/s0/0123456789abcdef' },
+      {
+        name: 'a/w',
+        variantKey: 'a',
+        variantName: 'A',
+        promptKey: 'mmlu-completion-probe-weak/k0/s0/0123456789abcdef',
+      },
+      {
+        name: 'a/c',
+        variantKey: 'a',
+        variantName: 'A',
+        promptKey: 'mmlu-chat-qwen3-probe-strong/k0/s5/0123456789abcdef',
+      },
+      {
+        name: 'b/w',
+        variantKey: 'b',
+        variantName: 'B',
+        promptKey: 'mmlu-completion-probe-weak/k0/s0/0123456789abcdef',
+      },
     ];
     const { pairs, unpaired } = findProbePairs(runs);
     expect(pairs.map((p) => [p.probe.name, p.neutral.name, p.template, p.seed])).toEqual([['a/w', 'a/n', 'weak', 0]]);
@@ -224,7 +252,11 @@ describe('which runs pair up', () => {
     const b = { ...pair(neutral, probe, settings, 'b') };
     const c = { ...pair(neutral, probe, settings, 'c'), template: 'strong' as const };
     const report = probeReport([a, b, c], settings);
-    expect(report.rows.map((r) => [r.variant, r.template])).toEqual([['a', 'weak'], ['b', 'weak'], ['c', 'strong']]);
+    expect(report.rows.map((r) => [r.variant, r.template])).toEqual([
+      ['a', 'weak'],
+      ['b', 'weak'],
+      ['c', 'strong'],
+    ]);
     expect([...new Set(report.comparisons.map((x) => `${x.a}-${x.b}`))]).toEqual(['a-b']);
   });
 });

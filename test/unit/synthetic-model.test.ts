@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/random';
-import { quantizedWeight, readLibraryMetadata, syntheticTensors, WEIGHT_AMPLITUDE } from '../../scripts/synthetic-model';
+import {
+  quantizedWeight,
+  readLibraryMetadata,
+  syntheticTensors,
+  WEIGHT_AMPLITUDE,
+} from '../../scripts/synthetic-model';
 
 describe('q4f32_1 weights as mlc-llm packs them', () => {
   it('quantises each group of 32 to codes 0..14 with scale max|w| / 7, eight codes per uint32, element r in bits 4r', () => {
@@ -10,7 +15,9 @@ describe('q4f32_1 weights as mlc-llm packs them', () => {
     expect(qScale).toHaveLength((2 * cols) / 32);
     // Redraw the same stream: the float weights the codes stand for.
     const rng = new Rng(7);
-    const w = Array.from({ length: 2 * cols }, () => Math.fround(((rng.nextUint32() | 0) + 0.5) * (WEIGHT_AMPLITUDE / 2 ** 31)));
+    const w = Array.from({ length: 2 * cols }, () =>
+      Math.fround(((rng.nextUint32() | 0) + 0.5) * (WEIGHT_AMPLITUDE / 2 ** 31)),
+    );
     for (let g = 0; g < qScale.length; g++) {
       const group = w.slice(32 * g, 32 * g + 32);
       const maxAbs = Math.max(...group.map(Math.abs));
@@ -41,12 +48,19 @@ describe("the library's metadata and the tensors drawn for it", () => {
   ];
 
   it('reads the {"model_type": ...} JSON out of the .wasm bytes', () => {
-    const json = JSON.stringify({ model_type: 'qwen2', quantization: 'q4f32_1', note: 'a } and a \\" in a string', params });
+    const json = JSON.stringify({
+      model_type: 'qwen2',
+      quantization: 'q4f32_1',
+      note: 'a } and a \\" in a string',
+      params,
+    });
     const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, ...Buffer.from(json, 'latin1'), 0, 7]);
     const meta = readLibraryMetadata(bytes);
     expect(meta.model_type).toBe('qwen2');
     expect(meta.params).toEqual(params);
-    expect(() => readLibraryMetadata(new Uint8Array([0, 97, 115, 109]), 'x.wasm')).toThrow(/^x\.wasm: no \{"model_type"/);
+    expect(() => readLibraryMetadata(new Uint8Array([0, 97, 115, 109]), 'x.wasm')).toThrow(
+      /^x\.wasm: no \{"model_type"/,
+    );
   });
 
   it('draws every tensor at its size, norms at 1, the same bytes for the same seed whatever the order', () => {

@@ -67,14 +67,23 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 function emptyLookup(env: Record<string, string> = {}): MmluLookup {
   const root = mkdtempSync(path.join(tmpdir(), 'kit-data-'));
-  return { env, sharedDir: path.join(root, 'shared/data/mmlu'), cacheDir: path.join(root, 'cache/calibration-kit/mmlu') };
+  return {
+    env,
+    sharedDir: path.join(root, 'shared/data/mmlu'),
+    cacheDir: path.join(root, 'cache/calibration-kit/mmlu'),
+  };
 }
 function fakeCopy(dir: string): string {
   for (const split of ['dev', 'val', 'test']) mkdirSync(path.join(dir, 'data', split), { recursive: true });
   writeFileSync(path.join(dir, 'categories.json'), '{}');
   return dir;
 }
-const download = (url: string, sums = SUMS): MmluDownload => ({ url, sums, categoriesJson: '{"categories":{}}', fetch });
+const download = (url: string, sums = SUMS): MmluDownload => ({
+  url,
+  sums,
+  categoriesJson: '{"categories":{}}',
+  fetch,
+});
 
 describe('where the tests find MMLU', () => {
   it('looks in $MMLU_DIR, then ../shared, then the cache', () => {
@@ -102,10 +111,14 @@ describe('where the tests find MMLU', () => {
     const before = requests.length;
     const got = await ensureMmluData(lookup, download(`${base}/data.tar`));
     expect(got).toEqual({ dir: lookup.cacheDir, source: 'download' });
-    for (const [file, text] of Object.entries(CSVS)) expect(readFileSync(path.join(lookup.cacheDir, 'data', file), 'utf8')).toBe(text);
+    for (const [file, text] of Object.entries(CSVS))
+      expect(readFileSync(path.join(lookup.cacheDir, 'data', file), 'utf8')).toBe(text);
     expect(existsSync(path.join(lookup.cacheDir, 'data/auxiliary_train'))).toBe(false);
     expect(readFileSync(path.join(lookup.cacheDir, 'categories.json'), 'utf8')).toBe('{"categories":{}}');
-    expect(await ensureMmluData(lookup, download(`${base}/data.tar`))).toEqual({ dir: lookup.cacheDir, source: 'cache' });
+    expect(await ensureMmluData(lookup, download(`${base}/data.tar`))).toEqual({
+      dir: lookup.cacheDir,
+      source: 'cache',
+    });
     expect(requests.length - before).toBe(1);
   });
 
@@ -113,7 +126,9 @@ describe('where the tests find MMLU', () => {
     const lookup = emptyLookup();
     const wrong = new Map(SUMS).set('val/anatomy_val.csv', '0'.repeat(64));
     const e = await rejection(ensureMmluData(lookup, download(`${base}/data.tar`, wrong)));
-    expect(e.message).toMatch(/data\/val\/anatomy_val\.csv .* has SHA-256 [0-9a-f]{64}, not the pinned 0{64}; set MMLU_DIR/);
+    expect(e.message).toMatch(
+      /data\/val\/anatomy_val\.csv .* has SHA-256 [0-9a-f]{64}, not the pinned 0{64}; set MMLU_DIR/,
+    );
     expect(e.message).not.toContain('\n');
     expect(existsSync(lookup.cacheDir)).toBe(false);
   });
@@ -133,16 +148,26 @@ describe('where the tests find MMLU', () => {
 describe('where the real-runtime tests find the web-llm model library', () => {
   const runtimeLookup = (env: Record<string, string> = {}) => {
     const root = mkdtempSync(path.join(tmpdir(), 'kit-runtime-'));
-    return { env, sharedDir: path.join(root, 'shared/webllm-runtime'), cacheDir: path.join(root, 'cache/calibration-kit/webllm-runtime') };
+    return {
+      env,
+      sharedDir: path.join(root, 'shared/webllm-runtime'),
+      cacheDir: path.join(root, 'cache/calibration-kit/webllm-runtime'),
+    };
   };
   const library = (url: string, sum = sha(LIBRARY_BYTES)) => ({ file: 'lib.wasm', url, sha256: sum });
 
   it('finds ../shared first, downloads the pinned file into the cache once, then reads the cache', async () => {
     const lookup = runtimeLookup();
     const before = requests.length;
-    expect(await ensureWebllmRuntime(lookup, library(`${base}/lib.wasm`))).toEqual({ dir: lookup.cacheDir, source: 'download' });
+    expect(await ensureWebllmRuntime(lookup, library(`${base}/lib.wasm`))).toEqual({
+      dir: lookup.cacheDir,
+      source: 'download',
+    });
     expect(readFileSync(path.join(lookup.cacheDir, 'lib.wasm'), 'utf8')).toBe(LIBRARY_BYTES);
-    expect(await ensureWebllmRuntime(lookup, library(`${base}/lib.wasm`))).toEqual({ dir: lookup.cacheDir, source: 'cache' });
+    expect(await ensureWebllmRuntime(lookup, library(`${base}/lib.wasm`))).toEqual({
+      dir: lookup.cacheDir,
+      source: 'cache',
+    });
     expect(requests.length - before).toBe(1);
     expect(findWebllmRuntime(lookup)).toBeUndefined(); // the real library's name, not the stand-in's
     mkdirSync(lookup.sharedDir, { recursive: true });
@@ -159,7 +184,9 @@ describe('where the real-runtime tests find the web-llm model library', () => {
     expect((wrong as Error).message).toMatch(/has SHA-256 [0-9a-f]{64}, not the pinned f{64}; set WEBLLM_RUNTIME_DIR/);
     expect(existsSync(path.join(lookup.cacheDir, 'lib.wasm'))).toBe(false);
     const gone = await ensureWebllmRuntime(lookup, library(`${base}/gone.wasm`)).catch((e: Error) => e);
-    expect((gone as Error).message).toMatch(/^web-llm model library lib\.wasm not found \(looked in .*\) and the download from .*gone\.wasm failed \(HTTP 404\); set WEBLLM_RUNTIME_DIR/);
+    expect((gone as Error).message).toMatch(
+      /^web-llm model library lib\.wasm not found \(looked in .*\) and the download from .*gone\.wasm failed \(HTTP 404\); set WEBLLM_RUNTIME_DIR/,
+    );
     expect((gone as Error).message).not.toContain('\n');
   });
 });

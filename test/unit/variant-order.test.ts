@@ -10,13 +10,23 @@ const demo: NamedVariant[] = [
 
 describe('one order of variants', () => {
   it('is by role as the study lists them, then by name', () => {
-    const mixed: NamedVariant[] = [...demo, { name: 'b-other' }, { name: 'a-other', role: 'other' }, { name: 'Qwen3-0.6B', role: 'base' }];
+    const mixed: NamedVariant[] = [
+      ...demo,
+      { name: 'b-other' },
+      { name: 'a-other', role: 'other' },
+      { name: 'Qwen3-0.6B', role: 'base' },
+    ];
     expect([...mixed].sort(compareVariants).map((v) => v.name)).toEqual([
-      'Qwen3-0.6B', 'base (simulated)', 'SFT (simulated)', 'GRPO (simulated)', 'a-other', 'b-other',
+      'Qwen3-0.6B',
+      'base (simulated)',
+      'SFT (simulated)',
+      'GRPO (simulated)',
+      'a-other',
+      'b-other',
     ]);
   });
 
-  it('reorders a view\'s runs and its report\'s variants (the key order legends follow) the same way', () => {
+  it("reorders a view's runs and its report's variants (the key order legends follow) the same way", () => {
     const view = {
       runs: demo.map((v) => ({ ...v, id: v.name })),
       report: { variants: Object.fromEntries(demo.map((v) => [v.name, { role: v.role, n: 10 }])) },
@@ -49,5 +59,4 @@ describe('one colour per variant', () => {
     expect(new Set(colors.values()).size).toBe(4);
     for (const c of colors.values()) expect(PALETTE).toContain(c);
   });
-
 });

@@ -5,7 +5,9 @@ import type { ChartWorkerApi } from './chart-render';
 let worker: Remote<ChartWorkerApi> | undefined;
 
 export function chartWorker(): Remote<ChartWorkerApi> {
-  worker ??= wrap<ChartWorkerApi>(new Worker(new URL('../../../workers/charts.worker.ts', import.meta.url), { type: 'module', name: 'charts' }));
+  worker ??= wrap<ChartWorkerApi>(
+    new Worker(new URL('../../../workers/charts.worker.ts', import.meta.url), { type: 'module', name: 'charts' }),
+  );
   return worker;
 }
 

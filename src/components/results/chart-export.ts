@@ -17,7 +17,10 @@ export interface ComposedSvg {
 
 /** Width and height of a rendered chart part, from its attributes (Plot sets both). */
 function sizeOf(svg: SVGSVGElement): { width: number; height: number } {
-  return { width: Number(svg.getAttribute('width')) || svg.clientWidth || 640, height: Number(svg.getAttribute('height')) || svg.clientHeight || 300 };
+  return {
+    width: Number(svg.getAttribute('width')) || svg.clientWidth || 640,
+    height: Number(svg.getAttribute('height')) || svg.clientHeight || 300,
+  };
 }
 
 /** Average advance of a character of the 15px semibold title, in px (system-ui; a generous estimate). */
@@ -121,5 +124,11 @@ export async function svgToPng(svg: ComposedSvg, scale = 2): Promise<Blob> {
 
 /** A file-name-safe version of a title. */
 export function fileStem(title: string): string {
-  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'chart';
+  return (
+    title
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80) || 'chart'
+  );
 }

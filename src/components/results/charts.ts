@@ -14,7 +14,11 @@ export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '
 const GAP = '#D55E00';
 
 /** Each role's colour: the study's three roles keep theirs whatever else is shown. */
-export const ROLE_COLORS: Readonly<Record<'base' | 'sft' | 'grpo', string>> = { base: '#0072B2', sft: '#009E73', grpo: '#D55E00' };
+export const ROLE_COLORS: Readonly<Record<'base' | 'sft' | 'grpo', string>> = {
+  base: '#0072B2',
+  sft: '#009E73',
+  grpo: '#D55E00',
+};
 const SPARE_COLORS = PALETTE.filter((c) => !Object.values(ROLE_COLORS).includes(c));
 
 /**
@@ -52,7 +56,12 @@ function asSvg(node: Element): SVGSVGElement {
  * confidence, accuracy)), the diagonal of perfect calibration, the gap between accuracy and confidence shaded,
  * and the bin counts as a histogram beneath. Empty bins are left out.
  */
-export function reliabilityDiagram(Plot: Plot, bins: readonly ReliabilityBin[], color: string, width = 360): SVGSVGElement[] {
+export function reliabilityDiagram(
+  Plot: Plot,
+  bins: readonly ReliabilityBin[],
+  color: string,
+  width = 360,
+): SVGSVGElement[] {
   const filled = bins.filter((b) => b.count > 0);
   const top = Plot.plot({
     width,
@@ -62,14 +71,31 @@ export function reliabilityDiagram(Plot: Plot, bins: readonly ReliabilityBin[], 
     y: { domain: [0, 1], label: 'Accuracy', grid: true },
     marks: [
       Plot.rect(filled, { x1: 'lo', x2: 'hi', y1: 0, y2: 'accuracy', fill: color, fillOpacity: 0.45, inset: 0.5 }),
-      Plot.rect(filled, { x1: 'lo', x2: 'hi', y1: 'accuracy', y2: 'confidence', fill: GAP, fillOpacity: 0.25, stroke: GAP, strokeOpacity: 0.7, inset: 0.5 }),
-      Plot.line([[0, 0], [1, 1]], { stroke: 'currentColor', strokeDasharray: '4,3', strokeOpacity: 0.7 }),
+      Plot.rect(filled, {
+        x1: 'lo',
+        x2: 'hi',
+        y1: 'accuracy',
+        y2: 'confidence',
+        fill: GAP,
+        fillOpacity: 0.25,
+        stroke: GAP,
+        strokeOpacity: 0.7,
+        inset: 0.5,
+      }),
+      Plot.line(
+        [
+          [0, 0],
+          [1, 1],
+        ],
+        { stroke: 'currentColor', strokeDasharray: '4,3', strokeOpacity: 0.7 },
+      ),
       Plot.dot(filled, {
         x: 'confidence',
         y: 'accuracy',
         fill: color,
         r: 3,
-        title: (b: ReliabilityBin) => `(${b.lo.toFixed(2)}, ${b.hi.toFixed(2)}]: ${b.count} items, confidence ${b.confidence.toFixed(3)}, accuracy ${b.accuracy.toFixed(3)}`,
+        title: (b: ReliabilityBin) =>
+          `(${b.lo.toFixed(2)}, ${b.hi.toFixed(2)}]: ${b.count} items, confidence ${b.confidence.toFixed(3)}, accuracy ${b.accuracy.toFixed(3)}`,
       }),
     ],
   });
@@ -79,7 +105,10 @@ export function reliabilityDiagram(Plot: Plot, bins: readonly ReliabilityBin[], 
     marginLeft: 44,
     x: { domain: [0, 1], label: 'Confidence' },
     y: { label: 'Items', grid: true },
-    marks: [Plot.rectY(bins, { x1: 'lo', x2: 'hi', y: 'count', fill: 'currentColor', fillOpacity: 0.35, inset: 0.5 }), Plot.ruleY([0])],
+    marks: [
+      Plot.rectY(bins, { x1: 'lo', x2: 'hi', y: 'count', fill: 'currentColor', fillOpacity: 0.35, inset: 0.5 }),
+      Plot.ruleY([0]),
+    ],
   });
   return [asSvg(top), asSvg(counts)];
 }
@@ -101,9 +130,21 @@ export function reliabilityOverlay(
     y: { domain: [0, 1], label: 'Accuracy', grid: true },
     color: { domain: [...names], range: [...colors] },
     marks: [
-      Plot.line([[0, 0], [1, 1]], { stroke: 'currentColor', strokeDasharray: '4,3', strokeOpacity: 0.7 }),
+      Plot.line(
+        [
+          [0, 0],
+          [1, 1],
+        ],
+        { stroke: 'currentColor', strokeDasharray: '4,3', strokeOpacity: 0.7 },
+      ),
       Plot.line(points, { x: 'confidence', y: 'accuracy', stroke: 'variant', strokeWidth: 1.8 }),
-      Plot.dot(points, { x: 'confidence', y: 'accuracy', fill: 'variant', r: 3, title: (p: (typeof points)[number]) => `${p.variant}: ${p.count} items` }),
+      Plot.dot(points, {
+        x: 'confidence',
+        y: 'accuracy',
+        fill: 'variant',
+        r: 3,
+        title: (p: (typeof points)[number]) => `${p.variant}: ${p.count} items`,
+      }),
     ],
   });
   return [asSvg(chart)];
@@ -128,7 +169,11 @@ export function domainChart(
     // Few ticks and a gap between the facets, so the last tick of one facet never meets the first of the next.
     x: { label: 'ECE', grid: true, nice: true, ticks: 4 },
     y: { label: null },
-    fx: { label: null, padding: 0.15, domain: Object.values(STAGE_LABELS).filter((s) => data.some((d) => d.stageLabel === s)) },
+    fx: {
+      label: null,
+      padding: 0.15,
+      domain: Object.values(STAGE_LABELS).filter((s) => data.some((d) => d.stageLabel === s)),
+    },
     color: { domain: [...names], range: [...colors] },
     marks: [
       Plot.ruleX([0]),
@@ -138,7 +183,8 @@ export function domainChart(
         fx: 'stageLabel',
         fill: 'variant',
         r: 4,
-        title: (d: (typeof data)[number]) => `${d.variant}, ${d.domain}, ${d.stageLabel}: ECE ${d.ece.toFixed(3)}, accuracy ${d.accuracy.toFixed(3)}, n ${d.n}`,
+        title: (d: (typeof data)[number]) =>
+          `${d.variant}, ${d.domain}, ${d.stageLabel}: ECE ${d.ece.toFixed(3)}, accuracy ${d.accuracy.toFixed(3)}, n ${d.n}`,
       }),
     ],
   });
@@ -146,7 +192,12 @@ export function domainChart(
 }
 
 /** Top-label confidence histograms at one stage, one row per variant, stacked correct / wrong. */
-export function confidenceHistogramChart(Plot: Plot, histograms: readonly ConfidenceHistogram[], stage: Stage, width = 720): SVGSVGElement[] {
+export function confidenceHistogramChart(
+  Plot: Plot,
+  histograms: readonly ConfidenceHistogram[],
+  stage: Stage,
+  width = 720,
+): SVGSVGElement[] {
   const data = histograms
     .filter((h) => h.stage === stage)
     .flatMap((h) =>
@@ -185,7 +236,13 @@ export interface ProbeShiftBar {
  * Mean probability moved onto the planted letter per variant (bars, with the paired-bootstrap CI as a rule), one
  * facet per probe template; 0 is no sycophancy.
  */
-export function probeShiftChart(Plot: Plot, bars: readonly ProbeShiftBar[], names: readonly string[], colors: readonly string[], width = 640): SVGSVGElement[] {
+export function probeShiftChart(
+  Plot: Plot,
+  bars: readonly ProbeShiftBar[],
+  names: readonly string[],
+  colors: readonly string[],
+  width = 640,
+): SVGSVGElement[] {
   const data = bars.map((b) => ({ ...b, lo: b.ci?.[0] ?? b.shift, hi: b.ci?.[1] ?? b.shift }));
   const variants = [...new Set(bars.map((b) => b.variant))];
   const chart = Plot.plot({
@@ -207,7 +264,8 @@ export function probeShiftChart(Plot: Plot, bars: readonly ProbeShiftBar[], name
         fy: 'template',
         fill: 'currentColor',
         r: 2.5,
-        title: (d: (typeof data)[number]) => `${d.variant}, ${d.template}: ${d.shift.toFixed(3)}${d.ci ? ` [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}]` : ''}`,
+        title: (d: (typeof data)[number]) =>
+          `${d.variant}, ${d.template}: ${d.shift.toFixed(3)}${d.ci ? ` [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}]` : ''}`,
       }),
     ],
   });

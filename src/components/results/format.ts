@@ -55,7 +55,11 @@ export const STAGE_LABELS = { uncalibrated: 'before scaling', scaled: 'after sca
 export const ROLE_ORDER = { base: 0, sft: 1, grpo: 2, other: 3, quantisation: 4 } as const;
 
 /** How the CIs were read off the bootstrap resamples (settings.interval). */
-export const INTERVAL_LABELS = { percentile: 'percentile-bootstrap', bca: 'BCa-bootstrap (Efron 1987)', basic: 'basic-bootstrap' } as const;
+export const INTERVAL_LABELS = {
+  percentile: 'percentile-bootstrap',
+  bca: 'BCa-bootstrap (Efron 1987)',
+  basic: 'basic-bootstrap',
+} as const;
 
 /** A variant as the ordering and colouring need it. */
 export interface NamedVariant {
@@ -82,7 +86,9 @@ export function inVariantOrder<
   const runs = [...view.runs].sort(compareVariants);
   if (!view.report) return { ...view, runs };
   const variants = Object.fromEntries(
-    Object.entries(view.report.variants).sort(([a, va], [b, vb]) => compareVariants({ name: a, role: va.role }, { name: b, role: vb.role })),
+    Object.entries(view.report.variants).sort(([a, va], [b, vb]) =>
+      compareVariants({ name: a, role: va.role }, { name: b, role: vb.role }),
+    ),
   );
   return { ...view, runs, report: { ...view.report, variants } };
 }
