@@ -83,6 +83,24 @@ describe('readability at 1024x700 and 1280x800, light and dark', () => {
     await page.screenshot({ path: resolve(shots, 'run-before-1024x700-light.png') });
 
     await page.getByTestId('sim-delay').fill('120');
+    // The delay is stored as it is typed; a reload at once can abort the write still in flight (on a loaded
+    // machine it was), so wait until the item store holds it.
+    const storedDelay = () =>
+      page.evaluate(
+        () =>
+          new Promise<unknown>((resolve, reject) => {
+            const open = indexedDB.open('calibration-kit-items');
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+              const get = open.result.transaction('session').objectStore('session').get('run.simulated');
+              get.onsuccess = () => {
+                resolve((get.result as { value?: { delayMs?: unknown } } | undefined)?.value?.delayMs);
+                open.result.close();
+              };
+            };
+          }),
+      );
+    await expect.poll(storedDelay, { timeout: 30_000 }).toBe(120);
     await page.reload();
     await page.locator('main[data-restored="true"]').waitFor();
     await page.getByTestId('step-run').click();
@@ -123,7 +141,8 @@ describe('readability at 1024x700 and 1280x800, light and dark', () => {
         await page.screenshot({ path: resolve(shots, `results-table-${name}.png`) });
         await page.getByRole('heading', { name: 'Per domain' }).scrollIntoViewIfNeeded();
         await page.screenshot({ path: resolve(shots, `results-domain-${name}.png`) });
-        expect(await hiddenColumns(page), name).toEqual([]);
+        // Once the layout settles: the charts redraw for the new size in their worker, and the page reflows.
+        await expect.poll(() => hiddenColumns(page), { message: name, timeout: 15_000 }).toEqual([]);
       }
     }
     await context.close();
