@@ -2,7 +2,6 @@
 // section on Results (off the main thread), export, the CLI on the export printing the same probe numbers, and
 // re-import into a fresh profile. Then the quantisation study: the preset queues every build this adapter runs, and
 // the simulated stand-ins run and compare against the least-quantised build.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,7 +12,9 @@ import type { QuantisationGroup } from '../../src/core/probe-analysis';
 import { showWebllmCatalog } from './static-host';
 import {
   afterRecompute,
+  analyzeWithSuiteSettings,
   applySuiteSettings,
+  download,
   dumpResults,
   freshContext,
   launch,
@@ -21,10 +22,10 @@ import {
   LONG_TASK_MS,
   mainThreadTasks,
   openApp,
+  openResults,
   queueSimulatedDemo,
   readStudyTable,
   repoRoot,
-  SUITE_SETTINGS,
   tasksOver,
 } from './support';
 
@@ -49,14 +50,6 @@ async function runUntilStored(page: Page, total: number): Promise<void> {
   await page.locator('[data-testid="run-phase"][data-phase="done"]').waitFor({ timeout: 120_000 });
 }
 
-async function openResults(page: Page): Promise<void> {
-  await page.getByTestId('step-results').click();
-  await page.getByTestId('results-page').waitFor();
-  await page
-    .locator('[data-status]:not([data-status="computing"]):not([data-status="resampling"])')
-    .waitFor({ timeout: 120_000 });
-}
-
 async function readProbeTable(page: Page): Promise<Record<string, Record<string, string>>> {
   await page.getByTestId('probe-table').waitFor({ timeout: 120_000 });
   return page.evaluate(() => {
@@ -71,13 +64,6 @@ async function readProbeTable(page: Page): Promise<Record<string, Record<string,
     }
     return out;
   });
-}
-
-async function download(page: Page, button: string): Promise<string> {
-  const [d] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
-  const path = join(dir, d.suggestedFilename());
-  await d.saveAs(path);
-  return path;
 }
 
 const fix = (x: number | null | undefined) =>
@@ -150,7 +136,7 @@ describe('sycophancy probe, simulated', () => {
     expect(await page.getByTestId('probe-comparisons').locator('tr[data-pair]').count()).toBe(1);
     expect(await page.getByTestId('probe-section').getByText('SIMULATED').first().isVisible()).toBe(true);
 
-    exported = await download(page, 'Export results JSON');
+    exported = await download(page, 'Export results JSON', dir);
     const file = JSON.parse(readFileSync(exported, 'utf8'));
     expect(file.runs).toHaveLength(4);
     expect(file.runs.filter((r: { prompt: { key: string } }) => r.prompt.key === probeKey)).toHaveLength(2);
@@ -160,22 +146,7 @@ describe('sycophancy probe, simulated', () => {
 
   it('the CLI on the export prints the probe numbers the app showed', () => {
     const out = join(dir, 'cli-probe.json');
-    const text = execFileSync(
-      resolve(repoRoot, 'node_modules/.bin/tsx'),
-      [
-        'scripts/analyze.ts',
-        exported,
-        '--json',
-        out,
-        '--bins',
-        String(SUITE_SETTINGS.bins),
-        '--bootstrap',
-        String(SUITE_SETTINGS.bootstrap),
-        '--permutations',
-        String(SUITE_SETTINGS.permutations),
-      ],
-      { cwd: repoRoot, stdio: 'pipe', encoding: 'utf8' },
-    );
+    const text = analyzeWithSuiteSettings(exported, out);
     expect(text).toContain("Sycophancy probe: each probe run against the same variant's neutral run");
     mkdirSync(resolve(repoRoot, 'test-results'), { recursive: true });
     writeFileSync(resolve(repoRoot, 'test-results/probe-cli.txt'), text);
@@ -292,24 +263,9 @@ describe('quantisation study', () => {
     }
 
     // The CLI on this export reports the same comparison.
-    const exportedQ = await download(page, 'Export results JSON');
+    const exportedQ = await download(page, 'Export results JSON', dir);
     const out = join(dir, 'cli-quant.json');
-    execFileSync(
-      resolve(repoRoot, 'node_modules/.bin/tsx'),
-      [
-        'scripts/analyze.ts',
-        exportedQ,
-        '--json',
-        out,
-        '--bins',
-        String(SUITE_SETTINGS.bins),
-        '--bootstrap',
-        String(SUITE_SETTINGS.bootstrap),
-        '--permutations',
-        String(SUITE_SETTINGS.permutations),
-      ],
-      { cwd: repoRoot, stdio: 'pipe' },
-    );
+    analyzeWithSuiteSettings(exportedQ, out);
     const [group] = (JSON.parse(readFileSync(out, 'utf8')) as { quantisation: QuantisationGroup[] }).quantisation;
     expect(group.reference).toBe('Qwen3-0.6B-q0f32 (simulated)');
     for (const r of group.rows.filter((x) => x.metric === 'ece' && x.stage === 'uncalibrated')) {

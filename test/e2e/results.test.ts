@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,7 +6,9 @@ import type { Browser, Page } from 'playwright-core';
 import { METRICS, type AnalysisReport } from '../../src/core/types';
 import {
   afterRecompute,
+  analyzeWithSuiteSettings,
   applySuiteSettings,
+  download,
   dumpResults,
   freshContext,
   fullPageScreenshot,
@@ -16,13 +17,13 @@ import {
   LONG_TASK_MS,
   mainThreadTasks,
   openApp,
+  openResults,
   queueSimulatedDemo,
   readStudyTable,
   repoRoot,
   runToEnd,
-  SUITE_SETTINGS,
-  tasksOver,
   type ShownTable,
+  tasksOver,
 } from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'kit-e2e-results-'));
@@ -30,22 +31,6 @@ let browser: Browser;
 /** The results JSON exported after the simulated run, and the table the app showed. */
 let exported: string;
 let shown: ShownTable;
-
-async function download(page: Page, button: string): Promise<string> {
-  const [d] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
-  const path = join(dir, d.suggestedFilename());
-  await d.saveAs(path);
-  return path;
-}
-
-async function openResults(page: Page): Promise<void> {
-  await page.getByTestId('step-results').click();
-  await page.getByTestId('results-page').waitFor();
-  // Settled: a view (ready), or nothing to show yet (an empty store).
-  await page
-    .locator('[data-status]:not([data-status="computing"]):not([data-status="resampling"])')
-    .waitFor({ timeout: 120_000 });
-}
 
 /** Imports one file through the page and returns the status line it ends with (each import here says something new). */
 async function importFile(page: Page, path: string): Promise<string> {
@@ -96,7 +81,7 @@ describe('results: export, re-import, CLI', () => {
     );
     expect(await page.getByTestId('results-simulated').isVisible()).toBe(true);
 
-    exported = await download(page, 'Export results JSON');
+    exported = await download(page, 'Export results JSON', dir);
     const file = JSON.parse(readFileSync(exported, 'utf8'));
     expect(file.format).toBe('calibration-kit/results');
     expect(file.runs).toHaveLength(3);
@@ -106,7 +91,7 @@ describe('results: export, re-import, CLI', () => {
       expect(run.items).toHaveLength(10);
     }
     expect(file.manifest.hash).toMatch(/^[0-9a-f]{64}$/);
-    const csv = readFileSync(await download(page, 'Export per-item CSV'), 'utf8');
+    const csv = readFileSync(await download(page, 'Export per-item CSV', dir), 'utf8');
     expect(csv.trim().split('\n')).toHaveLength(1 + 30);
 
     mkdirSync(resolve(repoRoot, 'test-results'), { recursive: true });
@@ -118,22 +103,7 @@ describe('results: export, re-import, CLI', () => {
 
   it('the CLI on the exported file prints the numbers the app showed, with the same settings', () => {
     const out = join(dir, 'cli-report.json');
-    execFileSync(
-      resolve(repoRoot, 'node_modules/.bin/tsx'),
-      [
-        'scripts/analyze.ts',
-        exported,
-        '--json',
-        out,
-        '--bins',
-        String(SUITE_SETTINGS.bins),
-        '--bootstrap',
-        String(SUITE_SETTINGS.bootstrap),
-        '--permutations',
-        String(SUITE_SETTINGS.permutations),
-      ],
-      { cwd: repoRoot, stdio: 'pipe' },
-    );
+    analyzeWithSuiteSettings(exported, out);
     const report = JSON.parse(readFileSync(out, 'utf8')) as AnalysisReport;
     const fix = (x: number | null) => (x === null ? '–' : x.toFixed(3));
     for (const [name, v] of Object.entries(report.variants)) {

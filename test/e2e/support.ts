@@ -3,8 +3,9 @@
  * profile per context, the main-thread tasks of a page read from a Chromium trace, and the steps of the path
  * (load the real MMLU CSVs, draw a small sample, queue the simulated demo, run).
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { chromiumArgs, chromiumExecutable } from '../../vite.config';
@@ -277,4 +278,42 @@ export async function applySuiteSettings(page: Page): Promise<void> {
     await page.getByLabel('Bootstrap resamples').fill(String(SUITE_SETTINGS.bootstrap));
     await page.getByLabel('Permutations').fill(String(SUITE_SETTINGS.permutations));
   });
+}
+
+/** Clicks `button`, saves the download it starts into `dir` and returns the file's path. */
+export async function download(page: Page, button: string, dir: string): Promise<string> {
+  const [d] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
+  const path = join(dir, d.suggestedFilename());
+  await d.saveAs(path);
+  return path;
+}
+
+/** Opens the Results step and waits until it settles: a view (ready), or nothing to show yet (an empty store). */
+export async function openResults(page: Page): Promise<void> {
+  await page.getByTestId('step-results').click();
+  await page.getByTestId('results-page').waitFor();
+  await page
+    .locator('[data-status]:not([data-status="computing"]):not([data-status="resampling"])')
+    .waitFor({ timeout: 120_000 });
+}
+
+/** `npm run analyze` on `file` with SUITE_SETTINGS, writing its --json report to `jsonOut`; returns what it printed. */
+export function analyzeWithSuiteSettings(file: string, jsonOut: string): string {
+  const { bins, bootstrap, permutations } = SUITE_SETTINGS;
+  return execFileSync(
+    resolve(repoRoot, 'node_modules/.bin/tsx'),
+    [
+      'scripts/analyze.ts',
+      file,
+      '--json',
+      jsonOut,
+      '--bins',
+      String(bins),
+      '--bootstrap',
+      String(bootstrap),
+      '--permutations',
+      String(permutations),
+    ],
+    { cwd: repoRoot, stdio: 'pipe', encoding: 'utf8' },
+  );
 }
