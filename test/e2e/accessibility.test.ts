@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { freshContext, launch, loadSmallSample, openApp, queueSimulatedDemo, runDemoToResults } from './support';
+import {
+  freshContext,
+  launch,
+  loadSmallSample,
+  openApp,
+  queueSimulatedDemo,
+  runDemoToResults,
+  settingsField,
+} from './support';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -95,12 +103,12 @@ describe('keyboard and labels', () => {
     const context = await freshContext(browser);
     const page = await context.newPage();
     await runDemoToResults(page);
-    await page.getByLabel('Bins').fill('7');
-    await page.getByLabel('Bins').dispatchEvent('change');
+    await settingsField(page, 'Bins').fill('7');
+    await settingsField(page, 'Bins').dispatchEvent('change');
     await page.getByTestId('step-run').click();
     await page.getByTestId('step-results').click();
     await page.locator('[data-status="ready"]').waitFor({ timeout: 120_000 });
-    expect(await page.getByLabel('Bins').inputValue()).toBe('7');
+    expect(await settingsField(page, 'Bins').inputValue()).toBe('7');
     await context.close();
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { afterRecompute, freshContext, launch, readStudyTable, runDemoToResults } from './support';
+import { afterRecompute, freshContext, launch, readStudyTable, runDemoToResults, settingsField } from './support';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -55,7 +55,7 @@ describe('cached analysis', () => {
 
     // A changed setting: computed again (and then kept in its turn).
     await afterRecompute(page, async () => {
-      await page.getByLabel('Bins').fill('12');
+      await settingsField(page, 'Bins').fill('12');
     });
     expect(await source(page)).toBe('computed');
     const twelve = await readStudyTable(page);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { contentSecurityPolicy } from '../../scripts/lib/csp';
-import { freshContext, launch, openApp, repoRoot, runDemoToResults } from './support';
+import { freshContext, launch, openApp, repoRoot, runDemoToResults, settingsField } from './support';
 import { recordProblems } from './static-host';
 
 let browser: Browser;
@@ -68,7 +68,7 @@ describe('Content-Security-Policy of the built page', () => {
       .filter({ hasText: /^Imported 1 file/ })
       .waitFor();
     // The fixture holds 3 items per run, fewer than the 5 cross-fitting folds: analyse it without scaling.
-    await page.getByLabel('Scaling').selectOption('none');
+    await settingsField(page, 'Scaling').selectOption('none');
     await page.locator('tr[data-variant][data-stage]').first().waitFor({ timeout: 60_000 });
     expect(await violations(page)).toEqual([]);
     await context.close();

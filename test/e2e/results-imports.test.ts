@@ -9,7 +9,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { afterRecompute, dumpResults, freshContext, launch, openApp, repoRoot, runDemoToResults } from './support';
+import {
+  afterRecompute,
+  dumpResults,
+  freshContext,
+  launch,
+  openApp,
+  repoRoot,
+  runDemoToResults,
+  settingsField,
+} from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'kit-e2e-imports-'));
 let browser: Browser;
@@ -60,8 +69,8 @@ describe('results through conflicting and disjoint imports', () => {
     const page = await context.newPage();
     await runDemoToResults(page);
     await afterRecompute(page, async () => {
-      await page.getByLabel('Bootstrap resamples').fill('200');
-      await page.getByLabel('Permutations').fill('200');
+      await settingsField(page, 'Bootstrap resamples').fill('200');
+      await settingsField(page, 'Permutations').fill('200');
     });
     const demo = ['GRPO (simulated)', 'SFT (simulated)', 'base (simulated)'];
     expect(await tableVariants(page)).toEqual([...demo].sort());

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { afterRecompute, freshContext, launch, readStudyTable, runDemoToResults } from './support';
+import { afterRecompute, freshContext, launch, readStudyTable, runDemoToResults, settingsField } from './support';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -16,9 +16,9 @@ describe('a link to a Results view', () => {
     const page = await context.newPage();
     await runDemoToResults(page);
     await afterRecompute(page, async () => {
-      await page.getByLabel('Bins').fill('10');
-      await page.getByLabel('Bootstrap resamples').fill('500');
-      await page.getByLabel('Permutations').fill('500');
+      await settingsField(page, 'Bins').fill('10');
+      await settingsField(page, 'Bootstrap resamples').fill('500');
+      await settingsField(page, 'Permutations').fill('500');
     });
     const runs = page.locator('fieldset.runs input[type="checkbox"]');
     await afterRecompute(page, () => runs.nth(1).uncheck());
@@ -34,7 +34,7 @@ describe('a link to a Results view', () => {
     await other.goto(link.href);
     await other.getByTestId('results-page').waitFor();
     await other.locator('[data-status="ready"]').waitFor({ timeout: 120_000 });
-    expect(await other.getByLabel('Bins').inputValue()).toBe('10');
+    expect(await settingsField(other, 'Bins').inputValue()).toBe('10');
     expect(
       await other
         .locator('fieldset.runs input[type="checkbox"]')

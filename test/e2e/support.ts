@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { chromiumArgs, chromiumExecutable } from '../../vite.config';
 import { mmluDataDir } from '../../scripts/mmlu-folder';
@@ -274,9 +274,9 @@ export const SUITE_SETTINGS = { bins: 10, bootstrap: 2000, permutations: 2000 } 
 /** Sets SUITE_SETTINGS on the results page and waits for the recomputed view. */
 export async function applySuiteSettings(page: Page): Promise<void> {
   await afterRecompute(page, async () => {
-    await page.getByLabel('Bins').fill(String(SUITE_SETTINGS.bins));
-    await page.getByLabel('Bootstrap resamples').fill(String(SUITE_SETTINGS.bootstrap));
-    await page.getByLabel('Permutations').fill(String(SUITE_SETTINGS.permutations));
+    await settingsField(page, 'Bins').fill(String(SUITE_SETTINGS.bins));
+    await settingsField(page, 'Bootstrap resamples').fill(String(SUITE_SETTINGS.bootstrap));
+    await settingsField(page, 'Permutations').fill(String(SUITE_SETTINGS.permutations));
   });
 }
 
@@ -316,4 +316,13 @@ export function analyzeWithSuiteSettings(file: string, jsonOut: string): string 
     ],
     { cwd: repoRoot, stdio: 'pipe', encoding: 'utf8' },
   );
+}
+
+/**
+ * A field of the Results page's analysis settings by its label. Scoped to the settings fieldset: a page-wide
+ * getByLabel('Scaling') also finds "before scaling" and the chart buttons once the charts have mounted, which
+ * made a test fail or pass by timing.
+ */
+export function settingsField(page: Page, label: string): Locator {
+  return page.getByRole('group', { name: 'Analysis settings' }).getByLabel(label);
 }
