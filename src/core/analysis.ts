@@ -46,7 +46,7 @@ import {
 } from './stats';
 import { Rng, deriveSeed } from './random';
 import { bootstrapInterval } from './intervals';
-import { SmoothEcePool, smoothCalibrationError } from './smooth-ece';
+import { SMOOTH_BLOCK, SmoothEcePool, smoothCalibrationError } from './smooth-ece';
 import { withDefaults } from './defaults';
 
 /** Bad settings or inconsistent inputs to the analysis; the message says what to change. */
@@ -351,17 +351,25 @@ function runSmooth(job: AnalysisJob): AnalysisJobResult {
   const n = job.sets[0].n;
   const rows = job.kind === 'smooth-bootstrap' ? job.count : n;
   const groups = [new Float64Array(rows), new Float64Array(job.sets.length > 1 ? rows : 0)];
-  const weights = new Float64Array(n);
+  const block = Array.from({ length: SMOOTH_BLOCK }, () => new Float64Array(n));
+  const values = new Float64Array(SMOOTH_BLOCK);
   const rng = new Rng(job.seed);
-  for (let r = 0; r < rows; r++) {
-    if (job.kind === 'smooth-bootstrap') {
-      weights.fill(0);
-      for (let j = 0; j < n; j++) weights[rng.nextInt(n)]++;
-    } else {
-      weights.fill(1);
-      weights[r] = 0;
-    }
-    pools.forEach((pool, s) => (groups[s][r] = pool.evaluate(weights)));
+  // SMOOTH_BLOCK rows at a time, drawn in stream order.
+  for (let r0 = 0; r0 < rows; r0 += SMOOTH_BLOCK) {
+    const weightings = block.slice(0, Math.min(SMOOTH_BLOCK, rows - r0));
+    weightings.forEach((weights, q) => {
+      if (job.kind === 'smooth-bootstrap') {
+        weights.fill(0);
+        for (let j = 0; j < n; j++) weights[rng.nextInt(n)]++;
+      } else {
+        weights.fill(1);
+        weights[r0 + q] = 0;
+      }
+    });
+    pools.forEach((pool, s) => {
+      pool.evaluateBlock(weightings, values);
+      groups[s].set(values.subarray(0, weightings.length), r0);
+    });
   }
   return { key: job.key, group0: groups[0], group1: groups[1] };
 }
