@@ -89,6 +89,8 @@ export class MetricPool {
   private readonly members: Int32Array;
   private readonly memberRunEnd: Int32Array;
   private readonly sums = new Float64Array(METRIC_COUNT);
+  /** Scratch of weightedSide: [last, v], read at [w > 0]. */
+  private readonly lastPick = new Float64Array(2);
 
   /**
    * @param sets one or two prediction sets; with two, item i of set 0 is paired with item i of set 1 and both get
@@ -647,7 +649,8 @@ export class MetricPool {
   ): void {
     const B = this.bins;
     const minCount = this.mceMinCount;
-    const { sideSlot: slot, sideData: data, sideRunEnd, boundaries } = this;
+    const { sideSlot: slot, sideData: data, sideRunEnd, boundaries, lastPick } = this;
+    lastPick[0] = 0;
     const nb = Math.min(B, n);
     const small = n > 0 ? Math.floor(n / nb) : 0,
       extra = n > 0 ? n % nb : 0;
@@ -670,8 +673,9 @@ export class MetricPool {
         d = 0,
         a = 0;
       for (; r < runEnd; r++) {
+        // Entries of weight 0 go through the same arithmetic (they add exact zeros, and close no bin another entry
+        // would not): a branch on a bootstrap count would mispredict about a third of the time.
         const w = weights[slot[r]];
-        if (w === 0) continue;
         const e = r * ENTRY_STRIDE;
         const v = data[e];
         const dd = data[e + 2];
@@ -693,7 +697,10 @@ export class MetricPool {
           em++;
         }
         pos += w;
-        last = v;
+        // last = w > 0 ? v : last, without a branch: the value of the last entry of nonzero weight.
+        lastPick[1] = v;
+        last = lastPick[Number(w > 0)];
+        lastPick[0] = last;
         emD += w * dd;
       }
       correct += a;
