@@ -7,7 +7,19 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'test-results/', 'test/fixtures/', '.vitest-attachments/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      'test-results/',
+      'test/fixtures/',
+      '.vitest-attachments/',
+      // AssemblyScript (its own types and builtins), compiled by scripts/build-kernel.ts; and that script's output.
+      'src/wasm/',
+      'src/core/kernel-wasm.generated.ts',
+    ],
+  },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

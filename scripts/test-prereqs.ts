@@ -4,6 +4,9 @@
  * is found), and stops with one line saying
  * what is missing and how to get it, instead of letting every test file fail on its own.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { BrowserNotFoundError, NO_BROWSER_MESSAGE, findChromiumHere } from './lib/find-browser';
 import {
@@ -15,6 +18,15 @@ import {
   mmluLookupHere,
   runtimeLookupHere,
 } from './lib/test-data';
+
+// The WebAssembly kernel is built by `npm ci` (the prepare script); rebuild it when its source is newer.
+const kernelSource = resolve(import.meta.dirname, '../src/wasm/kernel.ts');
+const kernelBuilt = resolve(import.meta.dirname, '../src/core/kernel-wasm.generated.ts');
+if (!existsSync(kernelBuilt) || statSync(kernelBuilt).mtimeMs < statSync(kernelSource).mtimeMs) {
+  execFileSync(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'build-kernel.ts')], {
+    stdio: 'inherit',
+  });
+}
 
 try {
   const browser = findChromiumHere(chromium.executablePath());

@@ -7,6 +7,7 @@
  */
 
 import { exp } from './detmath';
+import { KernelMemory, type KernelExports } from './kernel-wasm';
 import { topLabel, type Predictions } from './metrics';
 
 /**
@@ -252,7 +253,7 @@ export class SmoothEcePool {
   private readonly node: Int32Array;
   private readonly frac: Float64Array;
   /** Grid path scratch: node j of weighting q at [j * SMOOTH_BLOCK + q]. */
-  private readonly gridR: Float64Array;
+  private gridR: Float64Array;
   private readonly gridMass: Float64Array;
   /** Item path: contribution of item i to point k at [i * E + k], nonzero for k in [kFirst[i], kEnd[i]). */
   private readonly contribution?: Float64Array;
@@ -262,6 +263,8 @@ export class SmoothEcePool {
   private readonly itemMass?: Float64Array;
   private readonly num?: Float64Array;
   private readonly single = new Float64Array(1);
+  /** Grid path on the WebAssembly backend: the kernel pass runs there (gridR is then a view of its memory). */
+  private wasm: { kernel: KernelExports; ptr: number[]; out: Float64Array } | null = null;
 
   constructor(
     pred: Predictions,
@@ -286,7 +289,11 @@ export class SmoothEcePool {
     this.gridMass = new Float64Array(G * SMOOTH_BLOCK);
     let gridCost = 0;
     for (let k = 0; k < E; k++) gridCost += length[k];
-    if (n * E > 4_000_000 || n * E * 0.2 > gridCost) return; // the grid path is cheaper (or the table too big)
+    // The grid path is cheaper (or the item table too big).
+    if (n * E > 4_000_000 || n * E * 0.2 > gridCost) {
+      this.useWasm();
+      return;
+    }
     const { node, frac } = this;
     const nodeStart = new Int32Array(G + 1);
     for (let i = 0; i < n; i++) {
@@ -321,7 +328,10 @@ export class SmoothEcePool {
     let itemCost = 0;
     for (let i = 0; i < n; i++) itemCost += Math.max(0, kEnd[i] - kFirst[i]);
     // Measured: a term of the blocked grid pass costs about 0.6 of an item-path term (which skips weight 0).
-    if (1.6 * itemCost >= gridCost) return;
+    if (1.6 * itemCost >= gridCost) {
+      this.useWasm();
+      return;
+    }
     const itemMass = new Float64Array(n);
     for (let i = 0; i < n; i++) for (let k = kFirst[i]; k < kEnd[i]; k++) itemMass[i] += contribution[i * E + k];
     this.contribution = contribution;
@@ -329,6 +339,27 @@ export class SmoothEcePool {
     this.kEnd = kEnd;
     this.itemMass = itemMass;
     this.num = new Float64Array(E);
+  }
+
+  /** On the WebAssembly backend, copies the kernel's weights into its memory and spreads the grid there. */
+  private useWasm(): void {
+    const { weights, first, length, offsets, gridNodes: G } = this.disc;
+    const laid = KernelMemory.create([
+      weights.byteLength,
+      first.byteLength,
+      length.byteLength,
+      offsets.byteLength,
+      this.gridR.byteLength,
+      64,
+    ]);
+    if (!laid) return;
+    const { memory, offsets: ptr } = laid;
+    new Float64Array(memory.buffer, ptr[0], weights.length).set(weights);
+    new Int32Array(memory.buffer, ptr[1], first.length).set(first);
+    new Int32Array(memory.buffer, ptr[2], length.length).set(length);
+    new Int32Array(memory.buffer, ptr[3], offsets.length).set(offsets);
+    this.gridR = new Float64Array(memory.buffer, ptr[4], G * SMOOTH_BLOCK);
+    this.wasm = { kernel: memory.exports, ptr, out: new Float64Array(memory.buffer, ptr[5], SMOOTH_BLOCK) };
   }
 
   /** smECE_sigma with item i counted weights[i] times (NaN when every weight is 0). */
@@ -349,7 +380,7 @@ export class SmoothEcePool {
       return;
     }
     const { conf, residual, node, frac, gridR, gridMass } = this;
-    const { evalPoints: E, gridNodes: G, first, length, offsets, weights: kernel, columnSums } = this.disc;
+    const { evalPoints: E, gridNodes: G, columnSums } = this.disc;
     const L = SMOOTH_BLOCK;
     gridR.fill(0);
     gridMass.fill(0);
@@ -368,6 +399,26 @@ export class SmoothEcePool {
       }
     }
     // smoothEceOnGrid for all lanes at once: each kernel weight is read once, each lane sums in node order.
+    const numerators = this.wasm ? this.wasmNumerators() : this.numerators();
+    for (let q = 0; q < count; q++) {
+      const weights = weightings[q];
+      let total = 0;
+      for (let i = 0; i < conf.length; i++) total += weights[i];
+      if (total === 0) {
+        out[q] = NaN;
+        continue;
+      }
+      let density = E * DENSITY_EPS;
+      for (let j = 0; j < G; j++) density += gridMass[j * L + q] * columnSums[j];
+      out[q] = numerators[q] / density;
+    }
+  }
+
+  /** The kernel pass of evaluateBlock in JavaScript: numerator of each lane. */
+  private numerators(): number[] {
+    const { gridR } = this;
+    const { evalPoints: E, first, length, offsets, weights: kernel } = this.disc;
+    const L = SMOOTH_BLOCK;
     let s0 = 0,
       s1 = 0,
       s2 = 0,
@@ -408,19 +459,14 @@ export class SmoothEcePool {
       s6 += Math.abs(a6);
       s7 += Math.abs(a7);
     }
-    const numerators = [s0, s1, s2, s3, s4, s5, s6, s7];
-    for (let q = 0; q < count; q++) {
-      const weights = weightings[q];
-      let total = 0;
-      for (let i = 0; i < conf.length; i++) total += weights[i];
-      if (total === 0) {
-        out[q] = NaN;
-        continue;
-      }
-      let density = E * DENSITY_EPS;
-      for (let j = 0; j < G; j++) density += gridMass[j * L + q] * columnSums[j];
-      out[q] = numerators[q] / density;
-    }
+    return [s0, s1, s2, s3, s4, s5, s6, s7];
+  }
+
+  /** The same pass on the WebAssembly backend (src/wasm/kernel.ts smoothNumerators), the same doubles. */
+  private wasmNumerators(): Float64Array {
+    const { kernel, ptr, out } = this.wasm!;
+    kernel.smoothNumerators(ptr[0], ptr[1], ptr[2], ptr[3], ptr[4], this.disc.evalPoints, ptr[5]);
+    return out;
   }
 
   private itemPath(weights: ArrayLike<number>): number {

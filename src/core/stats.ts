@@ -8,6 +8,7 @@ import { NUM_CLASSES as K, METRICS } from './types';
 import type { Interval, MetricName } from './types';
 import { equalWidthBin, predictedClass, type Predictions } from './metrics';
 import { Rng } from './random';
+import { KernelMemory, type KernelExports } from './kernel-wasm';
 
 /** Number of metrics the kernel computes, in the order of types.ts METRICS. */
 export const METRIC_COUNT = METRICS.length;
@@ -89,6 +90,8 @@ export class MetricPool {
   private readonly members: Int32Array;
   private readonly memberRunEnd: Int32Array;
   private readonly sums = new Float64Array(METRIC_COUNT);
+  /** The WebAssembly backend (kernel-wasm.ts): copies of the fast paths' arrays in its memory; absent: JS loops. */
+  private readonly wasm: WasmPool | null;
   /** Scratch of weightedSide: [last, v], read at [w > 0]. */
   private readonly lastPick = new Float64Array(2);
 
@@ -226,6 +229,23 @@ export class MetricPool {
     }
     this.members = new Int32Array(2 * (this.slots + 1));
     this.memberRunEnd = new Int32Array(2 * bins);
+    this.wasm = wasmPool(this.slots, [
+      this.sideSlot,
+      this.sideData,
+      this.sideRunEnd,
+      this.sideClassSlot,
+      this.sideClassGap,
+      this.sideClassRunEnd,
+      this.slotSide,
+      this.topRunEnd,
+      this.classSlotSide,
+      this.classGap,
+      this.classRunEnd,
+      this.entryData,
+      this.members,
+      this.memberRunEnd,
+      this.boundaries,
+    ]);
   }
 
   /**
@@ -381,6 +401,12 @@ export class MetricPool {
   evaluateSides(weights: Float64Array, out: Float64Array): void {
     let total = 0;
     for (let j = 0; j < this.slots; j++) total += weights[j];
+    if (this.wasm && total <= WASM_MAX_TOTAL && this.wasm.setWeights(0, weights)) {
+      this.wasmSide(0, 0, total, out, 0, true);
+      if (this.twoSided) this.wasmSide(1, 0, total, out, METRIC_COUNT, true);
+      else writeGroup(out, METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
+      return;
+    }
     this.weightedSide(0, weights, total, out, 0);
     if (this.twoSided) this.weightedSide(1, weights, total, out, METRIC_COUNT);
     else writeGroup(out, METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -401,6 +427,14 @@ export class MetricPool {
     for (let j = 0; j < this.slots; j++) t2 += w2[j];
     for (let j = 0; j < this.slots; j++) t3 += w3[j];
     const sides = this.twoSided ? 2 : 1;
+    if (
+      this.wasm &&
+      Math.max(t0, t1, t2, t3) <= WASM_MAX_TOTAL &&
+      [w0, w1, w2, w3].every((lane, q) => this.wasm!.setWeights(q, lane))
+    ) {
+      this.wasmSides4([t0, t1, t2, t3], sides, out);
+      return;
+    }
     const { sideClassSlot, sideClassGap, sideClassRunEnd, size } = this;
     const B = this.bins;
     for (let sd = 0; sd < sides; sd++) {
@@ -453,6 +487,10 @@ export class MetricPool {
    * equal-mass boundaries sit at known positions and no arithmetic is spent on the other group's entries.
    */
   evaluateSwapped(flip: Uint8Array, out: Float64Array): void {
+    if (this.wasm) {
+      this.wasmSwapped([flip], out);
+      return;
+    }
     this.swappedTopLabel(flip, out, 0);
     const { classSlotSide, classGap, classRunEnd, size } = this;
     const B = this.bins;
@@ -485,6 +523,10 @@ export class MetricPool {
    * saves memory traffic on large item sets.
    */
   evaluateSwapped4(f0: Uint8Array, f1: Uint8Array, f2: Uint8Array, f3: Uint8Array, out: Float64Array): void {
+    if (this.wasm) {
+      this.wasmSwapped([f0, f1, f2, f3], out);
+      return;
+    }
     const W = 2 * METRIC_COUNT;
     this.swappedTopLabel(f0, out, 0);
     this.swappedTopLabel(f1, out, W);
@@ -549,6 +591,122 @@ export class MetricPool {
     out[2 * W + METRIC_COUNT + CW_ECE] = c21 / nk;
     out[3 * W + CW_ECE] = c30 / nk;
     out[3 * W + METRIC_COUNT + CW_ECE] = c31 / nk;
+  }
+
+  /**
+   * weightedSide on the WebAssembly backend, with the weights of lane `lane` of its weight scratch: the same loop,
+   * the same doubles.
+   */
+  private wasmSide(sd: number, lane: number, n: number, out: Float64Array, o: number, classwise: boolean): void {
+    const w = this.wasm!;
+    const B = this.bins;
+    const nb = Math.min(B, n);
+    const small = n > 0 ? Math.floor(n / nb) : 0,
+      extra = n > 0 ? n % nb : 0;
+    const weightsPtr = w.ptr.weights + lane * this.slots * 2;
+    w.kernel.weightedSide(
+      w.ptr.sideSlot,
+      w.ptr.sideData,
+      w.ptr.sideRunEnd + sd * B * 4,
+      w.ptr.boundaries,
+      weightsPtr,
+      this.sideStart[sd],
+      B,
+      nb,
+      small,
+      extra,
+      this.mceMinCount,
+      w.ptr.out,
+    );
+    const s = w.out;
+    const correct = s[0],
+      ece = s[1],
+      mce = s[2],
+      em = s[3],
+      brier = s[4],
+      nll = s[5];
+    let cw = 0;
+    if (classwise) {
+      this.wasmClasswise(sd, weightsPtr, 1);
+      cw = s[0];
+    }
+    writeGroup(out, o, n, correct, ece, mce, em, cw, brier, nll);
+  }
+
+  /** Classwise numerators of side sd for `count` weight lanes from weightsPtr, into the out scratch. */
+  private wasmClasswise(sd: number, weightsPtr: number, count: number): void {
+    const w = this.wasm!;
+    w.kernel.classwiseSide(
+      w.ptr.sideClassSlot,
+      w.ptr.sideClassGap,
+      w.ptr.sideClassRunEnd,
+      weightsPtr,
+      this.slots,
+      this.size,
+      this.sideStart[sd],
+      sd,
+      this.bins,
+      count,
+      w.ptr.out,
+    );
+  }
+
+  /** evaluateSides4 on the WebAssembly backend. */
+  private wasmSides4(totals: number[], sides: number, out: Float64Array): void {
+    const w = this.wasm!;
+    const W = 2 * METRIC_COUNT;
+    for (let sd = 0; sd < sides; sd++) {
+      const o = sd * METRIC_COUNT;
+      for (let q = 0; q < 4; q++) this.wasmSide(sd, q, totals[q], out, q * W + o, false);
+      this.wasmClasswise(sd, w.ptr.weights, 4);
+      for (let q = 0; q < 4; q++) if (totals[q] !== 0) out[q * W + o + CW_ECE] = w.out[q] / (K * totals[q]);
+    }
+    if (!this.twoSided) {
+      for (let q = 0; q < 4; q++) writeGroup(out, q * W + METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+  }
+
+  /** evaluateSwapped (one flip vector) or evaluateSwapped4 (four) on the WebAssembly backend. */
+  private wasmSwapped(flips: Uint8Array[], out: Float64Array): void {
+    if (!this.twoSided) throw new RangeError('evaluateSwapped needs a pool of two paired sets');
+    const w = this.wasm!;
+    const n = this.slots;
+    const W = 2 * METRIC_COUNT;
+    const s = w.out;
+    flips.forEach((flip, q) => {
+      w.flips.set(flip, q * n);
+      w.kernel.swappedTopLabel(
+        w.ptr.slotSide,
+        w.ptr.topRunEnd,
+        w.ptr.members,
+        w.ptr.memberRunEnd,
+        w.ptr.entryData,
+        w.ptr.boundaries,
+        w.ptr.flips + q * n,
+        n,
+        this.bins,
+        this.mceMinCount,
+        w.ptr.out,
+      );
+      writeGroup(out, q * W, n, s[0], s[1], s[2], s[3], 0, s[4], s[5]);
+      writeGroup(out, q * W + METRIC_COUNT, n, s[6], s[7], s[8], s[9], 0, s[10], s[11]);
+    });
+    w.kernel.swappedClasswise(
+      w.ptr.classSlotSide,
+      w.ptr.classGap,
+      w.ptr.classRunEnd,
+      w.ptr.flips,
+      n,
+      this.size,
+      this.bins,
+      flips.length,
+      w.ptr.out,
+    );
+    const nk = K * n;
+    for (let q = 0; q < flips.length; q++) {
+      out[q * W + CW_ECE] = s[2 * q] / nk;
+      out[q * W + METRIC_COUNT + CW_ECE] = s[2 * q + 1] / nk;
+    }
   }
 
   /** Every metric but classwise ECE of both groups of one permutation, into out[o..o + 13]. */
@@ -727,6 +885,74 @@ export class MetricPool {
     }
     writeGroup(out, o, n, correct, ece, mce, emSum, cw, brier, nll);
   }
+}
+
+/** Byte offsets of a pool's arrays in its WebAssembly memory, and views of its scratch. */
+interface WasmPool {
+  kernel: KernelExports;
+  ptr: Record<(typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out', number>;
+  /** Four weight vectors of `slots` u16s, four flip vectors of `slots` bytes, 16 doubles of results. */
+  weights: Uint16Array;
+  flips: Uint8Array;
+  out: Float64Array;
+  /**
+   * Copies weights into lane q; false (and the caller runs the JavaScript loops) when a weight is not an integer
+   * in 0..65535, which the kernel stores them as.
+   */
+  setWeights(q: number, weights: Float64Array): boolean;
+}
+
+/** Largest total weight the WebAssembly side walk takes (it counts positions in int32). */
+const WASM_MAX_TOTAL = 2 ** 31 - 1;
+
+/** The arrays a pool copies into its WebAssembly memory, in the order wasmPool receives them. */
+const WASM_ARRAYS = [
+  'sideSlot',
+  'sideData',
+  'sideRunEnd',
+  'sideClassSlot',
+  'sideClassGap',
+  'sideClassRunEnd',
+  'slotSide',
+  'topRunEnd',
+  'classSlotSide',
+  'classGap',
+  'classRunEnd',
+  'entryData',
+  'members',
+  'memberRunEnd',
+  'boundaries',
+] as const;
+
+/** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
+function wasmPool(slots: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
+  const laid = KernelMemory.create([...arrays.map((a) => a.byteLength), 4 * slots * 2, 4 * slots, 16 * 8]);
+  if (!laid) return null;
+  const { memory, offsets } = laid;
+  const ptr = {} as WasmPool['ptr'];
+  arrays.forEach((a, i) => {
+    ptr[WASM_ARRAYS[i]] = offsets[i];
+    const view = a instanceof Int32Array ? Int32Array : Float64Array;
+    new view(memory.buffer, offsets[i], a.length).set(a);
+  });
+  const [weights, flips, out] = offsets.slice(arrays.length);
+  ptr.weights = weights;
+  ptr.flips = flips;
+  ptr.out = out;
+  const lanes = new Uint16Array(memory.buffer, weights, 4 * slots);
+  return {
+    kernel: memory.exports,
+    ptr,
+    weights: lanes,
+    flips: new Uint8Array(memory.buffer, flips, 4 * slots),
+    out: new Float64Array(memory.buffer, out, 16),
+    setWeights(q, w) {
+      const lane = lanes.subarray(q * slots, (q + 1) * slots);
+      lane.set(w);
+      for (let j = 0; j < slots; j++) if (lane[j] !== w[j]) return false;
+      return true;
+    },
+  };
 }
 
 /** Turns "last entry index + 1 seen in bin b" (0 for empty bins) into cumulative run ends. */

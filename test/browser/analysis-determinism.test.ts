@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { analyzeVariants } from '../../src/core/analysis';
+import { kernelBackend, setKernelBackend } from '../../src/core/kernel-wasm';
 import { determinismVariants } from './analysis-inputs';
 
 declare module 'vitest/browser' {
@@ -21,4 +22,17 @@ it.each([
   const inNode = await commands.analysisReportInNode(settings);
   expect(inBrowser.length).toBeGreaterThan(10_000);
   expect(inBrowser).toBe(inNode);
+});
+
+it('runs the WebAssembly kernel in Chromium, and its JavaScript loops give the same report as Node', async () => {
+  expect(kernelBackend()).toBe('wasm');
+  const settings = { bootstrap: 300, permutations: 299 };
+  const inNode = await commands.analysisReportInNode(settings);
+  setKernelBackend('js');
+  try {
+    expect(kernelBackend()).toBe('js');
+    expect(JSON.stringify(analyzeVariants(determinismVariants(), settings as never))).toBe(inNode);
+  } finally {
+    setKernelBackend('wasm');
+  }
 });

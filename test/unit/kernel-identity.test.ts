@@ -1,10 +1,11 @@
 /**
- * The fast resampling kernel against the kernel as it was (test/support/reference-kernel.ts): every bootstrap
- * row and every permutation p must be the same double, bit for bit, on inputs with ties, empty bins, zero
+ * The fast resampling kernel, on both its backends (WebAssembly and JavaScript), against the kernel as it was
+ * (test/support/reference-kernel.ts): every bootstrap row and every permutation p must be the same double, bit for bit, on inputs with ties, empty bins, zero
  * weights, n < bins and a high MCE minimum count. The reference itself is tested against metrics.ts in
  * stats.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kernelBackend, setKernelBackend } from '../../src/core/kernel-wasm';
 import { predictionsFromLogits, predictionsFromProbabilities, type Predictions } from '../../src/core/metrics';
 import {
   METRIC_COUNT,
@@ -56,141 +57,178 @@ const cases: [n: number, bins: number, minCount: number, sharpness: number][] = 
   [80, 255, 2, 2],
 ];
 
-describe('fast kernel, bit for bit against the reference kernel', () => {
-  it('bootstrap rows of single and paired pools', () => {
-    for (const [n, bins, minCount, sharpness] of cases) {
-      const a = randomPredictions(n, n * 7 + bins, sharpness);
-      const b = randomPredictions(n, n * 7 + bins + 1, sharpness * 1.7, a.labels);
-      for (const sets of [[a], [a, b]]) {
-        const fast = bootstrapMetrics(new MetricPool(sets, bins, minCount), n, 61, n + 3);
-        const slow = ref.bootstrapMetrics(new ref.ReferencePool(sets, bins, minCount), n, 61, n + 3);
-        expectBitIdentical(fast.group0, slow.group0, `n ${n} bins ${bins} sets ${sets.length} group 0`);
-        expectBitIdentical(fast.group1, slow.group1, `n ${n} bins ${bins} sets ${sets.length} group 1`);
-      }
-    }
+// Both backends of MetricPool (kernel-wasm.ts): the WebAssembly loops and the JavaScript ones.
+describe.each(['wasm', 'js'] as const)('%s kernel backend', (backend) => {
+  beforeAll(() => setKernelBackend(backend));
+  afterAll(() => setKernelBackend('wasm'));
+
+  it('is the backend in use (WebAssembly compiles in Node)', () => {
+    expect(kernelBackend()).toBe(backend);
   });
 
-  it('evaluateSides and evaluateSwapped equal evaluate for any weights and swaps', () => {
-    const rng = new Rng(5);
-    for (const [n, bins, minCount] of cases) {
-      const a = randomPredictions(n, n + 100);
-      const b = randomPredictions(n, n + 101, 5, a.labels);
-      const pool = new MetricPool([a, b], bins, minCount);
-      const reference = new ref.ReferencePool([a, b], bins, minCount);
-      const fast = new Float64Array(2 * METRIC_COUNT);
+  describe('fast kernel, bit for bit against the reference kernel', () => {
+    it('bootstrap rows of single and paired pools', () => {
+      for (const [n, bins, minCount, sharpness] of cases) {
+        const a = randomPredictions(n, n * 7 + bins, sharpness);
+        const b = randomPredictions(n, n * 7 + bins + 1, sharpness * 1.7, a.labels);
+        for (const sets of [[a], [a, b]]) {
+          const fast = bootstrapMetrics(new MetricPool(sets, bins, minCount), n, 61, n + 3);
+          const slow = ref.bootstrapMetrics(new ref.ReferencePool(sets, bins, minCount), n, 61, n + 3);
+          expectBitIdentical(fast.group0, slow.group0, `n ${n} bins ${bins} sets ${sets.length} group 0`);
+          expectBitIdentical(fast.group1, slow.group1, `n ${n} bins ${bins} sets ${sets.length} group 1`);
+        }
+      }
+    });
+
+    it('evaluateSides and evaluateSwapped equal evaluate for any weights and swaps', () => {
+      const rng = new Rng(5);
+      for (const [n, bins, minCount] of cases) {
+        const a = randomPredictions(n, n + 100);
+        const b = randomPredictions(n, n + 101, 5, a.labels);
+        const pool = new MetricPool([a, b], bins, minCount);
+        const reference = new ref.ReferencePool([a, b], bins, minCount);
+        const fast = new Float64Array(2 * METRIC_COUNT);
+        const slow = new Float64Array(2 * METRIC_COUNT);
+        for (let t = 0; t < 20; t++) {
+          const weights = Float64Array.from({ length: n }, () => rng.nextInt(4));
+          pool.evaluateSides(weights, fast);
+          reference.evaluate(weights, null, slow);
+          expectBitIdentical(fast, slow, `n ${n} weights`);
+          const flip = Uint8Array.from({ length: n }, () => rng.nextInt(2));
+          pool.evaluateSwapped(flip, fast);
+          reference.evaluate(new Float64Array(n).fill(1), flip, slow);
+          expectBitIdentical(fast, slow, `n ${n} flip`);
+        }
+      }
+    });
+
+    it('weights the WebAssembly loops cannot hold (fractions, counts above 65,535) take the JavaScript ones', () => {
+      const a = randomPredictions(50, 7);
+      const b = randomPredictions(50, 8, 5, a.labels);
+      const pool = new MetricPool([a, b], 15, 1);
+      const reference = new ref.ReferencePool([a, b], 15, 1);
+      const fast = new Float64Array(4 * 2 * METRIC_COUNT);
       const slow = new Float64Array(2 * METRIC_COUNT);
-      for (let t = 0; t < 20; t++) {
-        const weights = Float64Array.from({ length: n }, () => rng.nextInt(4));
+      const rng = new Rng(9);
+      const lanes = [
+        Float64Array.from({ length: 50 }, () => rng.nextInt(3) + 0.5),
+        Float64Array.from({ length: 50 }, (_, i) => (i === 3 ? 70_000 : rng.nextInt(3))),
+        Float64Array.from({ length: 50 }, () => rng.nextInt(3)),
+        Float64Array.from({ length: 50 }, () => rng.nextInt(3)),
+      ];
+      for (const weights of lanes.slice(0, 2)) {
         pool.evaluateSides(weights, fast);
         reference.evaluate(weights, null, slow);
-        expectBitIdentical(fast, slow, `n ${n} weights`);
-        const flip = Uint8Array.from({ length: n }, () => rng.nextInt(2));
-        pool.evaluateSwapped(flip, fast);
-        reference.evaluate(new Float64Array(n).fill(1), flip, slow);
-        expectBitIdentical(fast, slow, `n ${n} flip`);
+        expectBitIdentical(fast.subarray(0, 2 * METRIC_COUNT), slow, 'one weighting');
       }
-    }
+      pool.evaluateSides4(lanes[0], lanes[1], lanes[2], lanes[3], fast);
+      lanes.forEach((weights, q) => {
+        reference.evaluate(weights, null, slow);
+        const row = fast.subarray(q * 2 * METRIC_COUNT, (q + 1) * 2 * METRIC_COUNT);
+        expectBitIdentical(row, slow, `lane ${q} of four`);
+      });
+    });
+
+    it('permutation p-values and observed differences', () => {
+      for (const [n, bins, minCount, sharpness] of cases) {
+        const a = randomPredictions(n, n * 3 + 1, sharpness);
+        const b = randomPredictions(n, n * 3 + 2, sharpness * 1.3, a.labels);
+        const fast = pairedPermutationTest(new MetricPool([a, b], bins, minCount), n, 199, 11);
+        const slow = ref.pairedPermutationTest(new ref.ReferencePool([a, b], bins, minCount), n, 199, 11);
+        expectBitIdentical(fast.observed, slow.observed, `n ${n} observed`);
+        expectBitIdentical(fast.p, slow.p, `n ${n} p`);
+      }
+    });
+
+    it('confidences exactly on bin edges and all-tied items', () => {
+      // Rows whose top probability is exactly b/15 or 0.5, repeated: every tie and edge rule is exercised.
+      const rows: number[] = [];
+      const y: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const top = [0.4, 0.5, 0.6, 1 / 3 + 1 / 15, 0.8][i % 5];
+        const rest = (1 - top) / 3;
+        rows.push(top, rest, rest, rest);
+        y.push(i % 4);
+      }
+      const a = predictionsFromProbabilities(rows, Uint8Array.from(y));
+      const b = predictionsFromProbabilities(
+        rows.map((_, j) => rows[(j + 4) % rows.length]),
+        Uint8Array.from(y),
+      );
+      const fast = bootstrapMetrics(new MetricPool([a, b], 15), 60, 40, 2);
+      const slow = ref.bootstrapMetrics(new ref.ReferencePool([a, b], 15), 60, 40, 2);
+      expectBitIdentical(fast.group0, slow.group0, 'edges group 0');
+      expectBitIdentical(fast.group1, slow.group1, 'edges group 1');
+      const pFast = pairedPermutationTest(new MetricPool([a, b], 15), 60, 99, 3).p;
+      expectBitIdentical(pFast, ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 60, 99, 3).p, 'edges p');
+    });
   });
 
-  it('permutation p-values and observed differences', () => {
-    for (const [n, bins, minCount, sharpness] of cases) {
-      const a = randomPredictions(n, n * 3 + 1, sharpness);
-      const b = randomPredictions(n, n * 3 + 2, sharpness * 1.3, a.labels);
-      const fast = pairedPermutationTest(new MetricPool([a, b], bins, minCount), n, 199, 11);
-      const slow = ref.pairedPermutationTest(new ref.ReferencePool([a, b], bins, minCount), n, 199, 11);
-      expectBitIdentical(fast.observed, slow.observed, `n ${n} observed`);
-      expectBitIdentical(fast.p, slow.p, `n ${n} p`);
-    }
+  describe('large item sets (one resample at a time, not four)', () => {
+    it('bootstrap rows and permutation p of 5,000 paired items', () => {
+      const a = randomPredictions(5000, 90);
+      const b = randomPredictions(5000, 91, 3, a.labels);
+      const fast = bootstrapMetrics(new MetricPool([a, b], 15), 5000, 6, 1);
+      const slow = ref.bootstrapMetrics(new ref.ReferencePool([a, b], 15), 5000, 6, 1);
+      expectBitIdentical(fast.group0, slow.group0, '5,000 items group 0');
+      expectBitIdentical(fast.group1, slow.group1, '5,000 items group 1');
+      const pFast = pairedPermutationTest(new MetricPool([a, b], 15), 5000, 9, 2).p;
+      expectBitIdentical(
+        pFast,
+        ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 5000, 9, 2).p,
+        '5,000 items p',
+      );
+    });
   });
 
-  it('confidences exactly on bin edges and all-tied items', () => {
-    // Rows whose top probability is exactly b/15 or 0.5, repeated: every tie and edge rule is exercised.
-    const rows: number[] = [];
-    const y: number[] = [];
-    for (let i = 0; i < 60; i++) {
-      const top = [0.4, 0.5, 0.6, 1 / 3 + 1 / 15, 0.8][i % 5];
-      const rest = (1 - top) / 3;
-      rows.push(top, rest, rest, rest);
-      y.push(i % 4);
-    }
-    const a = predictionsFromProbabilities(rows, Uint8Array.from(y));
-    const b = predictionsFromProbabilities(
-      rows.map((_, j) => rows[(j + 4) % rows.length]),
-      Uint8Array.from(y),
-    );
-    const fast = bootstrapMetrics(new MetricPool([a, b], 15), 60, 40, 2);
-    const slow = ref.bootstrapMetrics(new ref.ReferencePool([a, b], 15), 60, 40, 2);
-    expectBitIdentical(fast.group0, slow.group0, 'edges group 0');
-    expectBitIdentical(fast.group1, slow.group1, 'edges group 1');
-    const pFast = pairedPermutationTest(new MetricPool([a, b], 15), 60, 99, 3).p;
-    expectBitIdentical(pFast, ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 60, 99, 3).p, 'edges p');
-  });
-});
+  describe('chunks of a resampling run', () => {
+    it('bootstrap chunks concatenate to the rows of one run', () => {
+      const a = randomPredictions(50, 1);
+      const pool = new MetricPool([a], 15);
+      const whole = bootstrapMetrics(pool, 50, 30, 9).group0;
+      const parts = [
+        [0, 7],
+        [7, 16],
+        [23, 7],
+      ].map(([first, count]) => bootstrapMetrics(pool, 50, count, 9, first).group0);
+      const joined = new Float64Array(whole.length);
+      let at = 0;
+      for (const part of parts) {
+        joined.set(part, at);
+        at += part.length;
+      }
+      expectBitIdentical(joined, whole, 'chunks');
+    });
 
-describe('large item sets (one resample at a time, not four)', () => {
-  it('bootstrap rows and permutation p of 5,000 paired items', () => {
-    const a = randomPredictions(5000, 90);
-    const b = randomPredictions(5000, 91, 3, a.labels);
-    const fast = bootstrapMetrics(new MetricPool([a, b], 15), 5000, 6, 1);
-    const slow = ref.bootstrapMetrics(new ref.ReferencePool([a, b], 15), 5000, 6, 1);
-    expectBitIdentical(fast.group0, slow.group0, '5,000 items group 0');
-    expectBitIdentical(fast.group1, slow.group1, '5,000 items group 1');
-    const pFast = pairedPermutationTest(new MetricPool([a, b], 15), 5000, 9, 2).p;
-    expectBitIdentical(
-      pFast,
-      ref.pairedPermutationTest(new ref.ReferencePool([a, b], 15), 5000, 9, 2).p,
-      '5,000 items p',
-    );
-  });
-});
-
-describe('chunks of a resampling run', () => {
-  it('bootstrap chunks concatenate to the rows of one run', () => {
-    const a = randomPredictions(50, 1);
-    const pool = new MetricPool([a], 15);
-    const whole = bootstrapMetrics(pool, 50, 30, 9).group0;
-    const parts = [
-      [0, 7],
-      [7, 16],
-      [23, 7],
-    ].map(([first, count]) => bootstrapMetrics(pool, 50, count, 9, first).group0);
-    const joined = new Float64Array(whole.length);
-    let at = 0;
-    for (const part of parts) {
-      joined.set(part, at);
-      at += part.length;
-    }
-    expectBitIdentical(joined, whole, 'chunks');
+    it('permutation counts of chunks add up to the count of one run', () => {
+      const a = randomPredictions(70, 2);
+      const b = randomPredictions(70, 3, 4, a.labels);
+      const pool = new MetricPool([a, b], 15);
+      const whole = permutationExtremes(pool, 70, 100, 4);
+      const sum = new Float64Array(METRIC_COUNT);
+      for (const [first, count] of [
+        [0, 33],
+        [33, 33],
+        [66, 34],
+      ]) {
+        permutationExtremes(pool, 70, count, 4, first).extreme.forEach((e, m) => (sum[m] += e));
+      }
+      expectBitIdentical(sum, whole.extreme, 'extremes');
+    });
   });
 
-  it('permutation counts of chunks add up to the count of one run', () => {
-    const a = randomPredictions(70, 2);
-    const b = randomPredictions(70, 3, 4, a.labels);
-    const pool = new MetricPool([a, b], 15);
-    const whole = permutationExtremes(pool, 70, 100, 4);
-    const sum = new Float64Array(METRIC_COUNT);
-    for (const [first, count] of [
-      [0, 33],
-      [33, 33],
-      [66, 34],
-    ]) {
-      permutationExtremes(pool, 70, count, 4, first).extreme.forEach((e, m) => (sum[m] += e));
-    }
-    expectBitIdentical(sum, whole.extreme, 'extremes');
-  });
-});
-
-describe('the whole report', () => {
-  it('is exactly the report of the reference kernel (every CI, every p), with items not shared too', () => {
-    const base = { ...syntheticVariant({ n: 240, seed: 8, sharpness: 1.4 }), name: 'base' };
-    const sft = pairedVariant(base, 9, 1.9, 'sft');
-    const partial = { ...pairedVariant(base, 10, 0.8, 'grpo'), items: base.items.slice(30).map((it) => ({ ...it })) };
-    const settings = { bootstrap: 120, permutations: 119, seed: 3 };
-    const variants = [base, sft, partial];
-    const plan = planAnalysis(variants, settings);
-    // The reference is the binned-metric kernel; smooth ECE's resampling jobs have their own code and tests.
-    const reference = (job: AnalysisJob) =>
-      job.kind === 'bootstrap' || job.kind === 'permutation' ? ref.referenceRunJob(job) : runAnalysisJob(job);
-    expect(analyzeVariants(variants, settings)).toEqual(assembleReport(plan, plan.jobs.map(reference)));
+  describe('the whole report', () => {
+    it('is exactly the report of the reference kernel (every CI, every p), with items not shared too', () => {
+      const base = { ...syntheticVariant({ n: 240, seed: 8, sharpness: 1.4 }), name: 'base' };
+      const sft = pairedVariant(base, 9, 1.9, 'sft');
+      const partial = { ...pairedVariant(base, 10, 0.8, 'grpo'), items: base.items.slice(30).map((it) => ({ ...it })) };
+      const settings = { bootstrap: 120, permutations: 119, seed: 3 };
+      const variants = [base, sft, partial];
+      const plan = planAnalysis(variants, settings);
+      // The reference is the binned-metric kernel; smooth ECE's resampling jobs have their own code and tests.
+      const reference = (job: AnalysisJob) =>
+        job.kind === 'bootstrap' || job.kind === 'permutation' ? ref.referenceRunJob(job) : runAnalysisJob(job);
+      expect(analyzeVariants(variants, settings)).toEqual(assembleReport(plan, plan.jobs.map(reference)));
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { kernelBackend, setKernelBackend } from '../../src/core/kernel-wasm';
 import { predictionsFromProbabilities } from '../../src/core/metrics';
 import { Rng } from '../../src/core/random';
 import {
@@ -89,37 +90,44 @@ describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
     expect(pool.evaluate(new Float64Array(c.f.length))).toBeNaN();
   });
 
-  it('evaluates a block of weightings to the same doubles as one at a time, on both paths', () => {
-    const rng = new Rng(5);
-    // 300 items take the item path, 1,500 the grid path (whose values are relplot's grid computation itself).
-    for (const n of [300, 1500]) {
-      const f = Array.from({ length: n }, () => 0.25 + 0.75 * rng.nextFloat());
-      const y = f.map((c) => (rng.nextFloat() < c ? 1 : 0));
-      const pred = topLabelSet(f, y);
-      const sigma = smoothCalibrationError(pred).sigma;
-      const pool = new SmoothEcePool(pred, sigma);
-      const draws = Array.from({ length: SMOOTH_BLOCK + 3 }, (_, q) => {
-        const w = new Float64Array(n);
-        if (q !== 2) for (let j = 0; j < n; j++) w[rng.nextInt(n)]++;
-        return w; // weighting 2 is all zero: NaN
-      });
-      const singles = draws.map((w) => pool.evaluate(w));
-      const block = new Float64Array(SMOOTH_BLOCK);
-      pool.evaluateBlock(draws.slice(0, SMOOTH_BLOCK), block);
-      expect(Array.from(block)).toEqual(singles.slice(0, SMOOTH_BLOCK));
-      const tail = new Float64Array(SMOOTH_BLOCK);
-      pool.evaluateBlock(draws.slice(SMOOTH_BLOCK), tail);
-      expect(Array.from(tail.subarray(0, 3))).toEqual(singles.slice(SMOOTH_BLOCK));
-      expect(singles[2]).toBeNaN();
-      for (const [q, w] of draws.entries()) {
-        if (q === 2) continue;
-        const direct = smoothCalibrationErrorAt(pred, sigma, w);
-        if (n === 1500) expect(singles[q]).toBe(direct);
-        else expect(singles[q]).toBeCloseTo(direct, 14);
+  it.each(['wasm', 'js'] as const)(
+    'evaluates a block of weightings to the same doubles as one at a time, on both paths (%s backend)',
+    (backend) => {
+      setKernelBackend(backend);
+      onTestFinished(() => setKernelBackend('wasm'));
+      expect(kernelBackend()).toBe(backend);
+      const rng = new Rng(5);
+      // 300 items take the item path, 1,500 the grid path (whose values are relplot's grid computation itself, as
+      // smoothCalibrationErrorAt computes it in JavaScript: the WebAssembly pass must give the same doubles).
+      for (const n of [300, 1500]) {
+        const f = Array.from({ length: n }, () => 0.25 + 0.75 * rng.nextFloat());
+        const y = f.map((c) => (rng.nextFloat() < c ? 1 : 0));
+        const pred = topLabelSet(f, y);
+        const sigma = smoothCalibrationError(pred).sigma;
+        const pool = new SmoothEcePool(pred, sigma);
+        const draws = Array.from({ length: SMOOTH_BLOCK + 3 }, (_, q) => {
+          const w = new Float64Array(n);
+          if (q !== 2) for (let j = 0; j < n; j++) w[rng.nextInt(n)]++;
+          return w; // weighting 2 is all zero: NaN
+        });
+        const singles = draws.map((w) => pool.evaluate(w));
+        const block = new Float64Array(SMOOTH_BLOCK);
+        pool.evaluateBlock(draws.slice(0, SMOOTH_BLOCK), block);
+        expect(Array.from(block)).toEqual(singles.slice(0, SMOOTH_BLOCK));
+        const tail = new Float64Array(SMOOTH_BLOCK);
+        pool.evaluateBlock(draws.slice(SMOOTH_BLOCK), tail);
+        expect(Array.from(tail.subarray(0, 3))).toEqual(singles.slice(SMOOTH_BLOCK));
+        expect(singles[2]).toBeNaN();
+        for (const [q, w] of draws.entries()) {
+          if (q === 2) continue;
+          const direct = smoothCalibrationErrorAt(pred, sigma, w);
+          if (n === 1500) expect(singles[q]).toBe(direct);
+          else expect(singles[q]).toBeCloseTo(direct, 14);
+        }
+        expect(() => pool.evaluateBlock(draws, block)).toThrow(/at most 8/);
       }
-      expect(() => pool.evaluateBlock(draws, block)).toThrow(/at most 8/);
-    }
-  });
+    },
+  );
 
   it('gives NaN for no items and refuses a bandwidth outside (0, 1]', () => {
     const empty = topLabelSet([], []);

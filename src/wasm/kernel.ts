@@ -1,0 +1,414 @@
+/**
+ * The resampling kernel's inner loops in AssemblyScript, compiled to WebAssembly by `npm run build:kernel`
+ * (scripts/build-kernel.ts; `npm ci` runs it). Each function is a line-for-line port of the loop of the same
+ * name in src/core/stats.ts (MetricPool), with every sum taken in the same order, so it returns the same doubles:
+ * WebAssembly's f64 arithmetic is IEEE 754 binary64 with round-to-nearest, as JavaScript's, and nothing here
+ * fuses a multiply and an add. test/unit/kernel-identity.test.ts checks both backends bit for bit.
+ *
+ * Memory is the host's (one WebAssembly.Memory per pool, sized once, never grown); every argument named *Ptr is
+ * a byte offset into it. Entries: 5 doubles each (conf, correct, gap, nll, brier), as MetricPool's ENTRY_STRIDE.
+ */
+
+const STRIDE: i32 = 5;
+
+function f64At(ptr: usize, i: i32): f64 {
+  return load<f64>(ptr + ((<usize>i) << 3));
+}
+function i32At(ptr: usize, i: i32): i32 {
+  return load<i32>(ptr + ((<usize>i) << 2));
+}
+/** Weights are bootstrap counts, stored as u16 (exact as doubles): four lanes of 1,000 fit a core's L1 cache. */
+function weightAt(ptr: usize, slot: i32): f64 {
+  return <f64>load<u16>(ptr + ((<usize>slot) << 1));
+}
+
+/**
+ * MetricPool.weightedSide without classwise ECE: entries [start, ..) of one side, walked bin by bin up to
+ * runEnd[b], weighted by weights[slot[r]] (u16). nb, small and extra are the equal-mass chunking of the total
+ * weight (computed by the host as there). Positions in the repeated sequence are integers here (the weights are),
+ * which the JavaScript loop keeps as doubles: the same values. Writes correct, ece, mce, emSum, brier, nll to
+ * outPtr.
+ */
+export function weightedSide(
+  slotPtr: usize,
+  dataPtr: usize,
+  runEndPtr: usize,
+  boundariesPtr: usize,
+  weightsPtr: usize,
+  start: i32,
+  bins: i32,
+  nb: i32,
+  small: i32,
+  extra: i32,
+  minCount: f64,
+  outPtr: usize,
+): void {
+  let edges: i32 = 0;
+  let end: i32 = small + min(1, extra);
+  let pos: i32 = 0;
+  let last: f64 = 0;
+  let em: i32 = 0;
+  let emD: f64 = 0;
+  let emSum: f64 = 0;
+  let nll: f64 = 0;
+  let brier: f64 = 0;
+  let correct: f64 = 0;
+  let ece: f64 = 0;
+  let mce: f64 = NaN;
+  let r = start;
+  for (let b = 0; b < bins; b++) {
+    const runEnd = i32At(runEndPtr, b);
+    let c: f64 = 0;
+    let d: f64 = 0;
+    let a: f64 = 0;
+    for (; r < runEnd; r++) {
+      const wi = <i32>load<u16>(weightsPtr + ((<usize>i32At(slotPtr, r)) << 1));
+      const w = <f64>wi;
+      const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
+      const v = load<f64>(e);
+      const dd = load<f64>(e, 16);
+      c += w;
+      d += w * dd;
+      a += w * load<f64>(e, 8);
+      nll += w * load<f64>(e, 24);
+      brier += w * load<f64>(e, 32);
+      // Equal-mass bins, as in MetricPool.evaluate (the test outside the loop only skips a loop that would not run).
+      const next = pos + wi;
+      if (end < next) {
+        while (edges < nb - 1 && end < next) {
+          store<f64>(boundariesPtr + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
+          edges++;
+          end = (edges + 1) * small + min(edges + 1, extra);
+        }
+      }
+      while (em < edges && v > f64At(boundariesPtr, em)) {
+        emSum += Math.abs(emD);
+        emD = 0;
+        em++;
+      }
+      pos = next;
+      last = select<f64>(v, last, wi > 0);
+      emD += w * dd;
+    }
+    correct += a;
+    ece += Math.abs(d);
+    if (c >= minCount && !(Math.abs(d) / c <= mce)) mce = Math.abs(d) / c;
+  }
+  emSum += Math.abs(emD);
+  store<f64>(outPtr, correct);
+  store<f64>(outPtr, ece, 8);
+  store<f64>(outPtr, mce, 16);
+  store<f64>(outPtr, emSum, 24);
+  store<f64>(outPtr, brier, 32);
+  store<f64>(outPtr, nll, 40);
+}
+
+/**
+ * Classwise ECE numerator of one side for `count` (1 or 4) weight vectors at weightsPtr + q * slots u16s:
+ * per class k, the side's entries sorted by p_k from k * size + start, bins ending at runEnd[(k * 2 + sd) * bins
+ * + b] (offsets within class k). Writes count doubles to outPtr.
+ */
+export function classwiseSide(
+  slotPtr: usize,
+  gapPtr: usize,
+  runEndPtr: usize,
+  weightsPtr: usize,
+  slots: i32,
+  size: i32,
+  start: i32,
+  sd: i32,
+  bins: i32,
+  count: i32,
+  outPtr: usize,
+): void {
+  const w0 = weightsPtr;
+  const w1 = weightsPtr + ((<usize>slots) << 1);
+  const w2 = weightsPtr + ((<usize>(2 * slots)) << 1);
+  const w3 = weightsPtr + ((<usize>(3 * slots)) << 1);
+  let c0: f64 = 0;
+  let c1: f64 = 0;
+  let c2: f64 = 0;
+  let c3: f64 = 0;
+  for (let k = 0; k < 4; k++) {
+    const base = k * size;
+    let j = base + start;
+    for (let b = 0; b < bins; b++) {
+      const runEnd = base + i32At(runEndPtr, (k * 2 + sd) * bins + b);
+      if (count == 1) {
+        let g0: f64 = 0;
+        for (; j < runEnd; j++) g0 += weightAt(w0, i32At(slotPtr, j)) * f64At(gapPtr, j);
+        c0 += Math.abs(g0);
+        continue;
+      }
+      let g0: f64 = 0;
+      let g1: f64 = 0;
+      let g2: f64 = 0;
+      let g3: f64 = 0;
+      for (; j < runEnd; j++) {
+        const s = i32At(slotPtr, j);
+        const d = f64At(gapPtr, j);
+        g0 += weightAt(w0, s) * d;
+        g1 += weightAt(w1, s) * d;
+        g2 += weightAt(w2, s) * d;
+        g3 += weightAt(w3, s) * d;
+      }
+      c0 += Math.abs(g0);
+      c1 += Math.abs(g1);
+      c2 += Math.abs(g2);
+      c3 += Math.abs(g3);
+    }
+  }
+  store<f64>(outPtr, c0);
+  if (count > 1) {
+    store<f64>(outPtr, c1, 8);
+    store<f64>(outPtr, c2, 16);
+    store<f64>(outPtr, c3, 24);
+  }
+}
+
+/**
+ * MetricPool.swappedTopLabel: lists each group's entries (flip bytes at flipPtr, one per pair) in sorted order,
+ * then walks each group with unit weights. Writes correct, ece, mce, emSum, brier, nll of group 0 and then of
+ * group 1 (12 doubles) to outPtr.
+ */
+export function swappedTopLabel(
+  slotSidePtr: usize,
+  topRunEndPtr: usize,
+  membersPtr: usize,
+  memberRunEndPtr: usize,
+  dataPtr: usize,
+  boundariesPtr: usize,
+  flipPtr: usize,
+  n: i32,
+  bins: i32,
+  minCount: f64,
+  outPtr: usize,
+): void {
+  const start1 = n + 1;
+  let p0: i32 = 0;
+  let p1: i32 = start1;
+  let r: i32 = 0;
+  for (let b = 0; b < bins; b++) {
+    const end = i32At(topRunEndPtr, b);
+    for (; r < end; r++) {
+      const ss = i32At(slotSidePtr, r);
+      const g = (ss & 1) ^ (<i32>load<u8>(flipPtr + <usize>(ss >> 1)));
+      store<i32>(membersPtr + ((<usize>p0) << 2), r);
+      store<i32>(membersPtr + ((<usize>p1) << 2), r);
+      p0 += 1 - g;
+      p1 += g;
+    }
+    store<i32>(memberRunEndPtr + ((<usize>b) << 2), p0);
+    store<i32>(memberRunEndPtr + ((<usize>(bins + b)) << 2), p1);
+  }
+  unitGroup(membersPtr, memberRunEndPtr, dataPtr, boundariesPtr, 0, 0, n, bins, minCount, outPtr);
+  unitGroup(membersPtr, memberRunEndPtr, dataPtr, boundariesPtr, start1, bins, n, bins, minCount, outPtr + 48);
+}
+
+/** MetricPool.unitGroup: top-label sums of one group listed in members[start..] (unit weights, n entries). */
+function unitGroup(
+  membersPtr: usize,
+  memberRunEndPtr: usize,
+  dataPtr: usize,
+  boundariesPtr: usize,
+  start: i32,
+  runOffset: i32,
+  n: i32,
+  bins: i32,
+  minCount: f64,
+  outPtr: usize,
+): void {
+  const nb = n < bins ? n : bins;
+  const small = n > 0 ? n / nb : 0;
+  const extra = n > 0 ? n % nb : 0;
+  for (let c = 0; c < nb - 1; c++) {
+    const end = start + (c + 1) * small + (c + 1 < extra ? c + 1 : extra);
+    const lo = f64At(dataPtr, i32At(membersPtr, end - 1) * STRIDE);
+    const hi = f64At(dataPtr, i32At(membersPtr, end) * STRIDE);
+    store<f64>(boundariesPtr + ((<usize>c) << 3), (lo + hi) / 2);
+  }
+  let em: i32 = 0;
+  let emD: f64 = 0;
+  let emSum: f64 = 0;
+  let nll: f64 = 0;
+  let brier: f64 = 0;
+  let correct: f64 = 0;
+  let ece: f64 = 0;
+  let mce: f64 = NaN;
+  let q = start;
+  for (let b = 0; b < bins; b++) {
+    const end = i32At(memberRunEndPtr, runOffset + b);
+    let c: f64 = 0;
+    let d: f64 = 0;
+    let a: f64 = 0;
+    for (; q < end; q++) {
+      const e = dataPtr + ((<usize>(i32At(membersPtr, q) * STRIDE)) << 3);
+      const v = load<f64>(e);
+      const dd = load<f64>(e, 16);
+      c += 1;
+      d += dd;
+      a += load<f64>(e, 8);
+      nll += load<f64>(e, 24);
+      brier += load<f64>(e, 32);
+      while (em < nb - 1 && v > f64At(boundariesPtr, em)) {
+        emSum += Math.abs(emD);
+        emD = 0;
+        em++;
+      }
+      emD += dd;
+    }
+    correct += a;
+    ece += Math.abs(d);
+    if (c >= minCount && !(Math.abs(d) / c <= mce)) mce = Math.abs(d) / c;
+  }
+  emSum += Math.abs(emD);
+  store<f64>(outPtr, correct);
+  store<f64>(outPtr, ece, 8);
+  store<f64>(outPtr, mce, 16);
+  store<f64>(outPtr, emSum, 24);
+  store<f64>(outPtr, brier, 32);
+  store<f64>(outPtr, nll, 40);
+}
+
+/**
+ * Classwise ECE numerators of both groups for `count` (1 or 4) permutations (flip bytes at flipPtr + q * n):
+ * per class k, all entries sorted by p_k, bins ending at k * size + runEnd[k * bins + b]. Writes group 0 and
+ * group 1 of each permutation (2 * count doubles) to outPtr.
+ */
+export function swappedClasswise(
+  slotSidePtr: usize,
+  gapPtr: usize,
+  runEndPtr: usize,
+  flipPtr: usize,
+  n: i32,
+  size: i32,
+  bins: i32,
+  count: i32,
+  outPtr: usize,
+): void {
+  const f0 = flipPtr;
+  const f1 = flipPtr + <usize>n;
+  const f2 = flipPtr + <usize>(2 * n);
+  const f3 = flipPtr + <usize>(3 * n);
+  let c00: f64 = 0;
+  let c01: f64 = 0;
+  let c10: f64 = 0;
+  let c11: f64 = 0;
+  let c20: f64 = 0;
+  let c21: f64 = 0;
+  let c30: f64 = 0;
+  let c31: f64 = 0;
+  for (let k = 0; k < 4; k++) {
+    let j = k * size;
+    for (let b = 0; b < bins; b++) {
+      const end = k * size + i32At(runEndPtr, k * bins + b);
+      if (count == 1) {
+        let a0: f64 = 0;
+        let b0: f64 = 0;
+        for (; j < end; j++) {
+          const ss = i32At(slotSidePtr, j);
+          const w = (ss & 1) ^ (<i32>load<u8>(f0 + <usize>(ss >> 1)));
+          const d = f64At(gapPtr, j);
+          a0 += <f64>(1 - w) * d;
+          b0 += <f64>w * d;
+        }
+        c00 += Math.abs(a0);
+        c01 += Math.abs(b0);
+        continue;
+      }
+      let a0: f64 = 0;
+      let b0: f64 = 0;
+      let a1: f64 = 0;
+      let b1: f64 = 0;
+      let a2: f64 = 0;
+      let b2: f64 = 0;
+      let a3: f64 = 0;
+      let b3: f64 = 0;
+      for (; j < end; j++) {
+        const ss = i32At(slotSidePtr, j);
+        const side = ss & 1;
+        const s = <usize>(ss >> 1);
+        const d = f64At(gapPtr, j);
+        const w0 = side ^ (<i32>load<u8>(f0 + s));
+        const w1 = side ^ (<i32>load<u8>(f1 + s));
+        const w2 = side ^ (<i32>load<u8>(f2 + s));
+        const w3 = side ^ (<i32>load<u8>(f3 + s));
+        a0 += <f64>(1 - w0) * d;
+        b0 += <f64>w0 * d;
+        a1 += <f64>(1 - w1) * d;
+        b1 += <f64>w1 * d;
+        a2 += <f64>(1 - w2) * d;
+        b2 += <f64>w2 * d;
+        a3 += <f64>(1 - w3) * d;
+        b3 += <f64>w3 * d;
+      }
+      c00 += Math.abs(a0);
+      c01 += Math.abs(b0);
+      c10 += Math.abs(a1);
+      c11 += Math.abs(b1);
+      c20 += Math.abs(a2);
+      c21 += Math.abs(b2);
+      c30 += Math.abs(a3);
+      c31 += Math.abs(b3);
+    }
+  }
+  store<f64>(outPtr, c00);
+  store<f64>(outPtr, c01, 8);
+  if (count > 1) {
+    store<f64>(outPtr, c10, 16);
+    store<f64>(outPtr, c11, 24);
+    store<f64>(outPtr, c20, 32);
+    store<f64>(outPtr, c21, 40);
+    store<f64>(outPtr, c30, 48);
+    store<f64>(outPtr, c31, 56);
+  }
+}
+
+/**
+ * SmoothEcePool.evaluateBlock's kernel pass (smooth-ece.ts): for each evaluation point k, the kernel weights
+ * kernel[offsets[k] .. + length[k]) against grid nodes first[k] .., for eight weightings at once (grid node j of
+ * weighting q at grid[j * 8 + q]); the numerator of weighting q is the sum over k of |sum_j w_kj grid_jq|.
+ * Two weightings per 128-bit lane pair: each lane's multiplies and adds are the scalar ones, in the same order.
+ * Writes eight doubles to outPtr.
+ */
+export function smoothNumerators(
+  kernelPtr: usize,
+  firstPtr: usize,
+  lengthPtr: usize,
+  offsetsPtr: usize,
+  gridPtr: usize,
+  evalPoints: i32,
+  outPtr: usize,
+): void {
+  let s01 = f64x2.splat(0);
+  let s23 = f64x2.splat(0);
+  let s45 = f64x2.splat(0);
+  let s67 = f64x2.splat(0);
+  for (let k = 0; k < evalPoints; k++) {
+    const first = i32At(firstPtr, k);
+    const length = i32At(lengthPtr, k);
+    let w = kernelPtr + ((<usize>i32At(offsetsPtr, k)) << 3);
+    let g = gridPtr + ((<usize>first) << 6);
+    let a01 = f64x2.splat(0);
+    let a23 = f64x2.splat(0);
+    let a45 = f64x2.splat(0);
+    let a67 = f64x2.splat(0);
+    for (let j = 0; j < length; j++) {
+      const c = f64x2.splat(load<f64>(w));
+      a01 = f64x2.add(a01, f64x2.mul(c, v128.load(g)));
+      a23 = f64x2.add(a23, f64x2.mul(c, v128.load(g, 16)));
+      a45 = f64x2.add(a45, f64x2.mul(c, v128.load(g, 32)));
+      a67 = f64x2.add(a67, f64x2.mul(c, v128.load(g, 48)));
+      w += 8;
+      g += 64;
+    }
+    s01 = f64x2.add(s01, f64x2.abs(a01));
+    s23 = f64x2.add(s23, f64x2.abs(a23));
+    s45 = f64x2.add(s45, f64x2.abs(a45));
+    s67 = f64x2.add(s67, f64x2.abs(a67));
+  }
+  v128.store(outPtr, s01);
+  v128.store(outPtr, s23, 16);
+  v128.store(outPtr, s45, 32);
+  v128.store(outPtr, s67, 48);
+}
