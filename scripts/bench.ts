@@ -13,7 +13,8 @@
  * kit CLI wall / peer. Speed is only ever measured here, never asserted in a test.
  * CPU times (all threads of this process) are printed beside the wall times: on a shared, loaded machine the wall
  * time says more about the neighbours than about the kit.
- * Options: --quick (1,000 resamples and permutations), --only 1|2, --repeat N (best of N), --no-peer.
+ * Options: --quick (1,000 resamples and permutations), --only 1|2, --repeat N (best of N), --no-peer,
+ * --compare-kernels (one thread on the kernel's JavaScript loops too; the report must be the same).
  */
 import { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
@@ -24,6 +25,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { assembleReport, planAnalysis, runAnalysisJob, type AnalysisJobResult } from '../src/core/analysis';
 import { pairedVariant, syntheticVariant } from '../src/core/synthetic';
 import type { VariantScores } from '../src/core/types';
+import { kernelBackend, setKernelBackend, type KernelBackend } from '../src/core/kernel-wasm';
 import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
 
 const program = new Command()
@@ -32,8 +34,15 @@ const program = new Command()
   .option('--only <workload>', 'run only workload 1 or 2')
   .option('--repeat <n>', 'best of n runs per workload', '1')
   .option('--no-peer', 'do not run the numpy peer')
+  .option('--compare-kernels', "also time one thread on the kernel's JavaScript loops")
   .parse();
-const opts = program.opts<{ quick?: boolean; only?: string; repeat: string; peer: boolean }>();
+const opts = program.opts<{
+  quick?: boolean;
+  only?: string;
+  repeat: string;
+  peer: boolean;
+  compareKernels?: boolean;
+}>();
 const resamples = opts.quick ? 1_000 : 10_000;
 const repeat = Math.max(1, Number(opts.repeat));
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -101,22 +110,38 @@ async function workload(label: string, count: number, items: number, numpy: stri
   );
 
   // One thread, timed by part.
-  let parts = { prepare: 0, bootstrap: 0, permutation: 0, other: 0 };
-  const single = await best(() => {
-    let t = performance.now();
-    const plan = planAnalysis(vs, settings);
-    const prepare = performance.now() - t;
-    const results: AnalysisJobResult[] = [];
-    // other: smooth ECE resamples (and jackknife tables for BCa intervals).
-    const spent = { bootstrap: 0, permutation: 0, other: 0 };
-    for (const job of plan.jobs) {
-      t = performance.now();
-      results.push(runAnalysisJob(job));
-      spent[job.kind === 'bootstrap' || job.kind === 'permutation' ? job.kind : 'other'] += performance.now() - t;
-    }
-    parts = { prepare, ...spent };
-    return assembleReport(plan, results);
-  });
+  const oneThread = async (backend: KernelBackend) => {
+    setKernelBackend(backend);
+    let parts = { prepare: 0, bootstrap: 0, permutation: 0, other: 0 };
+    const run = await best(() => {
+      let t = performance.now();
+      const plan = planAnalysis(vs, settings);
+      const prepare = performance.now() - t;
+      const results: AnalysisJobResult[] = [];
+      // other: smooth ECE resamples (and jackknife tables for BCa intervals).
+      const spent = { bootstrap: 0, permutation: 0, other: 0 };
+      for (const job of plan.jobs) {
+        t = performance.now();
+        results.push(runAnalysisJob(job));
+        spent[job.kind === 'bootstrap' || job.kind === 'permutation' ? job.kind : 'other'] += performance.now() - t;
+      }
+      parts = { prepare, ...spent };
+      return assembleReport(plan, results);
+    });
+    const kernel = kernelBackend() === 'wasm' ? 'WebAssembly kernel' : 'JavaScript kernel';
+    console.log(
+      `  one thread        ${fmt(run.ms)}  ${ns(run.ms)} ns per item-evaluation  (${kernel}; CPU ${fmt(run.cpuMs)}; ` +
+        `prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)}, smooth ECE ${fmt(parts.other)})`,
+    );
+    setKernelBackend('wasm');
+    return run;
+  };
+  const ns = (ms: number) => ((ms * 1e6) / evaluations).toFixed(1);
+  const single = await oneThread('wasm');
+  if (opts.compareKernels) {
+    const js = await oneThread('js');
+    if (!isDeepStrictEqual(js.result, single.result)) throw new Error('the two kernels gave different reports');
+  }
   const pooled = await best(async () => {
     const pool = startThreadPool(threads);
     try {
@@ -126,11 +151,6 @@ async function workload(label: string, count: number, items: number, numpy: stri
     }
   });
   const same = isDeepStrictEqual(pooled.result, single.result);
-  const ns = (ms: number) => ((ms * 1e6) / evaluations).toFixed(1);
-  console.log(
-    `  one thread        ${fmt(single.ms)}  ${ns(single.ms)} ns per item-evaluation  (CPU ${fmt(single.cpuMs)}; ` +
-      `prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)}, smooth ECE ${fmt(parts.other)})`,
-  );
   console.log(
     `  ${String(threads).padEnd(2)} threads        ${fmt(pooled.ms)}  ${ns(pooled.ms)} ns per item-evaluation  ` +
       `(CPU ${fmt(pooled.cpuMs)} over all threads; report identical to one thread: ${same ? 'yes' : 'NO'})`,
