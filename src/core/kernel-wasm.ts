@@ -31,7 +31,6 @@ export interface KernelExports {
     gapPtr: number,
     runEndPtr: number,
     weightsPtr: number,
-    slots: number,
     size: number,
     start: number,
     sd: number,

@@ -17,9 +17,12 @@ function f64At(ptr: usize, i: i32): f64 {
 function i32At(ptr: usize, i: i32): i32 {
   return load<i32>(ptr + ((<usize>i) << 2));
 }
-/** Weights are bootstrap counts, stored as u16 (exact as doubles): four lanes of 1,000 fit a core's L1 cache. */
+/**
+ * Weights are bootstrap counts, stored as u16 (exact as doubles), four lanes interleaved: lane q of slot s at
+ * byte s * 8 + q * 2 (ptr points at the lane), so one load reads a slot's four.
+ */
 function weightAt(ptr: usize, slot: i32): f64 {
-  return <f64>load<u16>(ptr + ((<usize>slot) << 1));
+  return <f64>load<u16>(ptr + ((<usize>slot) << 3));
 }
 
 /**
@@ -62,7 +65,7 @@ export function weightedSide(
     let d: f64 = 0;
     let a: f64 = 0;
     for (; r < runEnd; r++) {
-      const wi = <i32>load<u16>(weightsPtr + ((<usize>i32At(slotPtr, r)) << 1));
+      const wi = <i32>load<u16>(weightsPtr + ((<usize>i32At(slotPtr, r)) << 3));
       const w = <f64>wi;
       const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
       const v = load<f64>(e);
@@ -104,16 +107,16 @@ export function weightedSide(
 }
 
 /**
- * Classwise ECE numerator of one side for `count` (1 or 4) weight vectors at weightsPtr + q * slots u16s:
- * per class k, the side's entries sorted by p_k from k * size + start, bins ending at runEnd[(k * 2 + sd) * bins
- * + b] (offsets within class k). Writes count doubles to outPtr.
+ * Classwise ECE numerator of one side for `count` (1 or 4) weight lanes: per class k, the side's entries sorted
+ * by p_k from k * size + start, bins ending at runEnd[(k * 2 + sd) * bins + b] (offsets within class k). With
+ * four lanes, the four weights of a slot are read as one 64-bit word and multiplied two per 128-bit vector (each
+ * lane's products and sums are the scalar ones, in the same order). Writes count doubles to outPtr.
  */
 export function classwiseSide(
   slotPtr: usize,
   gapPtr: usize,
   runEndPtr: usize,
   weightsPtr: usize,
-  slots: i32,
   size: i32,
   start: i32,
   sd: i32,
@@ -121,14 +124,9 @@ export function classwiseSide(
   count: i32,
   outPtr: usize,
 ): void {
-  const w0 = weightsPtr;
-  const w1 = weightsPtr + ((<usize>slots) << 1);
-  const w2 = weightsPtr + ((<usize>(2 * slots)) << 1);
-  const w3 = weightsPtr + ((<usize>(3 * slots)) << 1);
   let c0: f64 = 0;
-  let c1: f64 = 0;
-  let c2: f64 = 0;
-  let c3: f64 = 0;
+  let c01 = f64x2.splat(0);
+  let c23 = f64x2.splat(0);
   for (let k = 0; k < 4; k++) {
     const base = k * size;
     let j = base + start;
@@ -136,34 +134,28 @@ export function classwiseSide(
       const runEnd = base + i32At(runEndPtr, (k * 2 + sd) * bins + b);
       if (count == 1) {
         let g0: f64 = 0;
-        for (; j < runEnd; j++) g0 += weightAt(w0, i32At(slotPtr, j)) * f64At(gapPtr, j);
+        for (; j < runEnd; j++) g0 += weightAt(weightsPtr, i32At(slotPtr, j)) * f64At(gapPtr, j);
         c0 += Math.abs(g0);
         continue;
       }
-      let g0: f64 = 0;
-      let g1: f64 = 0;
-      let g2: f64 = 0;
-      let g3: f64 = 0;
+      let g01 = f64x2.splat(0);
+      let g23 = f64x2.splat(0);
       for (; j < runEnd; j++) {
-        const s = i32At(slotPtr, j);
-        const d = f64At(gapPtr, j);
-        g0 += weightAt(w0, s) * d;
-        g1 += weightAt(w1, s) * d;
-        g2 += weightAt(w2, s) * d;
-        g3 += weightAt(w3, s) * d;
+        const four = i32x4.extend_low_i16x8_u(v128.load64_zero(weightsPtr + ((<usize>i32At(slotPtr, j)) << 3)));
+        const d = f64x2.splat(f64At(gapPtr, j));
+        g01 = f64x2.add(g01, f64x2.mul(f64x2.convert_low_i32x4_u(four), d));
+        g23 = f64x2.add(g23, f64x2.mul(f64x2.convert_low_i32x4_u(i32x4.shuffle(four, four, 2, 3, 0, 1)), d));
       }
-      c0 += Math.abs(g0);
-      c1 += Math.abs(g1);
-      c2 += Math.abs(g2);
-      c3 += Math.abs(g3);
+      c01 = f64x2.add(c01, f64x2.abs(g01));
+      c23 = f64x2.add(c23, f64x2.abs(g23));
     }
   }
-  store<f64>(outPtr, c0);
-  if (count > 1) {
-    store<f64>(outPtr, c1, 8);
-    store<f64>(outPtr, c2, 16);
-    store<f64>(outPtr, c3, 24);
+  if (count == 1) {
+    store<f64>(outPtr, c0);
+    return;
   }
+  v128.store(outPtr, c01);
+  v128.store(outPtr, c23, 16);
 }
 
 /**
