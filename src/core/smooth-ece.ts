@@ -66,7 +66,6 @@ function buildDiscretisation(sigma: number): Discretisation {
     const x = d / (G - 1);
     kernel[d] = exp(-(x * x) / (2 * sigma * sigma)) / norm;
   }
-  const reflect = (m: number) => (m < 0 ? -m : m > G - 1 ? 2 * (G - 1) - m : m);
   const first = new Int32Array(evalPoints);
   const length = new Int32Array(evalPoints);
   const offsets = new Int32Array(evalPoints);
@@ -81,14 +80,15 @@ function buildDiscretisation(sigma: number): Discretisation {
     const residual = (t - ind / (G - 1)) * (G - 1);
     let lo = G;
     let hi = -1;
-    for (const [node, share] of [
-      [ind, 1 - residual],
-      [ind + 1, residual],
-    ] as const) {
+    // Node ind with share 1 - residual, then node ind + 1 with share residual, offsets ascending.
+    for (let q = 0; q < 2; q++) {
+      const node = ind + q;
+      const share = q === 0 ? 1 - residual : residual;
       if (share === 0) continue;
       for (let d = -radius; d <= radius; d++) {
-        const m = reflect(node + d);
-        row[m] += share * kernel[Math.abs(d)];
+        const at = node + d;
+        const m = at < 0 ? -at : at > G - 1 ? 2 * (G - 1) - at : at;
+        row[m] += share * kernel[d < 0 ? -d : d];
         if (m < lo) lo = m;
         if (m > hi) hi = m;
       }
