@@ -66,7 +66,12 @@ export function recordProblems(page: Page): { problems: string[]; requested: str
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  page.on('requestfailed', (r) => {
+    // ERR_ABORTED is a request the page itself gave up (a reload while a worker script was still loading, a
+    // worker terminated first): not one the host or the service worker failed to answer.
+    if (r.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`);
+  });
   page.on('request', (r) => requested.push(r.url()));
   page.on('response', (r) => {
     if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
