@@ -407,14 +407,15 @@ export class MetricPool {
    * skipped (they add exact zeros). Used for bootstrap resamples, where no entry changes group.
    */
   evaluateSides(weights: Float64Array, out: Float64Array): void {
-    let total = 0;
-    for (let j = 0; j < this.slots; j++) total += weights[j];
-    if (this.wasm && total <= WASM_MAX_TOTAL && this.wasm.setWeights(0, weights)) {
-      this.wasmSide(0, 0, total, out, 0, true);
-      if (this.twoSided) this.wasmSide(1, 0, total, out, METRIC_COUNT, true);
+    const stored = this.wasm ? this.wasm.setWeights(0, weights) : -1;
+    if (stored >= 0 && stored <= WASM_MAX_TOTAL) {
+      this.wasmSide(0, 0, stored, out, 0, true);
+      if (this.twoSided) this.wasmSide(1, 0, stored, out, METRIC_COUNT, true);
       else writeGroup(out, METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
       return;
     }
+    let total = 0;
+    for (let j = 0; j < this.slots; j++) total += weights[j];
     this.weightedSide(0, weights, total, out, 0);
     if (this.twoSided) this.weightedSide(1, weights, total, out, METRIC_COUNT);
     else writeGroup(out, METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -426,6 +427,15 @@ export class MetricPool {
    */
   evaluateSides4(w0: Float64Array, w1: Float64Array, w2: Float64Array, w3: Float64Array, out: Float64Array): void {
     const W = 2 * METRIC_COUNT;
+    const sides = this.twoSided ? 2 : 1;
+    const wasm = this.wasm;
+    if (wasm) {
+      const totals = [wasm.setWeights(0, w0), wasm.setWeights(1, w1), wasm.setWeights(2, w2), wasm.setWeights(3, w3)];
+      if (totals.every((t) => t >= 0 && t <= WASM_MAX_TOTAL)) {
+        this.wasmSides4(totals, sides, out);
+        return;
+      }
+    }
     let t0 = 0,
       t1 = 0,
       t2 = 0,
@@ -434,15 +444,6 @@ export class MetricPool {
     for (let j = 0; j < this.slots; j++) t1 += w1[j];
     for (let j = 0; j < this.slots; j++) t2 += w2[j];
     for (let j = 0; j < this.slots; j++) t3 += w3[j];
-    const sides = this.twoSided ? 2 : 1;
-    if (
-      this.wasm &&
-      Math.max(t0, t1, t2, t3) <= WASM_MAX_TOTAL &&
-      [w0, w1, w2, w3].every((lane, q) => this.wasm!.setWeights(q, lane))
-    ) {
-      this.wasmSides4([t0, t1, t2, t3], sides, out);
-      return;
-    }
     const { sideClassSlot, sideClassGap, sideClassRunEnd, size } = this;
     const B = this.bins;
     for (let sd = 0; sd < sides; sd++) {
@@ -898,15 +899,15 @@ export class MetricPool {
 interface WasmPool {
   kernel: KernelExports;
   ptr: Record<(typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out', number>;
-  /** Four weight vectors as u16, interleaved (lane q of slot s at 4 s + q), four flip vectors of `slots` bytes, 16 doubles of results. */
-  weights: Uint16Array;
+  /** Four flip vectors of `slots` bytes, and 16 doubles of results. */
   flips: Uint8Array;
   out: Float64Array;
   /**
-   * Copies weights into lane q; false (and the caller runs the JavaScript loops) when a weight is not an integer
-   * in 0..65535, which the kernel stores them as.
+   * Copies weights into lane q of the kernel's weight scratch (four u16 lanes interleaved: lane q of slot s at
+   * 4 s + q) and returns their sum; -1 (and the caller runs the JavaScript loops) when a weight is not an integer
+   * in 0..65535, which the kernel stores them as. The sum is of integers, so it is exact in any order.
    */
-  setWeights(q: number, weights: Float64Array): boolean;
+  setWeights(q: number, weights: Float64Array): number;
 }
 
 /** Largest total weight the WebAssembly side walk takes (it counts positions in int32). */
@@ -950,16 +951,17 @@ function wasmPool(slots: number, arrays: (Int32Array | Float64Array)[]): WasmPoo
   return {
     kernel: memory.exports,
     ptr,
-    weights: lanes,
     flips: new Uint8Array(memory.buffer, flips, 4 * slots),
     out: new Float64Array(memory.buffer, out, 16),
     setWeights(q, w) {
+      let total = 0;
       for (let j = 0; j < slots; j++) {
         const v = w[j];
         lanes[4 * j + q] = v;
-        if (lanes[4 * j + q] !== v) return false;
+        if (lanes[4 * j + q] !== v) return -1;
+        total += v;
       }
-      return true;
+      return total;
     },
   };
 }
