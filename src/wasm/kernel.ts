@@ -25,6 +25,16 @@ function weightAt(ptr: usize, slot: i32): f64 {
   return <f64>load<u16>(ptr + ((<usize>slot) << 3));
 }
 
+/** Writes a side's top-label sums in the order MetricPool reads them: correct, ece, mce, emSum, brier, nll. */
+function storeSums(outPtr: usize, correct: f64, ece: f64, mce: f64, emSum: f64, brier: f64, nll: f64): void {
+  store<f64>(outPtr, correct);
+  store<f64>(outPtr, ece, 8);
+  store<f64>(outPtr, mce, 16);
+  store<f64>(outPtr, emSum, 24);
+  store<f64>(outPtr, brier, 32);
+  store<f64>(outPtr, nll, 40);
+}
+
 /**
  * MetricPool.weightedSide without classwise ECE: entries [start, ..) of one side, walked bin by bin up to
  * runEnd[b], weighted by weights[slot[r]] (u16). nb, small and extra are the equal-mass chunking of the total
@@ -97,13 +107,7 @@ export function weightedSide(
     ece += Math.abs(d);
     if (c >= minCount && !(Math.abs(d) / c <= mce)) mce = Math.abs(d) / c;
   }
-  emSum += Math.abs(emD);
-  store<f64>(outPtr, correct);
-  store<f64>(outPtr, ece, 8);
-  store<f64>(outPtr, mce, 16);
-  store<f64>(outPtr, emSum, 24);
-  store<f64>(outPtr, brier, 32);
-  store<f64>(outPtr, nll, 40);
+  storeSums(outPtr, correct, ece, mce, emSum + Math.abs(emD), brier, nll);
 }
 
 /**
@@ -253,13 +257,7 @@ function unitGroup(
     ece += Math.abs(d);
     if (c >= minCount && !(Math.abs(d) / c <= mce)) mce = Math.abs(d) / c;
   }
-  emSum += Math.abs(emD);
-  store<f64>(outPtr, correct);
-  store<f64>(outPtr, ece, 8);
-  store<f64>(outPtr, mce, 16);
-  store<f64>(outPtr, emSum, 24);
-  store<f64>(outPtr, brier, 32);
-  store<f64>(outPtr, nll, 40);
+  storeSums(outPtr, correct, ece, mce, emSum + Math.abs(emD), brier, nll);
 }
 
 /**
