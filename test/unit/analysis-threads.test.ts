@@ -53,6 +53,17 @@ describe('analysis jobs', () => {
     expect(splitJobs(plan.jobs, 1)).toEqual(plan.jobs);
   });
 
+  it('split a smooth ECE bootstrap by resample, and merge its chunks back to exactly the whole run', () => {
+    const plan = planAnalysis(variants.slice(0, 1), { bootstrap: 1_000, permutations: 0 });
+    const smooth = plan.jobs.filter((j) => j.kind === 'smooth-bootstrap');
+    expect(smooth).toHaveLength(1);
+    const chunks = splitJobs(smooth, 4);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.every((c) => c.chunk?.of === smooth[0].key)).toBe(true);
+    const merged = mergeJobResults(chunks, [...chunks].reverse().map(runAnalysisJob));
+    expect(merged).toEqual([runAnalysisJob(smooth[0])]);
+  });
+
   it('split so that workers handed chunks largest first all finish within a small chunk of each other', () => {
     const plan = planAnalysis(variants, { bootstrap: 10_000, permutations: 10_000 });
     for (const workers of [2, 4]) {
