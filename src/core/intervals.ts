@@ -5,13 +5,10 @@
  */
 
 import { exp, log } from './detmath';
-import { percentileInterval, quantileSorted } from './stats';
+import { finiteSorted, percentileInterval, quantileSorted } from './stats';
 import { INTERVAL_METHODS, type Interval, type IntervalMethod } from './types';
 
 export { INTERVAL_METHODS, type IntervalMethod };
-
-const finiteSorted = (values: ArrayLike<number>) =>
-  Float64Array.from(Array.prototype.filter.call(values, Number.isFinite) as number[]).sort();
 
 /**
  * Standard normal CDF, Hart's double-precision rational approximation (Hart et al. 1968, algorithm 5666, as
