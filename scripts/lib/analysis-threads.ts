@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import os from 'node:os';
-import { buildSync } from 'esbuild';
+import { createRequire } from 'node:module';
 import {
   assembleReport,
   mergeJobResults,
@@ -41,9 +41,11 @@ export function availableThreads(): number {
 // node_modules/.cache, keyed by the size and mtime of every file it can contain (src/core, scripts/lib, the
 // lockfile), so most runs skip esbuild's start (~0.1 s) too.
 let threadCode: string | undefined;
+/** The repository root, set by scripts/analyze.mjs when this module runs from its bundle (elsewhere, not defined). */
+declare const __KIT_ROOT__: string | undefined;
 function analysisThreadCode(): string {
   if (threadCode !== undefined) return threadCode;
-  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const root = typeof __KIT_ROOT__ === 'string' ? __KIT_ROOT__ : fileURLToPath(new URL('../..', import.meta.url));
   const sources = [join(root, 'src/core'), join(root, 'scripts/lib')].flatMap((dir) =>
     readdirSync(dir)
       .filter((f) => f.endsWith('.ts'))
@@ -63,6 +65,8 @@ function analysisThreadCode(): string {
   } catch {
     // not built yet for these sources
   }
+  // esbuild is loaded only here, on a cache miss: importing it costs a CLI run about 0.1 s.
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
   threadCode = buildSync({
     entryPoints: [join(root, 'scripts/lib/analysis-thread.ts')],
     bundle: true,
