@@ -681,8 +681,16 @@ export class MetricPool {
     const n = this.slots;
     const W = 2 * METRIC_COUNT;
     const s = w.out;
-    flips.forEach((flip, q) => {
-      w.flips.set(flip, q * n);
+    // Interleaved for the kernel: permutation q of pair j in byte q of word j.
+    const words = w.flipWords;
+    if (flips.length === 4) {
+      const [f0, f1, f2, f3] = flips;
+      for (let j = 0; j < n; j++) words[j] = f0[j] | (f1[j] << 8) | (f2[j] << 16) | (f3[j] << 24);
+    } else {
+      const f0 = flips[0];
+      for (let j = 0; j < n; j++) words[j] = f0[j];
+    }
+    flips.forEach((_, q) => {
       w.kernel.swappedTopLabel(
         w.ptr.slotSide,
         w.ptr.topRunEnd,
@@ -690,7 +698,7 @@ export class MetricPool {
         w.ptr.memberRunEnd,
         w.ptr.entryData,
         w.ptr.boundaries,
-        w.ptr.flips + q * n,
+        w.ptr.flips + q,
         n,
         this.bins,
         this.mceMinCount,
@@ -899,8 +907,8 @@ export class MetricPool {
 interface WasmPool {
   kernel: KernelExports;
   ptr: Record<(typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out', number>;
-  /** Four flip vectors of `slots` bytes, and 16 doubles of results. */
-  flips: Uint8Array;
+  /** Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 16 doubles of results. */
+  flipWords: Uint32Array;
   out: Float64Array;
   /**
    * Copies weights into lane q of the kernel's weight scratch (four u16 lanes interleaved: lane q of slot s at
@@ -951,7 +959,7 @@ function wasmPool(slots: number, arrays: (Int32Array | Float64Array)[]): WasmPoo
   return {
     kernel: memory.exports,
     ptr,
-    flips: new Uint8Array(memory.buffer, flips, 4 * slots),
+    flipWords: new Uint32Array(memory.buffer, flips, slots),
     out: new Float64Array(memory.buffer, out, 16),
     setWeights(q, w) {
       let total = 0;

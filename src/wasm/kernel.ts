@@ -147,8 +147,8 @@ export function classwiseSide(
       for (; j < runEnd; j++) {
         const four = i32x4.extend_low_i16x8_u(v128.load64_zero(weightsPtr + ((<usize>i32At(slotPtr, j)) << 3)));
         const d = f64x2.splat(f64At(gapPtr, j));
-        g01 = f64x2.add(g01, f64x2.mul(f64x2.convert_low_i32x4_u(four), d));
-        g23 = f64x2.add(g23, f64x2.mul(f64x2.convert_low_i32x4_u(i32x4.shuffle(four, four, 2, 3, 0, 1)), d));
+        g01 = f64x2.add(g01, f64x2.mul(f64x2.convert_low_i32x4_s(four), d));
+        g23 = f64x2.add(g23, f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(four, four, 2, 3, 0, 1)), d));
       }
       c01 = f64x2.add(c01, f64x2.abs(g01));
       c23 = f64x2.add(c23, f64x2.abs(g23));
@@ -163,7 +163,8 @@ export function classwiseSide(
 }
 
 /**
- * MetricPool.swappedTopLabel: lists each group's entries (flip bytes at flipPtr, one per pair) in sorted order,
+ * MetricPool.swappedTopLabel: lists each group's entries (flip bytes at flipPtr + s * 4 for pair s, as
+ * swappedClasswise interleaves them) in sorted order,
  * then walks each group with unit weights. Writes correct, ece, mce, emSum, brier, nll of group 0 and then of
  * group 1 (12 doubles) to outPtr.
  */
@@ -188,7 +189,7 @@ export function swappedTopLabel(
     const end = i32At(topRunEndPtr, b);
     for (; r < end; r++) {
       const ss = i32At(slotSidePtr, r);
-      const g = (ss & 1) ^ (<i32>load<u8>(flipPtr + <usize>(ss >> 1)));
+      const g = (ss & 1) ^ (<i32>load<u8>(flipPtr + ((<usize>(ss >> 1)) << 2)));
       store<i32>(membersPtr + ((<usize>p0) << 2), r);
       store<i32>(membersPtr + ((<usize>p1) << 2), r);
       p0 += 1 - g;
@@ -261,9 +262,15 @@ function unitGroup(
 }
 
 /**
- * Classwise ECE numerators of both groups for `count` (1 or 4) permutations (flip bytes at flipPtr + q * n):
- * per class k, all entries sorted by p_k, bins ending at k * size + runEnd[k * bins + b]. Writes group 0 and
- * group 1 of each permutation (2 * count doubles) to outPtr.
+ * Classwise ECE numerators of both groups for `count` (1 or 4) permutations (flip bytes interleaved: permutation
+ * q of pair s at flipPtr + s * 4 + q): per class k, all entries sorted by p_k, bins ending at
+ * k * size + runEnd[k * bins + b]. Writes group 0 and group 1 of each permutation (2 * count doubles) to outPtr.
+ *
+ * An entry adds its gap d to one group of each permutation and nothing to the other. The JavaScript loop adds
+ * (1 - w) d and w d (w = 0 or 1); here the four permutations' memberships become 64-bit lane masks and the adds
+ * take d & mask and d & ~mask, two permutations per 128-bit vector. Both add d or a zero, and a zero changes no
+ * sum: a sum starts at +0 and so is never -0 (x + (-x) is +0), and for any other s, s + 0 = s + (-0) = s. So each
+ * lane's sums are the scalar ones, bit for bit.
  */
 export function swappedClasswise(
   slotSidePtr: usize,
@@ -276,18 +283,13 @@ export function swappedClasswise(
   count: i32,
   outPtr: usize,
 ): void {
-  const f0 = flipPtr;
-  const f1 = flipPtr + <usize>n;
-  const f2 = flipPtr + <usize>(2 * n);
-  const f3 = flipPtr + <usize>(3 * n);
   let c00: f64 = 0;
   let c01: f64 = 0;
-  let c10: f64 = 0;
-  let c11: f64 = 0;
-  let c20: f64 = 0;
-  let c21: f64 = 0;
-  let c30: f64 = 0;
-  let c31: f64 = 0;
+  // Lanes: (permutation 0, 1) and (2, 3), group 0 (a) and group 1 (b).
+  let ca01 = f64x2.splat(0);
+  let ca23 = f64x2.splat(0);
+  let cb01 = f64x2.splat(0);
+  let cb23 = f64x2.splat(0);
   for (let k = 0; k < 4; k++) {
     let j = k * size;
     for (let b = 0; b < bins; b++) {
@@ -297,7 +299,7 @@ export function swappedClasswise(
         let b0: f64 = 0;
         for (; j < end; j++) {
           const ss = i32At(slotSidePtr, j);
-          const w = (ss & 1) ^ (<i32>load<u8>(f0 + <usize>(ss >> 1)));
+          const w = (ss & 1) ^ (<i32>load<u8>(flipPtr + ((<usize>(ss >> 1)) << 2)));
           const d = f64At(gapPtr, j);
           a0 += <f64>(1 - w) * d;
           b0 += <f64>w * d;
@@ -306,52 +308,39 @@ export function swappedClasswise(
         c01 += Math.abs(b0);
         continue;
       }
-      let a0: f64 = 0;
-      let b0: f64 = 0;
-      let a1: f64 = 0;
-      let b1: f64 = 0;
-      let a2: f64 = 0;
-      let b2: f64 = 0;
-      let a3: f64 = 0;
-      let b3: f64 = 0;
+      let a01 = f64x2.splat(0);
+      let a23 = f64x2.splat(0);
+      let b01 = f64x2.splat(0);
+      let b23 = f64x2.splat(0);
       for (; j < end; j++) {
         const ss = i32At(slotSidePtr, j);
-        const side = ss & 1;
-        const s = <usize>(ss >> 1);
-        const d = f64At(gapPtr, j);
-        const w0 = side ^ (<i32>load<u8>(f0 + s));
-        const w1 = side ^ (<i32>load<u8>(f1 + s));
-        const w2 = side ^ (<i32>load<u8>(f2 + s));
-        const w3 = side ^ (<i32>load<u8>(f3 + s));
-        a0 += <f64>(1 - w0) * d;
-        b0 += <f64>w0 * d;
-        a1 += <f64>(1 - w1) * d;
-        b1 += <f64>w1 * d;
-        a2 += <f64>(1 - w2) * d;
-        b2 += <f64>w2 * d;
-        a3 += <f64>(1 - w3) * d;
-        b3 += <f64>w3 * d;
+        // The four flip bytes of the pair, xor the entry's side: 1 where the entry is in group 1.
+        const g = load<u32>(flipPtr + ((<usize>(ss >> 1)) << 2)) ^ (<u32>(ss & 1) * 0x01010101);
+        const m = i32x4.neg(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(<i32>g))));
+        const m01 = i64x2.extend_low_i32x4_s(m);
+        const m23 = i64x2.extend_high_i32x4_s(m);
+        const d = v128.load64_splat(gapPtr + ((<usize>j) << 3));
+        a01 = f64x2.add(a01, v128.andnot(d, m01));
+        a23 = f64x2.add(a23, v128.andnot(d, m23));
+        b01 = f64x2.add(b01, v128.and(d, m01));
+        b23 = f64x2.add(b23, v128.and(d, m23));
       }
-      c00 += Math.abs(a0);
-      c01 += Math.abs(b0);
-      c10 += Math.abs(a1);
-      c11 += Math.abs(b1);
-      c20 += Math.abs(a2);
-      c21 += Math.abs(b2);
-      c30 += Math.abs(a3);
-      c31 += Math.abs(b3);
+      ca01 = f64x2.add(ca01, f64x2.abs(a01));
+      ca23 = f64x2.add(ca23, f64x2.abs(a23));
+      cb01 = f64x2.add(cb01, f64x2.abs(b01));
+      cb23 = f64x2.add(cb23, f64x2.abs(b23));
     }
   }
-  store<f64>(outPtr, c00);
-  store<f64>(outPtr, c01, 8);
-  if (count > 1) {
-    store<f64>(outPtr, c10, 16);
-    store<f64>(outPtr, c11, 24);
-    store<f64>(outPtr, c20, 32);
-    store<f64>(outPtr, c21, 40);
-    store<f64>(outPtr, c30, 48);
-    store<f64>(outPtr, c31, 56);
+  if (count == 1) {
+    store<f64>(outPtr, c00);
+    store<f64>(outPtr, c01, 8);
+    return;
   }
+  // Group 0 then group 1 of each permutation.
+  v128.store(outPtr, i64x2.shuffle(ca01, cb01, 0, 2));
+  v128.store(outPtr, i64x2.shuffle(ca01, cb01, 1, 3), 16);
+  v128.store(outPtr, i64x2.shuffle(ca23, cb23, 0, 2), 32);
+  v128.store(outPtr, i64x2.shuffle(ca23, cb23, 1, 3), 48);
 }
 
 /**

@@ -102,6 +102,33 @@ describe.each(['wasm', 'js'] as const)('%s kernel backend', (backend) => {
       }
     });
 
+    it('four at a time (evaluateSides4, evaluateSwapped4) equal evaluate for each of the four', () => {
+      const rng = new Rng(6);
+      for (const [n, bins, minCount] of cases) {
+        const a = randomPredictions(n, n + 200);
+        const b = randomPredictions(n, n + 201, 3, a.labels);
+        const pool = new MetricPool([a, b], bins, minCount);
+        const reference = new ref.ReferencePool([a, b], bins, minCount);
+        const W = 2 * METRIC_COUNT;
+        const four = new Float64Array(4 * W);
+        const slow = new Float64Array(W);
+        for (let t = 0; t < 10; t++) {
+          const weights = [0, 1, 2, 3].map(() => Float64Array.from({ length: n }, () => rng.nextInt(4)));
+          pool.evaluateSides4(weights[0], weights[1], weights[2], weights[3], four);
+          weights.forEach((w, q) => {
+            reference.evaluate(w, null, slow);
+            expectBitIdentical(four.subarray(q * W, (q + 1) * W), slow, `n ${n} weights, lane ${q}`);
+          });
+          const flips = [0, 1, 2, 3].map(() => Uint8Array.from({ length: n }, () => rng.nextInt(2)));
+          pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], four);
+          flips.forEach((flip, q) => {
+            reference.evaluate(new Float64Array(n).fill(1), flip, slow);
+            expectBitIdentical(four.subarray(q * W, (q + 1) * W), slow, `n ${n} flips, lane ${q}`);
+          });
+        }
+      }
+    });
+
     it('weights the WebAssembly loops cannot hold (fractions, counts above 65,535) take the JavaScript ones', () => {
       const a = randomPredictions(50, 7);
       const b = randomPredictions(50, 8, 5, a.labels);
