@@ -26,6 +26,18 @@ export interface KernelExports {
     minCount: number,
     outPtr: number,
   ): void;
+  weightedSide4(
+    slotPtr: number,
+    dataPtr: number,
+    runEndPtr: number,
+    boundariesPtr: number,
+    weightsPtr: number,
+    lanePtr: number,
+    start: number,
+    bins: number,
+    minCount: number,
+    outPtr: number,
+  ): void;
   classwiseSide(
     slotPtr: number,
     gapPtr: number,

@@ -237,7 +237,7 @@ export class MetricPool {
     }
     this.members = new Int32Array(2 * (this.slots + 1));
     this.memberRunEnd = new Int32Array(2 * bins);
-    this.wasm = wasmPool(this.slots, [
+    this.wasm = wasmPool(this.slots, bins, [
       this.sideSlot,
       this.sideData,
       this.sideRunEnd,
@@ -659,13 +659,38 @@ export class MetricPool {
     );
   }
 
-  /** evaluateSides4 on the WebAssembly backend. */
+  /** evaluateSides4 on the WebAssembly backend: each side's four lanes in one walk (weightedSide4). */
   private wasmSides4(totals: number[], sides: number, out: Float64Array): void {
     const w = this.wasm!;
     const W = 2 * METRIC_COUNT;
+    const B = this.bins;
+    // Each lane's equal-mass chunking of its total, as wasmSide passes it.
+    const lanes = w.lanes;
+    for (let q = 0; q < 4; q++) {
+      const n = totals[q];
+      const nb = Math.min(B, n);
+      lanes[q] = nb;
+      lanes[4 + q] = n > 0 ? Math.floor(n / nb) : 0;
+      lanes[8 + q] = n > 0 ? n % nb : 0;
+    }
+    const s = w.out;
     for (let sd = 0; sd < sides; sd++) {
       const o = sd * METRIC_COUNT;
-      for (let q = 0; q < 4; q++) this.wasmSide(sd, q, totals[q], out, q * W + o, false);
+      w.kernel.weightedSide4(
+        w.ptr.sideSlot,
+        w.ptr.sideData,
+        w.ptr.sideRunEnd + sd * B * 4,
+        w.ptr.laneBoundaries,
+        w.ptr.weights,
+        w.ptr.lanes,
+        this.sideStart[sd],
+        B,
+        this.mceMinCount,
+        w.ptr.out,
+      );
+      // Sum k of lane q at s[k * 4 + q]: correct, ece, mce, emSum, brier, nll.
+      for (let q = 0; q < 4; q++)
+        writeGroup(out, q * W + o, totals[q], s[q], s[4 + q], s[8 + q], s[12 + q], 0, s[16 + q], s[20 + q]);
       this.wasmClasswise(sd, w.ptr.weights, 4);
       for (let q = 0; q < 4; q++) if (totals[q] !== 0) out[q * W + o + CW_ECE] = w.out[q] / (K * totals[q]);
     }
@@ -906,8 +931,10 @@ export class MetricPool {
 /** Byte offsets of a pool's arrays in its WebAssembly memory, and views of its scratch. */
 interface WasmPool {
   kernel: KernelExports;
-  ptr: Record<(typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out', number>;
-  /** Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 16 doubles of results. */
+  ptr: Record<(typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out' | 'lanes' | 'laneBoundaries', number>;
+  /** weightedSide4's lane block: nb, small, extra of each of the four lanes (then its own scratch). */
+  lanes: Int32Array;
+  /** Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 24 doubles of results. */
   flipWords: Uint32Array;
   out: Float64Array;
   /**
@@ -941,8 +968,17 @@ const WASM_ARRAYS = [
 ] as const;
 
 /** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
-function wasmPool(slots: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
-  const laid = KernelMemory.create([...arrays.map((a) => a.byteLength), 4 * slots * 2, 4 * slots, 16 * 8]);
+function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
+  // Then: four u16 weight lanes per slot, four flip bytes per slot, 24 doubles of results, weightedSide4's lane
+  // block (240 bytes) and its four lanes' equal-mass boundaries.
+  const laid = KernelMemory.create([
+    ...arrays.map((a) => a.byteLength),
+    4 * slots * 2,
+    4 * slots,
+    24 * 8,
+    240,
+    4 * bins * 8,
+  ]);
   if (!laid) return null;
   const { memory, offsets } = laid;
   const ptr = {} as WasmPool['ptr'];
@@ -951,22 +987,25 @@ function wasmPool(slots: number, arrays: (Int32Array | Float64Array)[]): WasmPoo
     const view = a instanceof Int32Array ? Int32Array : Float64Array;
     new view(memory.buffer, offsets[i], a.length).set(a);
   });
-  const [weights, flips, out] = offsets.slice(arrays.length);
+  const [weights, flips, out, lanes, laneBoundaries] = offsets.slice(arrays.length);
   ptr.weights = weights;
   ptr.flips = flips;
   ptr.out = out;
-  const lanes = new Uint16Array(memory.buffer, weights, 4 * slots);
+  ptr.lanes = lanes;
+  ptr.laneBoundaries = laneBoundaries;
+  const weightLanes = new Uint16Array(memory.buffer, weights, 4 * slots);
   return {
     kernel: memory.exports,
     ptr,
     flipWords: new Uint32Array(memory.buffer, flips, slots),
-    out: new Float64Array(memory.buffer, out, 16),
+    out: new Float64Array(memory.buffer, out, 24),
+    lanes: new Int32Array(memory.buffer, lanes, 12),
     setWeights(q, w) {
       let total = 0;
       for (let j = 0; j < slots; j++) {
         const v = w[j];
-        lanes[4 * j + q] = v;
-        if (lanes[4 * j + q] !== v) return -1;
+        weightLanes[4 * j + q] = v;
+        if (weightLanes[4 * j + q] !== v) return -1;
         total += v;
       }
       return total;

@@ -111,6 +111,210 @@ export function weightedSide(
 }
 
 /**
+ * weightedSide for the four weight lanes at once (four bootstrap resamples): one walk over the side's entries,
+ * each lane's sums in 128-bit vectors (two lanes per vector), each lane's multiplies and adds the scalar ones in
+ * the same order, so every lane's six sums are weightedSide's, bit for bit. Counts c come from the positions
+ * (exact integers, as weightedSide's sums of integer weights are).
+ *
+ * The equal-mass bins of each lane are tracked as in weightedSide, but only checked in vector form: an entry
+ * goes through the scalar steps (laneEvents) only when some lane crosses a chunk edge (end < pos + w) or passes
+ * its current boundary (v > boundary[em]); otherwise neither loop of weightedSide would run for any lane. A lane
+ * whose chunk edges are all known keeps end at i32.MAX_VALUE, so it never asks again.
+ *
+ * lanePtr holds per lane nb, small, extra (three i32 x 4, set by the host), then this function's scratch
+ * (240 bytes in all). Boundaries of lane q at boundariesPtr + q * bins * 8. Writes correct, ece, mce,
+ * emSum, brier, nll (k = 0..5) of lane q at outPtr + (k * 4 + q) * 8.
+ */
+export function weightedSide4(
+  slotPtr: usize,
+  dataPtr: usize,
+  runEndPtr: usize,
+  boundariesPtr: usize,
+  weightsPtr: usize,
+  lanePtr: usize,
+  start: i32,
+  bins: i32,
+  minCount: f64,
+  outPtr: usize,
+): void {
+  const st = lanePtr + 48;
+  // Per-lane chunk state: edges known, current equal-mass bin, first chunk end (or MAX when no edge is left).
+  for (let q = 0; q < 4; q++) {
+    const nb = load<i32>(lanePtr + (<usize>q << 2));
+    const small = load<i32>(lanePtr + 16 + (<usize>q << 2));
+    const extra = load<i32>(lanePtr + 32 + (<usize>q << 2));
+    store<i32>(st + ST_EDGES + (<usize>q << 2), 0);
+    store<i32>(st + ST_EM + (<usize>q << 2), 0);
+    store<i32>(st + ST_END + (<usize>q << 2), nb - 1 > 0 ? small + min(1, extra) : i32.MAX_VALUE);
+  }
+  let pos = i32x4.splat(0);
+  let end = v128.load(st + ST_END);
+  let curB01 = f64x2.splat(Infinity);
+  let curB23 = f64x2.splat(Infinity);
+  let last01 = f64x2.splat(0);
+  let last23 = f64x2.splat(0);
+  let emD01 = f64x2.splat(0);
+  let emD23 = f64x2.splat(0);
+  let emSum01 = f64x2.splat(0);
+  let emSum23 = f64x2.splat(0);
+  let nll01 = f64x2.splat(0);
+  let nll23 = f64x2.splat(0);
+  let brier01 = f64x2.splat(0);
+  let brier23 = f64x2.splat(0);
+  let correct01 = f64x2.splat(0);
+  let correct23 = f64x2.splat(0);
+  let ece01 = f64x2.splat(0);
+  let ece23 = f64x2.splat(0);
+  let mce01 = f64x2.splat(NaN);
+  let mce23 = f64x2.splat(NaN);
+  const minC = f64x2.splat(minCount);
+  const zero = i32x4.splat(0);
+  let r = start;
+  for (let b = 0; b < bins; b++) {
+    const runEnd = i32At(runEndPtr, b);
+    const binStart = pos;
+    let d01 = f64x2.splat(0);
+    let d23 = f64x2.splat(0);
+    let a01 = f64x2.splat(0);
+    let a23 = f64x2.splat(0);
+    for (; r < runEnd; r++) {
+      const wp = weightsPtr + ((<usize>i32At(slotPtr, r)) << 3);
+      const four = i32x4.extend_low_i16x8_u(v128.load64_zero(wp));
+      const w01 = f64x2.convert_low_i32x4_s(four);
+      const w23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(four, four, 2, 3, 0, 1));
+      const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
+      const v = load<f64>(e);
+      const vv = f64x2.splat(v);
+      const next = i32x4.add(pos, four);
+      if (
+        v128.any_true(i32x4.gt_s(next, end)) ||
+        v128.any_true(v128.or(f64x2.gt(vv, curB01), f64x2.gt(vv, curB23)))
+      ) {
+        v128.store(st + ST_POS, pos);
+        v128.store(st + ST_LAST, last01);
+        v128.store(st + ST_LAST, last23, 16);
+        v128.store(st + ST_EMD, emD01);
+        v128.store(st + ST_EMD, emD23, 16);
+        v128.store(st + ST_EMSUM, emSum01);
+        v128.store(st + ST_EMSUM, emSum23, 16);
+        laneEvents(st, lanePtr, boundariesPtr, bins, wp, v);
+        end = v128.load(st + ST_END);
+        curB01 = v128.load(st + ST_CURB);
+        curB23 = v128.load(st + ST_CURB, 16);
+        emD01 = v128.load(st + ST_EMD);
+        emD23 = v128.load(st + ST_EMD, 16);
+        emSum01 = v128.load(st + ST_EMSUM);
+        emSum23 = v128.load(st + ST_EMSUM, 16);
+      }
+      const dd = v128.load64_splat(e + 16);
+      const g01 = f64x2.mul(w01, dd);
+      const g23 = f64x2.mul(w23, dd);
+      d01 = f64x2.add(d01, g01);
+      d23 = f64x2.add(d23, g23);
+      const a = v128.load64_splat(e + 8);
+      a01 = f64x2.add(a01, f64x2.mul(w01, a));
+      a23 = f64x2.add(a23, f64x2.mul(w23, a));
+      const nll = v128.load64_splat(e + 24);
+      nll01 = f64x2.add(nll01, f64x2.mul(w01, nll));
+      nll23 = f64x2.add(nll23, f64x2.mul(w23, nll));
+      const brier = v128.load64_splat(e + 32);
+      brier01 = f64x2.add(brier01, f64x2.mul(w01, brier));
+      brier23 = f64x2.add(brier23, f64x2.mul(w23, brier));
+      pos = next;
+      // last = w > 0 ? v : last, per lane.
+      const positive = i32x4.gt_s(four, zero);
+      last01 = v128.bitselect(vv, last01, i64x2.extend_low_i32x4_s(positive));
+      last23 = v128.bitselect(vv, last23, i64x2.extend_high_i32x4_s(positive));
+      emD01 = f64x2.add(emD01, g01);
+      emD23 = f64x2.add(emD23, g23);
+    }
+    const count = i32x4.sub(pos, binStart);
+    const c01 = f64x2.convert_low_i32x4_s(count);
+    const c23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(count, count, 2, 3, 0, 1));
+    correct01 = f64x2.add(correct01, a01);
+    correct23 = f64x2.add(correct23, a23);
+    const abs01 = f64x2.abs(d01);
+    const abs23 = f64x2.abs(d23);
+    ece01 = f64x2.add(ece01, abs01);
+    ece23 = f64x2.add(ece23, abs23);
+    // if (c >= minCount && !(|d| / c <= mce)) mce = |d| / c, per lane (mce starts NaN: the first such bin sets it).
+    const ratio01 = f64x2.div(abs01, c01);
+    const ratio23 = f64x2.div(abs23, c23);
+    mce01 = v128.bitselect(ratio01, mce01, v128.andnot(f64x2.ge(c01, minC), f64x2.le(ratio01, mce01)));
+    mce23 = v128.bitselect(ratio23, mce23, v128.andnot(f64x2.ge(c23, minC), f64x2.le(ratio23, mce23)));
+  }
+  emSum01 = f64x2.add(emSum01, f64x2.abs(emD01));
+  emSum23 = f64x2.add(emSum23, f64x2.abs(emD23));
+  // Quantity k of lane q at outPtr + (k * 4 + q) * 8.
+  v128.store(outPtr, correct01);
+  v128.store(outPtr, correct23, 16);
+  v128.store(outPtr, ece01, 32);
+  v128.store(outPtr, ece23, 48);
+  v128.store(outPtr, mce01, 64);
+  v128.store(outPtr, mce23, 80);
+  v128.store(outPtr, emSum01, 96);
+  v128.store(outPtr, emSum23, 112);
+  v128.store(outPtr, brier01, 128);
+  v128.store(outPtr, brier23, 144);
+  v128.store(outPtr, nll01, 160);
+  v128.store(outPtr, nll23, 176);
+}
+
+// weightedSide4's scratch, from lanePtr + 48: vectors of the four lanes (i32 x 4 or two f64 x 2), then i32 x 4.
+const ST_POS: usize = 0;
+const ST_END: usize = 16;
+const ST_CURB: usize = 32;
+const ST_LAST: usize = 64;
+const ST_EMD: usize = 96;
+const ST_EMSUM: usize = 128;
+const ST_EDGES: usize = 160;
+const ST_EM: usize = 176;
+// The host gives weightedSide4 a lane block of 240 bytes: nb, small, extra (48), then the scratch (192).
+
+/**
+ * weightedSide's two equal-mass loops for one entry (value v, weights at wp) in each of the four lanes, on the
+ * lanes' state in the scratch; then each lane's current boundary (Infinity when it has none yet).
+ */
+function laneEvents(st: usize, lanePtr: usize, boundariesPtr: usize, bins: i32, wp: usize, v: f64): void {
+  for (let q = 0; q < 4; q++) {
+    const qi = (<usize>q) << 2;
+    const qd = (<usize>q) << 3;
+    const wi = <i32>load<u16>(wp + ((<usize>q) << 1));
+    const pos = load<i32>(st + ST_POS + qi);
+    let end = load<i32>(st + ST_END + qi);
+    let edges = load<i32>(st + ST_EDGES + qi);
+    let em = load<i32>(st + ST_EM + qi);
+    const bnd = boundariesPtr + <usize>(q * bins * 8);
+    const next = pos + wi;
+    if (end < next) {
+      const nb = load<i32>(lanePtr + qi);
+      const small = load<i32>(lanePtr + 16 + qi);
+      const extra = load<i32>(lanePtr + 32 + qi);
+      const last = load<f64>(st + ST_LAST + qd);
+      while (edges < nb - 1 && end < next) {
+        store<f64>(bnd + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
+        edges++;
+        end = (edges + 1) * small + min(edges + 1, extra);
+      }
+      if (edges >= nb - 1) end = i32.MAX_VALUE;
+    }
+    let emD = load<f64>(st + ST_EMD + qd);
+    let emSum = load<f64>(st + ST_EMSUM + qd);
+    while (em < edges && v > f64At(bnd, em)) {
+      emSum += Math.abs(emD);
+      emD = 0;
+      em++;
+    }
+    store<i32>(st + ST_END + qi, end);
+    store<i32>(st + ST_EDGES + qi, edges);
+    store<i32>(st + ST_EM + qi, em);
+    store<f64>(st + ST_EMD + qd, emD);
+    store<f64>(st + ST_EMSUM + qd, emSum);
+    store<f64>(st + ST_CURB + qd, em < edges ? f64At(bnd, em) : Infinity);
+  }
+}
+
+/**
  * Classwise ECE numerator of one side for `count` (1 or 4) weight lanes: per class k, the side's entries sorted
  * by p_k from k * size + start, bins ending at runEnd[(k * 2 + sd) * bins + b] (offsets within class k). With
  * four lanes, the four weights of a slot are read as one 64-bit word and multiplied two per 128-bit vector (each
