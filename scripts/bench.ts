@@ -113,7 +113,6 @@ async function workload(label: string, count: number, items: number, numpy: stri
   // One thread, timed by part.
   const oneThread = async (backend: KernelBackend) => {
     setKernelBackend(backend);
-    let parts = { prepare: 0, bootstrap: 0, permutation: 0, other: 0 };
     const run = await best(() => {
       let t = performance.now();
       const plan = planAnalysis(vs, settings);
@@ -126,16 +125,16 @@ async function workload(label: string, count: number, items: number, numpy: stri
         results.push(runAnalysisJob(job));
         spent[job.kind === 'bootstrap' || job.kind === 'permutation' ? job.kind : 'other'] += performance.now() - t;
       }
-      parts = { prepare, ...spent };
-      return assembleReport(plan, results);
+      return { report: assembleReport(plan, results), parts: { prepare, ...spent } };
     });
+    const { parts } = run.result;
     const kernel = kernelBackend() === 'wasm' ? 'WebAssembly kernel' : 'JavaScript kernel';
     console.log(
       `  one thread        ${fmt(run.ms)}  ${ns(run.ms)} ns per item-evaluation  (${kernel}; CPU ${fmt(run.cpuMs)}; ` +
         `prepare + 5-fold matrix ${fmt(parts.prepare)}, bootstrap ${fmt(parts.bootstrap)}, permutations ${fmt(parts.permutation)}, smooth ECE ${fmt(parts.other)})`,
     );
     setKernelBackend('wasm');
-    return run;
+    return { ...run, result: run.result.report };
   };
   const ns = (ms: number) => ((ms * 1e6) / evaluations).toFixed(1);
   const single = await oneThread('wasm');
