@@ -63,6 +63,18 @@ export interface KernelExports {
     minCount: number,
     outPtr: number,
   ): void;
+  swappedTopLabel4(
+    slotSidePtr: number,
+    topRunEndPtr: number,
+    dataPtr: number,
+    boundariesPtr: number,
+    flipPtr: number,
+    scratchPtr: number,
+    n: number,
+    bins: number,
+    minCount: number,
+    outPtr: number,
+  ): void;
   smoothNumerators(
     kernelPtr: number,
     firstPtr: number,

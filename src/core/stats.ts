@@ -699,7 +699,7 @@ export class MetricPool {
     }
   }
 
-  /** evaluateSwapped (one flip vector) or evaluateSwapped4 (four) on the WebAssembly backend. */
+  /** evaluateSwapped (one flip vector) or evaluateSwapped4 (four: flips.length is 1 or 4) on the WebAssembly backend. */
   private wasmSwapped(flips: Uint8Array[], out: Float64Array): void {
     if (!this.twoSided) throw new RangeError('evaluateSwapped needs a pool of two paired sets');
     const w = this.wasm!;
@@ -715,7 +715,29 @@ export class MetricPool {
       const f0 = flips[0];
       for (let j = 0; j < n; j++) words[j] = f0[j];
     }
-    flips.forEach((_, q) => {
+    if (flips.length === 4) {
+      // The four permutations' top-label sums in one walk of the entries.
+      w.kernel.swappedTopLabel4(
+        w.ptr.slotSide,
+        w.ptr.topRunEnd,
+        w.ptr.entryData,
+        w.ptr.laneBoundaries,
+        w.ptr.flips,
+        w.ptr.swapScratch,
+        n,
+        this.bins,
+        this.mceMinCount,
+        w.ptr.out,
+      );
+      // Sum k of group g of permutation q at s[k * 8 + g * 4 + q]: correct, ece, mce, emSum, brier, nll.
+      for (let q = 0; q < 4; q++) {
+        for (let g = 0; g < 2; g++) {
+          const l = g * 4 + q;
+          writeGroup(out, q * W + g * METRIC_COUNT, n, s[l], s[8 + l], s[16 + l], s[24 + l], 0, s[32 + l], s[40 + l]);
+        }
+      }
+    } else {
+      // One permutation: its groups' members listed, then walked (flips in byte 0 of each word).
       w.kernel.swappedTopLabel(
         w.ptr.slotSide,
         w.ptr.topRunEnd,
@@ -723,15 +745,15 @@ export class MetricPool {
         w.ptr.memberRunEnd,
         w.ptr.entryData,
         w.ptr.boundaries,
-        w.ptr.flips + q,
+        w.ptr.flips,
         n,
         this.bins,
         this.mceMinCount,
         w.ptr.out,
       );
-      writeGroup(out, q * W, n, s[0], s[1], s[2], s[3], 0, s[4], s[5]);
-      writeGroup(out, q * W + METRIC_COUNT, n, s[6], s[7], s[8], s[9], 0, s[10], s[11]);
-    });
+      writeGroup(out, 0, n, s[0], s[1], s[2], s[3], 0, s[4], s[5]);
+      writeGroup(out, METRIC_COUNT, n, s[6], s[7], s[8], s[9], 0, s[10], s[11]);
+    }
     w.kernel.swappedClasswise(
       w.ptr.classSlotSide,
       w.ptr.classGap,
@@ -931,10 +953,13 @@ export class MetricPool {
 /** Byte offsets of a pool's arrays in its WebAssembly memory, and views of its scratch. */
 interface WasmPool {
   kernel: KernelExports;
-  ptr: Record<(typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out' | 'lanes' | 'laneBoundaries', number>;
+  ptr: Record<
+    (typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out' | 'lanes' | 'laneBoundaries' | 'swapScratch',
+    number
+  >;
   /** weightedSide4's lane block: nb, small, extra of each of the four lanes (then its own scratch). */
   lanes: Int32Array;
-  /** Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 24 doubles of results. */
+  /** Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 48 doubles of results. */
   flipWords: Uint32Array;
   out: Float64Array;
   /**
@@ -969,15 +994,16 @@ const WASM_ARRAYS = [
 
 /** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
 function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
-  // Then: four u16 weight lanes per slot, four flip bytes per slot, 24 doubles of results, weightedSide4's lane
-  // block (240 bytes) and its four lanes' equal-mass boundaries.
+  // Then: four u16 weight lanes per slot, four flip bytes per slot, 48 doubles of results, weightedSide4's lane
+  // block (240 bytes), the equal-mass boundaries of up to eight lanes, swappedTopLabel4's scratch (384 bytes).
   const laid = KernelMemory.create([
     ...arrays.map((a) => a.byteLength),
     4 * slots * 2,
     4 * slots,
-    24 * 8,
+    48 * 8,
     240,
-    4 * bins * 8,
+    8 * bins * 8,
+    384,
   ]);
   if (!laid) return null;
   const { memory, offsets } = laid;
@@ -987,7 +1013,8 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     const view = a instanceof Int32Array ? Int32Array : Float64Array;
     new view(memory.buffer, offsets[i], a.length).set(a);
   });
-  const [weights, flips, out, lanes, laneBoundaries] = offsets.slice(arrays.length);
+  const [weights, flips, out, lanes, laneBoundaries, swapScratch] = offsets.slice(arrays.length);
+  ptr.swapScratch = swapScratch;
   ptr.weights = weights;
   ptr.flips = flips;
   ptr.out = out;
@@ -998,7 +1025,7 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     kernel: memory.exports,
     ptr,
     flipWords: new Uint32Array(memory.buffer, flips, slots),
-    out: new Float64Array(memory.buffer, out, 24),
+    out: new Float64Array(memory.buffer, out, 48),
     lanes: new Int32Array(memory.buffer, lanes, 12),
     setWeights(q, w) {
       let total = 0;

@@ -406,6 +406,284 @@ export function swappedTopLabel(
   unitGroup(membersPtr, memberRunEndPtr, dataPtr, boundariesPtr, start1, bins, n, bins, minCount, outPtr + 48);
 }
 
+/**
+ * swappedTopLabel for four permutations at once (flip bytes interleaved as swappedClasswise reads them), without
+ * listing the groups' members: one walk over all 2n sorted entries with eight lanes, group g of permutation q in
+ * lane g * 4 + q, each lane's sums in vectors (two lanes per f64x2, four per i32x4). An entry adds its numbers to
+ * the lanes of the groups it is in and a zero to the others (d & mask): a zero changes no sum (swappedClasswise
+ * says why), and an entry's own group sees the same numbers in the same order as unitGroup's walk of its members,
+ * so every sum is unitGroup's, bit for bit. Counts and correct answers are integers, kept in i32 lanes.
+ *
+ * Equal-mass bins follow weightedSide with weights 1 (members) and 0 (others), whose sums with 0/1 weights are
+ * unitGroup's: a chunk edge is crossed at the member whose position is the edge, its boundary is the midpoint of
+ * that member's value and the previous member's; a bin a non-member passes is closed there instead of at the next
+ * member, which adds the same |sum| in the same order. As in weightedSide4, the scalar steps (pairEvents) run for
+ * an entry only when some lane crosses an edge or passes its boundary.
+ *
+ * scratchPtr: SWAP_BLOCK bytes of scratch. Boundaries of lane L at boundariesPtr + L * bins * 8. Writes sum k
+ * (correct, ece, mce, emSum, brier, nll) of lane L at outPtr + (k * 8 + L) * 8.
+ */
+export function swappedTopLabel4(
+  slotSidePtr: usize,
+  topRunEndPtr: usize,
+  dataPtr: usize,
+  boundariesPtr: usize,
+  flipPtr: usize,
+  scratchPtr: usize,
+  n: i32,
+  bins: i32,
+  minCount: f64,
+  outPtr: usize,
+): void {
+  const st = scratchPtr;
+  // Each group has n members: the same chunking in every lane.
+  const nb = n < bins ? n : bins;
+  const small = n > 0 ? n / nb : 0;
+  const extra = n > 0 ? n % nb : 0;
+  const end0 = nb - 1 > 0 ? small + min(1, extra) : i32.MAX_VALUE;
+  for (let L = 0; L < 8; L++) {
+    store<i32>(st + SW_EDGES + ((<usize>L) << 2), 0);
+    store<i32>(st + SW_EM + ((<usize>L) << 2), 0);
+  }
+  let endA = i32x4.splat(end0); // group 0 lanes
+  let endB = i32x4.splat(end0); // group 1 lanes
+  let posA = i32x4.splat(0);
+  let posB = i32x4.splat(0);
+  let cbA01 = f64x2.splat(Infinity);
+  let cbA23 = f64x2.splat(Infinity);
+  let cbB01 = f64x2.splat(Infinity);
+  let cbB23 = f64x2.splat(Infinity);
+  let lastA01 = f64x2.splat(0);
+  let lastA23 = f64x2.splat(0);
+  let lastB01 = f64x2.splat(0);
+  let lastB23 = f64x2.splat(0);
+  let emDA01 = f64x2.splat(0);
+  let emDA23 = f64x2.splat(0);
+  let emDB01 = f64x2.splat(0);
+  let emDB23 = f64x2.splat(0);
+  let emSumA01 = f64x2.splat(0);
+  let emSumA23 = f64x2.splat(0);
+  let emSumB01 = f64x2.splat(0);
+  let emSumB23 = f64x2.splat(0);
+  let nllA01 = f64x2.splat(0);
+  let nllA23 = f64x2.splat(0);
+  let nllB01 = f64x2.splat(0);
+  let nllB23 = f64x2.splat(0);
+  let brierA01 = f64x2.splat(0);
+  let brierA23 = f64x2.splat(0);
+  let brierB01 = f64x2.splat(0);
+  let brierB23 = f64x2.splat(0);
+  let eceA01 = f64x2.splat(0);
+  let eceA23 = f64x2.splat(0);
+  let eceB01 = f64x2.splat(0);
+  let eceB23 = f64x2.splat(0);
+  let mceA01 = f64x2.splat(NaN);
+  let mceA23 = f64x2.splat(NaN);
+  let mceB01 = f64x2.splat(NaN);
+  let mceB23 = f64x2.splat(NaN);
+  let correctA = i32x4.splat(0);
+  let correctB = i32x4.splat(0);
+  const minC = f64x2.splat(minCount);
+  let r: i32 = 0;
+  for (let b = 0; b < bins; b++) {
+    const runEnd = i32At(topRunEndPtr, b);
+    const startA = posA;
+    const startB = posB;
+    let dA01 = f64x2.splat(0);
+    let dA23 = f64x2.splat(0);
+    let dB01 = f64x2.splat(0);
+    let dB23 = f64x2.splat(0);
+    for (; r < runEnd; r++) {
+      const ss = i32At(slotSidePtr, r);
+      const fp = flipPtr + ((<usize>(ss >> 1)) << 2);
+      // 1 in byte q where this entry is in group 1 of permutation q; then all-ones lane masks.
+      const g = load<u32>(fp) ^ (<u32>(ss & 1) * 0x01010101);
+      const mB = i32x4.neg(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(<i32>g))));
+      const mA = v128.not(mB);
+      const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
+      const v = load<f64>(e);
+      const vv = f64x2.splat(v);
+      const nextA = i32x4.sub(posA, mA);
+      const nextB = i32x4.sub(posB, mB);
+      if (
+        v128.any_true(v128.or(i32x4.gt_s(nextA, endA), i32x4.gt_s(nextB, endB))) ||
+        v128.any_true(
+          v128.or(
+            v128.or(f64x2.gt(vv, cbA01), f64x2.gt(vv, cbA23)),
+            v128.or(f64x2.gt(vv, cbB01), f64x2.gt(vv, cbB23)),
+          ),
+        )
+      ) {
+        v128.store(st + SW_POS, posA);
+        v128.store(st + SW_POS, posB, 16);
+        v128.store(st + SW_END, endA);
+        v128.store(st + SW_END, endB, 16);
+        v128.store(st + SW_LAST, lastA01);
+        v128.store(st + SW_LAST, lastA23, 16);
+        v128.store(st + SW_LAST, lastB01, 32);
+        v128.store(st + SW_LAST, lastB23, 48);
+        v128.store(st + SW_EMD, emDA01);
+        v128.store(st + SW_EMD, emDA23, 16);
+        v128.store(st + SW_EMD, emDB01, 32);
+        v128.store(st + SW_EMD, emDB23, 48);
+        v128.store(st + SW_EMSUM, emSumA01);
+        v128.store(st + SW_EMSUM, emSumA23, 16);
+        v128.store(st + SW_EMSUM, emSumB01, 32);
+        v128.store(st + SW_EMSUM, emSumB23, 48);
+        pairEvents(st, boundariesPtr, bins, nb, small, extra, g, v);
+        endA = v128.load(st + SW_END);
+        endB = v128.load(st + SW_END, 16);
+        cbA01 = v128.load(st + SW_CURB);
+        cbA23 = v128.load(st + SW_CURB, 16);
+        cbB01 = v128.load(st + SW_CURB, 32);
+        cbB23 = v128.load(st + SW_CURB, 48);
+        emDA01 = v128.load(st + SW_EMD);
+        emDA23 = v128.load(st + SW_EMD, 16);
+        emDB01 = v128.load(st + SW_EMD, 32);
+        emDB23 = v128.load(st + SW_EMD, 48);
+        emSumA01 = v128.load(st + SW_EMSUM);
+        emSumA23 = v128.load(st + SW_EMSUM, 16);
+        emSumB01 = v128.load(st + SW_EMSUM, 32);
+        emSumB23 = v128.load(st + SW_EMSUM, 48);
+      }
+      const mB01 = i64x2.extend_low_i32x4_s(mB);
+      const mB23 = i64x2.extend_high_i32x4_s(mB);
+      const dd = v128.load64_splat(e + 16);
+      const tA01 = v128.andnot(dd, mB01);
+      const tA23 = v128.andnot(dd, mB23);
+      const tB01 = v128.and(dd, mB01);
+      const tB23 = v128.and(dd, mB23);
+      dA01 = f64x2.add(dA01, tA01);
+      dA23 = f64x2.add(dA23, tA23);
+      dB01 = f64x2.add(dB01, tB01);
+      dB23 = f64x2.add(dB23, tB23);
+      const a = i32x4.splat(<i32>load<f64>(e, 8));
+      correctA = i32x4.add(correctA, v128.and(a, mA));
+      correctB = i32x4.add(correctB, v128.and(a, mB));
+      const nll = v128.load64_splat(e + 24);
+      nllA01 = f64x2.add(nllA01, v128.andnot(nll, mB01));
+      nllA23 = f64x2.add(nllA23, v128.andnot(nll, mB23));
+      nllB01 = f64x2.add(nllB01, v128.and(nll, mB01));
+      nllB23 = f64x2.add(nllB23, v128.and(nll, mB23));
+      const brier = v128.load64_splat(e + 32);
+      brierA01 = f64x2.add(brierA01, v128.andnot(brier, mB01));
+      brierA23 = f64x2.add(brierA23, v128.andnot(brier, mB23));
+      brierB01 = f64x2.add(brierB01, v128.and(brier, mB01));
+      brierB23 = f64x2.add(brierB23, v128.and(brier, mB23));
+      posA = nextA;
+      posB = nextB;
+      lastA01 = v128.bitselect(lastA01, vv, mB01);
+      lastA23 = v128.bitselect(lastA23, vv, mB23);
+      lastB01 = v128.bitselect(vv, lastB01, mB01);
+      lastB23 = v128.bitselect(vv, lastB23, mB23);
+      emDA01 = f64x2.add(emDA01, tA01);
+      emDA23 = f64x2.add(emDA23, tA23);
+      emDB01 = f64x2.add(emDB01, tB01);
+      emDB23 = f64x2.add(emDB23, tB23);
+    }
+    const cA = i32x4.sub(posA, startA);
+    const cB = i32x4.sub(posB, startB);
+    const cA01 = f64x2.convert_low_i32x4_s(cA);
+    const cA23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(cA, cA, 2, 3, 0, 1));
+    const cB01 = f64x2.convert_low_i32x4_s(cB);
+    const cB23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(cB, cB, 2, 3, 0, 1));
+    const absA01 = f64x2.abs(dA01);
+    const absA23 = f64x2.abs(dA23);
+    const absB01 = f64x2.abs(dB01);
+    const absB23 = f64x2.abs(dB23);
+    eceA01 = f64x2.add(eceA01, absA01);
+    eceA23 = f64x2.add(eceA23, absA23);
+    eceB01 = f64x2.add(eceB01, absB01);
+    eceB23 = f64x2.add(eceB23, absB23);
+    mceA01 = mceStep(mceA01, absA01, cA01, minC);
+    mceA23 = mceStep(mceA23, absA23, cA23, minC);
+    mceB01 = mceStep(mceB01, absB01, cB01, minC);
+    mceB23 = mceStep(mceB23, absB23, cB23, minC);
+  }
+  const cA01 = f64x2.convert_low_i32x4_s(correctA);
+  const cA23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(correctA, correctA, 2, 3, 0, 1));
+  const cB01 = f64x2.convert_low_i32x4_s(correctB);
+  const cB23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(correctB, correctB, 2, 3, 0, 1));
+  store8(outPtr, cA01, cA23, cB01, cB23);
+  store8(outPtr + 64, eceA01, eceA23, eceB01, eceB23);
+  store8(outPtr + 128, mceA01, mceA23, mceB01, mceB23);
+  store8(
+    outPtr + 192,
+    f64x2.add(emSumA01, f64x2.abs(emDA01)),
+    f64x2.add(emSumA23, f64x2.abs(emDA23)),
+    f64x2.add(emSumB01, f64x2.abs(emDB01)),
+    f64x2.add(emSumB23, f64x2.abs(emDB23)),
+  );
+  store8(outPtr + 256, brierA01, brierA23, brierB01, brierB23);
+  store8(outPtr + 320, nllA01, nllA23, nllB01, nllB23);
+}
+
+/** if (c >= minCount && !(|d| / c <= mce)) mce = |d| / c, lane by lane (mce starts NaN: the first such bin sets it). */
+function mceStep(mce: v128, absD: v128, c: v128, minC: v128): v128 {
+  const ratio = f64x2.div(absD, c);
+  return v128.bitselect(ratio, mce, v128.andnot(f64x2.ge(c, minC), f64x2.le(ratio, mce)));
+}
+
+function store8(ptr: usize, x0: v128, x1: v128, x2: v128, x3: v128): void {
+  v128.store(ptr, x0);
+  v128.store(ptr, x1, 16);
+  v128.store(ptr, x2, 32);
+  v128.store(ptr, x3, 48);
+}
+
+// swappedTopLabel4's scratch: eight lanes of i32 (positions, chunk ends, edges, em) and of f64 (the rest).
+const SW_POS: usize = 0;
+const SW_END: usize = 32;
+const SW_EDGES: usize = 64;
+const SW_EM: usize = 96;
+const SW_CURB: usize = 128;
+const SW_LAST: usize = 192;
+const SW_EMD: usize = 256;
+const SW_EMSUM: usize = 320;
+// The host gives swappedTopLabel4 SW_EMSUM + 64 = 384 bytes of scratch.
+
+/**
+ * weightedSide's two equal-mass loops, weights 0 or 1, for one entry (value v; g: byte q is 1 where the entry
+ * is in group 1 of permutation q) in each of the eight lanes, on the lanes' state in the scratch; then each lane's
+ * current boundary (Infinity when it has none yet).
+ */
+function pairEvents(st: usize, boundariesPtr: usize, bins: i32, nb: i32, small: i32, extra: i32, g: u32, v: f64): void {
+  for (let L = 0; L < 8; L++) {
+    const li = (<usize>L) << 2;
+    const ld = (<usize>L) << 3;
+    const inB = <i32>((g >> (<u32>((L & 3) << 3))) & 1);
+    const wi = L < 4 ? 1 - inB : inB;
+    const pos = load<i32>(st + SW_POS + li);
+    let end = load<i32>(st + SW_END + li);
+    let edges = load<i32>(st + SW_EDGES + li);
+    let em = load<i32>(st + SW_EM + li);
+    const bnd = boundariesPtr + <usize>(L * bins * 8);
+    const next = pos + wi;
+    if (end < next) {
+      const last = load<f64>(st + SW_LAST + ld);
+      while (edges < nb - 1 && end < next) {
+        store<f64>(bnd + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
+        edges++;
+        end = (edges + 1) * small + min(edges + 1, extra);
+      }
+      if (edges >= nb - 1) end = i32.MAX_VALUE;
+    }
+    let emD = load<f64>(st + SW_EMD + ld);
+    let emSum = load<f64>(st + SW_EMSUM + ld);
+    while (em < edges && v > f64At(bnd, em)) {
+      emSum += Math.abs(emD);
+      emD = 0;
+      em++;
+    }
+    store<i32>(st + SW_END + li, end);
+    store<i32>(st + SW_EDGES + li, edges);
+    store<i32>(st + SW_EM + li, em);
+    store<f64>(st + SW_EMD + ld, emD);
+    store<f64>(st + SW_EMSUM + ld, emSum);
+    store<f64>(st + SW_CURB + ld, em < edges ? f64At(bnd, em) : Infinity);
+  }
+}
+
 /** MetricPool.unitGroup: top-label sums of one group listed in members[start..] (unit weights, n entries). */
 function unitGroup(
   membersPtr: usize,
