@@ -4,6 +4,7 @@
  */
 import { expose, transfer } from 'comlink';
 import { prepareVariant, runAnalysisJob, type AnalysisJob } from '../src/core/analysis';
+import { kernelBackend } from '../src/core/kernel-wasm';
 import type { JobWorker } from '../src/services/analysis-api';
 
 const api: Required<JobWorker> = {
@@ -13,6 +14,9 @@ const api: Required<JobWorker> = {
   },
   async prepare(variant, settings) {
     return prepareVariant(variant, settings);
+  },
+  async backend() {
+    return kernelBackend();
   },
 };
 expose(api);

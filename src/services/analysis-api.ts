@@ -3,6 +3,7 @@
  * (comlink): both sides of each import these types, so the compiler catches a change on one side only.
  */
 import type { AnalysisJob, AnalysisJobResult, PreparedVariant } from '../core/analysis';
+import type { KernelBackend } from '../core/kernel-wasm';
 import type { AnalysisRequest, AnalysisView } from '../core/report-views';
 import type { AnalysisReport, AnalysisSettings, VariantScores } from '../core/types';
 import type { ExportOptions } from './export';
@@ -14,6 +15,8 @@ export interface JobWorker {
   run(job: AnalysisJob): Promise<AnalysisJobResult>;
   /** prepareVariant there (order, check, cross-fit the scaler), so variants are prepared in parallel. */
   prepare?(variant: VariantScores, settings: AnalysisSettings): Promise<PreparedVariant>;
+  /** Which loops the worker's resampling kernel runs (kernel-wasm.ts): 'js' where WebAssembly cannot compile. */
+  backend?(): Promise<KernelBackend>;
 }
 
 /** The analysis worker's API (comlink): both sides import this type. */
@@ -45,6 +48,8 @@ export interface AnalysisWorkerApi {
   liveTable(dbName: string, request: LiveTableRequest): Promise<LiveTable>;
   /** The per-item CSV of the selected runs (all when absent). */
   exportItemsCsv(dbName: string, selection?: string[]): Promise<string>;
+  /** The kernel backend of each job worker of the pool (starting it if need be); 'js' for one that cannot say. */
+  kernelBackends(): Promise<KernelBackend[]>;
   /**
    * Imports files all or nothing (see importFiles); returns what was imported, without the records. The files
    * cross as Blobs and are read here, so a large file is neither read nor copied on the page's main thread.

@@ -363,6 +363,9 @@ export function createAnalysisWorkerApi(options: {
       if (groups.length === 0) throw new Error('Nothing to export: no stored results.');
       return itemsCsv(buildResultsFile(groups, { app: { name: '', version: '' } }));
     },
+    async kernelBackends() {
+      return Promise.all(workers().map(async (w) => (w.backend ? await w.backend() : 'js')));
+    },
     async deleteRun(dbName, id) {
       const [variantKey, promptKey] = JSON.parse(id) as [string, string];
       return (await open(dbName)).deleteRunGroup(variantKey, promptKey);

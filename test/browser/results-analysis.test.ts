@@ -45,6 +45,14 @@ async function snapshot(db: KitDb): Promise<string> {
 const app = { name: 'kit', version: '0' };
 
 describe('the analysis worker in Chromium (a real Worker with a pool of job workers)', () => {
+  it("runs the resampling on the job workers' WebAssembly kernel", async () => {
+    const { api, terminate } = startAnalysisWorker();
+    stops.push(terminate);
+    const backends = await api.kernelBackends();
+    expect(backends.length).toBe(Math.max(1, navigator.hardwareConcurrency || 2));
+    expect(backends.every((b) => b === 'wasm')).toBe(true);
+  });
+
   it('reads stored runs from IndexedDB and gives the report the core gives on this thread, points first', async () => {
     const db = await freshDb();
     const groups = studyGroups(60);

@@ -1,6 +1,7 @@
 /** The app's analysis on several job workers: the same view whatever the worker count, variants prepared there. */
 import { describe, expect, it } from 'vitest';
 import { prepareVariant, runAnalysisJob } from '../../src/core/analysis';
+import { kernelBackend } from '../../src/core/kernel-wasm';
 import {
   AnalysisService,
   createAnalysisWorkerApi,
@@ -21,6 +22,9 @@ const worker = (): Required<JobWorker> & { prepared: number; jobs: number } => (
   async prepare(variant, s) {
     this.prepared++;
     return prepareVariant(variant, s);
+  },
+  async backend() {
+    return kernelBackend();
   },
 });
 
@@ -75,5 +79,13 @@ describe('analysis on several job workers', () => {
     const view = await api.analyzeStored('db', { requestId: 1, settings });
     expect(view.partial).toBe(false);
     expect(workers[0].prepared + workers[1].prepared).toBe(3);
+    // Each job worker says which kernel it runs; one that cannot say counts as the JavaScript loops.
+    expect(await api.kernelBackends()).toEqual(['wasm', 'wasm']);
+    const silent = createAnalysisWorkerApi({
+      spawnJobWorker: () => ({ run: async (job) => runAnalysisJob(job) }),
+      poolSize: 3,
+      openDatabase: async () => store,
+    });
+    expect(await silent.kernelBackends()).toEqual(['js', 'js', 'js']);
   });
 });
