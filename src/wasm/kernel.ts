@@ -149,10 +149,8 @@ export function weightedSide4(
   }
   let pos = i32x4.splat(0);
   let end = v128.load(st + ST_END);
-  let curB01 = f64x2.splat(Infinity);
-  let curB23 = f64x2.splat(Infinity);
-  let last01 = f64x2.splat(0);
-  let last23 = f64x2.splat(0);
+  // The least of the lanes' current boundaries: an entry above it passes some lane's boundary.
+  let minB: f64 = Infinity;
   let emD01 = f64x2.splat(0);
   let emD23 = f64x2.splat(0);
   let emSum01 = f64x2.splat(0);
@@ -168,7 +166,6 @@ export function weightedSide4(
   let mce01 = f64x2.splat(NaN);
   let mce23 = f64x2.splat(NaN);
   const minC = f64x2.splat(minCount);
-  const zero = i32x4.splat(0);
   let r = start;
   for (let b = 0; b < bins; b++) {
     const runEnd = i32At(runEndPtr, b);
@@ -184,23 +181,15 @@ export function weightedSide4(
       const w23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(four, four, 2, 3, 0, 1));
       const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
       const v = load<f64>(e);
-      const vv = f64x2.splat(v);
       const next = i32x4.add(pos, four);
-      if (
-        v128.any_true(i32x4.gt_s(next, end)) ||
-        v128.any_true(v128.or(f64x2.gt(vv, curB01), f64x2.gt(vv, curB23)))
-      ) {
+      if (v > minB || v128.any_true(i32x4.gt_s(next, end))) {
         v128.store(st + ST_POS, pos);
-        v128.store(st + ST_LAST, last01);
-        v128.store(st + ST_LAST, last23, 16);
         v128.store(st + ST_EMD, emD01);
         v128.store(st + ST_EMD, emD23, 16);
         v128.store(st + ST_EMSUM, emSum01);
         v128.store(st + ST_EMSUM, emSum23, 16);
-        laneEvents(st, lanePtr, boundariesPtr, bins, wp, v);
+        minB = laneEvents(st, lanePtr, boundariesPtr, bins, slotPtr, dataPtr, weightsPtr, start, r, v);
         end = v128.load(st + ST_END);
-        curB01 = v128.load(st + ST_CURB);
-        curB23 = v128.load(st + ST_CURB, 16);
         emD01 = v128.load(st + ST_EMD);
         emD23 = v128.load(st + ST_EMD, 16);
         emSum01 = v128.load(st + ST_EMSUM);
@@ -221,10 +210,6 @@ export function weightedSide4(
       brier01 = f64x2.add(brier01, f64x2.mul(w01, brier));
       brier23 = f64x2.add(brier23, f64x2.mul(w23, brier));
       pos = next;
-      // last = w > 0 ? v : last, per lane.
-      const positive = i32x4.gt_s(four, zero);
-      last01 = v128.bitselect(vv, last01, i64x2.extend_low_i32x4_s(positive));
-      last23 = v128.bitselect(vv, last23, i64x2.extend_high_i32x4_s(positive));
       emD01 = f64x2.add(emD01, g01);
       emD23 = f64x2.add(emD23, g23);
     }
@@ -263,23 +248,37 @@ export function weightedSide4(
 // weightedSide4's scratch, from lanePtr + 48: vectors of the four lanes (i32 x 4 or two f64 x 2), then i32 x 4.
 const ST_POS: usize = 0;
 const ST_END: usize = 16;
-const ST_CURB: usize = 32;
-const ST_LAST: usize = 64;
-const ST_EMD: usize = 96;
-const ST_EMSUM: usize = 128;
-const ST_EDGES: usize = 160;
-const ST_EM: usize = 176;
-// The host gives weightedSide4 a lane block of 240 bytes: nb, small, extra (48), then the scratch (192).
+const ST_EMD: usize = 32;
+const ST_EMSUM: usize = 64;
+const ST_EDGES: usize = 96;
+const ST_EM: usize = 112;
+// The host gives weightedSide4 a lane block of 240 bytes: nb, small, extra (48), then the scratch (128 used).
 
 /**
- * weightedSide's two equal-mass loops for one entry (value v, weights at wp) in each of the four lanes, on the
- * lanes' state in the scratch; then each lane's current boundary (Infinity when it has none yet).
+ * weightedSide's two equal-mass loops for entry r (value v) in each of the four lanes, on the lanes' state in the
+ * scratch; returns the least of the lanes' current boundaries (Infinity for a lane with none yet). weightedSide's
+ * `last` (the value of the lane's last earlier entry of nonzero weight) is found by looking back from r: it is
+ * needed only at a chunk edge, where that entry is seldom more than a few back.
  */
-function laneEvents(st: usize, lanePtr: usize, boundariesPtr: usize, bins: i32, wp: usize, v: f64): void {
+function laneEvents(
+  st: usize,
+  lanePtr: usize,
+  boundariesPtr: usize,
+  bins: i32,
+  slotPtr: usize,
+  dataPtr: usize,
+  weightsPtr: usize,
+  start: i32,
+  r: i32,
+  v: f64,
+): f64 {
+  let least: f64 = Infinity;
+  const wp = weightsPtr + ((<usize>i32At(slotPtr, r)) << 3);
   for (let q = 0; q < 4; q++) {
     const qi = (<usize>q) << 2;
     const qd = (<usize>q) << 3;
-    const wi = <i32>load<u16>(wp + ((<usize>q) << 1));
+    const lane = (<usize>q) << 1;
+    const wi = <i32>load<u16>(wp + lane);
     const pos = load<i32>(st + ST_POS + qi);
     let end = load<i32>(st + ST_END + qi);
     let edges = load<i32>(st + ST_EDGES + qi);
@@ -290,7 +289,13 @@ function laneEvents(st: usize, lanePtr: usize, boundariesPtr: usize, bins: i32, 
       const nb = load<i32>(lanePtr + qi);
       const small = load<i32>(lanePtr + 16 + qi);
       const extra = load<i32>(lanePtr + 32 + qi);
-      const last = load<f64>(st + ST_LAST + qd);
+      let last: f64 = 0;
+      for (let j = r - 1; j >= start; j--) {
+        if (load<u16>(weightsPtr + ((<usize>i32At(slotPtr, j)) << 3) + lane) > 0) {
+          last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
+          break;
+        }
+      }
       while (edges < nb - 1 && end < next) {
         store<f64>(bnd + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
         edges++;
@@ -310,8 +315,9 @@ function laneEvents(st: usize, lanePtr: usize, boundariesPtr: usize, bins: i32, 
     store<i32>(st + ST_EM + qi, em);
     store<f64>(st + ST_EMD + qd, emD);
     store<f64>(st + ST_EMSUM + qd, emSum);
-    store<f64>(st + ST_CURB + qd, em < edges ? f64At(bnd, em) : Infinity);
+    if (em < edges) least = min(least, f64At(bnd, em));
   }
+  return least;
 }
 
 /**
@@ -449,14 +455,8 @@ export function swappedTopLabel4(
   let endB = i32x4.splat(end0); // group 1 lanes
   let posA = i32x4.splat(0);
   let posB = i32x4.splat(0);
-  let cbA01 = f64x2.splat(Infinity);
-  let cbA23 = f64x2.splat(Infinity);
-  let cbB01 = f64x2.splat(Infinity);
-  let cbB23 = f64x2.splat(Infinity);
-  let lastA01 = f64x2.splat(0);
-  let lastA23 = f64x2.splat(0);
-  let lastB01 = f64x2.splat(0);
-  let lastB23 = f64x2.splat(0);
+  // The least of the lanes' current boundaries: an entry above it passes some lane's boundary.
+  let minB: f64 = Infinity;
   let emDA01 = f64x2.splat(0);
   let emDA23 = f64x2.splat(0);
   let emDB01 = f64x2.splat(0);
@@ -502,26 +502,13 @@ export function swappedTopLabel4(
       const mA = v128.not(mB);
       const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
       const v = load<f64>(e);
-      const vv = f64x2.splat(v);
       const nextA = i32x4.sub(posA, mA);
       const nextB = i32x4.sub(posB, mB);
-      if (
-        v128.any_true(v128.or(i32x4.gt_s(nextA, endA), i32x4.gt_s(nextB, endB))) ||
-        v128.any_true(
-          v128.or(
-            v128.or(f64x2.gt(vv, cbA01), f64x2.gt(vv, cbA23)),
-            v128.or(f64x2.gt(vv, cbB01), f64x2.gt(vv, cbB23)),
-          ),
-        )
-      ) {
+      if (v > minB || v128.any_true(v128.or(i32x4.gt_s(nextA, endA), i32x4.gt_s(nextB, endB)))) {
         v128.store(st + SW_POS, posA);
         v128.store(st + SW_POS, posB, 16);
         v128.store(st + SW_END, endA);
         v128.store(st + SW_END, endB, 16);
-        v128.store(st + SW_LAST, lastA01);
-        v128.store(st + SW_LAST, lastA23, 16);
-        v128.store(st + SW_LAST, lastB01, 32);
-        v128.store(st + SW_LAST, lastB23, 48);
         v128.store(st + SW_EMD, emDA01);
         v128.store(st + SW_EMD, emDA23, 16);
         v128.store(st + SW_EMD, emDB01, 32);
@@ -530,13 +517,9 @@ export function swappedTopLabel4(
         v128.store(st + SW_EMSUM, emSumA23, 16);
         v128.store(st + SW_EMSUM, emSumB01, 32);
         v128.store(st + SW_EMSUM, emSumB23, 48);
-        pairEvents(st, boundariesPtr, bins, nb, small, extra, g, v);
+        minB = pairEvents(st, boundariesPtr, bins, nb, small, extra, slotSidePtr, dataPtr, flipPtr, r, g, v);
         endA = v128.load(st + SW_END);
         endB = v128.load(st + SW_END, 16);
-        cbA01 = v128.load(st + SW_CURB);
-        cbA23 = v128.load(st + SW_CURB, 16);
-        cbB01 = v128.load(st + SW_CURB, 32);
-        cbB23 = v128.load(st + SW_CURB, 48);
         emDA01 = v128.load(st + SW_EMD);
         emDA23 = v128.load(st + SW_EMD, 16);
         emDB01 = v128.load(st + SW_EMD, 32);
@@ -572,10 +555,6 @@ export function swappedTopLabel4(
       brierB23 = f64x2.add(brierB23, v128.and(brier, mB23));
       posA = nextA;
       posB = nextB;
-      lastA01 = v128.bitselect(lastA01, vv, mB01);
-      lastA23 = v128.bitselect(lastA23, vv, mB23);
-      lastB01 = v128.bitselect(vv, lastB01, mB01);
-      lastB23 = v128.bitselect(vv, lastB23, mB23);
       emDA01 = f64x2.add(emDA01, tA01);
       emDA23 = f64x2.add(emDA23, tA23);
       emDB01 = f64x2.add(emDB01, tB01);
@@ -636,23 +615,37 @@ const SW_POS: usize = 0;
 const SW_END: usize = 32;
 const SW_EDGES: usize = 64;
 const SW_EM: usize = 96;
-const SW_CURB: usize = 128;
-const SW_LAST: usize = 192;
-const SW_EMD: usize = 256;
-const SW_EMSUM: usize = 320;
-// The host gives swappedTopLabel4 SW_EMSUM + 64 = 384 bytes of scratch.
+const SW_EMD: usize = 128;
+const SW_EMSUM: usize = 192;
+// The host gives swappedTopLabel4 384 bytes of scratch (256 used).
 
 /**
- * weightedSide's two equal-mass loops, weights 0 or 1, for one entry (value v; g: byte q is 1 where the entry
- * is in group 1 of permutation q) in each of the eight lanes, on the lanes' state in the scratch; then each lane's
- * current boundary (Infinity when it has none yet).
+ * weightedSide's two equal-mass loops, weights 0 or 1, for entry r (value v; g: byte q is 1 where the entry is in
+ * group 1 of permutation q) in each of the eight lanes, on the lanes' state in the scratch; returns the least of
+ * the lanes' current boundaries (Infinity for a lane with none yet). A lane's `last` (the value of its group's
+ * previous member) is found by looking back from r, as in laneEvents.
  */
-function pairEvents(st: usize, boundariesPtr: usize, bins: i32, nb: i32, small: i32, extra: i32, g: u32, v: f64): void {
+function pairEvents(
+  st: usize,
+  boundariesPtr: usize,
+  bins: i32,
+  nb: i32,
+  small: i32,
+  extra: i32,
+  slotSidePtr: usize,
+  dataPtr: usize,
+  flipPtr: usize,
+  r: i32,
+  g: u32,
+  v: f64,
+): f64 {
+  let least: f64 = Infinity;
   for (let L = 0; L < 8; L++) {
     const li = (<usize>L) << 2;
     const ld = (<usize>L) << 3;
-    const inB = <i32>((g >> (<u32>((L & 3) << 3))) & 1);
-    const wi = L < 4 ? 1 - inB : inB;
+    const shift = <u32>((L & 3) << 3);
+    const group = <u32>(L >> 2);
+    const wi = <i32>(((g >> shift) & 1) == group);
     const pos = load<i32>(st + SW_POS + li);
     let end = load<i32>(st + SW_END + li);
     let edges = load<i32>(st + SW_EDGES + li);
@@ -660,7 +653,15 @@ function pairEvents(st: usize, boundariesPtr: usize, bins: i32, nb: i32, small: 
     const bnd = boundariesPtr + <usize>(L * bins * 8);
     const next = pos + wi;
     if (end < next) {
-      const last = load<f64>(st + SW_LAST + ld);
+      let last: f64 = 0;
+      for (let j = r - 1; j >= 0; j--) {
+        const ss = i32At(slotSidePtr, j);
+        const inB = (load<u32>(flipPtr + ((<usize>(ss >> 1)) << 2)) >> shift) ^ <u32>(ss & 1);
+        if ((inB & 1) == group) {
+          last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
+          break;
+        }
+      }
       while (edges < nb - 1 && end < next) {
         store<f64>(bnd + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
         edges++;
@@ -680,8 +681,9 @@ function pairEvents(st: usize, boundariesPtr: usize, bins: i32, nb: i32, small: 
     store<i32>(st + SW_EM + li, em);
     store<f64>(st + SW_EMD + ld, emD);
     store<f64>(st + SW_EMSUM + ld, emSum);
-    store<f64>(st + SW_CURB + ld, em < edges ? f64At(bnd, em) : Infinity);
+    if (em < edges) least = min(least, f64At(bnd, em));
   }
+  return least;
 }
 
 /** MetricPool.unitGroup: top-label sums of one group listed in members[start..] (unit weights, n entries). */
