@@ -75,6 +75,8 @@ export interface KernelExports {
     minCount: number,
     outPtr: number,
   ): void;
+  drawCounts4(statePtr: number, n: number, lanesPtr: number): void;
+  drawFlips4(statePtr: number, n: number, flipsPtr: number): void;
   smoothNumerators(
     kernelPtr: number,
     firstPtr: number,

@@ -46,6 +46,18 @@ export class Rng {
     if ((this.state[0] | this.state[1] | this.state[2] | this.state[3]) === 0) this.state[0] = 1;
   }
 
+  /**
+   * Copies the four state words to target[at..at + 3] (e.g. into WebAssembly memory, where kernel-wasm's draw loops
+   * continue the same stream), and back with setState.
+   */
+  copyState(target: Int32Array, at = 0): void {
+    target.set(this.state, at);
+  }
+
+  setState(source: Int32Array, at = 0): void {
+    this.state.set(source.subarray(at, at + 4));
+  }
+
   /** Next uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const s = this.state;

@@ -603,6 +603,38 @@ export class MetricPool {
   }
 
   /**
+   * Four bootstrap resamples drawn and evaluated in the kernel: the same draws as four rows of bootstrapMetrics'
+   * loop (rng.drawInts(slots, slots, counts) for each in turn; rng moves on by as much) and the same numbers as
+   * evaluateSides4 on their counts. False, drawing nothing, where the JavaScript loops run, or for more slots
+   * than a u16 count holds.
+   */
+  resample4(rng: Rng, out: Float64Array): boolean {
+    const w = this.wasm;
+    if (!w || this.slots > 65535) return false;
+    rng.copyState(w.rngState);
+    w.kernel.drawCounts4(w.ptr.rng, this.slots, w.ptr.weights);
+    rng.setState(w.rngState);
+    const n = this.slots; // each resample is `slots` draws
+    this.wasmSides4([n, n, n, n], this.twoSided ? 2 : 1, out);
+    return true;
+  }
+
+  /**
+   * Four permutations drawn and evaluated in the kernel: the same swap bits as permutationExtremes draws for four
+   * permutations (one rng.nextUint32 per 32 pairs, low bit first, for each in turn) and the same numbers as
+   * evaluateSwapped4 on them. False, drawing nothing, on the JavaScript backend.
+   */
+  permute4(rng: Rng, out: Float64Array): boolean {
+    const w = this.wasm;
+    if (!w || !this.twoSided) return false;
+    rng.copyState(w.rngState);
+    w.kernel.drawFlips4(w.ptr.rng, this.slots, w.ptr.flips);
+    rng.setState(w.rngState);
+    this.wasmSwappedWords(4, out);
+    return true;
+  }
+
+  /**
    * weightedSide on the WebAssembly backend, with the weights of lane `lane` of its weight scratch: the same loop,
    * the same doubles.
    */
@@ -704,8 +736,6 @@ export class MetricPool {
     if (!this.twoSided) throw new RangeError('evaluateSwapped needs a pool of two paired sets');
     const w = this.wasm!;
     const n = this.slots;
-    const W = 2 * METRIC_COUNT;
-    const s = w.out;
     // Interleaved for the kernel: permutation q of pair j in byte q of word j.
     const words = w.flipWords;
     if (flips.length === 4) {
@@ -715,7 +745,16 @@ export class MetricPool {
       const f0 = flips[0];
       for (let j = 0; j < n; j++) words[j] = f0[j];
     }
-    if (flips.length === 4) {
+    this.wasmSwappedWords(flips.length, out);
+  }
+
+  /** wasmSwapped on the flips already interleaved in the kernel's memory (count: 1 or 4 permutations). */
+  private wasmSwappedWords(count: number, out: Float64Array): void {
+    const w = this.wasm!;
+    const n = this.slots;
+    const W = 2 * METRIC_COUNT;
+    const s = w.out;
+    if (count === 4) {
       // The four permutations' top-label sums in one walk of the entries.
       w.kernel.swappedTopLabel4(
         w.ptr.slotSide,
@@ -762,11 +801,11 @@ export class MetricPool {
       n,
       this.size,
       this.bins,
-      flips.length,
+      count,
       w.ptr.out,
     );
     const nk = K * n;
-    for (let q = 0; q < flips.length; q++) {
+    for (let q = 0; q < count; q++) {
       out[q * W + CW_ECE] = s[2 * q] / nk;
       out[q * W + METRIC_COUNT + CW_ECE] = s[2 * q + 1] / nk;
     }
@@ -954,11 +993,13 @@ export class MetricPool {
 interface WasmPool {
   kernel: KernelExports;
   ptr: Record<
-    (typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out' | 'lanes' | 'laneBoundaries' | 'swapScratch',
+    (typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out' | 'lanes' | 'laneBoundaries' | 'swapScratch' | 'rng',
     number
   >;
   /** weightedSide4's lane block: nb, small, extra of each of the four lanes (then its own scratch). */
   lanes: Int32Array;
+  /** A Rng's four state words, for the kernel's draw loops. */
+  rngState: Int32Array;
   /** Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 48 doubles of results. */
   flipWords: Uint32Array;
   out: Float64Array;
@@ -995,7 +1036,8 @@ const WASM_ARRAYS = [
 /** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
 function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
   // Then: four u16 weight lanes per slot, four flip bytes per slot, 48 doubles of results, weightedSide4's lane
-  // block (240 bytes), the equal-mass boundaries of up to eight lanes, swappedTopLabel4's scratch (384 bytes).
+  // block (240 bytes), the equal-mass boundaries of up to eight lanes, swappedTopLabel4's scratch (384 bytes), a
+  // Rng's state (16 bytes).
   const laid = KernelMemory.create([
     ...arrays.map((a) => a.byteLength),
     4 * slots * 2,
@@ -1004,6 +1046,7 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     240,
     8 * bins * 8,
     384,
+    16,
   ]);
   if (!laid) return null;
   const { memory, offsets } = laid;
@@ -1013,8 +1056,9 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     const view = a instanceof Int32Array ? Int32Array : Float64Array;
     new view(memory.buffer, offsets[i], a.length).set(a);
   });
-  const [weights, flips, out, lanes, laneBoundaries, swapScratch] = offsets.slice(arrays.length);
+  const [weights, flips, out, lanes, laneBoundaries, swapScratch, rng] = offsets.slice(arrays.length);
   ptr.swapScratch = swapScratch;
+  ptr.rng = rng;
   ptr.weights = weights;
   ptr.flips = flips;
   ptr.out = out;
@@ -1027,6 +1071,7 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     flipWords: new Uint32Array(memory.buffer, flips, slots),
     out: new Float64Array(memory.buffer, out, 48),
     lanes: new Int32Array(memory.buffer, lanes, 12),
+    rngState: new Int32Array(memory.buffer, rng, 4),
     setWeights(q, w) {
       let total = 0;
       for (let j = 0; j < slots; j++) {
@@ -1137,11 +1182,14 @@ export function bootstrapMetrics(
   let r = 0;
   const blocked = slots <= BLOCK_MAX_SLOTS || pool.backend === 'wasm';
   for (; blocked && r + 4 <= resamples; r += 4) {
-    for (const c of block) {
-      c.fill(0);
-      rng.drawInts(slots, slots, c);
+    // The WebAssembly kernel draws the four itself; otherwise they are drawn here.
+    if (!pool.resample4(rng, outs)) {
+      for (const c of block) {
+        c.fill(0);
+        rng.drawInts(slots, slots, c);
+      }
+      pool.evaluateSides4(block[0], block[1], block[2], block[3], outs);
     }
-    pool.evaluateSides4(block[0], block[1], block[2], block[3], outs);
     for (let q = 0; q < 4; q++) keep(r + q, q * 2 * METRIC_COUNT);
   }
   for (; r < resamples; r++) {
@@ -1224,8 +1272,11 @@ export function permutationExtremes(
   // Four permutations at a time (drawn in stream order), the rest one by one.
   let r = 0;
   for (; r + 4 <= permutations; r += 4) {
-    for (const flip of flips) draw(flip);
-    pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], outs);
+    // The WebAssembly kernel draws the four itself; otherwise they are drawn here.
+    if (!pool.permute4(rng, outs)) {
+      for (const flip of flips) draw(flip);
+      pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], outs);
+    }
     for (let q = 0; q < 4; q++) count(q * 2 * METRIC_COUNT);
   }
   for (; r < permutations; r++) {

@@ -875,3 +875,81 @@ export function smoothNumerators(
   v128.store(outPtr, s45, 32);
   v128.store(outPtr, s67, 48);
 }
+
+/**
+ * Random draws, continuing a Rng's stream (src/core/random.ts: xoshiro128**, state words at statePtr, read at the
+ * start and written back at the end), so the host's and the kernel's draws are one sequence: the same integers
+ * as Rng.nextUint32, all in u32 arithmetic.
+ */
+function rotl(x: u32, k: u32): u32 {
+  return (x << k) | (x >> (32 - k));
+}
+
+/**
+ * Four bootstrap resamples of n slots, as bootstrapMetrics draws them (for each resample in turn, n draws of
+ * Rng.nextInt(n), by Lemire's method with its rejection step), tallied into the four u16 weight lanes at
+ * lanesPtr (lane q of slot s at s * 8 + q * 2). n <= 65535, so no count overflows.
+ */
+export function drawCounts4(statePtr: usize, n: i32, lanesPtr: usize): void {
+  let s0 = load<u32>(statePtr);
+  let s1 = load<u32>(statePtr, 4);
+  let s2 = load<u32>(statePtr, 8);
+  let s3 = load<u32>(statePtr, 12);
+  memory.fill(lanesPtr, 0, <usize>n << 3);
+  const nn = <u64>n;
+  const threshold = <u32>((<u64>4294967296 - nn) % nn);
+  for (let q = 0; q < 4; q++) {
+    const lane = lanesPtr + ((<usize>q) << 1);
+    for (let i = 0; i < n; i++) {
+      let hi: u32;
+      for (;;) {
+        const x = rotl(s1 * 5, 7) * 9;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 11);
+        const m = <u64>x * nn;
+        hi = <u32>(m >> 32);
+        if (<u32>m >= threshold) break;
+      }
+      const at = lane + ((<usize>hi) << 3);
+      store<u16>(at, load<u16>(at) + 1);
+    }
+  }
+  store<u32>(statePtr, s0);
+  store<u32>(statePtr, s1, 4);
+  store<u32>(statePtr, s2, 8);
+  store<u32>(statePtr, s3, 12);
+}
+
+/**
+ * Four permutations' swap bits for n pairs, as permutationExtremes draws them (for each permutation in turn, one
+ * Rng.nextUint32 per 32 pairs, low bit first), interleaved at flipsPtr (permutation q of pair j at j * 4 + q).
+ */
+export function drawFlips4(statePtr: usize, n: i32, flipsPtr: usize): void {
+  let s0 = load<u32>(statePtr);
+  let s1 = load<u32>(statePtr, 4);
+  let s2 = load<u32>(statePtr, 8);
+  let s3 = load<u32>(statePtr, 12);
+  for (let q = 0; q < 4; q++) {
+    for (let j = 0; j < n; j += 32) {
+      let bits = rotl(s1 * 5, 7) * 9;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+      const end = min(n, j + 32);
+      for (let i = j; i < end; i++, bits >>= 1) store<u8>(flipsPtr + (<usize>i << 2) + <usize>q, <u8>(bits & 1));
+    }
+  }
+  store<u32>(statePtr, s0);
+  store<u32>(statePtr, s1, 4);
+  store<u32>(statePtr, s2, 8);
+  store<u32>(statePtr, s3, 12);
+}

@@ -102,6 +102,41 @@ describe.each(['wasm', 'js'] as const)('%s kernel backend', (backend) => {
       }
     });
 
+    it('draws in the kernel (resample4, permute4) are the draws of this thread, lane by lane', () => {
+      for (const [n, bins, minCount] of cases) {
+        const a = randomPredictions(n, n + 300);
+        const b = randomPredictions(n, n + 301, 3, a.labels);
+        const pool = new MetricPool([a, b], bins, minCount);
+        const W = 2 * METRIC_COUNT;
+        const drawn = new Float64Array(4 * W);
+        const here = new Float64Array(4 * W);
+        const rng = new Rng(n + 7);
+        const mirror = new Rng(n + 7);
+        // Resamples as bootstrapMetrics draws them on this thread: counts of `n` draws each, in turn.
+        const counts = [0, 1, 2, 3].map(() => new Float64Array(n));
+        const ok = pool.resample4(rng, drawn);
+        expect(ok).toBe(backend === 'wasm');
+        if (!ok) continue;
+        for (const c of counts) mirror.drawInts(n, n, c);
+        pool.evaluateSides4(counts[0], counts[1], counts[2], counts[3], here);
+        expectBitIdentical(drawn, here, `n ${n} resample4`);
+        // Permutations as permutationExtremes draws them: one word per 32 pairs, low bit first, each in turn.
+        expect(pool.permute4(rng, drawn)).toBe(true);
+        const flips = [0, 1, 2, 3].map(() => {
+          const flip = new Uint8Array(n);
+          for (let j = 0; j < n; j += 32) {
+            let bits = mirror.nextUint32();
+            for (let i = j; i < Math.min(n, j + 32); i++, bits >>>= 1) flip[i] = bits & 1;
+          }
+          return flip;
+        });
+        pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], here);
+        expectBitIdentical(drawn, here, `n ${n} permute4`);
+        // Both streams have moved on alike.
+        expect(rng.nextUint32()).toBe(mirror.nextUint32());
+      }
+    });
+
     it('four at a time (evaluateSides4, evaluateSwapped4) equal evaluate for each of the four', () => {
       const rng = new Rng(6);
       for (const [n, bins, minCount] of cases) {
