@@ -80,17 +80,35 @@ function buildDiscretisation(sigma: number): Discretisation {
     const residual = (t - ind / (G - 1)) * (G - 1);
     let lo = G;
     let hi = -1;
-    // Node ind with share 1 - residual, then node ind + 1 with share residual, offsets ascending.
+    // Node ind with share 1 - residual, then node ind + 1 with share residual, offsets d ascending; an offset past
+    // either end is reflected back (m = -at, or 2 (G - 1) - at). The loop over d runs as four ranges (reflected at
+    // 0, inside with d < 0, inside with d >= 0, reflected at G - 1), still in ascending d, so every row[m] gets
+    // the same additions in the same order as one loop would, with no branch per offset.
+    const last = G - 1;
     for (let q = 0; q < 2; q++) {
       const node = ind + q;
       const share = q === 0 ? 1 - residual : residual;
       if (share === 0) continue;
-      for (let d = -radius; d <= radius; d++) {
-        const at = node + d;
-        const m = at < 0 ? -at : at > G - 1 ? 2 * (G - 1) - at : at;
-        row[m] += share * kernel[d < 0 ? -d : d];
-        if (m < lo) lo = m;
-        if (m > hi) hi = m;
+      const leftEnd = Math.min(radius, -node - 1); // d < -node: at < 0
+      const inStart = Math.max(-radius, -node);
+      const inEnd = Math.min(radius, last - node); // 0 <= at <= G - 1
+      const rightStart = Math.max(-radius, last - node + 1);
+      for (let d = -radius; d <= leftEnd; d++) row[-(node + d)] += share * kernel[-d];
+      for (let d = inStart; d <= Math.min(inEnd, -1); d++) row[node + d] += share * kernel[-d];
+      for (let d = Math.max(inStart, 0); d <= inEnd; d++) row[node + d] += share * kernel[d];
+      for (let d = rightStart; d <= radius; d++) row[2 * last - node - d] += share * kernel[d < 0 ? -d : d];
+      // The touched m, as min and max over the ranges that ran.
+      if (leftEnd >= -radius) {
+        lo = Math.min(lo, -(node + leftEnd));
+        hi = Math.max(hi, -(node - radius));
+      }
+      if (inEnd >= inStart) {
+        lo = Math.min(lo, node + inStart);
+        hi = Math.max(hi, node + inEnd);
+      }
+      if (radius >= rightStart) {
+        lo = Math.min(lo, 2 * last - node - radius);
+        hi = Math.max(hi, 2 * last - node - rightStart);
       }
     }
     if (hi < lo) lo = hi = 0;
