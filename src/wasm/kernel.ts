@@ -140,12 +140,12 @@ export function weightedSide4(
   const st = lanePtr + 48;
   // Per-lane chunk state: edges known, current equal-mass bin, first chunk end (or MAX when no edge is left).
   for (let q = 0; q < 4; q++) {
-    const nb = load<i32>(lanePtr + (<usize>q << 2));
-    const small = load<i32>(lanePtr + 16 + (<usize>q << 2));
-    const extra = load<i32>(lanePtr + 32 + (<usize>q << 2));
-    store<i32>(st + ST_EDGES + (<usize>q << 2), 0);
-    store<i32>(st + ST_EM + (<usize>q << 2), 0);
-    store<i32>(st + ST_END + (<usize>q << 2), nb - 1 > 0 ? small + min(1, extra) : i32.MAX_VALUE);
+    const nb = load<i32>(lanePtr + ((<usize>q) << 2));
+    const small = load<i32>(lanePtr + 16 + ((<usize>q) << 2));
+    const extra = load<i32>(lanePtr + 32 + ((<usize>q) << 2));
+    store<i32>(st + ST_EDGES + ((<usize>q) << 2), 0);
+    store<i32>(st + ST_EM + ((<usize>q) << 2), 0);
+    store<i32>(st + ST_END + ((<usize>q) << 2), nb - 1 > 0 ? small + min(1, extra) : i32.MAX_VALUE);
   }
   let pos = i32x4.splat(0);
   let end = v128.load(st + ST_END);
@@ -278,46 +278,83 @@ function laneEvents(
     const qi = (<usize>q) << 2;
     const qd = (<usize>q) << 3;
     const lane = (<usize>q) << 1;
-    const wi = <i32>load<u16>(wp + lane);
     const pos = load<i32>(st + ST_POS + qi);
-    let end = load<i32>(st + ST_END + qi);
-    let edges = load<i32>(st + ST_EDGES + qi);
-    let em = load<i32>(st + ST_EM + qi);
-    const bnd = boundariesPtr + <usize>(q * bins * 8);
-    const next = pos + wi;
-    if (end < next) {
-      const nb = load<i32>(lanePtr + qi);
-      const small = load<i32>(lanePtr + 16 + qi);
-      const extra = load<i32>(lanePtr + 32 + qi);
-      let last: f64 = 0;
+    const next = pos + <i32>load<u16>(wp + lane);
+    let last: f64 = 0;
+    if (load<i32>(st + ST_END + qi) < next) {
       for (let j = r - 1; j >= start; j--) {
         if (load<u16>(weightsPtr + ((<usize>i32At(slotPtr, j)) << 3) + lane) > 0) {
           last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
           break;
         }
       }
-      while (edges < nb - 1 && end < next) {
-        store<f64>(bnd + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
-        edges++;
-        end = (edges + 1) * small + min(edges + 1, extra);
-      }
-      if (edges >= nb - 1) end = i32.MAX_VALUE;
     }
-    let emD = load<f64>(st + ST_EMD + qd);
-    let emSum = load<f64>(st + ST_EMSUM + qd);
-    while (em < edges && v > f64At(bnd, em)) {
-      emSum += Math.abs(emD);
-      emD = 0;
-      em++;
-    }
-    store<i32>(st + ST_END + qi, end);
-    store<i32>(st + ST_EDGES + qi, edges);
-    store<i32>(st + ST_EM + qi, em);
-    store<f64>(st + ST_EMD + qd, emD);
-    store<f64>(st + ST_EMSUM + qd, emSum);
-    if (em < edges) least = min(least, f64At(bnd, em));
+    const b = equalMassStep(
+      st + ST_END + qi,
+      st + ST_EDGES + qi,
+      st + ST_EM + qi,
+      st + ST_EMD + qd,
+      st + ST_EMSUM + qd,
+      boundariesPtr + <usize>(q * bins * 8),
+      pos,
+      next,
+      last,
+      load<i32>(lanePtr + qi),
+      load<i32>(lanePtr + 16 + qi),
+      load<i32>(lanePtr + 32 + qi),
+      v,
+    );
+    least = min(least, b);
   }
   return least;
+}
+
+/**
+ * weightedSide's two equal-mass loops for one lane at one entry (value v, taking the lane from position pos to
+ * next; last: the value of the lane's last earlier entry of nonzero weight, read only at a chunk edge), on the
+ * lane's state: its next chunk end, edges known and open bin (i32 at endAt, edgesAt, emAt; the end becomes
+ * i32.MAX_VALUE once every edge is known), its open bin's sum and closed bins' total (f64 at emDAt, emSumAt), its
+ * boundaries at bnd. Returns the lane's current boundary, Infinity while it has none.
+ */
+function equalMassStep(
+  endAt: usize,
+  edgesAt: usize,
+  emAt: usize,
+  emDAt: usize,
+  emSumAt: usize,
+  bnd: usize,
+  pos: i32,
+  next: i32,
+  last: f64,
+  nb: i32,
+  small: i32,
+  extra: i32,
+  v: f64,
+): f64 {
+  let end = load<i32>(endAt);
+  let edges = load<i32>(edgesAt);
+  let em = load<i32>(emAt);
+  if (end < next) {
+    while (edges < nb - 1 && end < next) {
+      store<f64>(bnd + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
+      edges++;
+      end = (edges + 1) * small + min(edges + 1, extra);
+    }
+    if (edges >= nb - 1) end = i32.MAX_VALUE;
+  }
+  let emD = load<f64>(emDAt);
+  let emSum = load<f64>(emSumAt);
+  while (em < edges && v > f64At(bnd, em)) {
+    emSum += Math.abs(emD);
+    emD = 0;
+    em++;
+  }
+  store<i32>(endAt, end);
+  store<i32>(edgesAt, edges);
+  store<i32>(emAt, em);
+  store<f64>(emDAt, emD);
+  store<f64>(emSumAt, emSum);
+  return em < edges ? f64At(bnd, em) : Infinity;
 }
 
 /**
@@ -645,43 +682,35 @@ function pairEvents(
     const ld = (<usize>L) << 3;
     const shift = <u32>((L & 3) << 3);
     const group = <u32>(L >> 2);
-    const wi = <i32>(((g >> shift) & 1) == group);
     const pos = load<i32>(st + SW_POS + li);
-    let end = load<i32>(st + SW_END + li);
-    let edges = load<i32>(st + SW_EDGES + li);
-    let em = load<i32>(st + SW_EM + li);
-    const bnd = boundariesPtr + <usize>(L * bins * 8);
-    const next = pos + wi;
-    if (end < next) {
-      let last: f64 = 0;
+    const next = pos + <i32>(((g >> shift) & 1) == group);
+    let last: f64 = 0;
+    if (load<i32>(st + SW_END + li) < next) {
       for (let j = r - 1; j >= 0; j--) {
         const ss = i32At(slotSidePtr, j);
-        const inB = (load<u32>(flipPtr + ((<usize>(ss >> 1)) << 2)) >> shift) ^ <u32>(ss & 1);
+        const inB = (load<u32>(flipPtr + ((<usize>(ss >> 1)) << 2)) >> shift) ^ (<u32>(ss & 1));
         if ((inB & 1) == group) {
           last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
           break;
         }
       }
-      while (edges < nb - 1 && end < next) {
-        store<f64>(bnd + ((<usize>edges) << 3), (select<f64>(v, last, end - 1 >= pos) + v) / 2);
-        edges++;
-        end = (edges + 1) * small + min(edges + 1, extra);
-      }
-      if (edges >= nb - 1) end = i32.MAX_VALUE;
     }
-    let emD = load<f64>(st + SW_EMD + ld);
-    let emSum = load<f64>(st + SW_EMSUM + ld);
-    while (em < edges && v > f64At(bnd, em)) {
-      emSum += Math.abs(emD);
-      emD = 0;
-      em++;
-    }
-    store<i32>(st + SW_END + li, end);
-    store<i32>(st + SW_EDGES + li, edges);
-    store<i32>(st + SW_EM + li, em);
-    store<f64>(st + SW_EMD + ld, emD);
-    store<f64>(st + SW_EMSUM + ld, emSum);
-    if (em < edges) least = min(least, f64At(bnd, em));
+    const b = equalMassStep(
+      st + SW_END + li,
+      st + SW_EDGES + li,
+      st + SW_EM + li,
+      st + SW_EMD + ld,
+      st + SW_EMSUM + ld,
+      boundariesPtr + <usize>(L * bins * 8),
+      pos,
+      next,
+      last,
+      nb,
+      small,
+      extra,
+      v,
+    );
+    least = min(least, b);
   }
   return least;
 }
@@ -895,7 +924,7 @@ export function drawCounts4(statePtr: usize, n: i32, lanesPtr: usize): void {
   let s1 = load<u32>(statePtr, 4);
   let s2 = load<u32>(statePtr, 8);
   let s3 = load<u32>(statePtr, 12);
-  memory.fill(lanesPtr, 0, <usize>n << 3);
+  memory.fill(lanesPtr, 0, (<usize>n) << 3);
   const nn = <u64>n;
   const threshold = <u32>((<u64>4294967296 - nn) % nn);
   for (let q = 0; q < 4; q++) {
@@ -945,7 +974,7 @@ export function drawFlips4(statePtr: usize, n: i32, flipsPtr: usize): void {
       s2 ^= t;
       s3 = rotl(s3, 11);
       const end = min(n, j + 32);
-      for (let i = j; i < end; i++, bits >>= 1) store<u8>(flipsPtr + (<usize>i << 2) + <usize>q, <u8>(bits & 1));
+      for (let i = j; i < end; i++, bits >>= 1) store<u8>(flipsPtr + ((<usize>i) << 2) + <usize>q, <u8>(bits & 1));
     }
   }
   store<u32>(statePtr, s0);
