@@ -47,15 +47,15 @@ export class Rng {
   }
 
   /**
-   * Copies the four state words to target[at..at + 3] (e.g. into WebAssembly memory, where kernel-wasm's draw loops
-   * continue the same stream), and back with setState.
+   * Copies the four state words into target (e.g. WebAssembly memory, where the kernel's draw loops continue the
+   * same stream), and back from source with setState.
    */
-  copyState(target: Int32Array, at = 0): void {
-    target.set(this.state, at);
+  copyState(target: Int32Array): void {
+    target.set(this.state);
   }
 
-  setState(source: Int32Array, at = 0): void {
-    this.state.set(source.subarray(at, at + 4));
+  setState(source: Int32Array): void {
+    this.state.set(source.subarray(0, 4));
   }
 
   /** Next uniform 32-bit unsigned integer. */

@@ -409,8 +409,8 @@ export class MetricPool {
   evaluateSides(weights: Float64Array, out: Float64Array): void {
     const stored = this.wasm ? this.wasm.setWeights(0, weights) : -1;
     if (stored >= 0 && stored <= WASM_MAX_TOTAL) {
-      this.wasmSide(0, 0, stored, out, 0, true);
-      if (this.twoSided) this.wasmSide(1, 0, stored, out, METRIC_COUNT, true);
+      this.wasmSide(0, stored, out, 0);
+      if (this.twoSided) this.wasmSide(1, stored, out, METRIC_COUNT);
       else writeGroup(out, METRIC_COUNT, 0, 0, 0, 0, 0, 0, 0, 0);
       return;
     }
@@ -635,22 +635,21 @@ export class MetricPool {
   }
 
   /**
-   * weightedSide on the WebAssembly backend, with the weights of lane `lane` of its weight scratch: the same loop,
-   * the same doubles.
+   * weightedSide (classwise ECE included) on the WebAssembly backend, with the weights of lane 0 of its weight
+   * scratch: the same loop, the same doubles.
    */
-  private wasmSide(sd: number, lane: number, n: number, out: Float64Array, o: number, classwise: boolean): void {
+  private wasmSide(sd: number, n: number, out: Float64Array, o: number): void {
     const w = this.wasm!;
     const B = this.bins;
     const nb = Math.min(B, n);
     const small = n > 0 ? Math.floor(n / nb) : 0,
       extra = n > 0 ? n % nb : 0;
-    const weightsPtr = w.ptr.weights + lane * 2;
     w.kernel.weightedSide(
       w.ptr.sideSlot,
       w.ptr.sideData,
       w.ptr.sideRunEnd + sd * B * 4,
       w.ptr.boundaries,
-      weightsPtr,
+      w.ptr.weights,
       this.sideStart[sd],
       B,
       nb,
@@ -666,11 +665,8 @@ export class MetricPool {
       em = s[3],
       brier = s[4],
       nll = s[5];
-    let cw = 0;
-    if (classwise) {
-      this.wasmClasswise(sd, weightsPtr, 1);
-      cw = s[0];
-    }
+    this.wasmClasswise(sd, w.ptr.weights, 1);
+    const cw = s[0];
     writeGroup(out, o, n, correct, ece, mce, em, cw, brier, nll);
   }
 
