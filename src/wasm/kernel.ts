@@ -25,6 +25,24 @@ function weightAt(ptr: usize, slot: i32): f64 {
   return <f64>load<u16>(ptr + ((<usize>slot) << 3));
 }
 
+/** Lanes 2 and 3 of four i32 lanes as two doubles (lanes 0 and 1 are f64x2.convert_low_i32x4_s). */
+function convertHigh(x: v128): v128 {
+  return f64x2.convert_low_i32x4_s(i32x4.shuffle(x, x, 2, 3, 0, 1));
+}
+
+/**
+ * Where an entry (slot * 2 + side, ss) is in group 1 of each of four permutations: byte q of the result is 1 for
+ * permutation q (flip words interleaved as swappedClasswise reads them: permutation q of pair s at s * 4 + q).
+ */
+function groupBytes(flipPtr: usize, ss: i32): u32 {
+  return load<u32>(flipPtr + ((<usize>(ss >> 1)) << 2)) ^ (<u32>(ss & 1) * 0x01010101);
+}
+
+/** groupBytes as four i32 lane masks: all ones where the entry is in group 1 of permutation q. */
+function groupMask(g: u32): v128 {
+  return i32x4.neg(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(<i32>g))));
+}
+
 /** Writes a side's top-label sums in the order MetricPool reads them: correct, ece, mce, emSum, brier, nll. */
 function storeSums(outPtr: usize, correct: f64, ece: f64, mce: f64, emSum: f64, brier: f64, nll: f64): void {
   store<f64>(outPtr, correct);
@@ -178,7 +196,7 @@ export function weightedSide4(
       const wp = weightsPtr + ((<usize>i32At(slotPtr, r)) << 3);
       const four = i32x4.extend_low_i16x8_u(v128.load64_zero(wp));
       const w01 = f64x2.convert_low_i32x4_s(four);
-      const w23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(four, four, 2, 3, 0, 1));
+      const w23 = convertHigh(four);
       const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
       const v = load<f64>(e);
       const next = i32x4.add(pos, four);
@@ -215,7 +233,7 @@ export function weightedSide4(
     }
     const count = i32x4.sub(pos, binStart);
     const c01 = f64x2.convert_low_i32x4_s(count);
-    const c23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(count, count, 2, 3, 0, 1));
+    const c23 = convertHigh(count);
     correct01 = f64x2.add(correct01, a01);
     correct23 = f64x2.add(correct23, a23);
     const abs01 = f64x2.abs(d01);
@@ -395,7 +413,7 @@ export function classwiseSide(
         const four = i32x4.extend_low_i16x8_u(v128.load64_zero(weightsPtr + ((<usize>i32At(slotPtr, j)) << 3)));
         const d = f64x2.splat(f64At(gapPtr, j));
         g01 = f64x2.add(g01, f64x2.mul(f64x2.convert_low_i32x4_s(four), d));
-        g23 = f64x2.add(g23, f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(four, four, 2, 3, 0, 1)), d));
+        g23 = f64x2.add(g23, f64x2.mul(convertHigh(four), d));
       }
       c01 = f64x2.add(c01, f64x2.abs(g01));
       c23 = f64x2.add(c23, f64x2.abs(g23));
@@ -463,7 +481,7 @@ export function swappedTopLabel(
  * member, which adds the same |sum| in the same order. As in weightedSide4, the scalar steps (pairEvents) run for
  * an entry only when some lane crosses an edge or passes its boundary.
  *
- * scratchPtr: SWAP_BLOCK bytes of scratch. Boundaries of lane L at boundariesPtr + L * bins * 8. Writes sum k
+ * scratchPtr: 384 bytes of scratch. Boundaries of lane L at boundariesPtr + L * bins * 8. Writes sum k
  * (correct, ece, mce, emSum, brier, nll) of lane L at outPtr + (k * 8 + L) * 8.
  */
 export function swappedTopLabel4(
@@ -532,10 +550,8 @@ export function swappedTopLabel4(
     let dB23 = f64x2.splat(0);
     for (; r < runEnd; r++) {
       const ss = i32At(slotSidePtr, r);
-      const fp = flipPtr + ((<usize>(ss >> 1)) << 2);
-      // 1 in byte q where this entry is in group 1 of permutation q; then all-ones lane masks.
-      const g = load<u32>(fp) ^ (<u32>(ss & 1) * 0x01010101);
-      const mB = i32x4.neg(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(<i32>g))));
+      const g = groupBytes(flipPtr, ss);
+      const mB = groupMask(g);
       const mA = v128.not(mB);
       const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
       const v = load<f64>(e);
@@ -600,9 +616,9 @@ export function swappedTopLabel4(
     const cA = i32x4.sub(posA, startA);
     const cB = i32x4.sub(posB, startB);
     const cA01 = f64x2.convert_low_i32x4_s(cA);
-    const cA23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(cA, cA, 2, 3, 0, 1));
+    const cA23 = convertHigh(cA);
     const cB01 = f64x2.convert_low_i32x4_s(cB);
-    const cB23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(cB, cB, 2, 3, 0, 1));
+    const cB23 = convertHigh(cB);
     const absA01 = f64x2.abs(dA01);
     const absA23 = f64x2.abs(dA23);
     const absB01 = f64x2.abs(dB01);
@@ -617,9 +633,9 @@ export function swappedTopLabel4(
     mceB23 = mceStep(mceB23, absB23, cB23, minC);
   }
   const cA01 = f64x2.convert_low_i32x4_s(correctA);
-  const cA23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(correctA, correctA, 2, 3, 0, 1));
+  const cA23 = convertHigh(correctA);
   const cB01 = f64x2.convert_low_i32x4_s(correctB);
-  const cB23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(correctB, correctB, 2, 3, 0, 1));
+  const cB23 = convertHigh(correctB);
   store8(outPtr, cA01, cA23, cB01, cB23);
   store8(outPtr + 64, eceA01, eceA23, eceB01, eceB23);
   store8(outPtr + 128, mceA01, mceA23, mceB01, mceB23);
@@ -687,9 +703,7 @@ function pairEvents(
     let last: f64 = 0;
     if (load<i32>(st + SW_END + li) < next) {
       for (let j = r - 1; j >= 0; j--) {
-        const ss = i32At(slotSidePtr, j);
-        const inB = (load<u32>(flipPtr + ((<usize>(ss >> 1)) << 2)) >> shift) ^ (<u32>(ss & 1));
-        if ((inB & 1) == group) {
+        if (((groupBytes(flipPtr, i32At(slotSidePtr, j)) >> shift) & 1) == group) {
           last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
           break;
         }
@@ -827,9 +841,7 @@ export function swappedClasswise(
       let b23 = f64x2.splat(0);
       for (; j < end; j++) {
         const ss = i32At(slotSidePtr, j);
-        // The four flip bytes of the pair, xor the entry's side: 1 where the entry is in group 1.
-        const g = load<u32>(flipPtr + ((<usize>(ss >> 1)) << 2)) ^ (<u32>(ss & 1) * 0x01010101);
-        const m = i32x4.neg(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(<i32>g))));
+        const m = groupMask(groupBytes(flipPtr, ss));
         const m01 = i64x2.extend_low_i32x4_s(m);
         const m23 = i64x2.extend_high_i32x4_s(m);
         const d = v128.load64_splat(gapPtr + ((<usize>j) << 3));
