@@ -56,7 +56,7 @@ export default defineConfig({
     // accepts the "update available" prompt, which the app holds back while a run is active.
     VitePWA({
       registerType: 'prompt',
-      // The same minified worker whatever NODE_ENV the build runs under (the e2e setup runs under vitest's 'test').
+      // The same minified worker whatever NODE_ENV the build runs under (the real-engine tier builds under vitest's 'test').
       mode: 'production',
       injectRegister: false,
       manifest: false,

@@ -30,7 +30,13 @@ async function waitForServer(url: string, server: ChildProcess, timeoutMs = 120_
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const port = Number(process.env.E2E_PORT ?? 4173);
-  const build = spawnSync(vite, ['build'], { cwd: root, encoding: 'utf8' });
+  // NODE_ENV=production as `npm start` builds (vitest sets 'test', which would compile Svelte in dev mode: the suite
+  // would measure a slower app than anyone is served).
+  const build = spawnSync(vite, ['build'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
   const report = bundleReport(resolve(root, 'dist'));
   console.log(formatBundleReport(report));
