@@ -157,8 +157,11 @@ describe('the results page', () => {
     document.body.append(target);
     const page = mount(ResultsPage, { target, props: { controller } });
     try {
-      await expect.poll(() => controller.status, { timeout: 60_000 }).toBe('ready');
-      flushSync();
+      // The page's own status, which says ready only once every section shows the ready view (Staged).
+      await expect
+        .poll(() => target.querySelector('[data-status]')?.getAttribute('data-status'), { timeout: 60_000 })
+        .toBe('ready');
+      expect(controller.status).toBe('ready');
       const text = target.textContent ?? '';
       expect(text).toContain(hostile);
       expect(text).toContain('<script>alert(1)</script>');

@@ -113,11 +113,14 @@ export async function openApp(page: Page, url = appUrl()): Promise<void> {
 }
 
 /**
- * A screenshot of the whole page as a reader scrolling through it sees it: charts skip rendering while off-screen
- * (content-visibility: auto), and a full-page capture would otherwise catch some of them still skipped.
+ * A screenshot of the whole page as a reader scrolling through it sees it: charts and page sections skip
+ * rendering while off-screen (content-visibility: auto), and a full-page capture would otherwise catch some of
+ * them still skipped.
  */
 export async function fullPageScreenshot(page: Page, path: string): Promise<void> {
-  const style = await page.addStyleTag({ content: '.chart { content-visibility: visible !important; }' });
+  const style = await page.addStyleTag({
+    content: '.chart, .lazy-section { content-visibility: visible !important; }',
+  });
   await page.screenshot({ path, fullPage: true });
   await style.evaluate((node) => (node as Element).remove());
 }

@@ -40,3 +40,11 @@ export function inTurn(run: () => void): () => void {
     turn.cancelled = true;
   };
 }
+
+/**
+ * Runs `run` after every turn asked before it and every turn asked while those run, so after the whole of one
+ * update's staged work (Staged.svelte's `last`); not cancellable, and calls keep their order.
+ */
+export function afterTurns(run: () => void): void {
+  inTurn(() => inTurn(run));
+}
