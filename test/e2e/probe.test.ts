@@ -26,6 +26,7 @@ import {
   queueSimulatedDemo,
   readStudyTable,
   repoRoot,
+  taskSummary,
   tasksOver,
 } from './support';
 
@@ -78,9 +79,7 @@ describe('sycophancy probe, simulated', () => {
     await openApp(page);
     await loadSmallSample(page);
     await queueSimulatedDemo(page);
-    // Base and GRPO, the study's contrast: with SFT too (six runs) the Results page's layout alone takes about 50 ms
-    // of main-thread CPU per task on the loaded 2-core machine, whatever the probe adds (its numbers come from the
-    // analysis worker, its chart from the chart worker).
+    // Base and GRPO, the study's contrast: the probe needs no third variant, and four runs keep the test short.
     await page
       .getByTestId('queue')
       .getByRole('row', { name: /SFT \(simulated\)/ })
@@ -116,13 +115,7 @@ describe('sycophancy probe, simulated', () => {
         .first()
         .waitFor({ timeout: 120_000 });
     });
-    console.log(
-      `results page with probes: ${tasks.length} main-thread tasks; over 25 ms CPU: ${tasks
-        .map((t, i) => [i, t] as const)
-        .filter(([, t]) => t.cpuMs > 25)
-        .map(([i, t]) => `#${i} ${t.cpuMs.toFixed(1)} (${t.parts})`)
-        .join(' | ')}`,
-    );
+    console.log(taskSummary('results page with probes', tasks));
     expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
 
     shownProbes = await readProbeTable(page);

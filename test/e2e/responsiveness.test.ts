@@ -9,6 +9,7 @@ import {
   openApp,
   queueSimulatedDemo,
   runToEnd,
+  taskSummary,
   tasksOver,
 } from './support';
 
@@ -42,21 +43,28 @@ describe('main-thread responsiveness', () => {
       ),
     );
     expect(tasksOver(busy, LONG_TASK_MS)).toHaveLength(1);
+    // ...and the same loop run by the test driver itself (inside its DevTools message) is the driver's, not the
+    // page's: left out, as Playwright's own element queries are.
+    const driven = await mainThreadTasks(page, () =>
+      page.evaluate(() => {
+        const until = performance.now() + 200;
+        let x = 0;
+        for (let i = 0; i < 3e8 || performance.now() < until; i++) x += i % 7;
+        return x;
+      }),
+    );
+    expect(tasksOver(driven, LONG_TASK_MS)).toEqual([]);
 
     // Loading the 114 CSVs (8 MB) and drawing samples: the items worker parses them, merges and stores the pool
-    // and draws (hashing the items); the page reads the files one at a time and receives the pool 1,000 items
+    // and draws (hashing the items); the page reads the files one at a time and receives the pool 500 items
     // per message.
     const loading = await mainThreadTasks(page, () => loadSmallSample(page));
-    console.log(
-      `loading the MMLU files: ${loading.length} main-thread tasks, longest ${Math.max(...loading.map((t) => t.cpuMs)).toFixed(1)} ms CPU`,
-    );
+    console.log(taskSummary('loading the MMLU files', loading));
     expect(tasksOver(loading, LONG_TASK_MS)).toEqual([]);
     await queueSimulatedDemo(page);
     await page.getByTestId('step-run').click();
     const tasks = await mainThreadTasks(page, () => runToEnd(page));
-    console.log(
-      `run: ${tasks.length} main-thread tasks, longest ${Math.max(...tasks.map((t) => t.cpuMs)).toFixed(1)} ms CPU`,
-    );
+    console.log(taskSummary('run', tasks));
     expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
     await context.close();
   });

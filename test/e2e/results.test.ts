@@ -23,6 +23,7 @@ import {
   repoRoot,
   runToEnd,
   type ShownTable,
+  taskSummary,
   tasksOver,
 } from './support';
 
@@ -67,10 +68,7 @@ describe('results: export, re-import, CLI', () => {
       await openResults(page);
       await applySuiteSettings(page);
     });
-    const longest = Math.max(...tasks.map((t) => t.cpuMs));
-    console.log(
-      `results page: ${tasks.length} main-thread tasks, longest ${longest.toFixed(1)} ms CPU; over 50 ms wall: ${tasks.filter((t) => t.wallMs > 50).length}`,
-    );
+    console.log(taskSummary('results page', tasks));
     expect(tasksOver(tasks, LONG_TASK_MS)).toEqual([]);
 
     shown = await readStudyTable(page);

@@ -44,7 +44,9 @@ export interface MainThreadTask {
  * The tasks the page's renderer main thread ran during `action`, from a Chromium trace. The bar for
  * responsiveness is each task's own CPU time (the trace's thread duration): on a busy machine a task's wall
  * clock also counts the time the OS gave the core to others, so a 15 ms task can look like 80 ms; its CPU time
- * does not change with the load. The page must already be open (its frame's process is the one read).
+ * does not change with the load. Tasks that serve the test driver (a DevTools protocol message: Playwright
+ * finding an element or checking that it can be clicked) are left out. The page must already be open (its
+ * frame's process is the one read).
  */
 export async function mainThreadTasks(page: Page, action: () => Promise<unknown>): Promise<MainThreadTask[]> {
   const browser = page.context().browser()!;
@@ -71,8 +73,17 @@ export async function mainThreadTasks(page: Page, action: () => Promise<unknown>
   );
   if (!main) throw new Error(`No renderer main thread for ${url} in the trace`);
   const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X');
+  const within = (task: TraceEvent, e: TraceEvent) =>
+    e.ts >= task.ts && e.ts + (e.dur ?? 0) <= task.ts + (task.dur ?? 0);
+  // Tasks that handle a DevTools protocol message are the test driver's (Playwright's queries and actionability
+  // checks, run in the page by its injected script), not the page's own work.
+  const driver = onMain.filter(
+    (e) =>
+      e.name === 'Receive mojo message' &&
+      e.args?.chrome_mojo_event_info?.mojo_interface_tag === 'blink.mojom.DevToolsSession',
+  );
   return onMain
-    .filter((e) => e.name === 'ThreadControllerImpl::RunTask')
+    .filter((e) => e.name === 'ThreadControllerImpl::RunTask' && !driver.some((d) => within(e, d)))
     .map((task) => {
       const end = task.ts + (task.dur ?? 0);
       const byName = new Map<string, number>();
@@ -97,7 +108,21 @@ interface TraceEvent {
   ts: number;
   dur?: number;
   tdur?: number;
-  args?: { name?: string; data?: { frames?: { url: string; processId: number }[] } };
+  args?: {
+    name?: string;
+    data?: { frames?: { url: string; processId: number }[] };
+    chrome_mojo_event_info?: { mojo_interface_tag?: string };
+  };
+}
+
+/** One line for the log: how many tasks, the longest, and what ran in each task over half the bar. */
+export function taskSummary(label: string, tasks: readonly MainThreadTask[]): string {
+  const longest = Math.max(0, ...tasks.map((t) => t.cpuMs));
+  const over = tasks
+    .filter((t) => t.cpuMs > LONG_TASK_MS / 2)
+    .map((t) => `${t.cpuMs.toFixed(1)} (${t.parts})`)
+    .join(' | ');
+  return `${label}: ${tasks.length} main-thread tasks, longest ${longest.toFixed(1)} ms CPU${over ? `; over ${LONG_TASK_MS / 2} ms: ${over}` : ''}`;
 }
 
 /** Tasks of `tasks` over `limitMs` of CPU time, as lines for an assertion message. */
