@@ -33,6 +33,11 @@ export interface AnalysisWorkerApi {
     onPartial?: (view: AnalysisView) => void,
     onProgress?: (jobsDone: number, jobsTotal: number) => void,
   ): Promise<AnalysisView>;
+  /**
+   * Supersedes request `requestId` and every earlier one (a results page that closed): they reject with
+   * AnalysisSupersededError at their next step and hand out no more jobs.
+   */
+  cancel(requestId: number): void;
   /** A fingerprint of what is stored (every run's key and status, every group's item count): changes when a result is stored. */
   storeSignature(dbName: string): Promise<string>;
   /** The results JSON of the selected runs (all when absent), with the report when it covers exactly them. */

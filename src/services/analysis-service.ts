@@ -115,6 +115,11 @@ export class AnalysisService {
    * With a cache, a finished analysis of the same runs and settings is returned from it (source `cache`, no
    * partial view, no resampling), and a newly finished one is stored in it; a failing cache is only a miss.
    */
+  /** Supersedes request `requestId` and every earlier one; a later request id is current again. */
+  supersede(requestId: number): void {
+    this.latest = Math.max(this.latest, requestId + 1);
+  }
+
   async analyze(
     groups: readonly StoredRunGroup[],
     request: AnalysisRequest,
@@ -339,6 +344,9 @@ export function createAnalysisWorkerApi(options: {
     return selection ? groups.filter((g) => selection.includes(groupId(g))) : groups;
   };
   return {
+    cancel(requestId) {
+      service.supersede(requestId);
+    },
     async analyzeStored(dbName, request, onPartial, onProgress) {
       const db = await open(dbName);
       const groups = await readStoredRuns(db);

@@ -28,9 +28,9 @@ export const DEFAULT_DB_NAME = DB_NAME;
 export interface AnalysisStateOptions {
   /** Name of the kit's IndexedDB database (KitDb.name). */
   dbName: string;
-  /** The worker API; the default starts workers/analysis.worker.ts. */
+  /** The worker API; the default is the page's shared analysis worker (workers/analysis.worker.ts). */
   worker?: Remote<AnalysisWorkerApi> | AnalysisWorkerApi;
-  /** Stops the default worker; called by dispose. */
+  /** Stops the given worker; called by dispose (the shared one is not stopped: its requests are cancelled). */
   terminate?: () => void;
   /** Milliseconds between checks for newly stored results while the page is shown (0: never). */
   pollMs?: number;
@@ -52,7 +52,20 @@ export async function csvNamesItsVariants(file: Blob): Promise<boolean> {
   return cells.includes('variant') || cells.includes('variant_key');
 }
 
-/** Starts the analysis worker (which starts its own pool of job workers). */
+/**
+ * The page's analysis worker, started on first use and kept between visits of Results: a revisit then finds it
+ * (and its job workers, their kernels compiled) running instead of starting them again. A page that leaves
+ * cancels its requests (AnalysisWorkerApi.cancel) rather than stopping the worker.
+ */
+let shared: Remote<AnalysisWorkerApi> | undefined;
+function sharedAnalysisWorker(): Remote<AnalysisWorkerApi> {
+  return (shared ??= startAnalysisWorker().api);
+}
+
+/** Request ids, unique among the controllers of this page (they may share one worker, which keeps the latest). */
+let lastRequestId = 0;
+
+/** Starts an analysis worker (which starts its own pool of job workers). */
 export function startAnalysisWorker(): { api: Remote<AnalysisWorkerApi>; terminate: () => void } {
   const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), {
     type: 'module',
@@ -94,14 +107,8 @@ export class AnalysisState {
 
   constructor(options: AnalysisStateOptions) {
     this.dbName = options.dbName;
-    if (options.worker) {
-      this.api = options.worker;
-      this.terminate = options.terminate;
-    } else {
-      const started = startAnalysisWorker();
-      this.api = started.api;
-      this.terminate = started.terminate;
-    }
+    this.api = options.worker ?? sharedAnalysisWorker();
+    this.terminate = options.worker ? options.terminate : undefined;
     this.pollMs = options.pollMs ?? 2000;
     this.debounceMs = options.debounceMs ?? 400;
     if (options.settings) this.settings = { ...options.settings };
@@ -120,10 +127,12 @@ export class AnalysisState {
 
   dispose(): void {
     this.disposed = true;
-    this.requestSeq++;
+    const last = this.requestSeq;
+    this.requestSeq = -1;
     clearTimeout(this.timer);
     clearInterval(this.poller);
-    this.terminate?.();
+    if (this.terminate) this.terminate();
+    else if (last > 0 && this.api === shared) shared.cancel(last).catch(() => undefined);
   }
 
   /** Changes settings and recomputes after a short pause (so typing a number computes once). */
@@ -200,7 +209,7 @@ export class AnalysisState {
   /** Recomputes from what is stored now. */
   async recompute(): Promise<void> {
     if (this.disposed) return;
-    const requestId = ++this.requestSeq;
+    const requestId = (this.requestSeq = ++lastRequestId);
     const current = () => requestId === this.requestSeq && !this.disposed;
     clearTimeout(this.timer);
     this.pendingChange = false;

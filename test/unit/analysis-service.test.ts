@@ -109,6 +109,32 @@ describe('AnalysisService', () => {
     expect(ran).toHaveLength(1);
   });
 
+  it('cancels a request whose page closed: it hands out no further job and rejects; the next request runs', async () => {
+    const groups = studyGroups(20);
+    const ran: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: JobWorker = {
+      run: async (job: AnalysisJob) => {
+        ran.push(job.key);
+        await gate;
+        return runAnalysisJob(job);
+      },
+    };
+    const service = new AnalysisService(poolJobRunner([slow]));
+    const first = service.analyze(groups, { requestId: 7, settings });
+    await new Promise((r) => setTimeout(r, 0));
+    await Promise.resolve();
+    service.supersede(7);
+    release();
+    await expect(first).rejects.toBeInstanceOf(AnalysisSupersededError);
+    expect(ran).toHaveLength(1);
+    await expect(service.analyze(groups, { requestId: 8, settings })).resolves.toMatchObject({
+      requestId: 8,
+      partial: false,
+    });
+  });
+
   it('breaks calibration down by domain and histograms confidence in the report bins (hand-computed)', async () => {
     // p_A = 5/8 = 0.625 for [log 5, 0, 0, 0]; p_A = 9/12 = 0.75 for [log 9, 0, 0, 0].
     const g = simulatedGroup('tiny', 'base', {}, []);
