@@ -19,6 +19,21 @@ const app = { name: 'kit', version: '0' };
 const local: JobWorker = { run: async (job) => runAnalysisJob(job) };
 const settings = { bootstrap: 200, permutations: 99, seed: 5 };
 
+/** A job worker whose jobs wait until `release` is called; `ran` lists the jobs it was given. */
+function gatedWorker(): { slow: JobWorker; ran: string[]; release: () => void } {
+  const ran: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow: JobWorker = {
+    run: async (job: AnalysisJob) => {
+      ran.push(job.key);
+      await gate;
+      return runAnalysisJob(job);
+    },
+  };
+  return { slow, ran, release };
+}
+
 describe('AnalysisService', () => {
   it('gives the report the core gives on the same runs named and ordered as the export names them', async () => {
     const groups = [...studyGroups(80)].reverse(); // already in GRPO, SFT, base order
@@ -88,16 +103,7 @@ describe('AnalysisService', () => {
 
   it('drops a request superseded by a newer one: it hands out no further job and rejects', async () => {
     const groups = studyGroups(20);
-    const ran: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const slow: JobWorker = {
-      run: async (job: AnalysisJob) => {
-        ran.push(job.key);
-        await gate;
-        return runAnalysisJob(job);
-      },
-    };
+    const { slow, ran, release } = gatedWorker();
     const service = new AnalysisService(poolJobRunner([slow]));
     const first = service.analyze(groups, { requestId: 1, settings });
     await new Promise((r) => setTimeout(r, 0));
@@ -111,16 +117,7 @@ describe('AnalysisService', () => {
 
   it('cancels a request whose page closed: it hands out no further job and rejects; the next request runs', async () => {
     const groups = studyGroups(20);
-    const ran: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const slow: JobWorker = {
-      run: async (job: AnalysisJob) => {
-        ran.push(job.key);
-        await gate;
-        return runAnalysisJob(job);
-      },
-    };
+    const { slow, ran, release } = gatedWorker();
     const service = new AnalysisService(poolJobRunner([slow]));
     const first = service.analyze(groups, { requestId: 7, settings });
     await new Promise((r) => setTimeout(r, 0));
