@@ -111,15 +111,15 @@ export class AnalysisService {
     private readonly prepareVariants?: VariantPreparer,
   ) {}
 
-  /**
-   * With a cache, a finished analysis of the same runs and settings is returned from it (source `cache`, no
-   * partial view, no resampling), and a newly finished one is stored in it; a failing cache is only a miss.
-   */
   /** Supersedes request `requestId` and every earlier one; a later request id is current again. */
   supersede(requestId: number): void {
     this.latest = Math.max(this.latest, requestId + 1);
   }
 
+  /**
+   * With a cache, a finished analysis of the same runs and settings is returned from it (source `cache`, no
+   * partial view, no resampling), and a newly finished one is stored in it; a failing cache is only a miss.
+   */
   async analyze(
     groups: readonly StoredRunGroup[],
     request: AnalysisRequest,

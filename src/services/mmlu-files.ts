@@ -62,10 +62,9 @@ export interface ItemsWorkerApi {
 
 /**
  * Items per message back to the page: structured-cloning all 15,858 items of MMLU in one message costs the
- * page a task of well over 100 ms of CPU; 2,000 per message took 25-33 ms each, and 1,000 up to 26 ms (receiving
- * and storing them) on a 2-core machine; 500 keeps each task near a quarter of a long task.
+ * page a task of well over 100 ms of CPU; 2,000 per message took 25-33 ms each; 1,000 keeps each well under.
  */
-export const ITEMS_PER_CHUNK = 500;
+export const ITEMS_PER_CHUNK = 1000;
 
 /** Merges `items` into the stored pool, stores the result with its new description, and returns the merged pool. */
 export async function storeIntoPool(

@@ -56,7 +56,7 @@ describe('main-thread responsiveness', () => {
     expect(tasksOver(driven, LONG_TASK_MS)).toEqual([]);
 
     // Loading the 114 CSVs (8 MB) and drawing samples: the items worker parses them, merges and stores the pool
-    // and draws (hashing the items); the page reads the files one at a time and receives the pool 500 items
+    // and draws (hashing the items); the page reads the files one at a time and receives the pool 1,000 items
     // per message.
     const loading = await mainThreadTasks(page, () => loadSmallSample(page));
     console.log(taskSummary('loading the MMLU files', loading));
