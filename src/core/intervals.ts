@@ -5,7 +5,7 @@
  */
 
 import { exp, log } from './detmath';
-import { finiteSorted, percentileInterval, quantileSorted } from './stats';
+import { finiteQuantiles, finiteSorted, percentileInterval } from './stats';
 import { INTERVAL_METHODS, type Interval, type IntervalMethod } from './types';
 
 export { INTERVAL_METHODS, type IntervalMethod };
@@ -137,11 +137,15 @@ export function bcaInterval(
   jackknife: ArrayLike<number>,
   level = 0.95,
 ): Interval {
-  const sorted = finiteSorted(values);
-  const R = sorted.length;
-  if (R === 0 || !Number.isFinite(estimate)) return [NaN, NaN];
+  let R = 0;
   let below = 0;
-  while (below < R && sorted[below] < estimate) below++;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isFinite(v)) continue;
+    R++;
+    if (v < estimate) below++;
+  }
+  if (R === 0 || !Number.isFinite(estimate)) return [NaN, NaN];
   if (below === 0 || below === R) return [NaN, NaN];
   const z0 = normalQuantile(below / R);
   const a = jackknifeAcceleration(jackknife);
@@ -152,7 +156,8 @@ export function bcaInterval(
   // Both levels beyond the outermost resample (1/R from either end): the interval would be read off no tail at
   // all, only the extreme resample, so there is none to give.
   if (a2 < 1 / R || a1 > 1 - 1 / R) return [NaN, NaN];
-  return [quantileSorted(sorted, a1), quantileSorted(sorted, a2)];
+  const [lo, hi] = finiteQuantiles(values, [a1, a2]);
+  return [lo, hi];
 }
 
 /** The interval of `method` (the jackknife values are needed for BCa only). */

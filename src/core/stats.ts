@@ -1141,8 +1141,85 @@ export function finiteSorted(values: ArrayLike<number>): Float64Array {
  * e.g. MCE with no bin of minCount items) are left out; all undefined gives [NaN, NaN].
  */
 export function percentileInterval(values: ArrayLike<number>, level = 0.95): Interval {
-  const finite = finiteSorted(values);
-  return [quantileSorted(finite, (1 - level) / 2), quantileSorted(finite, (1 + level) / 2)];
+  const [lo, hi] = finiteQuantiles(values, [(1 - level) / 2, (1 + level) / 2]);
+  return [lo, hi];
+}
+
+/**
+ * quantileSorted(finiteSorted(values), q) for each q, without sorting: the two order statistics each quantile
+ * reads are found by selection (quickselect, median-of-three pivots; a range that selection does not shrink fast
+ * enough is sorted instead), linear time in the usual case. The same doubles as sorting: selection finds the same
+ * order statistics, up to the sign of a zero (the sort puts -0 first), and x + h (y - x) is +0 for zeros x and y
+ * of either sign.
+ */
+export function finiteQuantiles(values: ArrayLike<number>, qs: readonly number[]): number[] {
+  const a = new Float64Array(values.length);
+  let m = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v)) a[m++] = v;
+  }
+  if (m === 0) return qs.map(() => NaN);
+  // The order statistics needed, ascending; each selection leaves everything after it no smaller.
+  const wanted = [
+    ...new Set(
+      qs.flatMap((q) => {
+        const lo = Math.floor((m - 1) * q);
+        return [lo, Math.min(lo + 1, m - 1)];
+      }),
+    ),
+  ].sort((x, y) => x - y);
+  const at = new Map<number, number>();
+  let start = 0;
+  for (const k of wanted) {
+    selectInPlace(a, start, m, k);
+    at.set(k, a[k]);
+    start = k + 1;
+  }
+  return qs.map((q) => {
+    const h = (m - 1) * q;
+    const lo = Math.floor(h);
+    const x = at.get(lo)!;
+    return x + (h - lo) * (at.get(Math.min(lo + 1, m - 1))! - x);
+  });
+}
+
+/**
+ * Rearranges a[from..to) so that a[k] holds the value sorting would put there, everything before it no larger
+ * and everything after it no smaller (Hoare's FIND with median-of-three pivots). After 2 log2(n) + 8 rounds the
+ * remaining range is sorted instead, so the worst case stays n log n.
+ */
+function selectInPlace(a: Float64Array, from: number, to: number, k: number): void {
+  let lo = from;
+  let hi = to - 1;
+  let rounds = 2 * Math.ceil(Math.log2(to - from + 1)) + 8;
+  while (hi > lo) {
+    if (rounds-- === 0 || hi - lo < 16) {
+      a.subarray(lo, hi + 1).sort();
+      return;
+    }
+    const mid = (lo + hi) >>> 1;
+    // Median of a[lo], a[mid], a[hi] as the pivot.
+    const x = a[lo];
+    const y = a[mid];
+    const z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i++] = a[j];
+        a[j--] = t;
+      }
+    }
+    // Now a[lo..j] <= pivot <= a[i..hi], and any a[j + 1..i - 1] equal the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
 }
 
 /**

@@ -14,6 +14,8 @@ import {
   METRIC_COUNT,
   MetricPool,
   bootstrapMetrics,
+  finiteQuantiles,
+  finiteSorted,
   metricColumn,
   pairedPermutationTest,
   percentileInterval,
@@ -154,6 +156,32 @@ describe('quantiles and percentile intervals', () => {
     expect(hi).toBeCloseTo(95, 12);
     expect(percentileInterval([NaN, 3, 1, NaN, 2], 1)).toEqual([1, 3]);
     expect(percentileInterval([NaN], 0.95)).toEqual([NaN, NaN]);
+  });
+
+  it('finds by selection exactly the quantiles sorting gives: ties, signed zeros, infinities, any length', () => {
+    const rng = new Rng(11);
+    const qs = [0, 0.005, 0.025, 0.05, 0.5, 0.95, 0.975, 0.995, 1];
+    const kinds: ((i: number) => number)[] = [
+      () => rng.nextFloat() - 0.5, // distinct
+      () => Math.floor(rng.nextFloat() * 7) / 100, // few values, many ties
+      (i) => [0, -0, 0.25, -0.25, NaN, Infinity, -Infinity][i % 7], // zeros of both signs among the non-finite
+      (i) => i, // already sorted: the worst case of a naive pivot
+      (i) => -i,
+      () => 0.125,
+    ];
+    let checked = 0;
+    for (const kind of kinds) {
+      for (const m of [1, 2, 3, 17, 100, 1001, 10000]) {
+        const values = Float64Array.from({ length: m }, (_, i) => kind(i));
+        const sorted = finiteSorted(values);
+        const expected = qs.map((q) => quantileSorted(sorted, q));
+        // toEqual tells -0 from +0 (Object.is) and NaN equals NaN.
+        expect(finiteQuantiles(values, qs), `${kind} at ${m}`).toEqual(expected);
+        checked++;
+      }
+    }
+    expect(checked).toBe(42);
+    expect(finiteQuantiles([NaN, Infinity], [0.5])).toEqual([NaN]);
   });
 });
 
