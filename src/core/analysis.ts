@@ -375,7 +375,7 @@ function runSmooth(job: AnalysisJob): AnalysisJobResult {
     weightings.forEach((weights, q) => {
       if (job.kind === 'smooth-bootstrap') {
         weights.fill(0);
-        for (let j = 0; j < n; j++) weights[rng.nextInt(n)]++;
+        rng.drawInts(n, n, weights);
       } else {
         weights.fill(1);
         weights[r0 + q] = 0;

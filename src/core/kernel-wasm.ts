@@ -1,6 +1,6 @@
 /**
- * The WebAssembly backend of the resampling kernels (MetricPool in stats.ts, SmoothEcePool's grid pass in
- * smooth-ece.ts): the module built from
+ * The WebAssembly backend of the resampling kernels (MetricPool in stats.ts; in smooth-ece.ts SmoothEcePool's grid
+ * path and the bandwidth search's evaluations): the module built from
  * src/wasm/kernel.ts, compiled once per thread, with one instance and one memory per pool. Both backends give the
  * same doubles (test/unit/kernel-identity.test.ts); WebAssembly is about twice as fast on the inner loops.
  * Where WebAssembly cannot be compiled (no WebAssembly, or a Content-Security-Policy without 'wasm-unsafe-eval')
@@ -77,15 +77,35 @@ export interface KernelExports {
   ): void;
   drawCounts4(statePtr: number, n: number, lanesPtr: number): void;
   drawFlips4(statePtr: number, n: number, flipsPtr: number): void;
-  smoothNumerators(
+  smoothBlock(
+    nodePtr: number,
+    fracPtr: number,
+    residualPtr: number,
+    weightsPtr: number,
+    n: number,
+    count: number,
+    gridNodes: number,
+    gridPtr: number,
+    massPtr: number,
+    colsumPtr: number,
     kernelPtr: number,
     firstPtr: number,
     lengthPtr: number,
     offsetsPtr: number,
-    gridPtr: number,
     evalPoints: number,
     outPtr: number,
   ): void;
+  smoothDirect(
+    kernelPtr: number,
+    radius: number,
+    evalPoints: number,
+    gridNodes: number,
+    gridRPtr: number,
+    gridMassPtr: number,
+    colsumPtr: number,
+    nodeLo: number,
+    nodeHi: number,
+  ): number;
   swappedClasswise(
     slotSidePtr: number,
     gapPtr: number,

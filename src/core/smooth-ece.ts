@@ -7,7 +7,7 @@
  */
 
 import { exp } from './detmath';
-import { KernelMemory, type KernelExports } from './kernel-wasm';
+import { KernelMemory, kernelBackend, type KernelExports } from './kernel-wasm';
 import { topLabel, type Predictions } from './metrics';
 
 /**
@@ -31,14 +31,17 @@ interface Discretisation {
   weights: Float64Array;
   /** Per node: its summed weight over every evaluation point, so the total density is one dot product. */
   columnSums: Float64Array;
+  /** nodeReach's answer, once asked. */
+  reach?: { first: Int32Array; end: Int32Array };
 }
 
 /** Offsets beyond this many sigmas add exp(-40.5) < 3e-18 of the peak: below double precision, so left out. */
 const TRUNCATE_SIGMAS = 9;
 
 /**
- * Recently used discretisations: every bandwidth search starts 1, 1/2, 1/4, ..., so sets and stages share most
- * of theirs. A few MB each at most; the oldest is dropped beyond DISCRETISATIONS_KEPT.
+ * Recently used discretisations, for the resampling pools: a thread runs many chunks of the same few jobs, each
+ * at its set's bandwidth (a bandwidth search builds none: smoothEceDirect). A few MB each at most; the oldest is
+ * dropped beyond DISCRETISATIONS_KEPT.
  */
 const discretisations = new Map<number, Discretisation>();
 const DISCRETISATIONS_KEPT = 12;
@@ -55,7 +58,33 @@ function discretise(sigma: number): Discretisation {
   return disc;
 }
 
-function buildDiscretisation(sigma: number): Discretisation {
+/**
+ * Per grid node j: the first evaluation point whose row reads it and one past the last (E and 0 when none does),
+ * computed once per discretisation.
+ */
+function nodeReach(disc: Discretisation): { first: Int32Array; end: Int32Array } {
+  if (disc.reach) return disc.reach;
+  const { evalPoints: E, gridNodes: G, first, length } = disc;
+  const reach = { first: new Int32Array(G).fill(E), end: new Int32Array(G) };
+  for (let k = 0; k < E; k++) {
+    for (let j = first[k]; j < first[k] + length[k]; j++) {
+      if (k < reach.first[j]) reach.first[j] = k;
+      reach.end[j] = k + 1;
+    }
+  }
+  disc.reach = reach;
+  return reach;
+}
+
+/** relplot's grid sizes at bandwidth sigma (see Discretisation) and the kernel k(d) for offsets d = 0..radius. */
+interface Grid {
+  evalPoints: number;
+  gridNodes: number;
+  radius: number;
+  kernel: Float64Array;
+}
+
+function gridOf(sigma: number): Grid {
   const evalPoints = Math.max(Math.round(10 / sigma), 200);
   const G = Math.floor(Math.max(2000, Math.round(20 / sigma)) / 2) + 1;
   const half = (G - 1) / 2;
@@ -66,66 +95,94 @@ function buildDiscretisation(sigma: number): Discretisation {
     const x = d / (G - 1);
     kernel[d] = exp(-(x * x) / (2 * sigma * sigma)) / norm;
   }
+  return { evalPoints, gridNodes: G, radius, kernel };
+}
+
+/**
+ * Evaluation point k of a grid: span[0] = the node it interpolates from, span[1]..span[2] = the nodes its row
+ * touches (offsets -radius..radius around that node and the next, reflected at 0, an offset d < -node, and at
+ * G - 1). Returns the share r of the next node (the first has 1 - r).
+ */
+function rowOf(grid: Grid, k: number, span: Int32Array): number {
+  const { evalPoints: E, gridNodes: G, radius } = grid;
+  const last = G - 1;
+  const t = k / (E - 1);
+  let at = Math.floor(t * (G - 1));
+  if (at < 0) at = 0;
+  if (at > G - 2) at = G - 2;
+  const r = (t - at / (G - 1)) * (G - 1);
+  let lo = G;
+  let hi = -1;
+  for (let q = 0; q < 2; q++) {
+    if ((q === 0 ? 1 - r : r) === 0) continue;
+    const node = at + q;
+    if (-node - 1 >= -radius) {
+      lo = Math.min(lo, 1);
+      hi = Math.max(hi, radius - node);
+    }
+    const inStart = Math.max(-radius, -node);
+    const inEnd = Math.min(radius, last - node);
+    if (inEnd >= inStart) {
+      lo = Math.min(lo, node + inStart);
+      hi = Math.max(hi, node + inEnd);
+    }
+    const rightStart = Math.max(-radius, last - node + 1);
+    if (radius >= rightStart) {
+      lo = Math.min(lo, 2 * last - node - radius);
+      hi = Math.max(hi, last - 1);
+    }
+  }
+  if (hi < lo) lo = hi = 0;
+  span[0] = at;
+  span[1] = lo;
+  span[2] = hi;
+  return r;
+}
+
+function buildDiscretisation(sigma: number): Discretisation {
+  const grid = gridOf(sigma);
+  const { evalPoints, gridNodes: G, radius, kernel } = grid;
+  const last = G - 1;
+  const span = new Int32Array(3);
+  // Point k reads node ind[k] with share 1 - residual[k] and node ind[k] + 1 with share residual[k].
+  const ind = new Int32Array(evalPoints);
+  const residual = new Float64Array(evalPoints);
   const first = new Int32Array(evalPoints);
   const length = new Int32Array(evalPoints);
   const offsets = new Int32Array(evalPoints);
-  const chunks: Float64Array[] = [];
+  // Pass 1: the nodes each point's row touches, so that pass 2 writes every row in place.
   let total = 0;
-  const row = new Float64Array(G);
   for (let k = 0; k < evalPoints; k++) {
-    const t = k / (evalPoints - 1);
-    let ind = Math.floor(t * (G - 1));
-    if (ind < 0) ind = 0;
-    if (ind > G - 2) ind = G - 2;
-    const residual = (t - ind / (G - 1)) * (G - 1);
-    let lo = G;
-    let hi = -1;
-    // Node ind with share 1 - residual, then node ind + 1 with share residual, offsets d ascending; an offset past
-    // either end is reflected back (m = -at, or 2 (G - 1) - at). The loop over d runs as four ranges (reflected at
-    // 0, inside with d < 0, inside with d >= 0, reflected at G - 1), still in ascending d, so every row[m] gets
-    // the same additions in the same order as one loop would, with no branch per offset.
-    const last = G - 1;
+    residual[k] = rowOf(grid, k, span);
+    ind[k] = span[0];
+    first[k] = span[1];
+    length[k] = span[2] - span[1] + 1;
+    offsets[k] = total;
+    total += length[k];
+  }
+  // Pass 2: row k's weight of node m at weights[offsets[k] + m - first[k]]. Node ind with its share, then node
+  // ind + 1, offsets d ascending, an offset past either end reflected back (m = -at, or 2 (G - 1) - at); the loop
+  // over d runs as four ranges (reflected at 0, inside with d < 0, inside with d >= 0, reflected at G - 1), still
+  // in ascending d, with no branch per offset.
+  const weights = new Float64Array(total);
+  const columnSums = new Float64Array(G);
+  for (let k = 0; k < evalPoints; k++) {
+    const base = offsets[k] - first[k];
     for (let q = 0; q < 2; q++) {
-      const node = ind + q;
-      const share = q === 0 ? 1 - residual : residual;
+      const node = ind[k] + q;
+      const share = q === 0 ? 1 - residual[k] : residual[k];
       if (share === 0) continue;
       const leftEnd = Math.min(radius, -node - 1); // d < -node: at < 0
       const inStart = Math.max(-radius, -node);
       const inEnd = Math.min(radius, last - node); // 0 <= at <= G - 1
       const rightStart = Math.max(-radius, last - node + 1);
-      for (let d = -radius; d <= leftEnd; d++) row[-(node + d)] += share * kernel[-d];
-      for (let d = inStart; d <= Math.min(inEnd, -1); d++) row[node + d] += share * kernel[-d];
-      for (let d = Math.max(inStart, 0); d <= inEnd; d++) row[node + d] += share * kernel[d];
-      for (let d = rightStart; d <= radius; d++) row[2 * last - node - d] += share * kernel[d < 0 ? -d : d];
-      // The touched m, as min and max over the ranges that ran.
-      if (leftEnd >= -radius) {
-        lo = Math.min(lo, -(node + leftEnd));
-        hi = Math.max(hi, -(node - radius));
-      }
-      if (inEnd >= inStart) {
-        lo = Math.min(lo, node + inStart);
-        hi = Math.max(hi, node + inEnd);
-      }
-      if (radius >= rightStart) {
-        lo = Math.min(lo, 2 * last - node - radius);
-        hi = Math.max(hi, 2 * last - node - rightStart);
-      }
+      for (let d = -radius; d <= leftEnd; d++) weights[base - (node + d)] += share * kernel[-d];
+      for (let d = inStart; d <= Math.min(inEnd, -1); d++) weights[base + node + d] += share * kernel[-d];
+      for (let d = Math.max(inStart, 0); d <= inEnd; d++) weights[base + node + d] += share * kernel[d];
+      for (let d = rightStart; d <= radius; d++) weights[base + 2 * last - node - d] += share * kernel[d < 0 ? -d : d];
     }
-    if (hi < lo) lo = hi = 0;
-    const chunk = row.slice(lo, hi + 1);
-    row.fill(0, lo, hi + 1);
-    first[k] = lo;
-    length[k] = chunk.length;
-    offsets[k] = total;
-    total += chunk.length;
-    chunks.push(chunk);
+    for (let j = 0; j < length[k]; j++) columnSums[first[k] + j] += weights[offsets[k] + j];
   }
-  const weights = new Float64Array(total);
-  const columnSums = new Float64Array(G);
-  chunks.forEach((c, k) => {
-    weights.set(c, offsets[k]);
-    for (let j = 0; j < c.length; j++) columnSums[first[k] + j] += c[j];
-  });
   return { sigma, evalPoints, gridNodes: G, first, length, offsets, weights, columnSums };
 }
 
@@ -134,6 +191,7 @@ const DENSITY_EPS = 0.0001;
 
 /**
  * Grid values of one weighted item set: residual[j] = sum of w (f - y) and mass[j] = sum of w spread to node j.
+ * Returns the nodes any item reached, [first, last] ([G, -1] for none): the others hold +0.
  */
 function spreadToGrid(
   conf: Float64Array,
@@ -142,9 +200,11 @@ function spreadToGrid(
   G: number,
   outR: Float64Array,
   outMass: Float64Array,
-): void {
+): [number, number] {
   outR.fill(0);
   outMass.fill(0);
+  let first = G;
+  let last = -1;
   for (let i = 0; i < conf.length; i++) {
     const w = weights === null ? 1 : weights[i];
     if (w === 0) continue;
@@ -157,28 +217,132 @@ function spreadToGrid(
     outR[b + 1] += frac * w * residual[i];
     outMass[b] += (1 - frac) * w;
     outMass[b + 1] += frac * w;
+    if (b < first) first = b;
+    if (b + 1 > last) last = b + 1;
   }
+  return [first, last];
 }
 
 /**
  * smECE_sigma = sum_k |rs_k| dens_k / sum_k dens_k with rs_k = num_k / dens_k, where num_k and dens_k - eps are
  * the kernel smooths of the residuals f - y and of the unit weights at t_k (relplot `smooth_ece`); since
  * |rs_k| dens_k = |num_k|, this is sum_k |num_k| / sum_k dens_k.
+ *
+ * Row k's weights W_kj are computed as they are used rather than read from a Discretisation (a bandwidth search
+ * evaluates each bandwidth once), each as buildDiscretisation sums it: node ind's terms (reflected at 0, inside,
+ * reflected at G - 1; their offsets ascend in that order) times its share, then node ind + 1's, onto +0. Every
+ * sum here runs in the order SmoothEcePool's grid path reads the built weights in, so the two give the same
+ * doubles.
  */
-function smoothEceOnGrid(disc: Discretisation, gridR: Float64Array, gridMass: Float64Array): number {
-  const { evalPoints, first, length, offsets, weights, columnSums } = disc;
+function smoothEceDirect(
+  grid: Grid,
+  gridR: Float64Array,
+  gridMass: Float64Array,
+  [nodeLo, nodeHi]: [number, number],
+): number {
+  const { evalPoints: E, gridNodes: G, radius } = grid;
+  const last = G - 1;
+  const span = new Int32Array(3);
+  const columnSums = new Float64Array(G);
   let numerator = 0;
-  for (let k = 0; k < evalPoints; k++) {
+  for (let k = 0; k < E; k++) {
+    const r = rowOf(grid, k, span);
+    const at = span[0];
+    // Only nodes nodeLo..nodeHi hold anything: the rest would add +0 to every sum, which changes none.
+    const lo = Math.max(span[1], nodeLo);
+    const hi = Math.min(span[2], nodeHi);
+    // Nodes lo..edgeLo - 1 and edgeHi + 1..hi may read a reflected offset; the nodes between read only node at's
+    // offset m - at and node at + 1's offset m - at - 1, each within the radius or absent (absent adds +0).
+    const edgeLo = Math.min(Math.max(lo, radius - at + 1), hi + 1);
+    const edgeHi = Math.max(Math.min(hi, 2 * last - at - 2 - radius), edgeLo - 1);
     let num = 0;
-    const o = offsets[k] - first[k];
-    const end = first[k] + length[k];
-    for (let j = first[k]; j < end; j++) num += weights[o + j] * gridR[j];
+    for (let m = lo; m < edgeLo; m++) {
+      const w = rowWeight(grid, at, r, m);
+      num += w * gridR[m];
+      columnSums[m] += w;
+    }
+    const kernel = grid.kernel;
+    const s0 = 1 - r;
+    for (let m = edgeLo; m <= edgeHi; m++) {
+      const d0 = m - at;
+      const d1 = d0 - 1;
+      const w =
+        (d0 >= -radius && d0 <= radius ? s0 * kernel[d0 < 0 ? -d0 : d0] : 0) +
+        (d1 >= -radius && d1 <= radius ? r * kernel[d1 < 0 ? -d1 : d1] : 0);
+      num += w * gridR[m];
+      columnSums[m] += w;
+    }
+    for (let m = edgeHi + 1; m <= hi; m++) {
+      const w = rowWeight(grid, at, r, m);
+      num += w * gridR[m];
+      columnSums[m] += w;
+    }
     numerator += Math.abs(num);
   }
   // sum_k dens_k = sum_k (sum_j W_kj mass_j + eps) = sum_j mass_j colsum_j + E eps.
-  let density = evalPoints * DENSITY_EPS;
-  for (let j = 0; j < gridMass.length; j++) density += gridMass[j] * columnSums[j];
+  let density = E * DENSITY_EPS;
+  for (let j = nodeLo; j <= nodeHi; j++) density += gridMass[j] * columnSums[j];
   return numerator / density;
+}
+
+/** W_km of a row interpolating from node `at` with share 1 - r (and node at + 1 with r), every term as built. */
+function rowWeight(grid: Grid, at: number, r: number, m: number): number {
+  const { radius, kernel } = grid;
+  const last = grid.gridNodes - 1;
+  let w = 0;
+  for (let q = 0; q < 2; q++) {
+    const share = q === 0 ? 1 - r : r;
+    if (share === 0) continue;
+    const node = at + q;
+    if (m >= 1 && m + node <= radius) w += share * kernel[m + node];
+    const d = m - node;
+    if (d >= -radius && d <= radius) w += share * kernel[d < 0 ? -d : d];
+    if (m <= last - 1 && 2 * last - node - m <= radius) w += share * kernel[2 * last - node - m];
+  }
+  return w;
+}
+
+/** The WebAssembly backend's memory for smoothEceAt (kernel, grid, mass, column sums), grown as needed. */
+let directMemory: { memory: KernelMemory; doubles: number } | null = null;
+
+/**
+ * smECE_sigma of a weighted item set: spreadToGrid, then smoothEceDirect, on the WebAssembly backend in its
+ * kernel (src/wasm/kernel.ts smoothDirect: the same doubles, without the JIT's warm-up on every new thread).
+ */
+function smoothEceAt(
+  grid: Grid,
+  conf: Float64Array,
+  residual: Float64Array,
+  weights: ArrayLike<number> | null,
+): number {
+  const G = grid.gridNodes;
+  const K = grid.kernel.length;
+  const doubles = K + 3 * G;
+  if (kernelBackend() === 'wasm' && !(directMemory && directMemory.doubles >= doubles)) {
+    const laid = KernelMemory.create([doubles * 8]);
+    directMemory = laid && { memory: laid.memory, doubles };
+  }
+  if (kernelBackend() !== 'wasm' || !directMemory) {
+    const gridR = new Float64Array(G);
+    const gridMass = new Float64Array(G);
+    return smoothEceDirect(grid, gridR, gridMass, spreadToGrid(conf, residual, weights, G, gridR, gridMass));
+  }
+  const { memory } = directMemory;
+  new Float64Array(memory.buffer, 0, K).set(grid.kernel);
+  const gridR = new Float64Array(memory.buffer, K * 8, G);
+  const gridMass = new Float64Array(memory.buffer, (K + G) * 8, G);
+  const [nodeLo, nodeHi] = spreadToGrid(conf, residual, weights, G, gridR, gridMass);
+  return memory.exports.smoothDirect(
+    0,
+    grid.radius,
+    grid.evalPoints,
+    G,
+    K * 8,
+    (K + G) * 8,
+    (K + 2 * G) * 8,
+    nodeLo,
+    nodeHi,
+  );
 }
 
 /** Top-label confidences and residuals f - y of a prediction set (relplot `multiclass_logits_to_confidences`). */
@@ -200,12 +364,8 @@ export function smoothCalibrationErrorAt(
 ): number {
   if (pred.n === 0) return NaN;
   if (!(sigma > 0 && sigma <= 1)) throw new RangeError(`sigma must be in (0, 1], got ${sigma}`);
-  const disc = discretise(sigma);
   const { conf, residual } = residuals(pred);
-  const gridR = new Float64Array(disc.gridNodes);
-  const gridMass = new Float64Array(disc.gridNodes);
-  spreadToGrid(conf, residual, weights, disc.gridNodes, gridR, gridMass);
-  return smoothEceOnGrid(disc, gridR, gridMass);
+  return smoothEceAt(gridOf(sigma), conf, residual, weights);
 }
 
 /**
@@ -224,11 +384,7 @@ export function smoothCalibrationError(pred: Predictions): { value: number; sigm
   const at = (sigma: number) => {
     let v = cache.get(sigma);
     if (v === undefined) {
-      const disc = discretise(sigma);
-      const gridR = new Float64Array(disc.gridNodes);
-      const gridMass = new Float64Array(disc.gridNodes);
-      spreadToGrid(conf, residual, null, disc.gridNodes, gridR, gridMass);
-      v = smoothEceOnGrid(disc, gridR, gridMass);
+      v = smoothEceAt(gridOf(sigma), conf, residual, null);
       cache.set(sigma, v);
     }
     return v;
@@ -282,7 +438,7 @@ export class SmoothEcePool {
   private readonly num?: Float64Array;
   private readonly single = new Float64Array(1);
   /** Grid path on the WebAssembly backend: the kernel pass runs there (gridR is then a view of its memory). */
-  private wasm: { kernel: KernelExports; ptr: number[]; out: Float64Array } | null = null;
+  private wasm: { kernel: KernelExports; ptr: number[]; weights: Float64Array; out: Float64Array } | null = null;
 
   constructor(
     pred: Predictions,
@@ -313,6 +469,18 @@ export class SmoothEcePool {
       return;
     }
     const { node, frac } = this;
+    // The item path's cost: item i reaches the points that read either of its nodes.
+    const reach = nodeReach(this.disc);
+    let itemCost = 0;
+    for (let i = 0; i < n; i++) {
+      const b = node[i];
+      itemCost += Math.max(0, Math.max(reach.end[b], reach.end[b + 1]) - Math.min(reach.first[b], reach.first[b + 1]));
+    }
+    // Measured: a term of the blocked grid pass costs about 0.6 of an item-path term (which skips weight 0).
+    if (1.6 * itemCost >= gridCost) {
+      this.useWasm();
+      return;
+    }
     const nodeStart = new Int32Array(G + 1);
     for (let i = 0; i < n; i++) {
       nodeStart[node[i] + 1]++;
@@ -343,13 +511,6 @@ export class SmoothEcePool {
         }
       }
     }
-    let itemCost = 0;
-    for (let i = 0; i < n; i++) itemCost += Math.max(0, kEnd[i] - kFirst[i]);
-    // Measured: a term of the blocked grid pass costs about 0.6 of an item-path term (which skips weight 0).
-    if (1.6 * itemCost >= gridCost) {
-      this.useWasm();
-      return;
-    }
     const itemMass = new Float64Array(n);
     for (let i = 0; i < n; i++) for (let k = kFirst[i]; k < kEnd[i]; k++) itemMass[i] += contribution[i * E + k];
     this.contribution = contribution;
@@ -359,25 +520,44 @@ export class SmoothEcePool {
     this.num = new Float64Array(E);
   }
 
-  /** On the WebAssembly backend, copies the kernel's weights into its memory and spreads the grid there. */
+  /**
+   * On the WebAssembly backend, copies the kernel's weights and the items' nodes, shares and residuals into its
+   * memory: evaluateBlock then runs there whole (kernel.ts smoothBlock).
+   */
   private useWasm(): void {
-    const { weights, first, length, offsets, gridNodes: G } = this.disc;
+    const { weights, first, length, offsets, columnSums, gridNodes: G } = this.disc;
+    const n = this.conf.length;
     const laid = KernelMemory.create([
       weights.byteLength,
       first.byteLength,
       length.byteLength,
       offsets.byteLength,
-      this.gridR.byteLength,
-      64,
+      columnSums.byteLength,
+      this.node.byteLength,
+      this.frac.byteLength,
+      this.residual.byteLength,
+      G * SMOOTH_BLOCK * 8,
+      G * SMOOTH_BLOCK * 8,
+      n * SMOOTH_BLOCK * 8,
+      16 * 8,
     ]);
     if (!laid) return;
     const { memory, offsets: ptr } = laid;
-    new Float64Array(memory.buffer, ptr[0], weights.length).set(weights);
-    new Int32Array(memory.buffer, ptr[1], first.length).set(first);
-    new Int32Array(memory.buffer, ptr[2], length.length).set(length);
-    new Int32Array(memory.buffer, ptr[3], offsets.length).set(offsets);
-    this.gridR = new Float64Array(memory.buffer, ptr[4], G * SMOOTH_BLOCK);
-    this.wasm = { kernel: memory.exports, ptr, out: new Float64Array(memory.buffer, ptr[5], SMOOTH_BLOCK) };
+    const { buffer } = memory;
+    new Float64Array(buffer, ptr[0], weights.length).set(weights);
+    new Int32Array(buffer, ptr[1], first.length).set(first);
+    new Int32Array(buffer, ptr[2], length.length).set(length);
+    new Int32Array(buffer, ptr[3], offsets.length).set(offsets);
+    new Float64Array(buffer, ptr[4], G).set(columnSums);
+    new Int32Array(buffer, ptr[5], n).set(this.node);
+    new Float64Array(buffer, ptr[6], n).set(this.frac);
+    new Float64Array(buffer, ptr[7], n).set(this.residual);
+    this.wasm = {
+      kernel: memory.exports,
+      ptr,
+      weights: new Float64Array(buffer, ptr[10], n * SMOOTH_BLOCK),
+      out: new Float64Array(buffer, ptr[11] + SMOOTH_BLOCK * 8, SMOOTH_BLOCK),
+    };
   }
 
   /** smECE_sigma with item i counted weights[i] times (NaN when every weight is 0). */
@@ -395,6 +575,10 @@ export class SmoothEcePool {
     if (count > SMOOTH_BLOCK) throw new RangeError(`evaluateBlock takes at most ${SMOOTH_BLOCK} weightings`);
     if (this.contribution) {
       for (let q = 0; q < count; q++) out[q] = this.itemPath(weightings[q]);
+      return;
+    }
+    if (this.wasm) {
+      this.wasmBlock(weightings, out);
       return;
     }
     const { conf, residual, node, frac, gridR, gridMass } = this;
@@ -416,8 +600,8 @@ export class SmoothEcePool {
         gridMass[at + L] += f * w;
       }
     }
-    // smoothEceOnGrid for all lanes at once: each kernel weight is read once, each lane sums in node order.
-    const numerators = this.wasm ? this.wasmNumerators() : this.numerators();
+    // smoothEceDirect's kernel pass for all lanes at once: each weight is read once, each lane sums in node order.
+    const numerators = this.numerators();
     for (let q = 0; q < count; q++) {
       const weights = weightings[q];
       let total = 0;
@@ -480,11 +664,32 @@ export class SmoothEcePool {
     return [s0, s1, s2, s3, s4, s5, s6, s7];
   }
 
-  /** The same pass on the WebAssembly backend (src/wasm/kernel.ts smoothNumerators), the same doubles. */
-  private wasmNumerators(): Float64Array {
-    const { kernel, ptr, out } = this.wasm!;
-    kernel.smoothNumerators(ptr[0], ptr[1], ptr[2], ptr[3], ptr[4], this.disc.evalPoints, ptr[5]);
-    return out;
+  /** evaluateBlock on the WebAssembly backend (src/wasm/kernel.ts smoothBlock): the same doubles. */
+  private wasmBlock(weightings: readonly ArrayLike<number>[], out: Float64Array): void {
+    const { kernel, ptr, weights, out: values } = this.wasm!;
+    const n = this.conf.length;
+    weightings.forEach((w, q) => weights.set(w, q * n));
+    const { gridNodes, evalPoints } = this.disc;
+    const [kernelPtr, firstPtr, lengthPtr, offsetsPtr, colsumPtr, nodePtr, fracPtr, residualPtr] = ptr;
+    kernel.smoothBlock(
+      nodePtr,
+      fracPtr,
+      residualPtr,
+      ptr[10],
+      n,
+      weightings.length,
+      gridNodes,
+      ptr[8],
+      ptr[9],
+      colsumPtr,
+      kernelPtr,
+      firstPtr,
+      lengthPtr,
+      offsetsPtr,
+      evalPoints,
+      ptr[11],
+    );
+    for (let q = 0; q < weightings.length; q++) out[q] = values[q];
   }
 
   private itemPath(weights: ArrayLike<number>): number {

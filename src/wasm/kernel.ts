@@ -875,13 +875,15 @@ export function swappedClasswise(
  * Two weightings per 128-bit lane pair: each lane's multiplies and adds are the scalar ones, in the same order.
  * Writes eight doubles to outPtr.
  */
-export function smoothNumerators(
+function smoothNumerators(
   kernelPtr: usize,
   firstPtr: usize,
   lengthPtr: usize,
   offsetsPtr: usize,
   gridPtr: usize,
   evalPoints: i32,
+  nodeLo: i32,
+  nodeHi: i32,
   outPtr: usize,
 ): void {
   let s01 = f64x2.splat(0);
@@ -889,9 +891,11 @@ export function smoothNumerators(
   let s45 = f64x2.splat(0);
   let s67 = f64x2.splat(0);
   for (let k = 0; k < evalPoints; k++) {
-    const first = i32At(firstPtr, k);
-    const length = i32At(lengthPtr, k);
-    let w = kernelPtr + ((<usize>i32At(offsetsPtr, k)) << 3);
+    // Only nodes nodeLo..nodeHi hold anything: the rest would add +0 to each sum, which changes none.
+    const from = i32At(firstPtr, k);
+    const first = max(from, nodeLo);
+    const length = min(from + i32At(lengthPtr, k), nodeHi + 1) - first;
+    let w = kernelPtr + ((<usize>(i32At(offsetsPtr, k) + first - from)) << 3);
     let g = gridPtr + ((<usize>first) << 6);
     let a01 = f64x2.splat(0);
     let a23 = f64x2.splat(0);
@@ -915,6 +919,168 @@ export function smoothNumerators(
   v128.store(outPtr, s23, 16);
   v128.store(outPtr, s45, 32);
   v128.store(outPtr, s67, 48);
+}
+
+/**
+ * SmoothEcePool.evaluateBlock on the grid path, whole: `count` (<= 8) weightings of n items (n doubles each, one
+ * after another at weightsPtr) spread to the interleaved grid (node j of weighting q at gridPtr + (j * 8 + q) * 8,
+ * mass likewise at massPtr) from each item's node, share and residual, then smoothNumerators, then each
+ * weighting's density over the column sums. Writes smECE (NaN for a weighting whose weights sum to 0) of each
+ * weighting to outPtr, after the eight numerators (outPtr .. + 64 is scratch). Every sum in the order of the
+ * JavaScript loops there.
+ */
+export function smoothBlock(
+  nodePtr: usize,
+  fracPtr: usize,
+  residualPtr: usize,
+  weightsPtr: usize,
+  n: i32,
+  count: i32,
+  gridNodes: i32,
+  gridPtr: usize,
+  massPtr: usize,
+  colsumPtr: usize,
+  kernelPtr: usize,
+  firstPtr: usize,
+  lengthPtr: usize,
+  offsetsPtr: usize,
+  evalPoints: i32,
+  outPtr: usize,
+): void {
+  const bytes = (<usize>gridNodes) << 6;
+  memory.fill(gridPtr, 0, bytes);
+  memory.fill(massPtr, 0, bytes);
+  let nodeLo = gridNodes;
+  let nodeHi = -1;
+  for (let q = 0; q < count; q++) {
+    const weights = weightsPtr + ((<usize>(q * n)) << 3);
+    for (let i = 0; i < n; i++) {
+      const w = f64At(weights, i);
+      if (w == 0) continue;
+      const node = i32At(nodePtr, i);
+      nodeLo = min(nodeLo, node);
+      nodeHi = max(nodeHi, node + 1);
+      const f = f64At(fracPtr, i);
+      const res = f64At(residualPtr, i);
+      const at = (<usize>(node * 8 + q)) << 3;
+      store<f64>(gridPtr + at, load<f64>(gridPtr + at) + (1 - f) * w * res);
+      store<f64>(gridPtr + at + 64, load<f64>(gridPtr + at + 64) + f * w * res);
+      store<f64>(massPtr + at, load<f64>(massPtr + at) + (1 - f) * w);
+      store<f64>(massPtr + at + 64, load<f64>(massPtr + at + 64) + f * w);
+    }
+  }
+  smoothNumerators(kernelPtr, firstPtr, lengthPtr, offsetsPtr, gridPtr, evalPoints, nodeLo, nodeHi, outPtr);
+  for (let q = 0; q < count; q++) {
+    const weights = weightsPtr + ((<usize>(q * n)) << 3);
+    let total: f64 = 0;
+    for (let i = 0; i < n; i++) total += f64At(weights, i);
+    let value: f64 = NaN;
+    if (total != 0) {
+      let density: f64 = <f64>evalPoints * 0.0001;
+      for (let j = 0; j < gridNodes; j++) density += f64At(massPtr, j * 8 + q) * f64At(colsumPtr, j);
+      value = f64At(outPtr, q) / density;
+    }
+    store<f64>(outPtr + 64 + ((<usize>q) << 3), value);
+  }
+}
+
+/**
+ * smooth-ece.ts smoothEceDirect: smECE at one bandwidth of one weighted set already spread to the grid (G nodes of
+ * residual at gridRPtr and of mass at gridMassPtr), with the E rows of weights computed as they are used from the
+ * kernel k(0..radius) at kernelPtr. The same operations in the same order as there (see it and rowWeight), so the
+ * same double. colsumPtr: G doubles of scratch.
+ */
+export function smoothDirect(
+  kernelPtr: usize,
+  radius: i32,
+  E: i32,
+  G: i32,
+  gridRPtr: usize,
+  gridMassPtr: usize,
+  colsumPtr: usize,
+  nodeLo: i32,
+  nodeHi: i32,
+): f64 {
+  const last = G - 1;
+  const gm1 = <f64>(G - 1);
+  memory.fill(colsumPtr, 0, (<usize>G) << 3);
+  let numerator: f64 = 0;
+  for (let k = 0; k < E; k++) {
+    const t = <f64>k / <f64>(E - 1);
+    let at = <i32>Math.floor(t * gm1);
+    if (at < 0) at = 0;
+    if (at > G - 2) at = G - 2;
+    const r = (t - <f64>at / gm1) * gm1;
+    let lo = G;
+    let hi = -1;
+    for (let q = 0; q < 2; q++) {
+      if ((q == 0 ? 1 - r : r) == 0) continue;
+      const node = at + q;
+      if (-node - 1 >= -radius) {
+        lo = min(lo, 1);
+        hi = max(hi, radius - node);
+      }
+      const inStart = max(-radius, -node);
+      const inEnd = min(radius, last - node);
+      if (inEnd >= inStart) {
+        lo = min(lo, node + inStart);
+        hi = max(hi, node + inEnd);
+      }
+      const rightStart = max(-radius, last - node + 1);
+      if (radius >= rightStart) {
+        lo = min(lo, 2 * last - node - radius);
+        hi = max(hi, last - 1);
+      }
+    }
+    if (hi < lo) {
+      lo = 0;
+      hi = 0;
+    }
+    lo = max(lo, nodeLo);
+    hi = min(hi, nodeHi);
+    const edgeLo = min(max(lo, radius - at + 1), hi + 1);
+    const edgeHi = max(min(hi, 2 * last - at - 2 - radius), edgeLo - 1);
+    let num: f64 = 0;
+    for (let m = lo; m < edgeLo; m++) {
+      const w = rowWeight(kernelPtr, radius, last, at, r, m);
+      num += w * f64At(gridRPtr, m);
+      store<f64>(colsumPtr + ((<usize>m) << 3), f64At(colsumPtr, m) + w);
+    }
+    const s0 = 1 - r;
+    for (let m = edgeLo; m <= edgeHi; m++) {
+      const d0 = m - at;
+      const d1 = d0 - 1;
+      const w0: f64 = d0 >= -radius && d0 <= radius ? s0 * f64At(kernelPtr, d0 < 0 ? -d0 : d0) : 0;
+      const w1: f64 = d1 >= -radius && d1 <= radius ? r * f64At(kernelPtr, d1 < 0 ? -d1 : d1) : 0;
+      const w = w0 + w1;
+      num += w * f64At(gridRPtr, m);
+      store<f64>(colsumPtr + ((<usize>m) << 3), f64At(colsumPtr, m) + w);
+    }
+    for (let m = edgeHi + 1; m <= hi; m++) {
+      const w = rowWeight(kernelPtr, radius, last, at, r, m);
+      num += w * f64At(gridRPtr, m);
+      store<f64>(colsumPtr + ((<usize>m) << 3), f64At(colsumPtr, m) + w);
+    }
+    numerator += Math.abs(num);
+  }
+  let density: f64 = <f64>E * 0.0001;
+  for (let j = nodeLo; j <= nodeHi; j++) density += f64At(gridMassPtr, j) * f64At(colsumPtr, j);
+  return numerator / density;
+}
+
+/** smooth-ece.ts rowWeight: W_km, every term of both nodes as buildDiscretisation adds them. */
+function rowWeight(kernelPtr: usize, radius: i32, last: i32, at: i32, r: f64, m: i32): f64 {
+  let w: f64 = 0;
+  for (let q = 0; q < 2; q++) {
+    const share: f64 = q == 0 ? 1 - r : r;
+    if (share == 0) continue;
+    const node = at + q;
+    if (m >= 1 && m + node <= radius) w += share * f64At(kernelPtr, m + node);
+    const d = m - node;
+    if (d >= -radius && d <= radius) w += share * f64At(kernelPtr, d < 0 ? -d : d);
+    if (m <= last - 1 && 2 * last - node - m <= radius) w += share * f64At(kernelPtr, 2 * last - node - m);
+  }
+  return w;
 }
 
 /**

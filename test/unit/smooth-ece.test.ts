@@ -129,6 +129,36 @@ describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
     },
   );
 
+  it('computes each bandwidth without building its weights, to the doubles of the built weights (both backends)', () => {
+    onTestFinished(() => setKernelBackend('wasm'));
+    const rng = new Rng(9);
+    // 3,000 items: the pools take the grid path, which reads the built weights (buildDiscretisation). Confidences
+    // spread over [0.25, 1], crowded at 1 (rows reflected at the top end), and all at one value.
+    const sets = [
+      Array.from({ length: 3000 }, () => 0.25 + 0.75 * rng.nextFloat()),
+      Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? 1 : 1 - 0.05 * rng.nextFloat())),
+      Array.from({ length: 3000 }, () => 0.6),
+    ];
+    let compared = 0;
+    for (const f of sets) {
+      const pred = topLabelSet(
+        f,
+        f.map((c) => (rng.nextFloat() < c ? 1 : 0)),
+      );
+      const ones = new Float64Array(f.length).fill(1);
+      for (const sigma of [1, 0.5, 0.2, 0.0625, 0.03125, 0.01, 0.002]) {
+        const values = (['wasm', 'js'] as const).flatMap((backend) => {
+          setKernelBackend(backend);
+          return [smoothCalibrationErrorAt(pred, sigma), new SmoothEcePool(pred, sigma).evaluate(ones)];
+        });
+        expect(values[0], `sigma ${sigma}`).toBeGreaterThan(0);
+        expect(values, `sigma ${sigma}`).toEqual([values[0], values[0], values[0], values[0]]);
+        compared++;
+      }
+    }
+    expect(compared).toBe(21);
+  });
+
   it('gives NaN for no items and refuses a bandwidth outside (0, 1]', () => {
     const empty = topLabelSet([], []);
     expect(smoothCalibrationError(empty).value).toBeNaN();
