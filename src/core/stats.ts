@@ -132,12 +132,16 @@ export class MetricPool {
       }
     });
     const prob = (x: number, k: number) => sets[rawSide[x]].probs[rawIndex[x] * K + k];
-    const byValue = (value: (x: number) => number) =>
-      Int32Array.from({ length: size }, (_, j) => j).sort(
-        (x, y) => value(x) - value(y) || rawSide[x] - rawSide[y] || rawIndex[x] - rawIndex[y],
-      );
+    // Entries ascending by a value, ties by side and then item index: entry numbers already run in that order.
+    const byValue = ascendingOrder;
+    // Class k's probability of every entry.
+    const classValue = (k: number) => {
+      const values = new Float64Array(size);
+      for (let x = 0; x < size; x++) values[x] = prob(x, k);
+      return values;
+    };
 
-    const order = byValue((x) => rawConf[x]);
+    const order = byValue(rawConf);
     this.conf = new Float64Array(size);
     this.correct = new Float64Array(size);
     this.gap = new Float64Array(size);
@@ -172,7 +176,7 @@ export class MetricPool {
     this.classRunEnd = new Int32Array(K * bins);
     for (let k = 0; k < K; k++) {
       const runEnd = this.classRunEnd.subarray(k * bins, (k + 1) * bins);
-      byValue((x) => prob(x, k)).forEach((src, j) => {
+      byValue(classValue(k)).forEach((src, j) => {
         const p = prob(src, k);
         this.classSlot[k * size + j] = rawIndex[src];
         this.classSide[k * size + j] = rawSide[src];
@@ -207,7 +211,7 @@ export class MetricPool {
       const sd = this.side[r];
       const q = fill[sd]++;
       this.sideSlot[q] = this.slot[r];
-      this.sideData.set(this.entryData.subarray(r * ENTRY_STRIDE, (r + 1) * ENTRY_STRIDE), q * ENTRY_STRIDE);
+      for (let c = 0; c < ENTRY_STRIDE; c++) this.sideData[q * ENTRY_STRIDE + c] = this.entryData[r * ENTRY_STRIDE + c];
       this.sideRunEnd[sd * bins + equalWidthBin(this.conf[r], bins)] = q + 1;
     }
     this.sideClassSlot = new Int32Array(K * size);
@@ -1109,6 +1113,30 @@ function writeGroup(
   out[o + CW_ECE] = cw / (K * n);
   out[o + BRIER] = brier / n;
   out[o + NLL] = nll / n;
+}
+
+/**
+ * The indices of `values` ordered by value, ties by index (the order a comparator sort on (value, index) gives),
+ * without a comparator: the values are sorted natively, and each index, taken in ascending order, goes to the
+ * next free place among the values equal to its own (-0 and +0 count as equal, as in a comparison). Finite values.
+ */
+export function ascendingOrder(values: Float64Array): Int32Array {
+  const n = values.length;
+  const sorted = Float64Array.from(values).sort();
+  const placed = new Int32Array(n);
+  const order = new Int32Array(n);
+  for (let x = 0; x < n; x++) {
+    const v = values[x];
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid] < v) lo = mid + 1;
+      else hi = mid;
+    }
+    order[lo + placed[lo]++] = x;
+  }
+  return order;
 }
 
 /**

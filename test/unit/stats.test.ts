@@ -13,6 +13,7 @@ import {
 import {
   METRIC_COUNT,
   MetricPool,
+  ascendingOrder,
   bootstrapMetrics,
   finiteQuantiles,
   finiteSorted,
@@ -136,6 +137,21 @@ describe('MetricPool', () => {
     const out = new Float64Array(2 * METRIC_COUNT);
     pool.evaluate(new Float64Array(5), null, out);
     expect(Array.from(out).every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe('ascendingOrder', () => {
+  it('orders indices by value, ties by index, as a comparator sort on (value, index) does', () => {
+    const rng = new Rng(3);
+    for (const m of [0, 1, 2, 50, 2000]) {
+      for (const distinct of [3, 1000]) {
+        const values = Float64Array.from({ length: m }, (_, i) =>
+          i % 11 === 0 ? (i % 2 ? -0 : 0) : Math.floor(rng.nextFloat() * distinct) / distinct,
+        );
+        const expected = Int32Array.from({ length: m }, (_, i) => i).sort((x, y) => values[x] - values[y] || x - y);
+        expect(ascendingOrder(values)).toEqual(expected);
+      }
+    }
   });
 });
 
