@@ -2,8 +2,9 @@
  * What `npm run analyze` starts: scripts/analyze.ts, run from one JavaScript bundle instead of through tsx.
  * Starting through tsx costs about half a second (loading tsx, then transforming every module on the way in), a
  * quarter of a whole analysis of 1,000 items; a bundle starts in well under 0.1 s. The bundle (esbuild, npm
- * packages left as imports) is kept in node_modules/.cache/calibration-kit with the list of files it was built
- * from, and built again when any of them changed size or time, so an edited source is never run stale.
+ * packages included: one module to load instead of one per package) is kept in node_modules/.cache/calibration-kit
+ * with the list of files it was built from, and built again when any of them changed size or time (or the bundle
+ * is gone), so an edited source is never run stale.
  * `node --import tsx scripts/analyze.ts` runs the same code unbundled.
  */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -45,7 +46,10 @@ async function build() {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    packages: 'external',
+    // The npm packages' CommonJS require()s of Node's modules need a require in an ES module.
+    banner: {
+      js: "import { createRequire as __kitCreateRequire } from 'node:module'; const require = __kitCreateRequire(import.meta.url);",
+    },
     // analysis-threads.ts finds the sources of its own thread bundle from the repository root.
     define: { __KIT_ROOT__: JSON.stringify(root) },
     metafile: true,
@@ -65,5 +69,6 @@ async function build() {
   renameSync(inputsFile + tmp, inputsFile);
 }
 
-if (!fresh(readInputs())) await build();
+// The bundle itself may be gone (a cleaned cache) while its list of inputs is still there.
+if (!statSync(bundle, { throwIfNoEntry: false }) || !fresh(readInputs())) await build();
 await import(pathToFileURL(bundle).href);
