@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeVariants, AnalysisError, prepareVariant, resolveSettings } from '../../src/core/analysis';
+import {
+  analyzeVariants,
+  AnalysisError,
+  planAnalysis,
+  prepareVariant,
+  resolveSettings,
+  runAnalysisJob,
+} from '../../src/core/analysis';
 import { expectedCalibrationError, predictionsFromLogits } from '../../src/core/metrics';
 import { MetricPool, bootstrapMetrics, metricColumn, percentileInterval } from '../../src/core/stats';
 import { Rng, deriveSeed } from '../../src/core/random';
@@ -243,5 +250,42 @@ describe('analyzeVariants', () => {
       r.variants.base.uncalibrated.accuracy - r.variants.grpo.uncalibrated.accuracy,
       12,
     );
+  });
+});
+
+describe('runAnalysisJob', () => {
+  it('reuses a pool only for the same predictions: a job on changed data right after gets its own numbers', () => {
+    const base = { ...syntheticVariant({ n: 300, seed: 1, sharpness: 1.5 }), name: 'base' };
+    const grpo = pairedVariant(base, 2, 2.5, 'grpo');
+    const plan = planAnalysis([base, grpo], { bootstrap: 40, permutations: 40, seed: 3 });
+    for (const kind of ['bootstrap', 'permutation', 'smooth-bootstrap'] as const) {
+      const job = plan.jobs.find((j) => j.kind === kind)!;
+      const first = runAnalysisJob(job);
+      // The same job again, as a thread gets it: new copies of the same arrays, so a pool built once serves it.
+      expect(runAnalysisJob(structuredClone(job))).toEqual(first);
+      // One item's label changed in a copy: the numbers must be those of a fresh computation on the changed data.
+      const changed = structuredClone(job);
+      changed.sets[0].labels[0] = (changed.sets[0].labels[0] + 1) % 4;
+      const got = runAnalysisJob(changed);
+      expect(got, kind).not.toEqual(first);
+      if (kind === 'bootstrap') {
+        const fresh = bootstrapMetrics(
+          new MetricPool(changed.sets, job.bins, job.mceMinCount),
+          job.sets[0].n,
+          40,
+          job.seed,
+        );
+        expect(got.group0).toEqual(fresh.group0);
+        expect(got.group1).toEqual(fresh.group1);
+      }
+      if (kind === 'smooth-bootstrap') {
+        const pool = new SmoothEcePool(changed.sets[0], job.sigmas![0]);
+        const rng = new Rng(job.seed);
+        const n = job.sets[0].n;
+        const weights = new Float64Array(n);
+        rng.drawInts(n, n, weights);
+        expect(got.group0[0]).toBe(pool.evaluate(weights));
+      }
+    }
   });
 });
