@@ -12,11 +12,13 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import {
   assembleReport,
+  jobCost,
   mergeJobResults,
   planAnalysis,
   resolveSettings,
   splitJobs,
   type AnalysisJob,
+  type AnalysisPlan,
   type AnalysisJobResult,
   type AnalysisOptions,
   type PreparedVariant,
@@ -106,14 +108,26 @@ export function threadJobRunner(threads = availableThreads()): (jobs: AnalysisJo
 export interface ThreadPool {
   /** Runs jobs as threadJobRunner does (split, largest first, merged); one call at a time. */
   run(jobs: AnalysisJob[]): Promise<AnalysisJobResult[]>;
-  /** prepareVariant for each variant, one per thread at a time; rejects with the thread's error, name kept. */
-  prepare(variants: readonly VariantScores[], settings: AnalysisSettings): Promise<PreparedVariant[]>;
+  /**
+   * prepareVariant for each variant (one per thread at a time), planAnalysis, and the plan's jobs as run runs
+   * them, with no thread idle in between: a variant's own jobs (its bootstrap and smooth ECE resamples) are
+   * handed out as soon as it is prepared, while other threads still prepare theirs, and the pairs' jobs once
+   * every variant is. The plan and the merged results are those of preparing, planning and running one after
+   * another. Rejects with the first failing variant's error in input order (name kept: a thread sends it back by
+   * name), with the plan's refusal, or with a job's error.
+   */
+  analyze(
+    variants: VariantScores[],
+    settings: AnalysisSettings,
+    options: AnalysisOptions,
+  ): Promise<{ plan: AnalysisPlan; results: AnalysisJobResult[] }>;
   close(): Promise<void>;
 }
 
 /**
  * The whole analysis on a pool: the variants are prepared (scalers cross-fitted) in parallel, one per thread,
- * then the resampling jobs run split across the threads. The report equals analyzeVariants' on one thread.
+ * and the resampling jobs run split across the threads, each as soon as what it needs is prepared
+ * (ThreadPool.analyze). The report equals analyzeVariants' on one thread.
  */
 export async function analyzeOnThreads(
   pool: ThreadPool,
@@ -146,9 +160,7 @@ async function planAndRun(
   options: AnalysisOptions,
 ) {
   const settings = resolveSettings(partial);
-  const prepared = await pool.prepare(variants, settings);
-  const plan = planAnalysis(variants, settings, { ...options, prepared });
-  return { plan, settings, results: await pool.run(plan.jobs) };
+  return { settings, ...(await pool.analyze(variants, settings, options)) };
 }
 
 export function startThreadPool(threads = availableThreads()): ThreadPool {
@@ -164,32 +176,131 @@ export function startThreadPool(threads = availableThreads()): ThreadPool {
       const jobs = splitJobs(whole, workers.length);
       return mergeJobResults(jobs, await runOnThreads(jobs, workers));
     },
-    async prepare(variants, settings) {
-      const prepared: PreparedVariant[] = new Array(variants.length);
-      const errors: unknown[] = new Array(variants.length);
-      let next = 0;
-      await Promise.all(
-        workers.slice(0, Math.min(workers.length, variants.length)).map(async (worker) => {
-          while (next < variants.length) {
-            const i = next++;
-            try {
-              prepared[i] = await prepareOn(worker, { prepare: variants[i], settings });
-            } catch (e) {
-              errors[i] = e ?? new Error('preparing a variant failed');
-              if (!replied.has(e as Error)) return; // the thread itself died: give it nothing more
-            }
-          }
-        }),
-      );
-      // The first failing variant in input order, as on one thread.
-      const first = errors.find((e) => e !== undefined);
-      if (first !== undefined) throw first;
-      return prepared;
+    analyze(variants, settings, options) {
+      return pipeline(workers, variants, settings, options);
     },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
+}
+
+async function pipeline(
+  workers: Worker[],
+  variants: VariantScores[],
+  settings: AnalysisSettings,
+  options: AnalysisOptions,
+): Promise<{ plan: AnalysisPlan; results: AnalysisJobResult[] }> {
+  const prepared: PreparedVariant[] = new Array(variants.length);
+  const errors: unknown[] = new Array(variants.length);
+  let nextPrepare = 0;
+  let preparing = 0;
+  let plan: AnalysisPlan | undefined;
+  let jobError: { error: unknown } | undefined;
+  // Chunks waiting, largest first; every chunk handed out (for the merge); the jobs they came from.
+  const queue: AnalysisJob[] = [];
+  const chunks: AnalysisJob[] = [];
+  const queued = new Set<string>();
+  const results: AnalysisJobResult[] = [];
+  let waiting: (() => void)[] = [];
+  const wake = () => {
+    const all = waiting;
+    waiting = [];
+    for (const resolve of all) resolve();
+  };
+  const failed = () => jobError !== undefined || errors.some((e) => e !== undefined);
+  const enqueue = (jobs: AnalysisJob[], split = splitJobs(jobs, workers.length)) => {
+    for (const job of jobs) queued.add(job.key);
+    chunks.push(...split);
+    queue.push(...split);
+    queue.sort((x, y) => jobCost(y) - jobCost(x));
+    wake();
+  };
+  const prepareDone = () => {
+    preparing--;
+    if (nextPrepare >= variants.length && preparing === 0 && !failed()) {
+      try {
+        plan = planAnalysis(variants, settings, { ...options, prepared });
+        enqueue(plan.jobs.filter((job) => !queued.has(job.key)));
+      } catch (error) {
+        jobError = { error }; // e.g. two variants of one name: after preparing, as planAnalysis alone would say
+      }
+    }
+    wake();
+  };
+  if (variants.length === 0) planAnalysis(variants, settings, options); // throws: nothing to analyse
+  await Promise.all(
+    workers.map(async (worker) => {
+      for (;;) {
+        if (failed() && preparing === 0) return;
+        if (nextPrepare < variants.length && !failed()) {
+          const i = nextPrepare++;
+          preparing++;
+          try {
+            prepared[i] = await prepareOn(worker, { prepare: variants[i], settings });
+          } catch (e) {
+            errors[i] = e ?? new Error('preparing a variant failed');
+            prepareDone();
+            if (!replied.has(e as Error)) return; // the thread itself died: give it nothing more
+            continue;
+          }
+          // This variant's own jobs, as the whole plan will list them (they depend on it alone). With pairs to
+          // come, whole: the pairs' finely split permutation tests are what keeps every thread busy to the end.
+          if (!failed()) {
+            const own = planAnalysis([variants[i]], settings, { prepared: [prepared[i]], compare: [] }).jobs;
+            enqueue(own, variants.length > 1 ? own : undefined);
+          }
+          prepareDone();
+          continue;
+        }
+        const job = failed() ? undefined : queue.shift();
+        if (job) {
+          try {
+            results.push(await runOn(worker, job));
+          } catch (error) {
+            jobError ??= { error };
+            wake();
+            return;
+          }
+          continue;
+        }
+        if (plan || (nextPrepare >= variants.length && preparing === 0)) return;
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+    }),
+  );
+  if (jobError) throw jobError.error;
+  // The first failing variant in input order, as on one thread.
+  const first = errors.find((e) => e !== undefined);
+  if (first !== undefined) throw first;
+  return { plan: plan!, results: mergeJobResults(chunks, results) };
+}
+
+/** One job on one thread: its result, or the thread's error. */
+function runOn(worker: Worker, job: AnalysisJob): Promise<AnalysisJobResult> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (result: AnalysisJobResult) => {
+      done();
+      resolve(result);
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(e);
+    };
+    const onExit = (code: number) => {
+      done();
+      reject(new Error(`analysis worker thread exited with code ${code}`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(job);
+  });
 }
 
 /** Errors a thread sent back as a reply (it lives on), as opposed to a thread that died. */

@@ -86,6 +86,17 @@ describe('analysis jobs', () => {
         name: 'AnalysisError',
         message: expect.stringMatching(/tiny has 3 items, fewer than the 5 cross-fitting folds/),
       });
+      // Refusals of the whole plan come after the variants are prepared (and their own jobs begun), as on one thread.
+      await expect(
+        analyzeOnThreads(pool, [variants[0], { ...variants[1], name: variants[0].name }], settings),
+      ).rejects.toMatchObject({
+        name: 'AnalysisError',
+        message: expect.stringMatching(/two variants are named/),
+      });
+      await expect(analyzeOnThreads(pool, [], settings)).rejects.toThrow(/no variants to analyse/);
+      // Four variants on two threads: prepared variants' jobs run while the last ones are prepared; the same report.
+      const four = [...variants, { ...variants[1], name: 'fourth' }];
+      expect(await analyzeOnThreads(pool, four, settings)).toEqual(analyzeVariants(four, settings));
     } finally {
       await pool.close();
     }
