@@ -426,8 +426,8 @@ export class SmoothEcePool {
   /** Grid path: each item's left node and its share 1 - frac and frac (relplot smooth_round_to_grid). */
   private readonly node: Int32Array;
   private readonly frac: Float64Array;
-  /** Grid path scratch: node j of weighting q at [j * SMOOTH_BLOCK + q]. */
-  private gridR: Float64Array;
+  /** Grid path scratch (JavaScript backend): node j of weighting q at [j * SMOOTH_BLOCK + q]. */
+  private readonly gridR: Float64Array;
   private readonly gridMass: Float64Array;
   /** Item path: contribution of item i to point k at [i * E + k], nonzero for k in [kFirst[i], kEnd[i]). */
   private readonly contribution?: Float64Array;
@@ -437,7 +437,7 @@ export class SmoothEcePool {
   private readonly itemMass?: Float64Array;
   private readonly num?: Float64Array;
   private readonly single = new Float64Array(1);
-  /** Grid path on the WebAssembly backend: the kernel pass runs there (gridR is then a view of its memory). */
+  /** Grid path on the WebAssembly backend: evaluateBlock runs there whole (kernel.ts smoothBlock). */
   private wasm: { kernel: KernelExports; ptr: number[]; weights: Float64Array; out: Float64Array } | null = null;
 
   constructor(
