@@ -141,8 +141,7 @@ function rowOf(grid: Grid, k: number, span: Int32Array): number {
 
 function buildDiscretisation(sigma: number): Discretisation {
   const grid = gridOf(sigma);
-  const { evalPoints, gridNodes: G, radius, kernel } = grid;
-  const last = G - 1;
+  const { evalPoints, gridNodes: G } = grid;
   const span = new Int32Array(3);
   // Point k reads node ind[k] with share 1 - residual[k] and node ind[k] + 1 with share residual[k].
   const ind = new Int32Array(evalPoints);
@@ -160,30 +159,39 @@ function buildDiscretisation(sigma: number): Discretisation {
     offsets[k] = total;
     total += length[k];
   }
-  // Pass 2: row k's weight of node m at weights[offsets[k] + m - first[k]]. Node ind with its share, then node
-  // ind + 1, offsets d ascending, an offset past either end reflected back (m = -at, or 2 (G - 1) - at); the loop
-  // over d runs as four ranges (reflected at 0, inside with d < 0, inside with d >= 0, reflected at G - 1), still
-  // in ascending d, with no branch per offset.
+  // Pass 2: row k's weight of node m at weights[offsets[k] + m - first[k]].
   const weights = new Float64Array(total);
   const columnSums = new Float64Array(G);
   for (let k = 0; k < evalPoints; k++) {
-    const base = offsets[k] - first[k];
-    for (let q = 0; q < 2; q++) {
-      const node = ind[k] + q;
-      const share = q === 0 ? 1 - residual[k] : residual[k];
-      if (share === 0) continue;
-      const leftEnd = Math.min(radius, -node - 1); // d < -node: at < 0
-      const inStart = Math.max(-radius, -node);
-      const inEnd = Math.min(radius, last - node); // 0 <= at <= G - 1
-      const rightStart = Math.max(-radius, last - node + 1);
-      for (let d = -radius; d <= leftEnd; d++) weights[base - (node + d)] += share * kernel[-d];
-      for (let d = inStart; d <= Math.min(inEnd, -1); d++) weights[base + node + d] += share * kernel[-d];
-      for (let d = Math.max(inStart, 0); d <= inEnd; d++) weights[base + node + d] += share * kernel[d];
-      for (let d = rightStart; d <= radius; d++) weights[base + 2 * last - node - d] += share * kernel[d < 0 ? -d : d];
-    }
+    rowWeights(grid, ind[k], residual[k], first[k], first[k] + length[k] - 1, weights, offsets[k]);
     for (let j = 0; j < length[k]; j++) columnSums[first[k] + j] += weights[offsets[k] + j];
   }
   return { sigma, evalPoints, gridNodes: G, first, length, offsets, weights, columnSums };
+}
+
+/**
+ * W_km of the row interpolating from node `at` (share 1 - r) and at + 1 (share r), for m = lo..hi, into
+ * out[o + m - lo]. Each is the sum, onto +0, of node at's terms share * k(|d|) for the offsets d that land on m
+ * (reflected at 0, an offset d < -node landing on -(node + d); inside; reflected at G - 1, landing on
+ * 2 (G - 1) - node - d: their offsets ascend in that order), then node at + 1's. Nodes far from both ends read
+ * only the inside offsets m - at and m - at - 1, each within the radius or absent (absent adds +0).
+ */
+function rowWeights(grid: Grid, at: number, r: number, lo: number, hi: number, out: Float64Array, o: number): void {
+  const { radius, kernel } = grid;
+  const last = grid.gridNodes - 1;
+  // Nodes lo..edgeLo - 1 and edgeHi + 1..hi may read a reflected offset.
+  const edgeLo = Math.min(Math.max(lo, radius - at + 1), hi + 1);
+  const edgeHi = Math.max(Math.min(hi, 2 * last - at - 2 - radius), edgeLo - 1);
+  const s0 = 1 - r;
+  for (let m = lo; m < edgeLo; m++) out[o + m - lo] = rowWeight(grid, at, r, m);
+  for (let m = edgeLo; m <= edgeHi; m++) {
+    const d0 = m - at;
+    const d1 = d0 - 1;
+    out[o + m - lo] =
+      (d0 >= -radius && d0 <= radius ? s0 * kernel[d0 < 0 ? -d0 : d0] : 0) +
+      (d1 >= -radius && d1 <= radius ? r * kernel[d1 < 0 ? -d1 : d1] : 0);
+  }
+  for (let m = edgeHi + 1; m <= hi; m++) out[o + m - lo] = rowWeight(grid, at, r, m);
 }
 
 /** relplot's `eps` added to the smoothed density before dividing (BaseKernelMixin.smooth). */
@@ -228,11 +236,9 @@ function spreadToGrid(
  * the kernel smooths of the residuals f - y and of the unit weights at t_k (relplot `smooth_ece`); since
  * |rs_k| dens_k = |num_k|, this is sum_k |num_k| / sum_k dens_k.
  *
- * Row k's weights W_kj are computed as they are used rather than read from a Discretisation (a bandwidth search
- * evaluates each bandwidth once), each as buildDiscretisation sums it: node ind's terms (reflected at 0, inside,
- * reflected at G - 1; their offsets ascend in that order) times its share, then node ind + 1's, onto +0. Every
- * sum here runs in the order SmoothEcePool's grid path reads the built weights in, so the two give the same
- * doubles.
+ * Row k's weights W_kj are computed as they are used (rowWeights, as buildDiscretisation computes them) rather
+ * than read from a Discretisation: a bandwidth search evaluates each bandwidth once. Every sum here runs in the
+ * order SmoothEcePool's grid path reads the built weights in, so the two give the same doubles.
  */
 function smoothEceDirect(
   grid: Grid,
@@ -240,42 +246,21 @@ function smoothEceDirect(
   gridMass: Float64Array,
   [nodeLo, nodeHi]: [number, number],
 ): number {
-  const { evalPoints: E, gridNodes: G, radius } = grid;
-  const last = G - 1;
+  const { evalPoints: E, gridNodes: G } = grid;
   const span = new Int32Array(3);
+  const row = new Float64Array(G);
   const columnSums = new Float64Array(G);
   let numerator = 0;
   for (let k = 0; k < E; k++) {
     const r = rowOf(grid, k, span);
-    const at = span[0];
     // Only nodes nodeLo..nodeHi hold anything: the rest would add +0 to every sum, which changes none.
     const lo = Math.max(span[1], nodeLo);
     const hi = Math.min(span[2], nodeHi);
-    // Nodes lo..edgeLo - 1 and edgeHi + 1..hi may read a reflected offset; the nodes between read only node at's
-    // offset m - at and node at + 1's offset m - at - 1, each within the radius or absent (absent adds +0).
-    const edgeLo = Math.min(Math.max(lo, radius - at + 1), hi + 1);
-    const edgeHi = Math.max(Math.min(hi, 2 * last - at - 2 - radius), edgeLo - 1);
+    rowWeights(grid, span[0], r, lo, hi, row, 0);
     let num = 0;
-    for (let m = lo; m < edgeLo; m++) {
-      const w = rowWeight(grid, at, r, m);
-      num += w * gridR[m];
-      columnSums[m] += w;
-    }
-    const kernel = grid.kernel;
-    const s0 = 1 - r;
-    for (let m = edgeLo; m <= edgeHi; m++) {
-      const d0 = m - at;
-      const d1 = d0 - 1;
-      const w =
-        (d0 >= -radius && d0 <= radius ? s0 * kernel[d0 < 0 ? -d0 : d0] : 0) +
-        (d1 >= -radius && d1 <= radius ? r * kernel[d1 < 0 ? -d1 : d1] : 0);
-      num += w * gridR[m];
-      columnSums[m] += w;
-    }
-    for (let m = edgeHi + 1; m <= hi; m++) {
-      const w = rowWeight(grid, at, r, m);
-      num += w * gridR[m];
-      columnSums[m] += w;
+    for (let m = lo; m <= hi; m++) {
+      num += row[m - lo] * gridR[m];
+      columnSums[m] += row[m - lo];
     }
     numerator += Math.abs(num);
   }
@@ -285,7 +270,7 @@ function smoothEceDirect(
   return numerator / density;
 }
 
-/** W_km of a row interpolating from node `at` with share 1 - r (and node at + 1 with r), every term as built. */
+/** rowWeights' W_km for one node m, every term of both nodes added as there. */
 function rowWeight(grid: Grid, at: number, r: number, m: number): number {
   const { radius, kernel } = grid;
   const last = grid.gridNodes - 1;

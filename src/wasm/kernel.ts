@@ -987,7 +987,7 @@ export function smoothBlock(
 /**
  * smooth-ece.ts smoothEceDirect: smECE at one bandwidth of one weighted set already spread to the grid (G nodes of
  * residual at gridRPtr and of mass at gridMassPtr), with the E rows of weights computed as they are used from the
- * kernel k(0..radius) at kernelPtr. The same operations in the same order as there (see it and rowWeight), so the
+ * kernel k(0..radius) at kernelPtr. The same operations in the same order as there (see rowWeights there), so the
  * same double. colsumPtr: G doubles of scratch.
  */
 export function smoothDirect(
@@ -1068,7 +1068,7 @@ export function smoothDirect(
   return numerator / density;
 }
 
-/** smooth-ece.ts rowWeight: W_km, every term of both nodes as buildDiscretisation adds them. */
+/** smooth-ece.ts rowWeight: W_km for one node, every term of both nodes as rowWeights adds them. */
 function rowWeight(kernelPtr: usize, radius: i32, last: i32, at: i32, r: f64, m: i32): f64 {
   let w: f64 = 0;
   for (let q = 0; q < 2; q++) {
