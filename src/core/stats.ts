@@ -132,8 +132,6 @@ export class MetricPool {
       }
     });
     const prob = (x: number, k: number) => sets[rawSide[x]].probs[rawIndex[x] * K + k];
-    // Entries ascending by a value, ties by side and then item index: entry numbers already run in that order.
-    const byValue = ascendingOrder;
     // Class k's probability of every entry.
     const classValue = (k: number) => {
       const values = new Float64Array(size);
@@ -141,7 +139,8 @@ export class MetricPool {
       return values;
     };
 
-    const order = byValue(rawConf);
+    // Entries ascending by a value, ties by side and then item index: entry numbers already run in that order.
+    const order = ascendingOrder(rawConf);
     this.conf = new Float64Array(size);
     this.correct = new Float64Array(size);
     this.gap = new Float64Array(size);
@@ -176,7 +175,7 @@ export class MetricPool {
     this.classRunEnd = new Int32Array(K * bins);
     for (let k = 0; k < K; k++) {
       const runEnd = this.classRunEnd.subarray(k * bins, (k + 1) * bins);
-      byValue(classValue(k)).forEach((src, j) => {
+      ascendingOrder(classValue(k)).forEach((src, j) => {
         const p = prob(src, k);
         this.classSlot[k * size + j] = rawIndex[src];
         this.classSide[k * size + j] = rawSide[src];
