@@ -174,7 +174,22 @@ export function startThreadPool(threads = availableThreads()): ThreadPool {
   return {
     async run(whole) {
       const jobs = splitJobs(whole, workers.length);
-      return mergeJobResults(jobs, await runOnThreads(jobs, workers));
+      const results: AnalysisJobResult[] = [];
+      let next = 0;
+      let failed = false;
+      await Promise.all(
+        workers.map(async (worker) => {
+          while (next < jobs.length && !failed) {
+            try {
+              results.push(await reply<AnalysisJobResult>(worker, jobs[next++]));
+            } catch (e) {
+              failed = true;
+              throw e;
+            }
+          }
+        }),
+      );
+      return mergeJobResults(jobs, results);
     },
     analyze(variants, settings, options) {
       return pipeline(workers, variants, settings, options);
@@ -256,7 +271,7 @@ async function pipeline(
         const job = failed() ? undefined : queue.shift();
         if (job) {
           try {
-            results.push(await runOn(worker, job));
+            results.push(await reply<AnalysisJobResult>(worker, job));
           } catch (error) {
             jobError ??= { error };
             wake();
@@ -276,17 +291,17 @@ async function pipeline(
   return { plan: plan!, results: mergeJobResults(chunks, results) };
 }
 
-/** One job on one thread: its result, or the thread's error. */
-function runOn(worker: Worker, job: AnalysisJob): Promise<AnalysisJobResult> {
+/** Posts one message to a thread: its reply, or the thread's error (or exit). */
+function reply<T>(worker: Worker, message: AnalysisJob | PrepareRequest): Promise<T> {
   return new Promise((resolve, reject) => {
     const done = () => {
       worker.off('message', onMessage);
       worker.off('error', onError);
       worker.off('exit', onExit);
     };
-    const onMessage = (result: AnalysisJobResult) => {
+    const onMessage = (answer: T) => {
       done();
-      resolve(result);
+      resolve(answer);
     };
     const onError = (e: Error) => {
       done();
@@ -299,71 +314,21 @@ function runOn(worker: Worker, job: AnalysisJob): Promise<AnalysisJobResult> {
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);
-    worker.postMessage(job);
+    worker.postMessage(message);
   });
 }
 
 /** Errors a thread sent back as a reply (it lives on), as opposed to a thread that died. */
 const replied = new WeakSet<Error>();
 
-function prepareOn(worker: Worker, request: PrepareRequest): Promise<PreparedVariant> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-    };
-    const onMessage = (reply: { prepared?: PreparedVariant; error?: { name: string; message: string } }) => {
-      done();
-      if (reply.prepared) return resolve(reply.prepared);
-      const error = new Error(reply.error?.message ?? 'preparing a variant failed');
-      error.name = reply.error?.name ?? 'Error';
-      replied.add(error);
-      reject(error);
-    };
-    const onError = (e: Error) => {
-      done();
-      reject(e);
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.postMessage(request);
-  });
-}
-
-async function runOnThreads(jobs: AnalysisJob[], pool: Worker[]): Promise<AnalysisJobResult[]> {
-  if (jobs.length === 0) return [];
-  const workers = pool.slice(0, Math.min(pool.length, jobs.length));
-  const results: AnalysisJobResult[] = [];
-  let next = 0;
-  const listeners: (() => void)[] = [];
-  try {
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            const feed = () => {
-              if (next >= jobs.length) return resolve();
-              worker.postMessage(jobs[next++]);
-            };
-            const onMessage = (result: AnalysisJobResult) => {
-              results.push(result);
-              feed();
-            };
-            const onExit = (code: number) => reject(new Error(`analysis worker thread exited with code ${code}`));
-            worker.on('message', onMessage);
-            worker.on('error', reject);
-            worker.on('exit', onExit);
-            listeners.push(() => {
-              worker.off('message', onMessage);
-              worker.off('error', reject);
-              worker.off('exit', onExit);
-            });
-            feed();
-          }),
-      ),
-    );
-  } finally {
-    for (const off of listeners) off();
-  }
-  return results;
+async function prepareOn(worker: Worker, request: PrepareRequest): Promise<PreparedVariant> {
+  const answer = await reply<{ prepared?: PreparedVariant; error?: { name: string; message: string } }>(
+    worker,
+    request,
+  );
+  if (answer.prepared) return answer.prepared;
+  const error = new Error(answer.error?.message ?? 'preparing a variant failed');
+  error.name = answer.error?.name ?? 'Error';
+  replied.add(error);
+  throw error;
 }
