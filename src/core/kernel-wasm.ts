@@ -106,6 +106,21 @@ export interface KernelExports {
     nodeLo: number,
     nodeHi: number,
   ): number;
+  smoothTable(
+    kernelPtr: number,
+    radius: number,
+    evalPoints: number,
+    gridNodes: number,
+    atPtr: number,
+    rPtr: number,
+    firstPtr: number,
+    lengthPtr: number,
+    offsetsPtr: number,
+    weightsPtr: number,
+    colsumPtr: number,
+    reachFirstPtr: number,
+    reachEndPtr: number,
+  ): void;
   swappedClasswise(
     slotSidePtr: number,
     gapPtr: number,

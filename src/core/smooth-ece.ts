@@ -43,19 +43,31 @@ const TRUNCATE_SIGMAS = 9;
  * at its set's bandwidth (a bandwidth search builds none: smoothEceDirect). A few MB each at most; the oldest is
  * dropped beyond DISCRETISATIONS_KEPT.
  */
-const discretisations = new Map<number, Discretisation>();
+const discretisations = new Map<string, Discretisation>();
 const DISCRETISATIONS_KEPT = 12;
 
+/** Keyed by backend too: each backend builds its own (the same doubles, which the tests compare). */
 function discretise(sigma: number): Discretisation {
-  let disc = discretisations.get(sigma);
+  const key = `${kernelBackend()} ${sigma}`;
+  let disc = discretisations.get(key);
   if (disc) {
-    discretisations.delete(sigma);
+    discretisations.delete(key);
   } else {
     disc = buildDiscretisation(sigma);
     if (discretisations.size >= DISCRETISATIONS_KEPT) discretisations.delete(discretisations.keys().next().value!);
   }
-  discretisations.set(sigma, disc);
+  discretisations.set(key, disc);
   return disc;
+}
+
+/**
+ * The kernel-weight table a resampling pool at bandwidth sigma reads (built on the current backend, or taken from
+ * this thread's recent ones), with nodeReach's answer: for tests and diagnostics.
+ */
+export function smoothDiscretisation(sigma: number): Readonly<Required<Discretisation>> {
+  const disc = discretise(sigma);
+  nodeReach(disc);
+  return disc as Required<Discretisation>;
 }
 
 /**
@@ -159,6 +171,9 @@ function buildDiscretisation(sigma: number): Discretisation {
     offsets[k] = total;
     total += length[k];
   }
+  const rows = { sigma, evalPoints, gridNodes: G, first, length, offsets };
+  const built = tableInKernel(grid, ind, residual, rows, total);
+  if (built) return built;
   // Pass 2: row k's weight of node m at weights[offsets[k] + m - first[k]].
   const weights = new Float64Array(total);
   const columnSums = new Float64Array(G);
@@ -166,7 +181,65 @@ function buildDiscretisation(sigma: number): Discretisation {
     rowWeights(grid, ind[k], residual[k], first[k], first[k] + length[k] - 1, weights, offsets[k]);
     for (let j = 0; j < length[k]; j++) columnSums[first[k] + j] += weights[offsets[k] + j];
   }
-  return { sigma, evalPoints, gridNodes: G, first, length, offsets, weights, columnSums };
+  return { ...rows, weights, columnSums };
+}
+
+/**
+ * buildDiscretisation's pass 2 and nodeReach on the WebAssembly backend (kernel.ts smoothTable: the same doubles):
+ * a pool's table is built once per bandwidth and thread, where JavaScript would still be cold. Null on the
+ * JavaScript backend.
+ */
+function tableInKernel(
+  grid: Grid,
+  ind: Int32Array,
+  residual: Float64Array,
+  rows: Omit<Discretisation, 'weights' | 'columnSums' | 'reach'>,
+  total: number,
+): Discretisation | null {
+  const { evalPoints: E, gridNodes: G, first, length, offsets } = rows;
+  const laid = KernelMemory.create([
+    grid.kernel.byteLength,
+    ind.byteLength,
+    residual.byteLength,
+    first.byteLength,
+    length.byteLength,
+    offsets.byteLength,
+    total * 8,
+    G * 8,
+    G * 4,
+    G * 4,
+  ]);
+  if (!laid) return null;
+  const { memory, offsets: ptr } = laid;
+  const { buffer } = memory;
+  new Float64Array(buffer, ptr[0], grid.kernel.length).set(grid.kernel);
+  new Int32Array(buffer, ptr[1], E).set(ind);
+  new Float64Array(buffer, ptr[2], E).set(residual);
+  new Int32Array(buffer, ptr[3], E).set(first);
+  new Int32Array(buffer, ptr[4], E).set(length);
+  new Int32Array(buffer, ptr[5], E).set(offsets);
+  memory.exports.smoothTable(
+    ptr[0],
+    grid.radius,
+    E,
+    G,
+    ptr[1],
+    ptr[2],
+    ptr[3],
+    ptr[4],
+    ptr[5],
+    ptr[6],
+    ptr[7],
+    ptr[8],
+    ptr[9],
+  );
+  // Views of that memory, which nothing writes to again (a pool copies the table into its own).
+  return {
+    ...rows,
+    weights: new Float64Array(buffer, ptr[6], total),
+    columnSums: new Float64Array(buffer, ptr[7], G),
+    reach: { first: new Int32Array(buffer, ptr[8], G), end: new Int32Array(buffer, ptr[9], G) },
+  };
 }
 
 /**

@@ -1068,6 +1068,64 @@ export function smoothDirect(
   return numerator / density;
 }
 
+/**
+ * smooth-ece.ts buildDiscretisation's second pass, with nodeReach: row k (interpolating from node at[k] with share
+ * 1 - r[k] and at[k] + 1 with share r[k]) gets its weights W_km for nodes m = first[k] .. first[k] + length[k] - 1
+ * at weightsPtr + (offsets[k] + m - first[k]) * 8, each as rowWeights there computes it (the same operations in
+ * the same order, so the same doubles); the column sums (G doubles at colsumPtr) add the rows onto +0 in row
+ * order. Per node j: the first row that reads it at reachFirstPtr and one past the last at reachEndPtr (E and 0
+ * when none does).
+ */
+export function smoothTable(
+  kernelPtr: usize,
+  radius: i32,
+  E: i32,
+  G: i32,
+  atPtr: usize,
+  rPtr: usize,
+  firstPtr: usize,
+  lengthPtr: usize,
+  offsetsPtr: usize,
+  weightsPtr: usize,
+  colsumPtr: usize,
+  reachFirstPtr: usize,
+  reachEndPtr: usize,
+): void {
+  const last = G - 1;
+  memory.fill(colsumPtr, 0, (<usize>G) << 3);
+  for (let j = 0; j < G; j++) {
+    store<i32>(reachFirstPtr + ((<usize>j) << 2), E);
+    store<i32>(reachEndPtr + ((<usize>j) << 2), 0);
+  }
+  for (let k = 0; k < E; k++) {
+    const at = i32At(atPtr, k);
+    const r = f64At(rPtr, k);
+    const lo = i32At(firstPtr, k);
+    const hi = lo + i32At(lengthPtr, k) - 1;
+    const out = weightsPtr + ((<usize>(i32At(offsetsPtr, k) - lo)) << 3);
+    const edgeLo = min(max(lo, radius - at + 1), hi + 1);
+    const edgeHi = max(min(hi, 2 * last - at - 2 - radius), edgeLo - 1);
+    for (let m = lo; m < edgeLo; m++) store<f64>(out + ((<usize>m) << 3), rowWeight(kernelPtr, radius, last, at, r, m));
+    const s0 = 1 - r;
+    for (let m = edgeLo; m <= edgeHi; m++) {
+      const d0 = m - at;
+      const d1 = d0 - 1;
+      const w0: f64 = d0 >= -radius && d0 <= radius ? s0 * f64At(kernelPtr, d0 < 0 ? -d0 : d0) : 0;
+      const w1: f64 = d1 >= -radius && d1 <= radius ? r * f64At(kernelPtr, d1 < 0 ? -d1 : d1) : 0;
+      store<f64>(out + ((<usize>m) << 3), w0 + w1);
+    }
+    for (let m = edgeHi + 1; m <= hi; m++)
+      store<f64>(out + ((<usize>m) << 3), rowWeight(kernelPtr, radius, last, at, r, m));
+    for (let m = lo; m <= hi; m++) {
+      const c = colsumPtr + ((<usize>m) << 3);
+      store<f64>(c, load<f64>(c) + load<f64>(out + ((<usize>m) << 3)));
+      const f = reachFirstPtr + ((<usize>m) << 2);
+      if (k < load<i32>(f)) store<i32>(f, k);
+      store<i32>(reachEndPtr + ((<usize>m) << 2), k + 1);
+    }
+  }
+}
+
 /** smooth-ece.ts rowWeight: W_km for one node, every term of both nodes as rowWeights adds them. */
 function rowWeight(kernelPtr: usize, radius: i32, last: i32, at: i32, r: f64, m: i32): f64 {
   let w: f64 = 0;

@@ -6,6 +6,7 @@ import { Rng } from '../../src/core/random';
 import {
   SMOOTH_BLOCK,
   SmoothEcePool,
+  smoothDiscretisation,
   smoothCalibrationError,
   smoothCalibrationErrorAt,
 } from '../../src/core/smooth-ece';
@@ -157,6 +158,46 @@ describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
       }
     }
     expect(compared).toBe(21);
+  });
+
+  it('builds the same kernel-weight tables on both backends, reach included', () => {
+    onTestFinished(() => setKernelBackend('wasm'));
+    let cells = 0;
+    for (const sigma of [1, 0.37, 0.1, 0.0625, 0.01, 0.002]) {
+      const [wasm, js] = (['wasm', 'js'] as const).map((backend) => {
+        setKernelBackend(backend);
+        return smoothDiscretisation(sigma);
+      });
+      // Two tables, one per backend (not.toBe would deep-compare them on passing: seconds).
+      expect(wasm === js).toBe(false);
+      const arrays = (d: typeof wasm) => [
+        d.first,
+        d.length,
+        d.offsets,
+        d.weights,
+        d.columnSums,
+        d.reach.first,
+        d.reach.end,
+      ];
+      const [a, b] = [arrays(wasm), arrays(js)];
+      // Bit for bit (byte equality; toEqual takes seconds on a million elements): the first differing byte, if any.
+      a.forEach((x, i) => {
+        const [p, q] = [
+          new Uint8Array(x.buffer, x.byteOffset, x.byteLength),
+          new Uint8Array(b[i].buffer, b[i].byteOffset, b[i].byteLength),
+        ];
+        expect(p.length, `sigma ${sigma} array ${i}`).toBe(q.length);
+        expect(
+          p.findIndex((v, j) => v !== q[j]),
+          `sigma ${sigma} array ${i}`,
+        ).toBe(-1);
+      });
+      // The table is not trivially empty: every node is read by some row, and the weights are not all zero.
+      expect(wasm.reach.first.every((k) => k < wasm.evalPoints)).toBe(true);
+      expect(wasm.weights.some((w) => w > 0)).toBe(true);
+      cells += wasm.weights.length;
+    }
+    expect(cells).toBeGreaterThan(100_000);
   });
 
   it('gives NaN for no items and refuses a bandwidth outside (0, 1]', () => {
