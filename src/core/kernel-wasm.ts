@@ -1,6 +1,7 @@
 /**
  * The WebAssembly backend of the resampling kernels (MetricPool in stats.ts; in smooth-ece.ts SmoothEcePool's grid
- * path and the bandwidth search's evaluations): the module built from
+ * path, its kernel-weight tables and the bandwidth search's evaluations) and of the matrix scaler's objective
+ * (scaling-objectives.ts): the module built from
  * src/wasm/kernel.ts, compiled once per thread, with one instance and one memory per pool. Both backends give the
  * same doubles (test/unit/kernel-identity.test.ts); WebAssembly is about twice as fast on the inner loops.
  * Where WebAssembly cannot be compiled (no WebAssembly, or a Content-Security-Policy without 'wasm-unsafe-eval')
@@ -132,6 +133,22 @@ export interface KernelExports {
     count: number,
     outPtr: number,
   ): void;
+  /** src/wasm/scaling.ts: scaling-objectives.ts matrixObjective, and detmath.ts exp and log. */
+  matrixObjective(
+    thetaPtr: number,
+    logpPtr: number,
+    labelsPtr: number,
+    n: number,
+    lambda: number,
+    mu: number,
+    withGrad: boolean,
+    withHess: boolean,
+    gradPtr: number,
+    hessPtr: number,
+    scratchPtr: number,
+  ): number;
+  detExp(x: number): number;
+  detLog(x: number): number;
 }
 
 let preferred: KernelBackend = 'wasm';

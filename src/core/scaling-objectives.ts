@@ -1,10 +1,12 @@
 /**
  * The objectives the scalers minimise: mean NLL of softmax(W z + b) plus penalties, with analytic gradient and
- * Hessian for each parameterisation, and the gauge directions the solver projects out (scaling.ts).
+ * Hessian for each parameterisation, and the gauge directions the solver projects out (scaling.ts). The matrix
+ * objective, the costly one, runs in the WebAssembly kernel where it can (src/wasm/scaling.ts: the same doubles).
  */
 import type { FittedScalingMethod } from './scaling-model';
 import { NUM_CLASSES as K } from './types';
 import { exp, log } from './detmath';
+import { KernelMemory, kernelBackend } from './kernel-wasm';
 
 /** Number of free parameters of each method's objective (layouts: see scalingObjective). */
 export function parameterCount(method: FittedScalingMethod): number {
@@ -48,6 +50,10 @@ export function scalingObjective(
   const h = hess ?? null;
   if (method === 'temperature') return temperatureObjective(theta, logp, labels, n, g, h);
   if (method === 'vector') return vectorObjective(theta, logp, labels, n, penalties.mu, g, h);
+  if (kernelBackend() === 'wasm') {
+    const loss = matrixObjectiveKernel(theta, logp, labels, n, penalties.lambda, penalties.mu, g, h);
+    if (loss !== null) return loss;
+  }
   return matrixObjective(theta, logp, labels, n, penalties.lambda, penalties.mu, g, h);
 }
 
@@ -196,6 +202,10 @@ const xxRow = new Float64Array(XX);
 /** Per (k <= k2) class pair, the running sum of A_{k k2} x x^T (upper triangle). */
 const hessAcc = new Float64Array(((K * (K + 1)) / 2) * XX);
 
+/**
+ * The matrix objective's definition, and its JavaScript backend; src/wasm/scaling.ts is a port of it that returns
+ * the same doubles (test/unit/scaling-wasm.test.ts).
+ */
 function matrixObjective(
   theta: Float64Array,
   logp: Float64Array,
@@ -284,6 +294,83 @@ function matrixObjective(
     }
   }
   return nll / n + penalty;
+}
+
+/** Doubles of working space the kernel's matrixObjective uses (src/wasm/scaling.ts). */
+const MATRIX_SCRATCH_DOUBLES = 189;
+
+/** The WebAssembly backend's memory for the matrix objective: its inputs, outputs and scratch, grown as needed. */
+let objectiveMemory: {
+  memory: KernelMemory;
+  capacity: number;
+  theta: Float64Array;
+  grad: Float64Array;
+  hess: Float64Array;
+  logp: Float64Array;
+  labels: Uint8Array;
+  offsets: number[];
+} | null = null;
+
+/**
+ * matrixObjective on the WebAssembly backend (src/wasm/scaling.ts matrixObjective: the same doubles, without the
+ * JIT's warm-up on every new thread), or null when the kernel's memory cannot be made. The memory fills whole
+ * 64 KiB pages with item rows, so the folds of a cross-fit and the fit on all items share one.
+ */
+function matrixObjectiveKernel(
+  theta: Float64Array,
+  logp: Float64Array,
+  labels: Uint8Array,
+  n: number,
+  lambda: number,
+  mu: number,
+  grad: Float64Array | null,
+  hess: Float64Array | null,
+): number | null {
+  const P = K * K + K;
+  if (!(objectiveMemory && objectiveMemory.capacity >= n)) {
+    const fixed = (2 * P + P * P + MATRIX_SCRATCH_DOUBLES) * 8;
+    const pages = Math.ceil((fixed + n * (K * 8 + 1) + 8) / 65536);
+    const capacity = Math.floor((pages * 65536 - fixed - 8) / (K * 8 + 1));
+    const laid = KernelMemory.create([P * 8, P * 8, P * P * 8, MATRIX_SCRATCH_DOUBLES * 8, capacity * K * 8, capacity]);
+    if (!laid) return null;
+    const { buffer } = laid.memory;
+    const at = laid.offsets;
+    objectiveMemory = {
+      memory: laid.memory,
+      capacity,
+      theta: new Float64Array(buffer, at[0], P),
+      grad: new Float64Array(buffer, at[1], P),
+      hess: new Float64Array(buffer, at[2], P * P),
+      logp: new Float64Array(buffer, at[4], capacity * K),
+      labels: new Uint8Array(buffer, at[5], capacity),
+      offsets: at,
+    };
+  }
+  const m = objectiveMemory;
+  m.theta.set(theta.subarray(0, P));
+  m.logp.set(logp.subarray(0, n * K));
+  m.labels.set(labels.subarray(0, n));
+  const at = m.offsets;
+  const loss = m.memory.exports.matrixObjective(
+    at[0],
+    at[4],
+    at[5],
+    n,
+    lambda,
+    mu,
+    grad !== null,
+    hess !== null,
+    at[1],
+    at[2],
+    at[3],
+  );
+  if (grad) {
+    // Entries past P are 0, as matrixObjective's grad.fill(0) leaves them.
+    grad.set(m.grad);
+    grad.fill(0, P);
+  }
+  if (hess) hess.set(m.hess);
+  return loss;
 }
 
 /**

@@ -1218,3 +1218,4 @@ export function drawFlips4(statePtr: usize, n: i32, flipsPtr: usize): void {
   store<u32>(statePtr, s2, 8);
   store<u32>(statePtr, s3, 12);
 }
+export { matrixObjective, detExp, detLog } from './scaling';
