@@ -12,11 +12,11 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import {
   assembleReport,
-  jobCost,
   mergeJobResults,
   planAnalysis,
   resolveSettings,
   splitJobs,
+  ChunkQueue,
   type AnalysisJob,
   type AnalysisPlan,
   type AnalysisJobResult,
@@ -174,14 +174,15 @@ export function startThreadPool(threads = availableThreads()): ThreadPool {
   return {
     async run(whole) {
       const jobs = splitJobs(whole, workers.length);
+      const queue = new ChunkQueue(jobs);
       const results: AnalysisJobResult[] = [];
-      let next = 0;
       let failed = false;
       await Promise.all(
         workers.map(async (worker) => {
-          while (next < jobs.length && !failed) {
+          let job: AnalysisJob | undefined;
+          while (!failed && (job = queue.take(worker))) {
             try {
-              results.push(await reply<AnalysisJobResult>(worker, jobs[next++]));
+              results.push(await reply<AnalysisJobResult>(worker, job));
             } catch (e) {
               failed = true;
               throw e;
@@ -212,8 +213,8 @@ async function pipeline(
   let preparing = 0;
   let plan: AnalysisPlan | undefined;
   let jobError: { error: unknown } | undefined;
-  // Chunks waiting, largest first; every chunk handed out (for the merge); the jobs they came from.
-  const queue: AnalysisJob[] = [];
+  // Chunks waiting (ChunkQueue); every chunk handed out (for the merge); the jobs they came from.
+  const queue = new ChunkQueue();
   const chunks: AnalysisJob[] = [];
   const queued = new Set<string>();
   const results: AnalysisJobResult[] = [];
@@ -227,8 +228,7 @@ async function pipeline(
   const enqueue = (jobs: AnalysisJob[], split = splitJobs(jobs, workers.length)) => {
     for (const job of jobs) queued.add(job.key);
     chunks.push(...split);
-    queue.push(...split);
-    queue.sort((x, y) => jobCost(y) - jobCost(x));
+    queue.add(split);
     wake();
   };
   const prepareDone = () => {
@@ -268,7 +268,7 @@ async function pipeline(
           prepareDone();
           continue;
         }
-        const job = failed() ? undefined : queue.shift();
+        const job = failed() ? undefined : queue.take(worker);
         if (job) {
           try {
             results.push(await reply<AnalysisJobResult>(worker, job));

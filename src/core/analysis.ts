@@ -514,6 +514,51 @@ export function splitJobs(jobs: readonly AnalysisJob[], workers: number): Analys
   return chunks.sort((x, y) => jobCost(y) - jobCost(x));
 }
 
+/** The job a chunk came from (splitJobs): its own key when it is a whole job. */
+const chunkOf = (job: AnalysisJob): string => job.chunk?.of ?? job.key;
+
+/**
+ * Chunks waiting for workers, handed out so that each job's chunks mostly run on one worker, one after another:
+ * a worker gets the next chunk of the job it ran last when one is waiting (that job's pools are still built there:
+ * runAnalysisJob keeps the last few), else the largest chunk of a job no other worker is on, else the largest.
+ * Two workers share a job only at the end. Where a chunk runs never changes a result.
+ */
+export class ChunkQueue {
+  private readonly waiting: AnalysisJob[] = [];
+  /** The job each worker runs or ran last. */
+  private readonly on = new Map<unknown, string>();
+
+  constructor(chunks: readonly AnalysisJob[] = []) {
+    this.add(chunks);
+  }
+
+  get size(): number {
+    return this.waiting.length;
+  }
+
+  /** Adds chunks (kept largest first, as splitJobs orders them). */
+  add(chunks: readonly AnalysisJob[]): void {
+    this.waiting.push(...chunks);
+    this.waiting.sort((x, y) => jobCost(y) - jobCost(x));
+  }
+
+  /** The next chunk for `worker` (any value that identifies it), or undefined when none waits. */
+  take(worker: unknown): AnalysisJob | undefined {
+    const last = this.on.get(worker);
+    let at = last === undefined ? -1 : this.waiting.findIndex((job) => chunkOf(job) === last);
+    if (at < 0) {
+      const busy = new Set([...this.on].filter(([w]) => w !== worker).map(([, job]) => job));
+      at = Math.max(
+        0,
+        this.waiting.findIndex((job) => !busy.has(chunkOf(job))),
+      );
+    }
+    const [job] = this.waiting.splice(at, 1);
+    if (job) this.on.set(worker, chunkOf(job));
+    return job;
+  }
+}
+
 /** The whole jobs' results from their chunks' results (in any order), as runAnalysisJob gives them unsplit. */
 export function mergeJobResults(
   chunks: readonly AnalysisJob[],

@@ -8,6 +8,7 @@
 import {
   assembleReport,
   mergeJobResults,
+  ChunkQueue,
   planAnalysis,
   prepareVariant,
   resolveSettings,
@@ -288,12 +289,11 @@ export function poolJobRunner(workers: readonly JobWorker[]): JobRunner {
   if (workers.length === 0) throw new Error('poolJobRunner needs at least one worker');
   return async (jobs, isCurrent, onDone) => {
     const results: AnalysisJobResult[] = [];
-    let next = 0;
+    const queue = new ChunkQueue(jobs);
     const drain = async (worker: JobWorker) => {
-      while (next < jobs.length) {
+      while (queue.size > 0) {
         if (!isCurrent()) throw new AnalysisSupersededError('analysis superseded while resampling');
-        const job = jobs[next++];
-        results.push(await worker.run(job));
+        results.push(await worker.run(queue.take(worker)!));
         onDone();
       }
     };

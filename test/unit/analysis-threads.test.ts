@@ -7,6 +7,8 @@ import {
   planAnalysis,
   runAnalysisJob,
   splitJobs,
+  ChunkQueue,
+  type AnalysisJob,
 } from '../../src/core/analysis';
 import { analyzeOnThreads, startThreadPool, threadJobRunner } from '../../scripts/lib/analysis-threads';
 import { pairedVariant, syntheticVariant } from '../support/synthetic';
@@ -72,6 +74,40 @@ describe('analysis jobs', () => {
       for (const c of chunks) load[load.indexOf(Math.min(...load))] += jobCost(c); // the pool: next chunk to the first free
       const fair = load.reduce((t, x) => t + x, 0) / workers;
       expect(Math.max(...load) / fair).toBeLessThan(1.15);
+    }
+  });
+
+  it("queue each job's chunks to one worker in turn, as balanced, handing out every chunk once", () => {
+    const plan = planAnalysis(variants, { bootstrap: 10_000, permutations: 10_000 });
+    const of = (job: AnalysisJob) => job.chunk?.of ?? job.key;
+    for (const workers of [2, 3, 4]) {
+      const chunks = splitJobs(plan.jobs, workers);
+      // The pool: the next chunk to the first free worker; (worker, job) pairs = where a job's pools get built.
+      const schedule = (take: (worker: number) => AnalysisJob | undefined) => {
+        const load = new Array(workers).fill(0);
+        const taken: string[] = [];
+        const builds = new Set<string>();
+        for (;;) {
+          const w = load.indexOf(Math.min(...load));
+          const job = take(w);
+          if (!job) break;
+          load[w] += jobCost(job);
+          taken.push(job.key);
+          builds.add(`${w} ${of(job)}`);
+        }
+        return { taken, builds: builds.size, spread: Math.max(...load) / (load.reduce((t, x) => t + x, 0) / workers) };
+      };
+      const queue = new ChunkQueue(chunks);
+      const affine = schedule((w) => queue.take(w));
+      const plain = [...chunks];
+      const inOrder = schedule(() => plain.shift());
+      expect(affine.taken.toSorted()).toEqual(chunks.map((c) => c.key).toSorted());
+      expect(queue.size).toBe(0);
+      // Each job built on one worker, but for a few shared at the end (in order: 20 to 32 builds of 12 jobs' pools).
+      const jobs = new Set(chunks.map(of)).size;
+      expect(affine.builds).toBeLessThanOrEqual(jobs + workers - 1);
+      expect(inOrder.builds).toBeGreaterThan(jobs + workers - 1);
+      expect(affine.spread).toBeLessThan(1.05);
     }
   });
 
