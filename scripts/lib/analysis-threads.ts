@@ -16,6 +16,7 @@ import {
   planAnalysis,
   resolveSettings,
   splitJobs,
+  variantReport,
   ChunkQueue,
   type AnalysisJob,
   type AnalysisPlan,
@@ -24,7 +25,7 @@ import {
   type PreparedVariant,
 } from '../../src/core/analysis';
 import { reportWithViews, type ReportWithViews } from '../../src/core/report-views';
-import type { AnalysisReport, AnalysisSettings, VariantScores } from '../../src/core/types';
+import type { AnalysisReport, AnalysisSettings, VariantReport, VariantScores } from '../../src/core/types';
 
 /** A message to a thread: prepare one variant (order, check, fit the scaler) with these settings. */
 export interface PrepareRequest {
@@ -111,16 +112,13 @@ export interface ThreadPool {
   /**
    * prepareVariant for each variant (one per thread at a time), planAnalysis, and the plan's jobs as run runs
    * them, with no thread idle in between: a variant's own jobs (its bootstrap and smooth ECE resamples) are
-   * handed out as soon as it is prepared, while other threads still prepare theirs, and the pairs' jobs once
-   * every variant is. The plan and the merged results are those of preparing, planning and running one after
-   * another. Rejects with the first failing variant's error in input order (name kept: a thread sends it back by
-   * name), with the plan's refusal, or with a job's error.
+   * handed out as soon as it is prepared (before any pair's), while other threads still prepare theirs, and the
+   * pairs' jobs once every variant is. Once a variant's own jobs are done, its part of the report is computed
+   * here while the threads go on (`ready`, for assembleReport). The plan and the merged results are those of
+   * preparing, planning and running one after another. Rejects with the first failing variant's error in input
+   * order (name kept: a thread sends it back by name), with the plan's refusal, or with a job's error.
    */
-  analyze(
-    variants: VariantScores[],
-    settings: AnalysisSettings,
-    options: AnalysisOptions,
-  ): Promise<{ plan: AnalysisPlan; results: AnalysisJobResult[] }>;
+  analyze(variants: VariantScores[], settings: AnalysisSettings, options: AnalysisOptions): Promise<PipelineResult>;
   close(): Promise<void>;
 }
 
@@ -135,8 +133,8 @@ export async function analyzeOnThreads(
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
 ): Promise<AnalysisReport> {
-  const { plan, results } = await planAndRun(pool, variants, partial, options);
-  return assembleReport(plan, results);
+  const { plan, results, ready } = await planAndRun(pool, variants, partial, options);
+  return assembleReport(plan, results, ready);
 }
 
 /**
@@ -149,8 +147,8 @@ export async function analyzeWithViewsOnThreads(
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
 ): Promise<{ views: ReportWithViews; prepared: PreparedVariant[]; settings: AnalysisSettings }> {
-  const { plan, results, settings } = await planAndRun(pool, variants, partial, options);
-  return { views: reportWithViews(plan, results), prepared: plan.prepared, settings };
+  const { plan, results, ready, settings } = await planAndRun(pool, variants, partial, options);
+  return { views: reportWithViews(plan, results, ready), prepared: plan.prepared, settings };
 }
 
 async function planAndRun(
@@ -206,7 +204,7 @@ async function pipeline(
   variants: VariantScores[],
   settings: AnalysisSettings,
   options: AnalysisOptions,
-): Promise<{ plan: AnalysisPlan; results: AnalysisJobResult[] }> {
+): Promise<PipelineResult> {
   const prepared: PreparedVariant[] = new Array(variants.length);
   const errors: unknown[] = new Array(variants.length);
   let nextPrepare = 0;
@@ -225,10 +223,37 @@ async function pipeline(
     for (const resolve of all) resolve();
   };
   const failed = () => jobError !== undefined || errors.some((e) => e !== undefined);
-  const enqueue = (jobs: AnalysisJob[], split = splitJobs(jobs, workers.length)) => {
+  // Each variant's own chunks still running or waiting, and their results: once all are in, its part of the
+  // report is computed here (variantReport) while the threads go on with the pairs' tests.
+  const owner = new Map<string, number>();
+  const own: { chunks: AnalysisJob[]; results: AnalysisJobResult[] }[] = variants.map(() => ({
+    chunks: [],
+    results: [],
+  }));
+  const ready = new Map<string, VariantReport>();
+  const early = new Set<ReturnType<typeof setImmediate>>();
+  const arrived = (result: AnalysisJobResult) => {
+    const i = owner.get(result.key);
+    if (i === undefined) return;
+    const mine = own[i];
+    mine.results.push(result);
+    if (mine.results.length < mine.chunks.length) return;
+    // After the callbacks that hand out the next chunks, so no thread waits for this.
+    const handle = setImmediate(() => {
+      early.delete(handle);
+      try {
+        const merged = mergeJobResults(mine.chunks, mine.results);
+        ready.set(prepared[i].name, variantReport(prepared[i], settings, merged));
+      } catch {
+        // assembleReport computes it again, and reports the error there
+      }
+    });
+    early.add(handle);
+  };
+  const enqueue = (jobs: AnalysisJob[], split = splitJobs(jobs, workers.length), urgent = false) => {
     for (const job of jobs) queued.add(job.key);
     chunks.push(...split);
-    queue.add(split);
+    queue.add(split, urgent);
     wake();
   };
   const prepareDone = () => {
@@ -262,8 +287,11 @@ async function pipeline(
           // This variant's own jobs, as the whole plan will list them (they depend on it alone). With pairs to
           // come, whole: the pairs' finely split permutation tests are what keeps every thread busy to the end.
           if (!failed()) {
-            const own = planAnalysis([variants[i]], settings, { prepared: [prepared[i]], compare: [] }).jobs;
-            enqueue(own, variants.length > 1 ? own : undefined);
+            const jobs = planAnalysis([variants[i]], settings, { prepared: [prepared[i]], compare: [] }).jobs;
+            const split = variants.length > 1 ? jobs : splitJobs(jobs, workers.length);
+            own[i].chunks = split;
+            for (const chunk of split) owner.set(chunk.key, i);
+            enqueue(jobs, split, true);
           }
           prepareDone();
           continue;
@@ -271,7 +299,9 @@ async function pipeline(
         const job = failed() ? undefined : queue.take(worker);
         if (job) {
           try {
-            results.push(await reply<AnalysisJobResult>(worker, job));
+            const result = await reply<AnalysisJobResult>(worker, job);
+            results.push(result);
+            arrived(result);
           } catch (error) {
             jobError ??= { error };
             wake();
@@ -284,11 +314,22 @@ async function pipeline(
       }
     }),
   );
+  for (const handle of early) clearImmediate(handle); // not computed yet: assembleReport will
   if (jobError) throw jobError.error;
   // The first failing variant in input order, as on one thread.
   const first = errors.find((e) => e !== undefined);
   if (first !== undefined) throw first;
-  return { plan: plan!, results: mergeJobResults(chunks, results) };
+  return { plan: plan!, results: mergeJobResults(chunks, results), ready };
+}
+
+/**
+ * What ThreadPool.analyze gives: the plan, the merged results and the variant reports computed while the other
+ * jobs ran (variantReport; for assembleReport's `ready`).
+ */
+export interface PipelineResult {
+  plan: AnalysisPlan;
+  results: AnalysisJobResult[];
+  ready: ReadonlyMap<string, VariantReport>;
 }
 
 /** Posts one message to a thread: its reply, or the thread's error (or exit). */

@@ -521,10 +521,11 @@ const chunkOf = (job: AnalysisJob): string => job.chunk?.of ?? job.key;
  * Chunks waiting for workers, handed out so that each job's chunks mostly run on one worker, one after another:
  * a worker gets the next chunk of the job it ran last when one is waiting (that job's pools are still built there:
  * runAnalysisJob keeps the last few), else the largest chunk of a job no other worker is on, else the largest.
- * Two workers share a job only at the end. Where a chunk runs never changes a result.
+ * Two workers share a job only at the end. Chunks added as `urgent` (e.g. a variant's own jobs, whose results
+ * complete part of the report) all go out before the others. Where a chunk runs never changes a result.
  */
 export class ChunkQueue {
-  private readonly waiting: AnalysisJob[] = [];
+  private readonly waiting: { job: AnalysisJob; urgent: boolean }[] = [];
   /** The job each worker runs or ran last. */
   private readonly on = new Map<unknown, string>();
 
@@ -536,25 +537,29 @@ export class ChunkQueue {
     return this.waiting.length;
   }
 
-  /** Adds chunks (kept largest first, as splitJobs orders them). */
-  add(chunks: readonly AnalysisJob[]): void {
-    this.waiting.push(...chunks);
-    this.waiting.sort((x, y) => jobCost(y) - jobCost(x));
+  /** Adds chunks (kept urgent first, then largest first, as splitJobs orders them). */
+  add(chunks: readonly AnalysisJob[], urgent = false): void {
+    this.waiting.push(...chunks.map((job) => ({ job, urgent })));
+    this.waiting.sort((x, y) => Number(y.urgent) - Number(x.urgent) || jobCost(y.job) - jobCost(x.job));
   }
 
   /** The next chunk for `worker` (any value that identifies it), or undefined when none waits. */
   take(worker: unknown): AnalysisJob | undefined {
+    if (this.waiting.length === 0) return undefined;
+    // Only among the chunks of the first kind waiting (urgent or not).
+    const urgent = this.waiting[0].urgent;
     const last = this.on.get(worker);
-    let at = last === undefined ? -1 : this.waiting.findIndex((job) => chunkOf(job) === last);
+    const find = (ok: (job: AnalysisJob) => boolean) => this.waiting.findIndex((c) => c.urgent === urgent && ok(c.job));
+    let at = last === undefined ? -1 : find((job) => chunkOf(job) === last);
     if (at < 0) {
       const busy = new Set([...this.on].filter(([w]) => w !== worker).map(([, job]) => job));
       at = Math.max(
         0,
-        this.waiting.findIndex((job) => !busy.has(chunkOf(job))),
+        find((job) => !busy.has(chunkOf(job))),
       );
     }
-    const [job] = this.waiting.splice(at, 1);
-    if (job) this.on.set(worker, chunkOf(job));
+    const [{ job }] = this.waiting.splice(at, 1);
+    this.on.set(worker, chunkOf(job));
     return job;
   }
 }
@@ -887,8 +892,48 @@ export function stageResamples(
   return out;
 }
 
-/** Builds the report from a plan and its jobs' results (in any order). */
-export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[]): AnalysisReport {
+/**
+ * One variant's part of the report, from the results of its own jobs (its bootstrap, smooth ECE and, for BCa,
+ * jackknife jobs; other results are ignored): what assembleReport puts under report.variants[p.name]. A caller
+ * that has those results before the rest may compute it early and hand it to assembleReport.
+ */
+export function variantReport(
+  p: PreparedVariant,
+  settings: AnalysisSettings,
+  results: readonly AnalysisJobResult[],
+): VariantReport {
+  const report: VariantReport = {
+    n: p.ids.length,
+    simulated: p.simulated,
+    uncalibrated: stageMetrics(p.uncalibrated, settings, stageResamples(results, p.name, 'uncalibrated'), p.letterMass),
+    scaling: {
+      method: settings.scaling,
+      folds: settings.inSample ? 1 : settings.folds,
+      lambda: settings.lambda,
+      mu: settings.mu,
+      in_sample: settings.inSample,
+      resampling: 'fixed-calibrated-logits',
+    },
+  };
+  if (p.role) report.role = p.role;
+  if (p.scaled) {
+    const scaled = stageMetrics(p.scaled, settings, stageResamples(results, p.name, 'scaled'));
+    report.scaled = scaled;
+    report.ece_reduction_pct = (100 * (report.uncalibrated.ece - scaled.ece)) / report.uncalibrated.ece;
+    report.accuracy_change_pts = 100 * (scaled.accuracy - report.uncalibrated.accuracy);
+  }
+  return report;
+}
+
+/**
+ * Builds the report from a plan and its jobs' results (in any order). `ready`: variant reports already computed
+ * by variantReport from the same plan's results, by variant name (the others are computed here).
+ */
+export function assembleReport(
+  plan: AnalysisPlan,
+  results: AnalysisJobResult[],
+  ready?: ReadonlyMap<string, VariantReport>,
+): AnalysisReport {
   const { settings } = plan;
   const byKey = new Map(results.map((r) => [r.key, r]));
   const missing = plan.jobs.filter((j) => !byKey.has(j.key));
@@ -901,35 +946,7 @@ export function assembleReport(plan: AnalysisPlan, results: AnalysisJobResult[])
   if (plan.unanalysed?.length) report.unanalysed = plan.unanalysed.map((u) => ({ ...u }));
   if (plan.uncompared?.length) report.uncompared = plan.uncompared.map((u) => ({ ...u }));
 
-  for (const p of plan.prepared) {
-    const variantReport: VariantReport = {
-      n: p.ids.length,
-      simulated: p.simulated,
-      uncalibrated: stageMetrics(
-        p.uncalibrated,
-        settings,
-        stageResamples(results, p.name, 'uncalibrated'),
-        p.letterMass,
-      ),
-      scaling: {
-        method: settings.scaling,
-        folds: settings.inSample ? 1 : settings.folds,
-        lambda: settings.lambda,
-        mu: settings.mu,
-        in_sample: settings.inSample,
-        resampling: 'fixed-calibrated-logits',
-      },
-    };
-    if (p.role) variantReport.role = p.role;
-    if (p.scaled) {
-      const scaled = stageMetrics(p.scaled, settings, stageResamples(results, p.name, 'scaled'));
-      variantReport.scaled = scaled;
-      variantReport.ece_reduction_pct =
-        (100 * (variantReport.uncalibrated.ece - scaled.ece)) / variantReport.uncalibrated.ece;
-      variantReport.accuracy_change_pts = 100 * (scaled.accuracy - variantReport.uncalibrated.accuracy);
-    }
-    report.variants[p.name] = variantReport;
-  }
+  for (const p of plan.prepared) report.variants[p.name] = ready?.get(p.name) ?? variantReport(p, settings, results);
 
   for (const pair of plan.pairs) {
     for (const stage of pair.stages) {

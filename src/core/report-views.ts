@@ -31,6 +31,7 @@ import {
   type AnalysisSettings,
   type Interval,
   type Stage,
+  type VariantReport,
   type VariantRole,
 } from './types';
 
@@ -236,8 +237,12 @@ export interface ReportWithViews {
  * The report of a plan and its finished jobs, with its views: what the analysis service hands the results page
  * and what the CLI prints and writes, so the two cannot differ.
  */
-export function reportWithViews(plan: AnalysisPlan, results: AnalysisJobResult[]): ReportWithViews {
-  const report = assembleReport(plan, results);
+export function reportWithViews(
+  plan: AnalysisPlan,
+  results: AnalysisJobResult[],
+  ready?: ReadonlyMap<string, VariantReport>,
+): ReportWithViews {
+  const report = assembleReport(plan, results, ready);
   const effects = scalingEffects(report, results);
   return {
     report,

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   analyzeVariants,
   analyzeVariantsWith,
+  assembleReport,
+  resolveSettings,
   jobCost,
   mergeJobResults,
   planAnalysis,
@@ -109,6 +111,15 @@ describe('analysis jobs', () => {
       expect(inOrder.builds).toBeGreaterThan(jobs + workers - 1);
       expect(affine.spread).toBeLessThan(1.05);
     }
+    // Urgent chunks (a variant's own jobs) all go out first, however small, even to a worker with a job to go on with.
+    const perms = splitJobs(plan.jobs, 2).filter((c) => c.kind === 'permutation');
+    const own = planAnalysis(variants.slice(0, 1), { bootstrap: 50, permutations: 0 }).jobs;
+    const queue = new ChunkQueue(perms);
+    const first = queue.take('w');
+    queue.add(own, true);
+    expect(own.map(() => queue.take('w')!.key).toSorted()).toEqual(own.map((j) => j.key).toSorted());
+    expect(first!.kind).toBe('permutation');
+    expect(queue.size).toBe(perms.length - 1);
   });
 
   it('prepare the variants on the threads too, for exactly the single-thread report', async () => {
@@ -133,6 +144,22 @@ describe('analysis jobs', () => {
       // Four variants on two threads: prepared variants' jobs run while the last ones are prepared; the same report.
       const four = [...variants, { ...variants[1], name: 'fourth' }];
       expect(await analyzeOnThreads(pool, four, settings)).toEqual(analyzeVariants(four, settings));
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it("compute each variant's part of the report while the pairs' tests still run, as assembleReport would", async () => {
+    // Few resamples, many permutations: every variant's own jobs end long before the last pair's test.
+    const busy = { bootstrap: 200, permutations: 20_000 };
+    const pool = startThreadPool(2);
+    try {
+      const { plan, results, ready } = await pool.analyze(variants, resolveSettings(busy), {});
+      expect([...ready.keys()].toSorted()).toEqual(['base', 'grpo', 'sft']);
+      const report = assembleReport(plan, results);
+      for (const [name, part] of ready) expect(part, name).toEqual(report.variants[name]);
+      expect(assembleReport(plan, results, ready)).toEqual(report);
+      expect(report).toEqual(analyzeVariants(variants, busy));
     } finally {
       await pool.close();
     }
