@@ -164,6 +164,7 @@ export function weightedSide4(
     store<i32>(st + ST_EDGES + ((<usize>q) << 2), 0);
     store<i32>(st + ST_EM + ((<usize>q) << 2), 0);
     store<i32>(st + ST_END + ((<usize>q) << 2), nb - 1 > 0 ? small + min(1, extra) : i32.MAX_VALUE);
+    store<f64>(st + ST_BND + ((<usize>q) << 3), Infinity);
   }
   let pos = i32x4.splat(0);
   let end = v128.load(st + ST_END);
@@ -270,13 +271,15 @@ const ST_EMD: usize = 32;
 const ST_EMSUM: usize = 64;
 const ST_EDGES: usize = 96;
 const ST_EM: usize = 112;
-// The host gives weightedSide4 a lane block of 240 bytes: nb, small, extra (48), then the scratch (128 used).
+const ST_BND: usize = 128;
+// The host gives weightedSide4 a lane block of 240 bytes: nb, small, extra (48), then the scratch (160 used).
 
 /**
  * weightedSide's two equal-mass loops for entry r (value v) in each of the four lanes, on the lanes' state in the
  * scratch; returns the least of the lanes' current boundaries (Infinity for a lane with none yet). weightedSide's
  * `last` (the value of the lane's last earlier entry of nonzero weight) is found by looking back from r: it is
- * needed only at a chunk edge, where that entry is seldom more than a few back.
+ * needed only at a chunk edge, where that entry is seldom more than a few back. Only the lanes with something to
+ * do run equalMassStep (as in pairEvents; current boundaries at ST_BND).
  */
 function laneEvents(
   st: usize,
@@ -298,8 +301,14 @@ function laneEvents(
     const lane = (<usize>q) << 1;
     const pos = load<i32>(st + ST_POS + qi);
     const next = pos + <i32>load<u16>(wp + lane);
+    const crosses = load<i32>(st + ST_END + qi) < next;
+    const current = load<f64>(st + ST_BND + qd);
+    if (!crosses && !(v > current)) {
+      least = min(least, current);
+      continue;
+    }
     let last: f64 = 0;
-    if (load<i32>(st + ST_END + qi) < next) {
+    if (crosses) {
       for (let j = r - 1; j >= start; j--) {
         if (load<u16>(weightsPtr + ((<usize>i32At(slotPtr, j)) << 3) + lane) > 0) {
           last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
@@ -322,6 +331,7 @@ function laneEvents(
       load<i32>(lanePtr + 32 + qi),
       v,
     );
+    store<f64>(st + ST_BND + qd, b);
     least = min(least, b);
   }
   return least;
@@ -505,6 +515,7 @@ export function swappedTopLabel4(
   for (let L = 0; L < 8; L++) {
     store<i32>(st + SW_EDGES + ((<usize>L) << 2), 0);
     store<i32>(st + SW_EM + ((<usize>L) << 2), 0);
+    store<f64>(st + SW_BND + ((<usize>L) << 3), Infinity);
   }
   let endA = i32x4.splat(end0); // group 0 lanes
   let endB = i32x4.splat(end0); // group 1 lanes
@@ -670,13 +681,16 @@ const SW_EDGES: usize = 64;
 const SW_EM: usize = 96;
 const SW_EMD: usize = 128;
 const SW_EMSUM: usize = 192;
-// The host gives swappedTopLabel4 384 bytes of scratch (256 used).
+const SW_BND: usize = 256;
+// The host gives swappedTopLabel4 384 bytes of scratch (320 used).
 
 /**
  * weightedSide's two equal-mass loops, weights 0 or 1, for entry r (value v; g: byte q is 1 where the entry is in
  * group 1 of permutation q) in each of the eight lanes, on the lanes' state in the scratch; returns the least of
  * the lanes' current boundaries (Infinity for a lane with none yet). A lane's `last` (the value of its group's
- * previous member) is found by looking back from r, as in laneEvents.
+ * previous member) is found by looking back from r, as in laneEvents. Only the lanes with something to do run
+ * equalMassStep: one whose position crosses its chunk end or whose value passes its current boundary (kept at
+ * SW_BND, as equalMassStep last returned it); for any other lane it would change nothing and return that boundary.
  */
 function pairEvents(
   st: usize,
@@ -700,8 +714,14 @@ function pairEvents(
     const group = <u32>(L >> 2);
     const pos = load<i32>(st + SW_POS + li);
     const next = pos + <i32>(((g >> shift) & 1) == group);
+    const crosses = load<i32>(st + SW_END + li) < next;
+    const current = load<f64>(st + SW_BND + ld);
+    if (!crosses && !(v > current)) {
+      least = min(least, current);
+      continue;
+    }
     let last: f64 = 0;
-    if (load<i32>(st + SW_END + li) < next) {
+    if (crosses) {
       for (let j = r - 1; j >= 0; j--) {
         if (((groupBytes(flipPtr, i32At(slotSidePtr, j)) >> shift) & 1) == group) {
           last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
@@ -724,6 +744,7 @@ function pairEvents(
       extra,
       v,
     );
+    store<f64>(st + SW_BND + ld, b);
     least = min(least, b);
   }
   return least;
