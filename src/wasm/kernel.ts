@@ -581,7 +581,17 @@ export function swappedTopLabel4(
         v128.store(st + SW_EMSUM, emSumA23, 16);
         v128.store(st + SW_EMSUM, emSumB01, 32);
         v128.store(st + SW_EMSUM, emSumB23, 48);
-        minB = pairEvents(st, boundariesPtr, bins, nb, small, extra, slotSidePtr, dataPtr, flipPtr, r, g, v);
+        // The lanes with something to do: a position past its chunk end, or a value past its current boundary.
+        let lanes = i32x4.bitmask(i32x4.gt_s(nextA, endA)) | (i32x4.bitmask(i32x4.gt_s(nextB, endB)) << 4);
+        if (v > minB) {
+          const vv = f64x2.splat(v);
+          lanes |=
+            i64x2.bitmask(f64x2.gt(vv, v128.load(st + SW_BND))) |
+            (i64x2.bitmask(f64x2.gt(vv, v128.load(st + SW_BND, 16))) << 2) |
+            (i64x2.bitmask(f64x2.gt(vv, v128.load(st + SW_BND, 32))) << 4) |
+            (i64x2.bitmask(f64x2.gt(vv, v128.load(st + SW_BND, 48))) << 6);
+        }
+        minB = pairEvents(st, boundariesPtr, bins, nb, small, extra, slotSidePtr, dataPtr, flipPtr, r, g, v, lanes);
         endA = v128.load(st + SW_END);
         endB = v128.load(st + SW_END, 16);
         emDA01 = v128.load(st + SW_EMD);
@@ -688,9 +698,10 @@ const SW_BND: usize = 256;
  * weightedSide's two equal-mass loops, weights 0 or 1, for entry r (value v; g: byte q is 1 where the entry is in
  * group 1 of permutation q) in each of the eight lanes, on the lanes' state in the scratch; returns the least of
  * the lanes' current boundaries (Infinity for a lane with none yet). A lane's `last` (the value of its group's
- * previous member) is found by looking back from r, as in laneEvents. Only the lanes with something to do run
- * equalMassStep: one whose position crosses its chunk end or whose value passes its current boundary (kept at
- * SW_BND, as equalMassStep last returned it); for any other lane it would change nothing and return that boundary.
+ * previous member) is found by looking back from r, as in laneEvents. Only the lanes in `lanes` (bit L: lane L)
+ * run equalMassStep, the ones whose position crosses their chunk end or whose value passes their current boundary
+ * (kept at SW_BND, as equalMassStep last returned it); for any other lane it would change nothing and return that
+ * boundary.
  */
 function pairEvents(
   st: usize,
@@ -705,23 +716,18 @@ function pairEvents(
   r: i32,
   g: u32,
   v: f64,
+  lanes: i32,
 ): f64 {
-  let least: f64 = Infinity;
-  for (let L = 0; L < 8; L++) {
+  for (; lanes != 0; lanes &= lanes - 1) {
+    const L = ctz(lanes);
     const li = (<usize>L) << 2;
     const ld = (<usize>L) << 3;
     const shift = <u32>((L & 3) << 3);
     const group = <u32>(L >> 2);
     const pos = load<i32>(st + SW_POS + li);
     const next = pos + <i32>(((g >> shift) & 1) == group);
-    const crosses = load<i32>(st + SW_END + li) < next;
-    const current = load<f64>(st + SW_BND + ld);
-    if (!crosses && !(v > current)) {
-      least = min(least, current);
-      continue;
-    }
     let last: f64 = 0;
-    if (crosses) {
+    if (load<i32>(st + SW_END + li) < next) {
       for (let j = r - 1; j >= 0; j--) {
         if (((groupBytes(flipPtr, i32At(slotSidePtr, j)) >> shift) & 1) == group) {
           last = load<f64>(dataPtr + ((<usize>(j * STRIDE)) << 3));
@@ -745,9 +751,13 @@ function pairEvents(
       v,
     );
     store<f64>(st + SW_BND + ld, b);
-    least = min(least, b);
   }
-  return least;
+  // The least current boundary of the eight lanes (finite or Infinity: never NaN, so min is exact).
+  const m = f64x2.min(
+    f64x2.min(v128.load(st + SW_BND), v128.load(st + SW_BND, 16)),
+    f64x2.min(v128.load(st + SW_BND, 32), v128.load(st + SW_BND, 48)),
+  );
+  return min(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1));
 }
 
 /** MetricPool.unitGroup: top-label sums of one group listed in members[start..] (unit weights, n entries). */
