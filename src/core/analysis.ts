@@ -423,7 +423,18 @@ function runSmooth(job: AnalysisJob): AnalysisJobResult {
   if (job.kind === 'smooth-bootstrap') rng.skipInts(n, (job.chunk?.first ?? 0) * n);
   // SMOOTH_BLOCK rows at a time, drawn in stream order.
   for (let r0 = 0; r0 < rows; r0 += SMOOTH_BLOCK) {
-    const weightings = block.slice(0, Math.min(SMOOTH_BLOCK, rows - r0));
+    const count = Math.min(SMOOTH_BLOCK, rows - r0);
+    // Drawn in the first pool's kernel where it can (the same draws), and evaluated there and by the others.
+    const drawn = job.kind === 'smooth-bootstrap' ? pools[0].drawBlock(rng, count, values) : null;
+    if (drawn) {
+      groups[0].set(values.subarray(0, count), r0);
+      for (let s = 1; s < pools.length; s++) {
+        pools[s].evaluateBlock(drawn, values);
+        groups[s].set(values.subarray(0, count), r0);
+      }
+      continue;
+    }
+    const weightings = block.slice(0, count);
     weightings.forEach((weights, q) => {
       if (job.kind === 'smooth-bootstrap') {
         weights.fill(0);

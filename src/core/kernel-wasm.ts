@@ -78,6 +78,7 @@ export interface KernelExports {
   ): void;
   drawCounts4(statePtr: number, n: number, lanesPtr: number): void;
   drawFlips4(statePtr: number, n: number, flipsPtr: number): void;
+  drawWeights(statePtr: number, n: number, count: number, weightsPtr: number): void;
   smoothBlock(
     nodePtr: number,
     fracPtr: number,

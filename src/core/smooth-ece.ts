@@ -9,6 +9,7 @@
 import { exp } from './detmath';
 import { KernelMemory, kernelBackend, type KernelExports } from './kernel-wasm';
 import { topLabel, type Predictions } from './metrics';
+import type { Rng } from './random';
 
 /**
  * relplot's discretisation at bandwidth sigma:
@@ -496,7 +497,13 @@ export class SmoothEcePool {
   private readonly num?: Float64Array;
   private readonly single = new Float64Array(1);
   /** Grid path on the WebAssembly backend: evaluateBlock runs there whole (kernel.ts smoothBlock). */
-  private wasm: { kernel: KernelExports; ptr: number[]; weights: Float64Array; out: Float64Array } | null = null;
+  private wasm: {
+    kernel: KernelExports;
+    ptr: number[];
+    weights: Float64Array;
+    out: Float64Array;
+    rngState: Int32Array;
+  } | null = null;
 
   constructor(
     pred: Predictions,
@@ -598,6 +605,7 @@ export class SmoothEcePool {
       G * SMOOTH_BLOCK * 8,
       n * SMOOTH_BLOCK * 8,
       16 * 8,
+      16,
     ]);
     if (!laid) return;
     const { memory, offsets: ptr } = laid;
@@ -615,6 +623,7 @@ export class SmoothEcePool {
       ptr,
       weights: new Float64Array(buffer, ptr[10], n * SMOOTH_BLOCK),
       out: new Float64Array(buffer, ptr[11] + SMOOTH_BLOCK * 8, SMOOTH_BLOCK),
+      rngState: new Int32Array(buffer, ptr[12], 4),
     };
   }
 
@@ -722,11 +731,37 @@ export class SmoothEcePool {
     return [s0, s1, s2, s3, s4, s5, s6, s7];
   }
 
+  /**
+   * Bootstrap resamples drawn and evaluated in the kernel (WebAssembly grid path only): `count` (<= SMOOTH_BLOCK)
+   * resamples, each n draws of rng.nextInt(n) in stream order as item weights (kernel.ts drawWeights: the same
+   * draws as `weights.fill(0); rng.drawInts(n, n, weights)`, and rng continues after them), their smooth ECE into
+   * out, and the weightings themselves (views of this pool's memory, valid until its next evaluation), so that
+   * other pools can evaluate the same resamples. Null, drawing nothing, on any other path.
+   */
+  drawBlock(rng: Rng, count: number, out: Float64Array): Float64Array[] | null {
+    const w = this.wasm;
+    if (!w) return null;
+    if (count > SMOOTH_BLOCK) throw new RangeError(`drawBlock takes at most ${SMOOTH_BLOCK} resamples`);
+    const n = this.conf.length;
+    rng.copyState(w.rngState);
+    w.kernel.drawWeights(w.ptr[12], n, count, w.ptr[10]);
+    rng.setState(w.rngState);
+    this.kernelBlock(count, out);
+    return Array.from({ length: count }, (_, q) => w.weights.subarray(q * n, (q + 1) * n));
+  }
+
   /** evaluateBlock on the WebAssembly backend (src/wasm/kernel.ts smoothBlock): the same doubles. */
   private wasmBlock(weightings: readonly ArrayLike<number>[], out: Float64Array): void {
-    const { kernel, ptr, weights, out: values } = this.wasm!;
     const n = this.conf.length;
+    const { weights } = this.wasm!;
     weightings.forEach((w, q) => weights.set(w, q * n));
+    this.kernelBlock(weightings.length, out);
+  }
+
+  /** smoothBlock on the `count` weightings already in this pool's memory. */
+  private kernelBlock(count: number, out: Float64Array): void {
+    const { kernel, ptr, out: values } = this.wasm!;
+    const n = this.conf.length;
     const { gridNodes, evalPoints } = this.disc;
     const [kernelPtr, firstPtr, lengthPtr, offsetsPtr, colsumPtr, nodePtr, fracPtr, residualPtr] = ptr;
     kernel.smoothBlock(
@@ -735,7 +770,7 @@ export class SmoothEcePool {
       residualPtr,
       ptr[10],
       n,
-      weightings.length,
+      count,
       gridNodes,
       ptr[8],
       ptr[9],
@@ -747,7 +782,7 @@ export class SmoothEcePool {
       evalPoints,
       ptr[11],
     );
-    for (let q = 0; q < weightings.length; q++) out[q] = values[q];
+    for (let q = 0; q < count; q++) out[q] = values[q];
   }
 
   private itemPath(weights: ArrayLike<number>): number {

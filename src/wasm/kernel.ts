@@ -1222,6 +1222,46 @@ export function drawCounts4(statePtr: usize, n: i32, lanesPtr: usize): void {
 }
 
 /**
+ * `count` bootstrap resamples of n items as item weights, one after another at weightsPtr (n doubles each):
+ * resample q takes n draws of Rng.nextInt(n), in stream order, and item i's weight is how often it was drawn, as
+ * `weights.fill(0); rng.drawInts(n, n, weights)` gives them (same stream, same rejections as drawCounts4).
+ */
+export function drawWeights(statePtr: usize, n: i32, count: i32, weightsPtr: usize): void {
+  let s0 = load<u32>(statePtr);
+  let s1 = load<u32>(statePtr, 4);
+  let s2 = load<u32>(statePtr, 8);
+  let s3 = load<u32>(statePtr, 12);
+  memory.fill(weightsPtr, 0, (<usize>(n * count)) << 3);
+  const nn = <u64>n;
+  const threshold = <u32>((<u64>4294967296 - nn) % nn);
+  for (let q = 0; q < count; q++) {
+    const weights = weightsPtr + ((<usize>(q * n)) << 3);
+    for (let i = 0; i < n; i++) {
+      let hi: u32;
+      for (;;) {
+        const x = rotl(s1 * 5, 7) * 9;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 11);
+        const m = <u64>x * nn;
+        hi = <u32>(m >> 32);
+        if (<u32>m >= threshold) break;
+      }
+      const at = weights + ((<usize>hi) << 3);
+      store<f64>(at, load<f64>(at) + 1);
+    }
+  }
+  store<u32>(statePtr, s0);
+  store<u32>(statePtr, s1, 4);
+  store<u32>(statePtr, s2, 8);
+  store<u32>(statePtr, s3, 12);
+}
+
+/**
  * Four permutations' swap bits for n pairs, as permutationExtremes draws them (for each permutation in turn, one
  * Rng.nextUint32 per 32 pairs, low bit first), interleaved at flipsPtr (permutation q of pair j at j * 4 + q).
  */

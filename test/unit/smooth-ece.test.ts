@@ -200,6 +200,38 @@ describe('smooth ECE (Błasiok & Nakkiran 2023, relplot)', () => {
     expect(cells).toBeGreaterThan(100_000);
   });
 
+  it('draws bootstrap resamples in the kernel as the JavaScript draws them, and evaluates them alike', () => {
+    const rng = new Rng(21);
+    const n = 3000; // the grid path, where the kernel draws
+    const f = Array.from({ length: n }, () => 0.25 + 0.75 * rng.nextFloat());
+    const pred = topLabelSet(
+      f,
+      f.map((c) => (rng.nextFloat() < c ? 1 : 0)),
+    );
+    const sigma = smoothCalibrationError(pred).sigma;
+    const pool = new SmoothEcePool(pred, sigma);
+    const [inKernel, inScript] = [new Rng(77), new Rng(77)];
+    const out = new Float64Array(SMOOTH_BLOCK);
+    for (const count of [SMOOTH_BLOCK, 3]) {
+      const drawn = pool.drawBlock(inKernel, count, out)!;
+      expect(drawn).toHaveLength(count);
+      for (let q = 0; q < count; q++) {
+        const weights = new Float64Array(n);
+        inScript.drawInts(n, n, weights);
+        expect(Array.from(drawn[q])).toEqual(Array.from(weights));
+        expect(out[q]).toBe(pool.evaluate(weights));
+      }
+    }
+    // Both streams go on from the same place.
+    expect(inKernel.nextUint32()).toBe(inScript.nextUint32());
+    // Elsewhere (the JavaScript backend) nothing is drawn.
+    onTestFinished(() => setKernelBackend('wasm'));
+    setKernelBackend('js');
+    const before = new Rng(5);
+    expect(new SmoothEcePool(pred, sigma).drawBlock(before, 2, out)).toBeNull();
+    expect(before.nextUint32()).toBe(new Rng(5).nextUint32());
+  });
+
   it('gives NaN for no items and refuses a bandwidth outside (0, 1]', () => {
     const empty = topLabelSet([], []);
     expect(smoothCalibrationError(empty).value).toBeNaN();
