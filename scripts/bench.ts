@@ -15,7 +15,9 @@
  * time says more about the neighbours than about the kit.
  * Options: --quick (1,000 resamples and permutations), --only 1|2, --repeat N (best of N, for every timing:
  * this kind of machine's speed drifts by half from one second to the next), --no-peer,
- * --compare-kernels (one thread on the kernel's JavaScript loops too; the report must be the same).
+ * --compare-kernels (one thread on the kernel's JavaScript loops too; the report must be the same),
+ * --app (workload 1 in the app too, in Chromium on a production build: a settings change to every CI against the
+ * CLI on the same analysis, and a revisit served from the cache; scripts/lib/app-bench.ts).
  */
 import { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
@@ -28,6 +30,7 @@ import { pairedVariant, syntheticVariant } from '../src/core/synthetic';
 import type { VariantScores } from '../src/core/types';
 import { kernelBackend, setKernelBackend, type KernelBackend } from '../src/core/kernel-wasm';
 import { analyzeOnThreads, availableThreads, startThreadPool } from './lib/analysis-threads';
+import { timeApp } from './lib/app-bench';
 
 const program = new Command()
   .name('bench')
@@ -36,6 +39,7 @@ const program = new Command()
   .option('--repeat <n>', 'best of n runs per workload', '1')
   .option('--no-peer', 'do not run the numpy peer')
   .option('--compare-kernels', "also time one thread on the kernel's JavaScript loops")
+  .option('--app', 'also time the app in Chromium on workload 1: a settings change and a revisit, against the CLI')
   .parse();
 const opts = program.opts<{
   quick?: boolean;
@@ -43,6 +47,7 @@ const opts = program.opts<{
   repeat: string;
   peer: boolean;
   compareKernels?: boolean;
+  app?: boolean;
 }>();
 const resamples = opts.quick ? 1_000 : 10_000;
 const repeat = Math.max(1, Number(opts.repeat));
@@ -188,7 +193,38 @@ async function workload(label: string, count: number, items: number, numpy: stri
       `  ratio             CLI wall / peer = ${(cli.ms / peerMs).toFixed(2)}  (target <= ${target}); CLI wall / peer process wall = ${(cli.ms / peer.ms).toFixed(2)}`,
     );
   }
+  if (opts.app && count <= 3) await appTimes(vs, paths, dir);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The app on the workload's CSVs (scripts/lib/app-bench.ts) against the CLI on the same analysis (bins 16). */
+async function appTimes(vs: VariantScores[], paths: string[], dir: string) {
+  const runs = Math.max(2, repeat);
+  const app = await timeApp(paths, { bootstrap: resamples, permutations: resamples }, runs);
+  const cli = spawnBest(process.execPath, [
+    'scripts/analyze.mjs',
+    ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
+    '--bins',
+    '16',
+    '--bootstrap',
+    String(resamples),
+    '--permutations',
+    String(resamples),
+    '--json',
+    join(dir, 'report-16.json'),
+  ]);
+  if (cli.status !== 0) throw new Error(`the CLI failed: ${cli.stderr}`);
+  const change = Math.min(...app.settingsChange);
+  const revisit = app.revisit.reduce((a, b) => (b.ms < a.ms ? b : a));
+  console.log(
+    `  app (Chromium)    settings change (bins 15 -> 16) to every CI: ${fmt(change)} (${app.settingsChange.map(fmt).join(', ')}; ${app.workers} job workers)`,
+  );
+  console.log(
+    `                    CLI on the same analysis ${fmt(cli.ms)}: app / CLI = ${(change / cli.ms).toFixed(2)} (target <= 1.2)`,
+  );
+  console.log(
+    `                    revisit to the ready view: ${fmt(revisit.ms)} from ${revisit.source ?? 'unknown'} (${app.revisit.map((r) => `${fmt(r.ms)} ${r.source}`).join(', ')}; target < 300 ms)`,
+  );
 }
 
 function spawnTimed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {

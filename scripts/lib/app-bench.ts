@@ -1,0 +1,140 @@
+/**
+ * `npm run bench -- --app`: the app's side of the speed targets, timed in Debian's Chromium (playwright-core) on a
+ * production build served as `npm start` serves it. The app imports the workload's logits CSVs, is set to the
+ * workload's resamples and permutations, and then:
+ * - a settings change (bins 15 -> 16): from the edit to the view with every CI and p-value (data-status "ready"),
+ *   against the CLI's wall time for the same analysis (`--bins 16`, same inputs, same resampling);
+ * - a revisit (another step, then Results again, nothing changed): from the click to the ready view, and where it
+ *   came from (data-analysis-source: "cache" when kept in IndexedDB).
+ * Printed, never asserted: speed is measured here only.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { chromiumArgs, chromiumExecutable } from '../../vite.config';
+import { DEFAULT_ANALYSIS_SETTINGS } from '../../src/core/types';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+const vite = resolve(repoRoot, 'node_modules/.bin/vite');
+
+export interface AppTimes {
+  /** Edit of a setting -> every CI shown, per run (ms). */
+  settingsChange: number[];
+  /** Click on Results -> ready view, per run (ms), and where the view came from. */
+  revisit: { ms: number; source: string | null }[];
+  /** The job workers the app ran (navigator.hardwareConcurrency). */
+  workers: number;
+}
+
+/** Builds the app (production), serves it on `port`, and times it on the CSVs at `paths`. */
+export async function timeApp(
+  paths: string[],
+  settings: { bootstrap: number; permutations: number },
+  runs: number,
+  port = 4239,
+): Promise<AppTimes> {
+  const build = spawnSync(vite, ['build', '--logLevel', 'error'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
+  const server = spawn(vite, ['preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+    cwd: repoRoot,
+    stdio: 'ignore',
+  });
+  const browser = await chromium.launch({ executablePath: chromiumExecutable, args: chromiumArgs, headless: true });
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    await served(url, server);
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    await page.goto(url);
+    await page.locator('main[data-restored="true"]').waitFor();
+    await page.getByTestId('step-results').click();
+    await page.getByTestId('results-page').waitFor();
+    await ready(page, async () => {
+      await page.getByLabel(/^Files \(this kit's \.json/).setInputFiles(paths);
+      await page.getByRole('button', { name: /^Import \d+ files?/ }).click();
+    });
+    // The workload's resampling (when not the defaults), then timed edits of the bin count (15 -> 16 -> 15 ...).
+    if (
+      settings.bootstrap !== DEFAULT_ANALYSIS_SETTINGS.bootstrap ||
+      settings.permutations !== DEFAULT_ANALYSIS_SETTINGS.permutations
+    ) {
+      await ready(page, async () => {
+        await field(page, 'Bootstrap resamples').fill(String(settings.bootstrap));
+        await field(page, 'Permutations').fill(String(settings.permutations));
+      });
+    }
+    const times: AppTimes = {
+      settingsChange: [],
+      revisit: [],
+      workers: await page.evaluate(() => navigator.hardwareConcurrency),
+    };
+    for (let r = 0; r < runs; r++) {
+      const t0 = performance.now();
+      await ready(page, () => field(page, 'Bins').fill(String(r % 2 === 0 ? 16 : 15)));
+      times.settingsChange.push(performance.now() - t0);
+    }
+    for (let r = 0; r < runs; r++) {
+      await page.getByTestId('step-items').click();
+      await page.getByTestId('results-page').waitFor({ state: 'detached' });
+      const t0 = performance.now();
+      await page.getByTestId('step-results').click();
+      await page.locator('[data-testid="results-page"][data-analysis-source] [data-status="ready"]').waitFor();
+      const source = await page.getByTestId('results-page').getAttribute('data-analysis-source');
+      times.revisit.push({ ms: performance.now() - t0, source });
+    }
+    return times;
+  } finally {
+    await browser.close();
+    server.kill();
+  }
+}
+
+function field(page: Page, label: string) {
+  return page.getByRole('group', { name: 'Analysis settings' }).getByLabel(label);
+}
+
+/** Runs `action` and waits for the analysis it starts to finish (the status leaves "ready", then is "ready"). */
+async function ready(page: Page, action: () => Promise<void>): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __left: boolean; __watch?: MutationObserver };
+    w.__left = false;
+    w.__watch?.disconnect();
+    w.__watch = new MutationObserver(() => {
+      const s = document.querySelector('[data-status]')?.getAttribute('data-status');
+      if (s && s !== 'ready') w.__left = true;
+    });
+    w.__watch.observe(document.body, {
+      subtree: true,
+      attributes: true,
+      attributeFilter: ['data-status'],
+      childList: true,
+    });
+  });
+  await action();
+  await page.waitForFunction(
+    () =>
+      (window as unknown as { __left: boolean }).__left &&
+      document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready',
+    undefined,
+    { timeout: 300_000, polling: 10 },
+  );
+}
+
+async function served(url: string, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`vite preview exited with code ${server.exitCode}`);
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`vite preview did not answer at ${url}`);
+}
