@@ -79,6 +79,8 @@ export interface KernelExports {
   drawCounts4(statePtr: number, n: number, lanesPtr: number): void;
   drawFlips4(statePtr: number, n: number, flipsPtr: number): void;
   drawWeights(statePtr: number, n: number, count: number, weightsPtr: number): void;
+  finiteFirst(ptr: number, n: number): number;
+  selectOrder(ptr: number, from: number, to: number, k: number, rounds: number): void;
   smoothBlock(
     nodePtr: number,
     fracPtr: number,

@@ -8,7 +8,7 @@ import { NUM_CLASSES as K, METRICS } from './types';
 import type { Interval, MetricName } from './types';
 import { equalWidthBin, predictedClass, type Predictions } from './metrics';
 import { Rng } from './random';
-import { KernelMemory, type KernelBackend, type KernelExports } from './kernel-wasm';
+import { KernelMemory, kernelBackend, type KernelBackend, type KernelExports } from './kernel-wasm';
 
 /** Number of metrics the kernel computes, in the order of types.ts METRICS. */
 export const METRIC_COUNT = METRICS.length;
@@ -1180,11 +1180,21 @@ export function percentileInterval(values: ArrayLike<number>, level = 0.95): Int
  * of either sign.
  */
 export function finiteQuantiles(values: ArrayLike<number>, qs: readonly number[]): number[] {
-  const a = new Float64Array(values.length);
+  const kernel = selectionKernel(values.length);
+  let a: Float64Array;
   let m = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (Number.isFinite(v)) a[m++] = v;
+  if (kernel) {
+    // On the WebAssembly backend the filtering and the selections run in the kernel (kernel.ts finiteFirst,
+    // selectOrder: the same order statistics), fast from a thread's first interval.
+    a = kernel.values.subarray(0, values.length);
+    a.set(values);
+    m = kernel.memory.exports.finiteFirst(0, values.length);
+  } else {
+    a = new Float64Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (Number.isFinite(v)) a[m++] = v;
+    }
   }
   if (m === 0) return qs.map(() => NaN);
   // The order statistics needed, ascending; each selection leaves everything after it no smaller.
@@ -1199,7 +1209,8 @@ export function finiteQuantiles(values: ArrayLike<number>, qs: readonly number[]
   const at = new Map<number, number>();
   let start = 0;
   for (const k of wanted) {
-    selectInPlace(a, start, m, k);
+    if (kernel) kernel.memory.exports.selectOrder(0, start, m, k, selectionRounds(m - start));
+    else selectInPlace(a, start, m, k);
     at.set(k, a[k]);
     start = k + 1;
   }
@@ -1211,6 +1222,21 @@ export function finiteQuantiles(values: ArrayLike<number>, qs: readonly number[]
   });
 }
 
+/** Partitions selectInPlace tries on n values before it sorts what is left (so the worst case is n log n). */
+const selectionRounds = (n: number) => 2 * Math.ceil(Math.log2(n + 1)) + 8;
+
+/** finiteQuantiles' kernel memory on the WebAssembly backend (grown as needed), or null on the JavaScript one. */
+let selection: { memory: KernelMemory; values: Float64Array } | null = null;
+function selectionKernel(n: number): { memory: KernelMemory; values: Float64Array } | null {
+  if (kernelBackend() !== 'wasm') return null;
+  if (!selection || selection.values.length < n) {
+    const laid = KernelMemory.create([Math.max(n, 1) * 8]);
+    if (!laid) return null;
+    selection = { memory: laid.memory, values: new Float64Array(laid.memory.buffer, 0, Math.max(n, 1)) };
+  }
+  return selection;
+}
+
 /**
  * Rearranges a[from..to) so that a[k] holds the value sorting would put there, everything before it no larger
  * and everything after it no smaller (Hoare's FIND with median-of-three pivots). After 2 log2(n) + 8 rounds the
@@ -1219,7 +1245,7 @@ export function finiteQuantiles(values: ArrayLike<number>, qs: readonly number[]
 function selectInPlace(a: Float64Array, from: number, to: number, k: number): void {
   let lo = from;
   let hi = to - 1;
-  let rounds = 2 * Math.ceil(Math.log2(to - from + 1)) + 8;
+  let rounds = selectionRounds(to - from);
   while (hi > lo) {
     if (rounds-- === 0 || hi - lo < 16) {
       a.subarray(lo, hi + 1).sort();

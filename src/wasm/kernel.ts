@@ -1290,3 +1290,104 @@ export function drawFlips4(statePtr: usize, n: i32, flipsPtr: usize): void {
   store<u32>(statePtr, s3, 12);
 }
 export { matrixObjective, detExp, detLog } from './scaling';
+
+/**
+ * stats.ts finiteQuantiles in the kernel, so that a report's intervals cost no JavaScript warm-up: moves the n
+ * doubles at ptr that are finite to the front (in order) and returns how many there are.
+ */
+export function finiteFirst(ptr: usize, n: i32): i32 {
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const v = f64At(ptr, i);
+    // Finite: v - v is NaN for NaN and the infinities.
+    if (v - v == 0) {
+      store<f64>(ptr + ((<usize>m) << 3), v);
+      m++;
+    }
+  }
+  return m;
+}
+
+/**
+ * stats.ts selectInPlace: rearranges the finite doubles a[from..to) at ptr so that a[k] holds the value sorting
+ * would put there, everything before it no larger and everything after it no smaller (Hoare's FIND with
+ * median-of-three pivots; a range under 16 is insertion-sorted, and one that `rounds` partitions did not shrink is
+ * heap-sorted: with the host's 2 log2(n) + 8, the worst case stays n log n). The same order statistic as there,
+ * whatever the path.
+ */
+export function selectOrder(ptr: usize, from: i32, to: i32, k: i32, rounds: i32): void {
+  let lo = from;
+  let hi = to - 1;
+  while (hi > lo) {
+    if (hi - lo < 16) {
+      insertionSort(ptr, lo, hi);
+      return;
+    }
+    if (rounds-- == 0) {
+      heapSort(ptr, lo, hi);
+      return;
+    }
+    const mid = (lo + hi) >>> 1;
+    const x = f64At(ptr, lo);
+    const y = f64At(ptr, mid);
+    const z = f64At(ptr, hi);
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (f64At(ptr, i) < pivot) i++;
+      while (f64At(ptr, j) > pivot) j--;
+      if (i <= j) {
+        const t = f64At(ptr, i);
+        store<f64>(ptr + ((<usize>i) << 3), f64At(ptr, j));
+        store<f64>(ptr + ((<usize>j) << 3), t);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+/** Sorts the doubles a[lo..hi] at ptr ascending (insertion sort). */
+function insertionSort(ptr: usize, lo: i32, hi: i32): void {
+  for (let i = lo + 1; i <= hi; i++) {
+    const v = f64At(ptr, i);
+    let j = i - 1;
+    while (j >= lo && f64At(ptr, j) > v) {
+      store<f64>(ptr + ((<usize>(j + 1)) << 3), f64At(ptr, j));
+      j--;
+    }
+    store<f64>(ptr + ((<usize>(j + 1)) << 3), v);
+  }
+}
+
+/** Sorts the doubles a[lo..hi] at ptr ascending (heapsort). */
+function heapSort(ptr: usize, lo: i32, hi: i32): void {
+  const n = hi - lo + 1;
+  const base = ptr + ((<usize>lo) << 3);
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(base, i, n);
+  for (let end = n - 1; end > 0; end--) {
+    const t = f64At(base, 0);
+    store<f64>(base, f64At(base, end));
+    store<f64>(base + ((<usize>end) << 3), t);
+    siftDown(base, 0, end);
+  }
+}
+
+function siftDown(base: usize, i: i32, n: i32): void {
+  for (;;) {
+    let top = i;
+    const l = 2 * i + 1;
+    const r = l + 1;
+    if (l < n && f64At(base, l) > f64At(base, top)) top = l;
+    if (r < n && f64At(base, r) > f64At(base, top)) top = r;
+    if (top == i) return;
+    const t = f64At(base, i);
+    store<f64>(base + ((<usize>i) << 3), f64At(base, top));
+    store<f64>(base + ((<usize>top) << 3), t);
+    i = top;
+  }
+}

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { KernelMemory, kernelBackend, setKernelBackend } from '../../src/core/kernel-wasm';
 import {
   accuracy,
   adaptiveCalibrationError,
@@ -174,30 +175,62 @@ describe('quantiles and percentile intervals', () => {
     expect(percentileInterval([NaN], 0.95)).toEqual([NaN, NaN]);
   });
 
-  it('finds by selection exactly the quantiles sorting gives: ties, signed zeros, infinities, any length', () => {
-    const rng = new Rng(11);
-    const qs = [0, 0.005, 0.025, 0.05, 0.5, 0.95, 0.975, 0.995, 1];
-    const kinds: ((i: number) => number)[] = [
-      () => rng.nextFloat() - 0.5, // distinct
-      () => Math.floor(rng.nextFloat() * 7) / 100, // few values, many ties
-      (i) => [0, -0, 0.25, -0.25, NaN, Infinity, -Infinity][i % 7], // zeros of both signs among the non-finite
-      (i) => i, // already sorted: the worst case of a naive pivot
-      (i) => -i,
-      () => 0.125,
-    ];
-    let checked = 0;
-    for (const kind of kinds) {
-      for (const m of [1, 2, 3, 17, 100, 1001, 10000]) {
-        const values = Float64Array.from({ length: m }, (_, i) => kind(i));
-        const sorted = finiteSorted(values);
-        const expected = qs.map((q) => quantileSorted(sorted, q));
-        // toEqual tells -0 from +0 (Object.is) and NaN equals NaN.
-        expect(finiteQuantiles(values, qs), `${kind} at ${m}`).toEqual(expected);
-        checked++;
+  it.each(['wasm', 'js'] as const)(
+    'finds by selection exactly the quantiles sorting gives: ties, signed zeros, infinities, any length (%s)',
+    (backend) => {
+      onTestFinished(() => setKernelBackend('wasm'));
+      setKernelBackend(backend);
+      expect(kernelBackend()).toBe(backend);
+      const rng = new Rng(11);
+      const qs = [0, 0.005, 0.025, 0.05, 0.5, 0.95, 0.975, 0.995, 1];
+      const kinds: ((i: number) => number)[] = [
+        () => rng.nextFloat() - 0.5, // distinct
+        () => Math.floor(rng.nextFloat() * 7) / 100, // few values, many ties
+        (i) => [0, -0, 0.25, -0.25, NaN, Infinity, -Infinity][i % 7], // zeros of both signs among the non-finite
+        (i) => i, // already sorted: the worst case of a naive pivot
+        (i) => -i,
+        () => 0.125,
+      ];
+      let checked = 0;
+      for (const kind of kinds) {
+        for (const m of [1, 2, 3, 17, 100, 1001, 10000]) {
+          const values = Float64Array.from({ length: m }, (_, i) => kind(i));
+          const sorted = finiteSorted(values);
+          const expected = qs.map((q) => quantileSorted(sorted, q));
+          // toEqual tells -0 from +0 (Object.is) and NaN equals NaN.
+          expect(finiteQuantiles(values, qs), `${kind} at ${m}`).toEqual(expected);
+          checked++;
+        }
+      }
+      expect(checked).toBe(42);
+      expect(finiteQuantiles([NaN, Infinity], [0.5])).toEqual([NaN]);
+      expect(finiteQuantiles([], [0.5])).toEqual([NaN]);
+    },
+  );
+
+  it('selects in the kernel by either fallback sort too (insertion for short ranges, heapsort when rounds run out)', () => {
+    const rng = new Rng(12);
+    const laid = KernelMemory.create([4000 * 8])!;
+    const a = new Float64Array(laid.memory.buffer, 0, 4000);
+    for (const [m, rounds] of [
+      [10, 5], // under 16: insertion sort
+      [4000, 0], // no partition allowed: heapsort at once
+      [4000, 2],
+      [4000, 30],
+    ]) {
+      for (const k of [0, 1, m >> 1, m - 2, m - 1]) {
+        const values = Float64Array.from({ length: m }, () => Math.floor(rng.nextFloat() * 50) / 7 - 3);
+        a.set(values);
+        laid.memory.exports.selectOrder(0, 0, m, k, rounds);
+        const sorted = values.slice().sort();
+        expect(a[k], `m ${m}, rounds ${rounds}, k ${k}`).toBe(sorted[k]);
+        // Partitioned around k: nothing larger before it, nothing smaller after it.
+        expect(a.subarray(0, k).every((v) => v <= a[k])).toBe(true);
+        expect(a.subarray(k + 1, m).every((v) => v >= a[k])).toBe(true);
+        // A permutation of the input.
+        expect(a.slice(0, m).sort()).toEqual(sorted);
       }
     }
-    expect(checked).toBe(42);
-    expect(finiteQuantiles([NaN, Infinity], [0.5])).toEqual([NaN]);
   });
 });
 
