@@ -10,7 +10,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { afterRecompute, settingsField } from './app-page';
 import { chromiumArgs, chromiumExecutable } from '../../vite.config';
 import { DEFAULT_ANALYSIS_SETTINGS } from '../../src/core/types';
 
@@ -52,7 +53,7 @@ export async function timeApp(
     await page.locator('main[data-restored="true"]').waitFor();
     await page.getByTestId('step-results').click();
     await page.getByTestId('results-page').waitFor();
-    await ready(page, async () => {
+    await afterRecompute(page, async () => {
       await page.getByLabel(/^Files \(this kit's \.json/).setInputFiles(paths);
       await page.getByRole('button', { name: /^Import \d+ files?/ }).click();
     });
@@ -61,9 +62,9 @@ export async function timeApp(
       settings.bootstrap !== DEFAULT_ANALYSIS_SETTINGS.bootstrap ||
       settings.permutations !== DEFAULT_ANALYSIS_SETTINGS.permutations
     ) {
-      await ready(page, async () => {
-        await field(page, 'Bootstrap resamples').fill(String(settings.bootstrap));
-        await field(page, 'Permutations').fill(String(settings.permutations));
+      await afterRecompute(page, async () => {
+        await settingsField(page, 'Bootstrap resamples').fill(String(settings.bootstrap));
+        await settingsField(page, 'Permutations').fill(String(settings.permutations));
       });
     }
     const times: AppTimes = {
@@ -73,7 +74,7 @@ export async function timeApp(
     };
     for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
-      await ready(page, () => field(page, 'Bins').fill(String(r % 2 === 0 ? 16 : 15)));
+      await afterRecompute(page, () => settingsField(page, 'Bins').fill(String(r % 2 === 0 ? 16 : 15)));
       times.settingsChange.push(performance.now() - t0);
     }
     for (let r = 0; r < runs; r++) {
@@ -90,37 +91,6 @@ export async function timeApp(
     await browser.close();
     server.kill();
   }
-}
-
-function field(page: Page, label: string) {
-  return page.getByRole('group', { name: 'Analysis settings' }).getByLabel(label);
-}
-
-/** Runs `action` and waits for the analysis it starts to finish (the status leaves "ready", then is "ready"). */
-async function ready(page: Page, action: () => Promise<void>): Promise<void> {
-  await page.evaluate(() => {
-    const w = window as unknown as { __left: boolean; __watch?: MutationObserver };
-    w.__left = false;
-    w.__watch?.disconnect();
-    w.__watch = new MutationObserver(() => {
-      const s = document.querySelector('[data-status]')?.getAttribute('data-status');
-      if (s && s !== 'ready') w.__left = true;
-    });
-    w.__watch.observe(document.body, {
-      subtree: true,
-      attributes: true,
-      attributeFilter: ['data-status'],
-      childList: true,
-    });
-  });
-  await action();
-  await page.waitForFunction(
-    () =>
-      (window as unknown as { __left: boolean }).__left &&
-      document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready',
-    undefined,
-    { timeout: 300_000, polling: 10 },
-  );
 }
 
 async function served(url: string, server: ChildProcess): Promise<void> {

@@ -1079,11 +1079,7 @@ export function smoothDirect(
     }
     const s0 = 1 - r;
     for (let m = edgeLo; m <= edgeHi; m++) {
-      const d0 = m - at;
-      const d1 = d0 - 1;
-      const w0: f64 = d0 >= -radius && d0 <= radius ? s0 * f64At(kernelPtr, d0 < 0 ? -d0 : d0) : 0;
-      const w1: f64 = d1 >= -radius && d1 <= radius ? r * f64At(kernelPtr, d1 < 0 ? -d1 : d1) : 0;
-      const w = w0 + w1;
+      const w = innerWeight(kernelPtr, radius, at, s0, r, m);
       num += w * f64At(gridRPtr, m);
       store<f64>(colsumPtr + ((<usize>m) << 3), f64At(colsumPtr, m) + w);
     }
@@ -1138,13 +1134,8 @@ export function smoothTable(
     const edgeHi = max(min(hi, 2 * last - at - 2 - radius), edgeLo - 1);
     for (let m = lo; m < edgeLo; m++) store<f64>(out + ((<usize>m) << 3), rowWeight(kernelPtr, radius, last, at, r, m));
     const s0 = 1 - r;
-    for (let m = edgeLo; m <= edgeHi; m++) {
-      const d0 = m - at;
-      const d1 = d0 - 1;
-      const w0: f64 = d0 >= -radius && d0 <= radius ? s0 * f64At(kernelPtr, d0 < 0 ? -d0 : d0) : 0;
-      const w1: f64 = d1 >= -radius && d1 <= radius ? r * f64At(kernelPtr, d1 < 0 ? -d1 : d1) : 0;
-      store<f64>(out + ((<usize>m) << 3), w0 + w1);
-    }
+    for (let m = edgeLo; m <= edgeHi; m++)
+      store<f64>(out + ((<usize>m) << 3), innerWeight(kernelPtr, radius, at, s0, r, m));
     for (let m = edgeHi + 1; m <= hi; m++)
       store<f64>(out + ((<usize>m) << 3), rowWeight(kernelPtr, radius, last, at, r, m));
     for (let m = lo; m <= hi; m++) {
@@ -1155,6 +1146,18 @@ export function smoothTable(
       store<i32>(reachEndPtr + ((<usize>m) << 2), k + 1);
     }
   }
+}
+
+/**
+ * rowWeights' W_km for a node m far from both ends (edgeLo <= m <= edgeHi there): only the inside offsets m - at
+ * and m - at - 1 reach it, each within the radius or adding +0.
+ */
+function innerWeight(kernelPtr: usize, radius: i32, at: i32, s0: f64, r: f64, m: i32): f64 {
+  const d0 = m - at;
+  const d1 = d0 - 1;
+  const w0: f64 = d0 >= -radius && d0 <= radius ? s0 * f64At(kernelPtr, d0 < 0 ? -d0 : d0) : 0;
+  const w1: f64 = d1 >= -radius && d1 <= radius ? r * f64At(kernelPtr, d1 < 0 ? -d1 : d1) : 0;
+  return w0 + w1;
 }
 
 /** smooth-ece.ts rowWeight: W_km for one node, every term of both nodes as rowWeights adds them. */
@@ -1187,55 +1190,33 @@ function rotl(x: u32, k: u32): u32 {
  * lanesPtr (lane q of slot s at s * 8 + q * 2). n <= 65535, so no count overflows.
  */
 export function drawCounts4(statePtr: usize, n: i32, lanesPtr: usize): void {
-  let s0 = load<u32>(statePtr);
-  let s1 = load<u32>(statePtr, 4);
-  let s2 = load<u32>(statePtr, 8);
-  let s3 = load<u32>(statePtr, 12);
-  memory.fill(lanesPtr, 0, (<usize>n) << 3);
-  const nn = <u64>n;
-  const threshold = <u32>((<u64>4294967296 - nn) % nn);
-  for (let q = 0; q < 4; q++) {
-    const lane = lanesPtr + ((<usize>q) << 1);
-    for (let i = 0; i < n; i++) {
-      let hi: u32;
-      for (;;) {
-        const x = rotl(s1 * 5, 7) * 9;
-        const t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = rotl(s3, 11);
-        const m = <u64>x * nn;
-        hi = <u32>(m >> 32);
-        if (<u32>m >= threshold) break;
-      }
-      const at = lane + ((<usize>hi) << 3);
-      store<u16>(at, load<u16>(at) + 1);
-    }
-  }
-  store<u32>(statePtr, s0);
-  store<u32>(statePtr, s1, 4);
-  store<u32>(statePtr, s2, 8);
-  store<u32>(statePtr, s3, 12);
+  drawCounts<u16>(statePtr, n, 4, lanesPtr);
 }
 
 /**
  * `count` bootstrap resamples of n items as item weights, one after another at weightsPtr (n doubles each):
  * resample q takes n draws of Rng.nextInt(n), in stream order, and item i's weight is how often it was drawn, as
- * `weights.fill(0); rng.drawInts(n, n, weights)` gives them (same stream, same rejections as drawCounts4).
+ * `weights.fill(0); rng.drawInts(n, n, weights)` gives them.
  */
 export function drawWeights(statePtr: usize, n: i32, count: i32, weightsPtr: usize): void {
+  drawCounts<f64>(statePtr, n, count, weightsPtr);
+}
+
+/**
+ * drawCounts4 (T = u16: counts in four interleaved lanes) and drawWeights (T = f64: counts one resample after
+ * another): `count` resamples of n draws each, tallied from zero. One instance per T, each with its own store.
+ */
+function drawCounts<T>(statePtr: usize, n: i32, count: i32, outPtr: usize): void {
+  const lanes = isInteger<T>();
   let s0 = load<u32>(statePtr);
   let s1 = load<u32>(statePtr, 4);
   let s2 = load<u32>(statePtr, 8);
   let s3 = load<u32>(statePtr, 12);
-  memory.fill(weightsPtr, 0, (<usize>(n * count)) << 3);
+  memory.fill(outPtr, 0, (<usize>(lanes ? n : n * count)) << 3);
   const nn = <u64>n;
   const threshold = <u32>((<u64>4294967296 - nn) % nn);
   for (let q = 0; q < count; q++) {
-    const weights = weightsPtr + ((<usize>(q * n)) << 3);
+    const base = lanes ? outPtr + ((<usize>q) << 1) : outPtr + ((<usize>(q * n)) << 3);
     for (let i = 0; i < n; i++) {
       let hi: u32;
       for (;;) {
@@ -1251,8 +1232,8 @@ export function drawWeights(statePtr: usize, n: i32, count: i32, weightsPtr: usi
         hi = <u32>(m >> 32);
         if (<u32>m >= threshold) break;
       }
-      const at = weights + ((<usize>hi) << 3);
-      store<f64>(at, load<f64>(at) + 1);
+      const at = base + ((<usize>hi) << 3);
+      store<T>(at, load<T>(at) + <T>1);
     }
   }
   store<u32>(statePtr, s0);

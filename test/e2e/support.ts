@@ -6,10 +6,13 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { chromiumArgs, chromiumExecutable } from '../../vite.config';
 import { mmluDataDir } from '../../scripts/mmlu-folder';
+import { afterRecompute, settingsField } from '../../scripts/lib/app-page';
+
+export { afterRecompute, settingsField };
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const mmluDir = mmluDataDir();
@@ -266,36 +269,6 @@ export async function readStudyTable(page: Page): Promise<ShownTable> {
   });
 }
 
-/**
- * Runs `action` and waits until the results page has recomputed: its status left `ready` at least once after
- * the action (seen by a MutationObserver, so a short computation is not missed) and is `ready` again.
- */
-export async function afterRecompute(page: Page, action: () => Promise<void>, timeout = 120_000): Promise<void> {
-  await page.evaluate(() => {
-    const w = window as unknown as { __recomputed: boolean; __statusObserver?: MutationObserver };
-    w.__recomputed = false;
-    w.__statusObserver?.disconnect();
-    w.__statusObserver = new MutationObserver(() => {
-      const s = document.querySelector('[data-status]')?.getAttribute('data-status');
-      if (s && s !== 'ready') w.__recomputed = true;
-    });
-    w.__statusObserver.observe(document.body, {
-      subtree: true,
-      attributes: true,
-      attributeFilter: ['data-status'],
-      childList: true,
-    });
-  });
-  await action();
-  await page.waitForFunction(
-    () =>
-      (window as unknown as { __recomputed: boolean }).__recomputed &&
-      document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready',
-    undefined,
-    { timeout },
-  );
-}
-
 /** The analysis settings the suite uses in the app and on the CLI (fewer resamples than the defaults, for speed). */
 export const SUITE_SETTINGS = { bins: 10, bootstrap: 2000, permutations: 2000 } as const;
 
@@ -344,13 +317,4 @@ export function analyzeWithSuiteSettings(file: string, jsonOut: string): string 
     ],
     { cwd: repoRoot, stdio: 'pipe', encoding: 'utf8' },
   );
-}
-
-/**
- * A field of the Results page's analysis settings by its label. Scoped to the settings fieldset: a page-wide
- * getByLabel('Scaling') also finds "before scaling" and the chart buttons once the charts have mounted, which
- * made a test fail or pass by timing.
- */
-export function settingsField(page: Page, label: string): Locator {
-  return page.getByRole('group', { name: 'Analysis settings' }).getByLabel(label);
 }
