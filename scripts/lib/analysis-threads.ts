@@ -92,7 +92,7 @@ function analysisThreadCode(): string {
 
 /**
  * A job runner for analyzeVariantsWith: `threads` workers; the jobs are split into chunks (splitJobs) handed out
- * largest first as workers free up, and the chunks' results merged back, so every thread works to the end.
+ * as workers free up (ChunkQueue), and the chunks' results merged back, so every thread works to the end.
  */
 export function threadJobRunner(threads = availableThreads()): (jobs: AnalysisJob[]) => Promise<AnalysisJobResult[]> {
   return async (whole) => {
@@ -107,7 +107,7 @@ export function threadJobRunner(threads = availableThreads()): (jobs: AnalysisJo
 
 /** Worker threads started ahead of their work, so they boot while the caller reads inputs and plans. */
 export interface ThreadPool {
-  /** Runs jobs as threadJobRunner does (split, largest first, merged); one call at a time. */
+  /** Runs jobs as threadJobRunner does (split, handed out by a ChunkQueue, merged); one call at a time. */
   run(jobs: AnalysisJob[]): Promise<AnalysisJobResult[]>;
   /**
    * prepareVariant for each variant (one per thread at a time), planAnalysis, and the plan's jobs as run runs

@@ -416,7 +416,8 @@ function runSmooth(job: AnalysisJob): AnalysisJobResult {
   const n = job.sets[0].n;
   const rows = job.kind === 'smooth-bootstrap' ? job.count : n;
   const groups = [new Float64Array(rows), new Float64Array(job.sets.length > 1 ? rows : 0)];
-  const block = Array.from({ length: SMOOTH_BLOCK }, () => new Float64Array(n));
+  // The JavaScript draws' weightings, made only when the kernel does not draw (drawBlock).
+  let block: Float64Array[] | undefined;
   const values = new Float64Array(SMOOTH_BLOCK);
   const rng = new Rng(job.seed);
   // A chunk (splitJobs) of a smooth bootstrap starts at resample chunk.first: replay the earlier draws.
@@ -434,6 +435,7 @@ function runSmooth(job: AnalysisJob): AnalysisJobResult {
       }
       continue;
     }
+    block ??= Array.from({ length: SMOOTH_BLOCK }, () => new Float64Array(n));
     const weightings = block.slice(0, count);
     weightings.forEach((weights, q) => {
       if (job.kind === 'smooth-bootstrap') {

@@ -485,9 +485,8 @@ export class SmoothEcePool {
   /** Grid path: each item's left node and its share 1 - frac and frac (relplot smooth_round_to_grid). */
   private readonly node: Int32Array;
   private readonly frac: Float64Array;
-  /** Grid path scratch (JavaScript backend): node j of weighting q at [j * SMOOTH_BLOCK + q]. */
-  private readonly gridR: Float64Array;
-  private readonly gridMass: Float64Array;
+  /** Grid path scratch of the JavaScript loops, made on their first use: node j of weighting q at [j * SMOOTH_BLOCK + q]. */
+  private grid?: { residual: Float64Array; mass: Float64Array };
   /** Item path: contribution of item i to point k at [i * E + k], nonzero for k in [kFirst[i], kEnd[i]). */
   private readonly contribution?: Float64Array;
   private readonly kFirst?: Int32Array;
@@ -524,8 +523,6 @@ export class SmoothEcePool {
       this.node[i] = b;
       this.frac[i] = x - b;
     }
-    this.gridR = new Float64Array(G * SMOOTH_BLOCK);
-    this.gridMass = new Float64Array(G * SMOOTH_BLOCK);
     let gridCost = 0;
     for (let k = 0; k < E; k++) gridCost += length[k];
     // The grid path is cheaper (or the item table too big).
@@ -648,9 +645,11 @@ export class SmoothEcePool {
       this.wasmBlock(weightings, out);
       return;
     }
-    const { conf, residual, node, frac, gridR, gridMass } = this;
+    const { conf, residual, node, frac } = this;
     const { evalPoints: E, gridNodes: G, columnSums } = this.disc;
     const L = SMOOTH_BLOCK;
+    this.grid ??= { residual: new Float64Array(G * L), mass: new Float64Array(G * L) };
+    const { residual: gridR, mass: gridMass } = this.grid;
     gridR.fill(0);
     gridMass.fill(0);
     // spreadToGrid per weighting, into lane q of the interleaved grid (the same sums, in item order).
@@ -668,7 +667,7 @@ export class SmoothEcePool {
       }
     }
     // smoothEceDirect's kernel pass for all lanes at once: each weight is read once, each lane sums in node order.
-    const numerators = this.numerators();
+    const numerators = this.numerators(gridR);
     for (let q = 0; q < count; q++) {
       const weights = weightings[q];
       let total = 0;
@@ -684,8 +683,7 @@ export class SmoothEcePool {
   }
 
   /** The kernel pass of evaluateBlock in JavaScript: numerator of each lane. */
-  private numerators(): number[] {
-    const { gridR } = this;
+  private numerators(gridR: Float64Array): number[] {
     const { evalPoints: E, first, length, offsets, weights: kernel } = this.disc;
     const L = SMOOTH_BLOCK;
     let s0 = 0,

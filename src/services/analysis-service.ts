@@ -281,8 +281,8 @@ export function poolPreparer(workers: readonly JobWorker[]): VariantPreparer {
 }
 
 /**
- * A JobRunner over a fixed set of job workers: jobs are handed out largest first as workers free up, and no
- * further job is handed out once the request is no longer current (jobs already running finish and are
+ * A JobRunner over a fixed set of job workers: jobs are handed out as workers free up (ChunkQueue: a worker keeps
+ * to one job's chunks, largest first otherwise), and no further job is handed out once the request is no longer current (jobs already running finish and are
  * dropped). Results do not depend on the number of workers.
  */
 export function poolJobRunner(workers: readonly JobWorker[]): JobRunner {

@@ -1270,7 +1270,6 @@ export function drawFlips4(statePtr: usize, n: i32, flipsPtr: usize): void {
   store<u32>(statePtr, s2, 8);
   store<u32>(statePtr, s3, 12);
 }
-export { matrixObjective, detExp, detLog } from './scaling';
 
 /**
  * stats.ts finiteQuantiles in the kernel, so that a report's intervals cost no JavaScript warm-up: moves the n
@@ -1372,3 +1371,6 @@ function siftDown(base: usize, i: i32, n: i32): void {
     i = top;
   }
 }
+
+// The matrix scaler's objective and detmath's exp and log (src/wasm/scaling.ts), in the same module.
+export { matrixObjective, detExp, detLog } from './scaling';
