@@ -70,6 +70,7 @@ export interface KernelExports {
     dataPtr: number,
     boundariesPtr: number,
     flipPtr: number,
+    maskPtr: number,
     scratchPtr: number,
     n: number,
     bins: number,
@@ -78,6 +79,7 @@ export interface KernelExports {
   ): void;
   drawCounts4(statePtr: number, n: number, lanesPtr: number): void;
   drawFlips4(statePtr: number, n: number, flipsPtr: number): void;
+  groupMasks4(flipPtr: number, n: number, maskPtr: number): void;
   drawWeights(statePtr: number, n: number, count: number, weightsPtr: number): void;
   finiteFirst(ptr: number, n: number): number;
   selectOrder(ptr: number, from: number, to: number, k: number, rounds: number): void;
@@ -130,6 +132,7 @@ export interface KernelExports {
     gapPtr: number,
     runEndPtr: number,
     flipPtr: number,
+    maskPtr: number,
     n: number,
     size: number,
     bins: number,
@@ -192,7 +195,8 @@ export class KernelMemory {
 
   /**
    * An instance whose memory holds arrays of the given byte lengths, or null when the WebAssembly backend is not
-   * in use. Returns the byte offset of each array, in order.
+   * in use. Returns the byte offset of each array, in order; each starts on a 16-byte boundary, where the
+   * kernel's 128-bit loads of it are aligned.
    */
   static create(byteLengths: readonly number[]): { memory: KernelMemory; offsets: number[] } | null {
     if (kernelBackend() !== 'wasm') return null;
@@ -200,7 +204,7 @@ export class KernelMemory {
     let end = 0;
     for (const length of byteLengths) {
       offsets.push(end);
-      end += Math.ceil(length / 8) * 8;
+      end += Math.ceil(length / 16) * 16;
     }
     const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(end / 65536)) });
     const instance = new WebAssembly.Instance(kernelModule()!, { env: { memory } });

@@ -755,12 +755,14 @@ export class MetricPool {
     const s = w.out;
     if (count === 4) {
       // The four permutations' top-label sums in one walk of the entries.
+      w.kernel.groupMasks4(w.ptr.flips, n, w.ptr.masks);
       w.kernel.swappedTopLabel4(
         w.ptr.slotSide,
         w.ptr.topRunEnd,
         w.ptr.entryData,
         w.ptr.laneBoundaries,
         w.ptr.flips,
+        w.ptr.masks,
         w.ptr.swapScratch,
         n,
         this.bins,
@@ -797,6 +799,7 @@ export class MetricPool {
       w.ptr.classGap,
       w.ptr.classRunEnd,
       w.ptr.flips,
+      w.ptr.masks,
       n,
       this.size,
       this.bins,
@@ -992,7 +995,15 @@ export class MetricPool {
 interface WasmPool {
   kernel: KernelExports;
   ptr: Record<
-    (typeof WASM_ARRAYS)[number] | 'weights' | 'flips' | 'out' | 'lanes' | 'laneBoundaries' | 'swapScratch' | 'rng',
+    | (typeof WASM_ARRAYS)[number]
+    | 'weights'
+    | 'flips'
+    | 'masks'
+    | 'out'
+    | 'lanes'
+    | 'laneBoundaries'
+    | 'swapScratch'
+    | 'rng',
     number
   >;
   /** weightedSide4's lane block: nb, small, extra of each of the four lanes (then its own scratch). */
@@ -1034,13 +1045,14 @@ const WASM_ARRAYS = [
 
 /** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
 function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
-  // Then: four u16 weight lanes per slot, four flip bytes per slot, 48 doubles of results, weightedSide4's lane
-  // block (240 bytes), the equal-mass boundaries of up to eight lanes, swappedTopLabel4's scratch (384 bytes), a
-  // Rng's state (16 bytes).
+  // Then: four u16 weight lanes per slot, four flip bytes per slot, their group masks (16 bytes per slot and
+  // side), 48 doubles of results, weightedSide4's lane block (240 bytes), the equal-mass boundaries of up to eight
+  // lanes, swappedTopLabel4's scratch (384 bytes), a Rng's state (16 bytes).
   const laid = KernelMemory.create([
     ...arrays.map((a) => a.byteLength),
     4 * slots * 2,
     4 * slots,
+    32 * slots,
     48 * 8,
     240,
     8 * bins * 8,
@@ -1055,7 +1067,8 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     const view = a instanceof Int32Array ? Int32Array : Float64Array;
     new view(memory.buffer, offsets[i], a.length).set(a);
   });
-  const [weights, flips, out, lanes, laneBoundaries, swapScratch, rng] = offsets.slice(arrays.length);
+  const [weights, flips, masks, out, lanes, laneBoundaries, swapScratch, rng] = offsets.slice(arrays.length);
+  ptr.masks = masks;
   ptr.swapScratch = swapScratch;
   ptr.rng = rng;
   ptr.weights = weights;

@@ -43,6 +43,20 @@ function groupMask(g: u32): v128 {
   return i32x4.neg(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(<i32>g))));
 }
 
+/**
+ * groupMask of every entry of four permutations, looked up instead of computed where an entry is read: the mask of
+ * slot side ss (pair ss >> 1, side ss & 1) at maskPtr + ss * 16, from the interleaved flip bytes at flipPtr.
+ * swappedTopLabel4 and swappedClasswise read the same n pairs' masks 2n and 8n times.
+ */
+export function groupMasks4(flipPtr: usize, n: i32, maskPtr: usize): void {
+  for (let j = 0; j < n; j++) {
+    const bytes = load<u32>(flipPtr + ((<usize>j) << 2));
+    const at = maskPtr + ((<usize>j) << 5);
+    v128.store(at, groupMask(bytes));
+    v128.store(at, groupMask(bytes ^ 0x01010101), 16);
+  }
+}
+
 /** Writes a side's top-label sums in the order MetricPool reads them: correct, ece, mce, emSum, brier, nll. */
 function storeSums(outPtr: usize, correct: f64, ece: f64, mce: f64, emSum: f64, brier: f64, nll: f64): void {
   store<f64>(outPtr, correct);
@@ -478,7 +492,8 @@ export function swappedTopLabel(
 }
 
 /**
- * swappedTopLabel for four permutations at once (flip bytes interleaved as swappedClasswise reads them), without
+ * swappedTopLabel for four permutations at once (flip bytes interleaved as swappedClasswise reads them, and their
+ * groupMasks4 at maskPtr: an entry's lanes are looked up there, its flip bytes read only for an event), without
  * listing the groups' members: one walk over all 2n sorted entries with eight lanes, group g of permutation q in
  * lane g * 4 + q, each lane's sums in vectors (two lanes per f64x2, four per i32x4). An entry adds its numbers to
  * the lanes of the groups it is in and a zero to the others (d & mask): a zero changes no sum (swappedClasswise
@@ -500,6 +515,7 @@ export function swappedTopLabel4(
   dataPtr: usize,
   boundariesPtr: usize,
   flipPtr: usize,
+  maskPtr: usize,
   scratchPtr: usize,
   n: i32,
   bins: i32,
@@ -561,8 +577,7 @@ export function swappedTopLabel4(
     let dB23 = f64x2.splat(0);
     for (; r < runEnd; r++) {
       const ss = i32At(slotSidePtr, r);
-      const g = groupBytes(flipPtr, ss);
-      const mB = groupMask(g);
+      const mB = v128.load(maskPtr + ((<usize>ss) << 4));
       const mA = v128.not(mB);
       const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
       const v = load<f64>(e);
@@ -591,6 +606,7 @@ export function swappedTopLabel4(
             (i64x2.bitmask(f64x2.gt(vv, v128.load(st + SW_BND, 32))) << 4) |
             (i64x2.bitmask(f64x2.gt(vv, v128.load(st + SW_BND, 48))) << 6);
         }
+        const g = groupBytes(flipPtr, ss);
         minB = pairEvents(st, boundariesPtr, bins, nb, small, extra, slotSidePtr, dataPtr, flipPtr, r, g, v, lanes);
         endA = v128.load(st + SW_END);
         endB = v128.load(st + SW_END, 16);
@@ -821,7 +837,7 @@ function unitGroup(
 
 /**
  * Classwise ECE numerators of both groups for `count` (1 or 4) permutations (flip bytes interleaved: permutation
- * q of pair s at flipPtr + s * 4 + q): per class k, all entries sorted by p_k, bins ending at
+ * q of pair s at flipPtr + s * 4 + q; for 4, their groupMasks4 at maskPtr, which is what is read): per class k, all entries sorted by p_k, bins ending at
  * k * size + runEnd[k * bins + b]. Writes group 0 and group 1 of each permutation (2 * count doubles) to outPtr.
  *
  * An entry adds its gap d to one group of each permutation and nothing to the other. The JavaScript loop adds
@@ -835,6 +851,7 @@ export function swappedClasswise(
   gapPtr: usize,
   runEndPtr: usize,
   flipPtr: usize,
+  maskPtr: usize,
   n: i32,
   size: i32,
   bins: i32,
@@ -871,8 +888,7 @@ export function swappedClasswise(
       let b01 = f64x2.splat(0);
       let b23 = f64x2.splat(0);
       for (; j < end; j++) {
-        const ss = i32At(slotSidePtr, j);
-        const m = groupMask(groupBytes(flipPtr, ss));
+        const m = v128.load(maskPtr + ((<usize>i32At(slotSidePtr, j)) << 4));
         const m01 = i64x2.extend_low_i32x4_s(m);
         const m23 = i64x2.extend_high_i32x4_s(m);
         const d = v128.load64_splat(gapPtr + ((<usize>j) << 3));
