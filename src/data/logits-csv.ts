@@ -95,6 +95,10 @@ export function parseLogitsCsvRuns(text: string, fileName: string): LogitsCsvRun
     failure = new DataFileError(fileName, at, detail);
   };
 
+  // Positions of the columns a row reads, found once in the header (-1: absent).
+  let place = { itemId: -1, label: -1, logits: [-1, -1, -1, -1], subject: -1, domain: -1, letterMass: -1 };
+  let provenance: Record<(typeof LOGITS_CSV_PROVENANCE)[number], number> | undefined;
+
   const readHeader = (row: string[], at: number) => {
     const index: Record<string, number> = {};
     row.forEach((name, i) => {
@@ -111,72 +115,96 @@ export function parseLogitsCsvRuns(text: string, fileName: string): LogitsCsvRun
     }
     columns = index;
     width = row.length;
+    const pos = (name: string) => index[name.toLowerCase()] ?? -1;
+    place = {
+      itemId: pos('item_id'),
+      label: pos('label'),
+      logits: ['A', 'B', 'C', 'D'].map((letter) => pos(`logit_${letter}`)),
+      subject: pos('subject'),
+      domain: pos('domain'),
+      letterMass: pos('letter_mass'),
+    };
+    // Without any provenance column every row belongs to the one run, and none of its checks can fail.
+    if (LOGITS_CSV_PROVENANCE.some((c) => c in index))
+      provenance = Object.fromEntries(LOGITS_CSV_PROVENANCE.map((c) => [c, pos(c)])) as typeof provenance;
   };
 
-  const readRow = (row: string[], at: number) => {
-    const col = columns!;
-    if (row.length !== width) {
-      fail(at, `expected ${width} fields as in the header, got ${row.length}`);
-      return;
+  /** The run a row belongs to, from its provenance cells; undefined after a failure on them. */
+  const runOf = (row: string[], at: number) => {
+    const text = (i: number) => (i >= 0 ? row[i].trim() : '');
+    const p = provenance;
+    const role = p ? text(p.role) : '';
+    const engine = p ? text(p.engine) : '';
+    const variant = p ? text(p.variant) : '';
+    const sim = p ? text(p.simulated).toLowerCase() : '';
+    if (p) {
+      if (role !== '' && !VARIANT_ROLES.includes(role as VariantRole))
+        return fail(at, `role: expected one of ${VARIANT_ROLES.join(', ')}, got ${quote(role)}`);
+      if (engine !== '' && !ENGINE_KINDS.includes(engine as EngineKind))
+        return fail(at, `engine: expected one of ${ENGINE_KINDS.join(', ')}, got ${quote(engine)}`);
+      if (!['', 'simulated', 'true', 'yes', '1', 'no', 'false', '0'].includes(sim))
+        return fail(at, `simulated: expected SIMULATED or no, got ${quote(text(p.simulated))}`);
     }
-    const cell = (name: string) => row[col[name.toLowerCase()]];
-    const itemId = cell('item_id').trim();
-    if (itemId === '') return fail(at, 'item_id: expected a non-empty item id');
-    const text = (name: string) => (name in col ? cell(name).trim() : '');
-    const role = text('role');
-    if (role !== '' && !VARIANT_ROLES.includes(role as VariantRole))
-      return fail(at, `role: expected one of ${VARIANT_ROLES.join(', ')}, got ${quote(role)}`);
-    const engine = text('engine');
-    if (engine !== '' && !ENGINE_KINDS.includes(engine as EngineKind))
-      return fail(at, `engine: expected one of ${ENGINE_KINDS.join(', ')}, got ${quote(engine)}`);
-    const sim = text('simulated').toLowerCase();
-    if (!['', 'simulated', 'true', 'yes', '1', 'no', 'false', '0'].includes(sim))
-      return fail(at, `simulated: expected SIMULATED or no, got ${quote(text('simulated'))}`);
     const simulated = ['simulated', 'true', 'yes', '1'].includes(sim);
     if (engine === 'simulated' && sim !== '' && !simulated)
       return fail(
         at,
         'simulated: expected SIMULATED for a row of the simulated engine (simulated scores are always labelled)',
       );
-    const runKey = JSON.stringify([text('variant_key') || text('variant'), text('prompt_key')]);
+    const variantKey = p ? text(p.variant_key) : '';
+    const promptKey = p ? text(p.prompt_key) : '';
+    const runKey = p ? JSON.stringify([variantKey || variant, promptKey]) : '';
     let run = runs.get(runKey);
     if (!run) {
       run = { simulated: false, items: [], lines: [], firstLine: new Map() };
-      if (text('variant')) run.variant = text('variant');
-      if (text('variant_key')) run.variantKey = text('variant_key');
+      if (variant) run.variant = variant;
+      if (variantKey) run.variantKey = variantKey;
       if (role) run.role = role as VariantRole;
       if (engine) run.engine = engine as EngineKind;
-      if (text('prompt_key')) run.promptKey = text('prompt_key');
+      if (promptKey) run.promptKey = promptKey;
       runs.set(runKey, run);
-    } else if ((run.role ?? '') !== role || (run.engine ?? '') !== engine || (run.variant ?? '') !== text('variant')) {
+    } else if ((run.role ?? '') !== role || (run.engine ?? '') !== engine || (run.variant ?? '') !== variant) {
       return fail(
         at,
         `variant, role and engine must be the same on every row of a run; this row differs from line ${run.lines[0]}`,
       );
     }
+    run.simulated ||= simulated || engine === 'simulated';
+    return run;
+  };
+
+  const readRow = (row: string[], at: number) => {
+    if (row.length !== width) {
+      fail(at, `expected ${width} fields as in the header, got ${row.length}`);
+      return;
+    }
+    const c = place;
+    const itemId = row[c.itemId].trim();
+    if (itemId === '') return fail(at, 'item_id: expected a non-empty item id');
+    const run = runOf(row, at);
+    if (!run) return;
     const firstLine = run.firstLine;
     const earlier = firstLine.get(itemId);
     if (earlier !== undefined) return fail(at, `duplicate item id ${quote(itemId)} (first on line ${earlier})`);
-    const label = parseLabel(cell('label'));
+    const label = parseLabel(row[c.label]);
     if (label === undefined)
-      return fail(at, `label: unknown label ${quote(cell('label'))}; expected a letter A-D or an index 0-3`);
+      return fail(at, `label: unknown label ${quote(row[c.label])}; expected a letter A-D or an index 0-3`);
     const logits: number[] = [];
-    for (const letter of ['A', 'B', 'C', 'D']) {
-      const x = parseFiniteNumber(cell(`logit_${letter}`));
-      if (typeof x === 'string') return fail(at, `logit_${letter}: ${x}`);
+    for (let k = 0; k < 4; k++) {
+      const x = parseFiniteNumber(row[c.logits[k]]);
+      if (typeof x === 'string') return fail(at, `logit_${'ABCD'[k]}: ${x}`);
       logits.push(x);
     }
     const score: ItemScore = { itemId, label, letterLogits: logits as LetterVector };
-    if ('subject' in col && cell('subject').trim() !== '') score.subject = cell('subject').trim();
-    if ('domain' in col && cell('domain').trim() !== '') score.domain = cell('domain').trim();
-    if ('letter_mass' in col && cell('letter_mass').trim() !== '') {
-      const mass = parseFiniteNumber(cell('letter_mass'));
+    if (c.subject >= 0 && row[c.subject].trim() !== '') score.subject = row[c.subject].trim();
+    if (c.domain >= 0 && row[c.domain].trim() !== '') score.domain = row[c.domain].trim();
+    if (c.letterMass >= 0 && row[c.letterMass].trim() !== '') {
+      const mass = parseFiniteNumber(row[c.letterMass]);
       if (typeof mass === 'string') return fail(at, `letter_mass: ${mass}`);
       if (mass < 0 || mass > 1) return fail(at, `letter_mass: expected a probability in [0, 1], got ${mass}`);
       score.letterMass = mass;
     }
     firstLine.set(itemId, at);
-    run.simulated ||= simulated || engine === 'simulated';
     run.items.push(score);
     run.lines.push(at);
     items++;

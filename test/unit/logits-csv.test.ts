@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DataFileError } from '../../src/data/errors';
-import { parseLogitsCsv } from '../../src/data/logits-csv';
+import { parseLogitsCsv, parseLogitsCsvRuns } from '../../src/data/logits-csv';
 import { thrownBy } from '../support/thrown';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/logits/${name}`, import.meta.url), 'utf8');
@@ -89,5 +89,63 @@ describe('parseLogitsCsv', () => {
     const unterminated = errorOf(() => parseLogitsCsv(`${head}q,A,0,0,0,0,0.5\n"q2,B,0,0,0,0,0.5\n`, 'c.csv'));
     expect(unterminated.message).toMatch(/^c\.csv: line 3: quoted field unterminated/);
     expect(unterminated.line).toBe(3);
+  });
+
+  describe('provenance columns', () => {
+    const head = 'item_id,label,logit_A,logit_B,Logit_C,logit_D,Variant,variant_key,role,simulated,engine,prompt_key\n';
+    const row = (id: string, rest: string) => `${id},A,1,0,0,0,${rest}\n`;
+
+    it('groups rows into runs by variant key and prompt key, with what the columns say', () => {
+      const text =
+        head +
+        row('q1', 'Base,base-key,base,no,webllm,p1') +
+        row('q1', 'Base,base-key,base,no,webllm,p2') +
+        row('q2', 'Base,base-key,base,no,webllm,p1') +
+        row('q1', 'Sim,,other,SIMULATED,simulated,');
+      const runs = parseLogitsCsvRuns(text, 'r.csv');
+      expect(runs.map(({ items, ...r }) => ({ ...r, ids: items.map((i) => i.itemId) }))).toEqual([
+        {
+          variant: 'Base',
+          variantKey: 'base-key',
+          role: 'base',
+          engine: 'webllm',
+          promptKey: 'p1',
+          simulated: false,
+          lines: [2, 4],
+          ids: ['q1', 'q2'],
+        },
+        {
+          variant: 'Base',
+          variantKey: 'base-key',
+          role: 'base',
+          engine: 'webllm',
+          promptKey: 'p2',
+          simulated: false,
+          lines: [3],
+          ids: ['q1'],
+        },
+        { variant: 'Sim', role: 'other', engine: 'simulated', simulated: true, lines: [5], ids: ['q1'] },
+      ]);
+      expect(errorOf(() => parseLogitsCsv(text, 'r.csv')).message).toBe(
+        "r.csv: holds the rows of 3 runs (Base, Base, Sim); import it into the app, which keeps each run, or keep one run's rows",
+      );
+    });
+
+    it.each([
+      ['Base,k,boss,no,webllm,p', 'role: expected one of base, sft, grpo, other, quantisation, got "boss"'],
+      ['Base,k,base,no,gpu,p', 'engine: expected one of webllm, simulated, imported, got "gpu"'],
+      ['Base,k,base,maybe,webllm,p', 'simulated: expected SIMULATED or no, got "maybe"'],
+      [
+        'Base,k,base,no,simulated,p',
+        'simulated: expected SIMULATED for a row of the simulated engine (simulated scores are always labelled)',
+      ],
+      [
+        'Base,k,sft,no,webllm,p',
+        'variant, role and engine must be the same on every row of a run; this row differs from line 2',
+      ],
+    ])('refuses a second row of %j in one line naming what was expected', (cells, detail) => {
+      const text = head + row('q1', 'Base,k,base,no,webllm,p') + row('q2', cells);
+      expect(errorOf(() => parseLogitsCsvRuns(text, 'r.csv')).message).toBe(`r.csv: line 3: ${detail}`);
+    });
   });
 });
