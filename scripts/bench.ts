@@ -7,7 +7,8 @@
  * Per workload: the analysis in this process on one thread and on a pool of worker threads (all cores; the time
  * includes starting the threads), in ns per item-evaluation (one item at one stage in one resample or
  * permutation, every metric); the CLI's wall time from process start to exit (`node scripts/analyze.mjs`, what
- * `npm run analyze` runs, without npm's own start; its bundle is built before the timed runs);
+ * `npm run analyze` runs, without npm's own start and without NODE_EXTRA_CA_CERTS, see cliEnv; its bundle is built
+ * before the timed runs);
  * and, where python3 with numpy is present, ../shared/bench/numpy_peer.py on the same items: ONE paired ECE
  * comparison at one stage (bootstrap CI + permutation test, the same B and R), and the ratio
  * kit CLI wall / peer. Speed is only ever measured here, never asserted in a test.
@@ -161,16 +162,20 @@ async function workload(label: string, count: number, items: number, numpy: stri
       `(CPU ${fmt(pooled.cpuMs)} over all threads; report identical to one thread: ${same ? 'yes' : 'NO'})`,
   );
 
-  const cli = spawnBest(process.execPath, [
-    'scripts/analyze.mjs',
-    ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
-    '--bootstrap',
-    String(resamples),
-    '--permutations',
-    String(resamples),
-    '--json',
-    join(dir, 'report.json'),
-  ]);
+  const cli = spawnBest(
+    process.execPath,
+    [
+      'scripts/analyze.mjs',
+      ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
+      '--bootstrap',
+      String(resamples),
+      '--permutations',
+      String(resamples),
+      '--json',
+      join(dir, 'report.json'),
+    ],
+    cliEnv(),
+  );
   if (cli.status !== 0) throw new Error(`the CLI failed: ${cli.stderr}`);
   console.log(`  CLI wall          ${fmt(cli.ms)}  (process start to exit, ${threads} threads)`);
 
@@ -201,18 +206,22 @@ async function workload(label: string, count: number, items: number, numpy: stri
 async function appTimes(vs: VariantScores[], paths: string[], dir: string) {
   const runs = Math.max(2, repeat);
   const app = await timeApp(paths, { bootstrap: resamples, permutations: resamples }, runs);
-  const cli = spawnBest(process.execPath, [
-    'scripts/analyze.mjs',
-    ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
-    '--bins',
-    '16',
-    '--bootstrap',
-    String(resamples),
-    '--permutations',
-    String(resamples),
-    '--json',
-    join(dir, 'report-16.json'),
-  ]);
+  const cli = spawnBest(
+    process.execPath,
+    [
+      'scripts/analyze.mjs',
+      ...vs.flatMap((v, i) => ['--variant', `${v.name}=${paths[i]}`]),
+      '--bins',
+      '16',
+      '--bootstrap',
+      String(resamples),
+      '--permutations',
+      String(resamples),
+      '--json',
+      join(dir, 'report-16.json'),
+    ],
+    cliEnv(),
+  );
   if (cli.status !== 0) throw new Error(`the CLI failed: ${cli.stderr}`);
   const change = Math.min(...app.settingsChange);
   const revisit = app.revisit.reduce((a, b) => (b.ms < a.ms ? b : a));
@@ -253,9 +262,24 @@ function fmt(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
 }
 
+/**
+ * The environment for the CLI: NODE_EXTRA_CA_CERTS (set on this machine, for its proxy) makes Node read and parse
+ * that certificate file as every process starts, before any of the kit's code runs; the analysis opens no
+ * connection. Removed as the peer's OPENBLAS settings are, and what it costs is printed (nodeStart).
+ */
+function cliEnv(): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _certs, ...env } = process.env;
+  return env;
+}
+
+/** Node's own start and exit (`node -e ''`), best of five, in an environment. */
+function nodeStart(env: NodeJS.ProcessEnv): number {
+  return Math.min(...Array.from({ length: 5 }, () => spawnTimed(process.execPath, ['-e', ''], env).ms));
+}
+
 const numpy = opts.peer && existsSync(peerScript) ? numpyVersion() : undefined;
 // The CLI's bundle (scripts/analyze.mjs) is built now if the sources changed, so no timed run builds it.
-if (spawnTimed(process.execPath, ['scripts/analyze.mjs', '--help']).status !== 0)
+if (spawnTimed(process.execPath, ['scripts/analyze.mjs', '--help'], cliEnv()).status !== 0)
   throw new Error('the CLI does not start');
 const [l1, l5, l15] = os.loadavg().map((x) => x.toFixed(2));
 console.log(
@@ -263,5 +287,10 @@ console.log(
     `load average ${l1} ${l5} ${l15}, ${numpy ? `python3 numpy ${numpy}` : existsSync(peerScript) ? 'no python3 with numpy: peer skipped' : `no ${peerScript}: peer skipped`}` +
     `${repeat > 1 ? `, best of ${repeat}` : ''}`,
 );
+if (process.env.NODE_EXTRA_CA_CERTS !== undefined)
+  console.log(
+    `node start: ${fmt(nodeStart(cliEnv()))}, ${fmt(nodeStart(process.env))} with this environment's NODE_EXTRA_CA_CERTS, ` +
+      'which the CLI runs without (it opens no connection)',
+  );
 if (opts.only !== '2') await workload('workload 1', 3, 1_000, numpy);
 if (opts.only !== '1') await workload('workload 2', 4, 14_042, numpy);
