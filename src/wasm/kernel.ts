@@ -1076,7 +1076,37 @@ export function smoothBlock(
   memory.fill(massPtr, 0, bytes);
   let nodeLo = gridNodes;
   let nodeHi = -1;
-  for (let q = 0; q < count; q++) {
+  let oneByOne = count;
+  if (count == 8) {
+    // All eight weightings of an item at once (two per vector), zero weights included. An item of weight 0 adds
+    // (1 - f) * 0 * res = +0 or -0 to a grid sum, which changes none: a sum starts at +0 and so is never -0
+    // (see swappedClasswise). Every other addition is the loop's below, in item order, so every sum is the same
+    // double. The nodes nodeLo..nodeHi then span every item's, which is at least the nodes that hold anything.
+    const row = (<usize>n) << 3;
+    for (let i = 0; i < n; i++) {
+      const node = i32At(nodePtr, i);
+      nodeLo = min(nodeLo, node);
+      nodeHi = max(nodeHi, node + 1);
+      const f = f64At(fracPtr, i);
+      const c0 = f64x2.splat(1 - f);
+      const c1 = f64x2.splat(f);
+      const res = v128.load64_splat(residualPtr + ((<usize>i) << 3));
+      const wi = weightsPtr + ((<usize>i) << 3);
+      const g = gridPtr + ((<usize>node) << 6);
+      const m = massPtr + ((<usize>node) << 6);
+      for (let q: usize = 0; q < 64; q += 16) {
+        const w = f64x2.replace_lane(v128.load64_splat(wi + (q >> 3) * row), 1, load<f64>(wi + ((q >> 3) + 1) * row));
+        const a = f64x2.mul(c0, w);
+        const b = f64x2.mul(c1, w);
+        v128.store(g + q, f64x2.add(v128.load(g + q), f64x2.mul(a, res)));
+        v128.store(g + q, f64x2.add(v128.load(g + q, 64), f64x2.mul(b, res)), 64);
+        v128.store(m + q, f64x2.add(v128.load(m + q), a));
+        v128.store(m + q, f64x2.add(v128.load(m + q, 64), b), 64);
+      }
+    }
+    oneByOne = 0;
+  }
+  for (let q = 0; q < oneByOne; q++) {
     const weights = weightsPtr + ((<usize>(q * n)) << 3);
     for (let i = 0; i < n; i++) {
       const w = f64At(weights, i);
