@@ -80,6 +80,27 @@ export interface KernelExports {
   drawCounts4(statePtr: number, n: number, lanesPtr: number): void;
   drawFlips4(statePtr: number, n: number, flipsPtr: number): void;
   groupMasks4(flipPtr: number, n: number, maskPtr: number): void;
+  permutationBlocks(
+    statePtr: number,
+    blocks: number,
+    n: number,
+    bins: number,
+    minCount: number,
+    size: number,
+    flipPtr: number,
+    maskPtr: number,
+    slotSidePtr: number,
+    topRunEndPtr: number,
+    dataPtr: number,
+    laneBoundariesPtr: number,
+    scratchPtr: number,
+    classSlotSidePtr: number,
+    classGapPtr: number,
+    classRunEndPtr: number,
+    outPtr: number,
+    thresholdPtr: number,
+    extremePtr: number,
+  ): void;
   drawWeights(statePtr: number, n: number, count: number, weightsPtr: number): void;
   finiteFirst(ptr: number, n: number): number;
   selectOrder(ptr: number, from: number, to: number, k: number, rounds: number): void;

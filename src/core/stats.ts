@@ -638,6 +638,49 @@ export class MetricPool {
   }
 
   /**
+   * `blocks` blocks of four permutations drawn, evaluated and counted in the kernel (kernel.ts permutationBlocks):
+   * the same draws as permute4 `blocks` times in turn (rng moves on by as much) and the same counts as
+   * permutationExtremes makes of their metrics: extreme[m] gains the permutations whose |group 0 - group 1|
+   * reaches threshold[m]. False, drawing nothing, on the JavaScript backend.
+   */
+  permuteBlocks(rng: Rng, blocks: number, threshold: Float64Array, extreme: Float64Array): boolean {
+    const w = this.wasm;
+    if (!w || !this.twoSided) return false;
+    const { out } = w;
+    const order = [ACC, ECE, MCE, ECE_EM, CW_ECE, BRIER, NLL];
+    order.forEach((m, j) => {
+      out[56 + j] = threshold[m];
+      out[64 + j] = 0;
+    });
+    rng.copyState(w.rngState);
+    const base = w.ptr.out;
+    w.kernel.permutationBlocks(
+      w.ptr.rng,
+      blocks,
+      this.slots,
+      this.bins,
+      this.mceMinCount,
+      this.size,
+      w.ptr.flips,
+      w.ptr.masks,
+      w.ptr.slotSide,
+      w.ptr.topRunEnd,
+      w.ptr.entryData,
+      w.ptr.laneBoundaries,
+      w.ptr.swapScratch,
+      w.ptr.classSlotSide,
+      w.ptr.classGap,
+      w.ptr.classRunEnd,
+      base,
+      base + 56 * 8,
+      base + 64 * 8,
+    );
+    rng.setState(w.rngState);
+    order.forEach((m, j) => (extreme[m] += out[64 + j]));
+    return true;
+  }
+
+  /**
    * weightedSide (classwise ECE included) on the WebAssembly backend, with the weights of lane 0 of its weight
    * scratch: the same loop, the same doubles.
    */
@@ -1010,7 +1053,10 @@ interface WasmPool {
   lanes: Int32Array;
   /** A Rng's four state words, for the kernel's draw loops. */
   rngState: Int32Array;
-  /** Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 48 doubles of results. */
+  /**
+   * Four flip vectors, interleaved: byte q of word j is permutation q's flip of pair j. And 72 doubles of results
+   * (permuteBlocks: 56 of scratch, 7 thresholds at 56, 7 counts at 64).
+   */
   flipWords: Uint32Array;
   out: Float64Array;
   /**
@@ -1046,14 +1092,14 @@ const WASM_ARRAYS = [
 /** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
 function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
   // Then: four u16 weight lanes per slot, four flip bytes per slot, their group masks (16 bytes per slot and
-  // side), 48 doubles of results, weightedSide4's lane block (240 bytes), the equal-mass boundaries of up to eight
+  // side), 72 doubles of results, weightedSide4's lane block (240 bytes), the equal-mass boundaries of up to eight
   // lanes, swappedTopLabel4's scratch (384 bytes), a Rng's state (16 bytes).
   const laid = KernelMemory.create([
     ...arrays.map((a) => a.byteLength),
     4 * slots * 2,
     4 * slots,
     32 * slots,
-    48 * 8,
+    72 * 8,
     240,
     8 * bins * 8,
     384,
@@ -1081,7 +1127,7 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     kernel: memory.exports,
     ptr,
     flipWords: new Uint32Array(memory.buffer, flips, slots),
-    out: new Float64Array(memory.buffer, out, 48),
+    out: new Float64Array(memory.buffer, out, 72),
     lanes: new Int32Array(memory.buffer, lanes, 12),
     rngState: new Int32Array(memory.buffer, rng, 4),
     setWeights(q, w) {
@@ -1408,8 +1454,11 @@ export function permutationExtremes(
       if (Math.abs(t) >= threshold[m]) extreme[m]++;
     }
   };
-  // Four permutations at a time (drawn in stream order), the rest one by one.
+  // Four permutations at a time (drawn in stream order), the rest one by one. The WebAssembly kernel runs the
+  // blocks of four whole, counting as `count` does.
   let r = 0;
+  const blocks = Math.floor(permutations / 4);
+  if (pool.permuteBlocks(rng, blocks, threshold, extreme)) r = 4 * blocks;
   for (; r + 4 <= permutations; r += 4) {
     // The WebAssembly kernel draws the four itself; otherwise they are drawn here.
     if (!pool.permute4(rng, outs)) {

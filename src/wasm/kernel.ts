@@ -1395,6 +1395,79 @@ export function drawFlips4(statePtr: usize, n: i32, flipsPtr: usize): void {
 }
 
 /**
+ * permutationExtremes' loop over blocks of four permutations, whole (stats.ts MetricPool.permuteBlocks): per block,
+ * drawFlips4, groupMasks4, swappedTopLabel4 and swappedClasswise as the host calls them one by one, then each
+ * permutation's metrics of both groups as writeGroup computes them (sum / n; classwise / (K n); MCE as it is) and
+ * the count of permutations whose |group 0 - group 1| reaches the metric's threshold, in the order accuracy, ECE,
+ * MCE, equal-mass ECE, classwise ECE, Brier, NLL (7 doubles at thresholdPtr; counts added to the 7 at
+ * extremePtr). The same operations on the same doubles as there, so the same counts. outPtr: 56 doubles of
+ * scratch (the top-label sums, then the classwise numerators at outPtr + 384).
+ */
+export function permutationBlocks(
+  statePtr: usize,
+  blocks: i32,
+  n: i32,
+  bins: i32,
+  minCount: f64,
+  size: i32,
+  flipPtr: usize,
+  maskPtr: usize,
+  slotSidePtr: usize,
+  topRunEndPtr: usize,
+  dataPtr: usize,
+  laneBoundariesPtr: usize,
+  scratchPtr: usize,
+  classSlotSidePtr: usize,
+  classGapPtr: usize,
+  classRunEndPtr: usize,
+  outPtr: usize,
+  thresholdPtr: usize,
+  extremePtr: usize,
+): void {
+  if (n == 0) return; // every metric NaN: no permutation counts
+  const nf = <f64>n;
+  const nk = <f64>(4 * n);
+  const cwPtr = outPtr + 384;
+  for (let b = 0; b < blocks; b++) {
+    drawFlips4(statePtr, n, flipPtr);
+    groupMasks4(flipPtr, n, maskPtr);
+    swappedTopLabel4(
+      slotSidePtr,
+      topRunEndPtr,
+      dataPtr,
+      laneBoundariesPtr,
+      flipPtr,
+      maskPtr,
+      scratchPtr,
+      n,
+      bins,
+      minCount,
+      outPtr,
+    );
+    swappedClasswise(classSlotSidePtr, classGapPtr, classRunEndPtr, flipPtr, maskPtr, n, size, bins, 4, cwPtr);
+    for (let q = 0; q < 4; q++) {
+      const a = outPtr + ((<usize>q) << 3);
+      const c = cwPtr + ((<usize>q) << 4);
+      countExtreme(thresholdPtr, extremePtr, 0, load<f64>(a) / nf - load<f64>(a, 32) / nf);
+      countExtreme(thresholdPtr, extremePtr, 1, load<f64>(a, 64) / nf - load<f64>(a, 96) / nf);
+      countExtreme(thresholdPtr, extremePtr, 2, load<f64>(a, 128) - load<f64>(a, 160));
+      countExtreme(thresholdPtr, extremePtr, 3, load<f64>(a, 192) / nf - load<f64>(a, 224) / nf);
+      countExtreme(thresholdPtr, extremePtr, 4, load<f64>(c) / nk - load<f64>(c, 8) / nk);
+      countExtreme(thresholdPtr, extremePtr, 5, load<f64>(a, 256) / nf - load<f64>(a, 288) / nf);
+      countExtreme(thresholdPtr, extremePtr, 6, load<f64>(a, 320) / nf - load<f64>(a, 352) / nf);
+    }
+  }
+}
+
+/** permutationExtremes' count: metric m's extreme count + 1 where |t| >= its threshold. */
+function countExtreme(thresholdPtr: usize, extremePtr: usize, m: i32, t: f64): void {
+  if (Math.abs(t) >= f64At(thresholdPtr, m)) {
+    const at = extremePtr + ((<usize>m) << 3);
+    store<f64>(at, load<f64>(at) + 1);
+  }
+}
+
+/**
  * stats.ts finiteQuantiles in the kernel, so that a report's intervals cost no JavaScript warm-up: moves the n
  * doubles at ptr that are finite to the front (in order) and returns how many there are.
  */
