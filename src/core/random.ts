@@ -114,6 +114,31 @@ export class Rng {
     return m.hi;
   }
 
+  /**
+   * Advances the stream exactly as `count` calls of nextUint32 would (a permutation test's chunk starts this many
+   * words into its stream), with the state in local variables: several times faster than calling it.
+   */
+  skipUint32(count: number): void {
+    const st = this.state;
+    let s0 = st[0],
+      s1 = st[1],
+      s2 = st[2],
+      s3 = st[3];
+    for (let i = 0; i < count; i++) {
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
+  }
+
   /** Advances the stream exactly as `count` calls of nextInt(n) would, without returning them. */
   skipInts(n: number, count: number): void {
     this.drawInts(n, count, null);

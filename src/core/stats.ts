@@ -1440,7 +1440,7 @@ export function permutationExtremes(
   const outs = new Float64Array(4 * 2 * METRIC_COUNT);
   const rng = new Rng(seed);
   const words = Math.ceil(pairs / 32);
-  for (let i = first * words; i > 0; i--) rng.nextUint32();
+  rng.skipUint32(first * words);
   const draw = (flip: Uint8Array) => {
     for (let j = 0; j < pairs; j += 32) {
       let bits = rng.nextUint32();

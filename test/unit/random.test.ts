@@ -14,6 +14,16 @@ describe('Rng', () => {
     for (const x of sa) expect(Number.isInteger(x) && x >= 0 && x < 2 ** 32).toBe(true);
   });
 
+  it('skipUint32(k) leaves the stream where k calls of nextUint32 do', () => {
+    for (const k of [0, 1, 2, 31, 1000]) {
+      const a = new Rng(7);
+      const b = new Rng(7);
+      for (let i = 0; i < k; i++) a.nextUint32();
+      b.skipUint32(k);
+      expect(Array.from({ length: 8 }, () => b.nextUint32())).toEqual(Array.from({ length: 8 }, () => a.nextUint32()));
+    }
+  });
+
   it('nextInt stays in range and is close to uniform', () => {
     const rng = new Rng(7);
     const counts = new Array(6).fill(0);
