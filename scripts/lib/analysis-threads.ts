@@ -24,7 +24,15 @@ import {
   type AnalysisOptions,
   type PreparedVariant,
 } from '../../src/core/analysis';
-import { reportWithViews, type ReportWithViews } from '../../src/core/report-views';
+import {
+  confidenceHistograms,
+  domainBreakdown,
+  reportWithViews,
+  scalingEffect,
+  type ReportViewsSoFar,
+  type ReportWithViews,
+  type ScalingEffect,
+} from '../../src/core/report-views';
 import type { AnalysisReport, AnalysisSettings, VariantReport, VariantScores } from '../../src/core/types';
 
 /** A message to a thread: prepare one variant (order, check, fit the scaler) with these settings. */
@@ -147,8 +155,8 @@ export async function analyzeWithViewsOnThreads(
   partial: Partial<AnalysisSettings> = {},
   options: AnalysisOptions = {},
 ): Promise<{ views: ReportWithViews; prepared: PreparedVariant[]; settings: AnalysisSettings }> {
-  const { plan, results, ready, settings } = await planAndRun(pool, variants, partial, options);
-  return { views: reportWithViews(plan, results, ready), prepared: plan.prepared, settings };
+  const { plan, results, ready, views, settings } = await planAndRun(pool, variants, partial, options);
+  return { views: reportWithViews(plan, results, ready, views), prepared: plan.prepared, settings };
 }
 
 async function planAndRun(
@@ -231,24 +239,35 @@ async function pipeline(
     results: [],
   }));
   const ready = new Map<string, VariantReport>();
+  const effects = new Map<string, ScalingEffect>();
+  const views: ReportViewsSoFar = { effects };
   const early = new Set<ReturnType<typeof setImmediate>>();
+  /** Runs `work` here after the callbacks that hand out the next chunks, so no thread waits for it. */
+  const meanwhile = (work: () => void) => {
+    const handle = setImmediate(() => {
+      early.delete(handle);
+      try {
+        work();
+      } catch {
+        // reportWithViews computes it again, and reports the error there
+      }
+    });
+    early.add(handle);
+  };
   const arrived = (result: AnalysisJobResult) => {
     const i = owner.get(result.key);
     if (i === undefined) return;
     const mine = own[i];
     mine.results.push(result);
     if (mine.results.length < mine.chunks.length) return;
-    // After the callbacks that hand out the next chunks, so no thread waits for this.
-    const handle = setImmediate(() => {
-      early.delete(handle);
-      try {
-        const merged = mergeJobResults(mine.chunks, mine.results);
-        ready.set(prepared[i].name, variantReport(prepared[i], settings, merged));
-      } catch {
-        // assembleReport computes it again, and reports the error there
-      }
+    meanwhile(() => {
+      const { name } = prepared[i];
+      const merged = mergeJobResults(mine.chunks, mine.results);
+      const report = variantReport(prepared[i], settings, merged);
+      ready.set(name, report);
+      const effect = scalingEffect(name, report, settings, merged);
+      if (effect) effects.set(name, effect);
     });
-    early.add(handle);
   };
   const enqueue = (jobs: AnalysisJob[], split = splitJobs(jobs, workers.length), urgent = false) => {
     for (const job of jobs) queued.add(job.key);
@@ -260,8 +279,12 @@ async function pipeline(
     preparing--;
     if (nextPrepare >= variants.length && preparing === 0 && !failed()) {
       try {
-        plan = planAnalysis(variants, settings, { ...options, prepared });
+        const planned = (plan = planAnalysis(variants, settings, { ...options, prepared }));
         enqueue(plan.jobs.filter((job) => !queued.has(job.key)));
+        meanwhile(() => {
+          views.domains = domainBreakdown(planned);
+          views.histograms = confidenceHistograms(planned);
+        });
       } catch (error) {
         jobError = { error }; // e.g. two variants of one name: after preparing, as planAnalysis alone would say
       }
@@ -314,22 +337,23 @@ async function pipeline(
       }
     }),
   );
-  for (const handle of early) clearImmediate(handle); // not computed yet: assembleReport will
+  for (const handle of early) clearImmediate(handle); // not computed yet: reportWithViews will
   if (jobError) throw jobError.error;
   // The first failing variant in input order, as on one thread.
   const first = errors.find((e) => e !== undefined);
   if (first !== undefined) throw first;
-  return { plan: plan!, results: mergeJobResults(chunks, results), ready };
+  return { plan: plan!, results: mergeJobResults(chunks, results), ready, views };
 }
 
 /**
- * What ThreadPool.analyze gives: the plan, the merged results and the variant reports computed while the other
- * jobs ran (variantReport; for assembleReport's `ready`).
+ * What ThreadPool.analyze gives: the plan, the merged results and what was computed here while the other jobs
+ * ran: the variant reports (variantReport; for assembleReport's `ready`) and views (for reportWithViews).
  */
 export interface PipelineResult {
   plan: AnalysisPlan;
   results: AnalysisJobResult[];
   ready: ReadonlyMap<string, VariantReport>;
+  views: ReportViewsSoFar;
 }
 
 /** Posts one message to a thread: its reply, or the thread's error (or exit). */

@@ -182,45 +182,66 @@ export function confidenceHistograms(plan: AnalysisPlan): ConfidenceHistogram[] 
 const ECE = METRICS.indexOf('ece');
 const ACC = METRICS.indexOf('accuracy');
 
-/** ECE and accuracy change from scaling, with paired bootstrap CIs when the resample tables are there. */
-export function scalingEffects(report: AnalysisReport, results: readonly AnalysisJobResult[]): ScalingEffect[] {
+/**
+ * ECE and accuracy change from scaling, with paired bootstrap CIs when the resample tables are there; a variant's
+ * row in `ready` (scalingEffect, computed earlier on the same tables) is taken as it is.
+ */
+export function scalingEffects(
+  report: AnalysisReport,
+  results: readonly AnalysisJobResult[],
+  ready?: ReadonlyMap<string, ScalingEffect>,
+): ScalingEffect[] {
   const out: ScalingEffect[] = [];
   for (const [name, v] of Object.entries(report.variants)) {
-    if (!v.scaled) continue;
-    const effect: ScalingEffect = {
-      variant: name,
-      eceChange: v.scaled.ece - v.uncalibrated.ece,
-      eceChangePct: (100 * (v.scaled.ece - v.uncalibrated.ece)) / v.uncalibrated.ece,
-      accuracyChangePts: 100 * (v.scaled.accuracy - v.uncalibrated.accuracy),
-    };
-    const before = resampleTable(results, name, 'uncalibrated');
-    const after = resampleTable(results, name, 'scaled');
-    if (before && after) {
-      const { confidence: level, interval: method = 'percentile' } = report.settings;
-      const jb = jackknifeTable(results, name, 'uncalibrated');
-      const ja = jackknifeTable(results, name, 'scaled');
-      const relative = (table: Float64Array, base: Float64Array) => {
-        const beforeEce = metricColumn(base, ECE);
-        return metricColumn(table, ECE, base).map((d, r) => (100 * d) / beforeEce[r]);
-      };
-      const ci = (values: Float64Array, estimate: number, jack?: Float64Array) =>
-        bootstrapInterval(method, values, estimate, level, jack);
-      effect.eceChangeCi = ci(
-        metricColumn(after, ECE, before),
-        effect.eceChange,
-        ja && jb ? metricColumn(ja, ECE, jb) : undefined,
-      );
-      effect.eceChangePctCi = ci(relative(after, before), effect.eceChangePct, ja && jb ? relative(ja, jb) : undefined);
-      const [lo, hi] = ci(
-        metricColumn(after, ACC, before),
-        effect.accuracyChangePts / 100,
-        ja && jb ? metricColumn(ja, ACC, jb) : undefined,
-      );
-      effect.accuracyChangePtsCi = [100 * lo, 100 * hi];
-    }
-    out.push(effect);
+    const effect = ready?.get(name) ?? scalingEffect(name, v, report.settings, results);
+    if (effect) out.push(effect);
   }
   return out;
+}
+
+/**
+ * One variant's scalingEffects row (undefined without a scaled stage): from its report and its own resample
+ * tables alone, so that it can be computed as soon as its jobs are done (ReportViewsSoFar).
+ */
+export function scalingEffect(
+  name: string,
+  v: VariantReport,
+  settings: AnalysisSettings,
+  results: readonly AnalysisJobResult[],
+): ScalingEffect | undefined {
+  if (!v.scaled) return undefined;
+  const effect: ScalingEffect = {
+    variant: name,
+    eceChange: v.scaled.ece - v.uncalibrated.ece,
+    eceChangePct: (100 * (v.scaled.ece - v.uncalibrated.ece)) / v.uncalibrated.ece,
+    accuracyChangePts: 100 * (v.scaled.accuracy - v.uncalibrated.accuracy),
+  };
+  const before = resampleTable(results, name, 'uncalibrated');
+  const after = resampleTable(results, name, 'scaled');
+  if (before && after) {
+    const { confidence: level, interval: method = 'percentile' } = settings;
+    const jb = jackknifeTable(results, name, 'uncalibrated');
+    const ja = jackknifeTable(results, name, 'scaled');
+    const relative = (table: Float64Array, base: Float64Array) => {
+      const beforeEce = metricColumn(base, ECE);
+      return metricColumn(table, ECE, base).map((d, r) => (100 * d) / beforeEce[r]);
+    };
+    const ci = (values: Float64Array, estimate: number, jack?: Float64Array) =>
+      bootstrapInterval(method, values, estimate, level, jack);
+    effect.eceChangeCi = ci(
+      metricColumn(after, ECE, before),
+      effect.eceChange,
+      ja && jb ? metricColumn(ja, ECE, jb) : undefined,
+    );
+    effect.eceChangePctCi = ci(relative(after, before), effect.eceChangePct, ja && jb ? relative(ja, jb) : undefined);
+    const [lo, hi] = ci(
+      metricColumn(after, ACC, before),
+      effect.accuracyChangePts / 100,
+      ja && jb ? metricColumn(ja, ACC, jb) : undefined,
+    );
+    effect.accuracyChangePtsCi = [100 * lo, 100 * hi];
+  }
+  return effect;
 }
 
 /** The finished report with every view the results page shows beside it. */
@@ -241,14 +262,26 @@ export function reportWithViews(
   plan: AnalysisPlan,
   results: AnalysisJobResult[],
   ready?: ReadonlyMap<string, VariantReport>,
+  soFar: ReportViewsSoFar = {},
 ): ReportWithViews {
   const report = assembleReport(plan, results, ready);
-  const effects = scalingEffects(report, results);
+  const effects = scalingEffects(report, results, soFar.effects);
   return {
     report,
-    domains: domainBreakdown(plan),
-    histograms: confidenceHistograms(plan),
+    domains: soFar.domains ?? domainBreakdown(plan),
+    histograms: soFar.histograms ?? confidenceHistograms(plan),
     scalingEffects: effects,
     claims: checkPublishedClaims(report, effects),
   };
+}
+
+/**
+ * Views already computed while the jobs ran, for reportWithViews to take as they are: the plan's domain rows and
+ * histograms (domainBreakdown, confidenceHistograms: the plan alone), and the scaling effects of variants whose
+ * own jobs are done (scalingEffect, on the same tables as `ready`'s variant reports).
+ */
+export interface ReportViewsSoFar {
+  domains?: DomainRow[];
+  histograms?: ConfidenceHistogram[];
+  effects?: ReadonlyMap<string, ScalingEffect>;
 }

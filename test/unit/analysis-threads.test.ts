@@ -13,6 +13,7 @@ import {
   type AnalysisJob,
 } from '../../src/core/analysis';
 import { analyzeOnThreads, startThreadPool, threadJobRunner } from '../../scripts/lib/analysis-threads';
+import { reportWithViews } from '../../src/core/report-views';
 import { pairedVariant, syntheticVariant } from '../support/synthetic';
 
 const base = { ...syntheticVariant({ n: 300, seed: 5 }), name: 'base' };
@@ -149,17 +150,24 @@ describe('analysis jobs', () => {
     }
   }, 60_000);
 
-  it("compute each variant's part of the report while the pairs' tests still run, as assembleReport would", async () => {
+  it("compute each variant's part of the report and the views while the pairs' tests still run, as they would be at the end", async () => {
     // Few resamples, many permutations: every variant's own jobs end long before the last pair's test.
     const busy = { bootstrap: 200, permutations: 20_000 };
     const pool = startThreadPool(2);
     try {
-      const { plan, results, ready } = await pool.analyze(variants, resolveSettings(busy), {});
+      const { plan, results, ready, views } = await pool.analyze(variants, resolveSettings(busy), {});
       expect([...ready.keys()].toSorted()).toEqual(['base', 'grpo', 'sft']);
       const report = assembleReport(plan, results);
       for (const [name, part] of ready) expect(part, name).toEqual(report.variants[name]);
       expect(assembleReport(plan, results, ready)).toEqual(report);
       expect(report).toEqual(analyzeVariants(variants, busy));
+      // The views computed meanwhile: the plan's domains and histograms, and every variant's scaling effect.
+      const whole = reportWithViews(plan, results);
+      expect(views.domains).toEqual(whole.domains);
+      expect(views.histograms).toEqual(whole.histograms);
+      expect([...views.effects!.keys()].toSorted()).toEqual(['base', 'grpo', 'sft']);
+      expect(whole.scalingEffects.map((e) => views.effects!.get(e.variant))).toEqual(whole.scalingEffects);
+      expect(reportWithViews(plan, results, ready, views)).toEqual(whole);
     } finally {
       await pool.close();
     }
