@@ -798,7 +798,7 @@ export class MetricPool {
     const s = w.out;
     if (count === 4) {
       // The four permutations' top-label sums in one walk of the entries.
-      w.kernel.groupMasks4(w.ptr.flips, n, w.ptr.masks);
+      if (w.ptr.masks !== 0) w.kernel.groupMasks4(w.ptr.flips, n, w.ptr.masks);
       w.kernel.swappedTopLabel4(
         w.ptr.slotSide,
         w.ptr.topRunEnd,
@@ -1067,6 +1067,13 @@ interface WasmPool {
   setWeights(q: number, weights: Float64Array): number;
 }
 
+/**
+ * Most pairs for which a permutation pool keeps its entries' group masks in a table (kernel.ts groupMasks4, 32
+ * bytes per pair): at workload 1's 1,000 pairs the lookups made a permutation about 6% cheaper; at 14,042 the
+ * table (450 KB) made it slower than making the masks again.
+ */
+const MASK_TABLE_SLOTS = 4096;
+
 /** Largest total weight the WebAssembly side walk takes (it counts positions in int32). */
 const WASM_MAX_TOTAL = 2 ** 31 - 1;
 
@@ -1092,13 +1099,13 @@ const WASM_ARRAYS = [
 /** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
 function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
   // Then: four u16 weight lanes per slot, four flip bytes per slot, their group masks (16 bytes per slot and
-  // side), 72 doubles of results, weightedSide4's lane block (240 bytes), the equal-mass boundaries of up to eight
+  // side, up to MASK_TABLE_SLOTS slots), 72 doubles of results, weightedSide4's lane block (240 bytes), the equal-mass boundaries of up to eight
   // lanes, swappedTopLabel4's scratch (384 bytes), a Rng's state (16 bytes).
   const laid = KernelMemory.create([
     ...arrays.map((a) => a.byteLength),
     4 * slots * 2,
     4 * slots,
-    32 * slots,
+    slots <= MASK_TABLE_SLOTS ? 32 * slots : 0,
     72 * 8,
     240,
     8 * bins * 8,
@@ -1114,7 +1121,8 @@ function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Arra
     new view(memory.buffer, offsets[i], a.length).set(a);
   });
   const [weights, flips, masks, out, lanes, laneBoundaries, swapScratch, rng] = offsets.slice(arrays.length);
-  ptr.masks = masks;
+  // 0: the kernel makes each entry's group masks where it reads them (see MASK_TABLE_SLOTS).
+  ptr.masks = slots <= MASK_TABLE_SLOTS ? masks : 0;
   ptr.swapScratch = swapScratch;
   ptr.rng = rng;
   ptr.weights = weights;

@@ -46,6 +46,8 @@ function groupMask(g: u32): v128 {
 /**
  * groupMask of every entry of four permutations, looked up instead of computed where an entry is read: the mask of
  * slot side ss (pair ss >> 1, side ss & 1) at maskPtr + ss * 16, from the interleaved flip bytes at flipPtr.
+ * Only for a pool of few pairs (the host's choice; maskPtr 0 elsewhere): for many, the table (16 bytes per
+ * entry against the flips' 2) no longer stays in cache, and making each mask again costs less than missing it.
  * swappedTopLabel4 and swappedClasswise read the same n pairs' masks 2n and 8n times.
  */
 export function groupMasks4(flipPtr: usize, n: i32, maskPtr: usize): void {
@@ -493,7 +495,8 @@ export function swappedTopLabel(
 
 /**
  * swappedTopLabel for four permutations at once (flip bytes interleaved as swappedClasswise reads them, and their
- * groupMasks4 at maskPtr: an entry's lanes are looked up there, its flip bytes read only for an event), without
+ * groupMasks4 at maskPtr, unless maskPtr is 0: an entry's lanes are looked up there, its flip bytes read only for
+ * an event), without
  * listing the groups' members: one walk over all 2n sorted entries with eight lanes, group g of permutation q in
  * lane g * 4 + q, each lane's sums in vectors (two lanes per f64x2, four per i32x4). An entry adds its numbers to
  * the lanes of the groups it is in and a zero to the others (d & mask): a zero changes no sum (swappedClasswise
@@ -577,7 +580,7 @@ export function swappedTopLabel4(
     let dB23 = f64x2.splat(0);
     for (; r < runEnd; r++) {
       const ss = i32At(slotSidePtr, r);
-      const mB = v128.load(maskPtr + ((<usize>ss) << 4));
+      const mB = maskPtr != 0 ? v128.load(maskPtr + ((<usize>ss) << 4)) : groupMask(groupBytes(flipPtr, ss));
       const mA = v128.not(mB);
       const e = dataPtr + ((<usize>(r * STRIDE)) << 3);
       const v = load<f64>(e);
@@ -837,7 +840,7 @@ function unitGroup(
 
 /**
  * Classwise ECE numerators of both groups for `count` (1 or 4) permutations (flip bytes interleaved: permutation
- * q of pair s at flipPtr + s * 4 + q; for 4, their groupMasks4 at maskPtr, which is what is read): per class k, all entries sorted by p_k, bins ending at
+ * q of pair s at flipPtr + s * 4 + q; for 4, their groupMasks4 at maskPtr, which is what is read unless maskPtr is 0): per class k, all entries sorted by p_k, bins ending at
  * k * size + runEnd[k * bins + b]. Writes group 0 and group 1 of each permutation (2 * count doubles) to outPtr.
  *
  * An entry adds its gap d to one group of each permutation and nothing to the other. The JavaScript loop adds
@@ -888,7 +891,8 @@ export function swappedClasswise(
       let b01 = f64x2.splat(0);
       let b23 = f64x2.splat(0);
       for (; j < end; j++) {
-        const m = v128.load(maskPtr + ((<usize>i32At(slotSidePtr, j)) << 4));
+        const ss = i32At(slotSidePtr, j);
+        const m = maskPtr != 0 ? v128.load(maskPtr + ((<usize>ss) << 4)) : groupMask(groupBytes(flipPtr, ss));
         const m01 = i64x2.extend_low_i32x4_s(m);
         const m23 = i64x2.extend_high_i32x4_s(m);
         const d = v128.load64_splat(gapPtr + ((<usize>j) << 3));
@@ -1430,7 +1434,7 @@ export function permutationBlocks(
   const cwPtr = outPtr + 384;
   for (let b = 0; b < blocks; b++) {
     drawFlips4(statePtr, n, flipPtr);
-    groupMasks4(flipPtr, n, maskPtr);
+    if (maskPtr != 0) groupMasks4(flipPtr, n, maskPtr);
     swappedTopLabel4(
       slotSidePtr,
       topRunEndPtr,

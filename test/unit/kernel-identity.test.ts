@@ -243,6 +243,33 @@ describe.each(['wasm', 'js'] as const)('%s kernel backend', (backend) => {
     });
   });
 
+  it('four permutations of 5,000 pairs drawn in the kernel, lane by lane (its group masks made as read)', () => {
+    const a = randomPredictions(5000, 92);
+    const b = randomPredictions(5000, 93, 3, a.labels);
+    const pool = new MetricPool([a, b], 15);
+    const drawn = new Float64Array(8 * METRIC_COUNT);
+    const here = new Float64Array(8 * METRIC_COUNT);
+    const rng = new Rng(17);
+    const mirror = new Rng(17);
+    if (!pool.permute4(rng, drawn)) {
+      expect(backend).toBe('js');
+      return;
+    }
+    const flips = [0, 1, 2, 3].map(() => {
+      const flip = new Uint8Array(5000);
+      for (let j = 0; j < 5000; j += 32) {
+        let bits = mirror.nextUint32();
+        for (let i = j; i < Math.min(5000, j + 32); i++, bits >>>= 1) flip[i] = bits & 1;
+      }
+      return flip;
+    });
+    pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], here);
+    const one = new Float64Array(2 * METRIC_COUNT);
+    pool.evaluate(new Float64Array(5000).fill(1), flips[2], one);
+    expectBitIdentical(drawn, here, '5,000 pairs permute4');
+    expectBitIdentical(drawn.subarray(4 * METRIC_COUNT, 6 * METRIC_COUNT), one, '5,000 pairs, permutation 2');
+  });
+
   describe('chunks of a resampling run', () => {
     it('bootstrap chunks concatenate to the rows of one run', () => {
       const a = randomPredictions(50, 1);
