@@ -23,7 +23,9 @@ export interface JobWorker {
 export interface AnalysisWorkerApi {
   /**
    * Reads every stored run from the database `dbName` (in the worker, so no result crosses the main thread) and
-   * analyses the selected ones. `onPartial` gets the points-first view; `onProgress` counts resampling jobs.
+   * analyses the selected ones. `onPartial` gets the points-first view; `onProgress` counts resampling jobs;
+   * `onSignature` gets the storeSignature read before anything the analysis reads (so a write after it changes
+   * the signature), even when the analysis then fails: the page needs no round trip of its own for it.
    * Rejects with AnalysisSupersededError when a newer request arrived, AnalysisError for bad settings or
    * inconsistent inputs (e.g. one item with two gold answers), or a StorageError.
    */
@@ -32,13 +34,18 @@ export interface AnalysisWorkerApi {
     request: AnalysisRequest,
     onPartial?: (view: AnalysisView) => void,
     onProgress?: (jobsDone: number, jobsTotal: number) => void,
+    onSignature?: (signature: string) => void,
   ): Promise<AnalysisView>;
   /**
    * Supersedes request `requestId` and every earlier one (a results page that closed): they reject with
    * AnalysisSupersededError at their next step and hand out no more jobs.
    */
   cancel(requestId: number): void;
-  /** A fingerprint of what is stored (every run's key and status, every group's item count): changes when a result is stored. */
+  /**
+   * A fingerprint of what is stored: the store revision (KitDb.getRevision, bumped by every write to variants,
+   * runs or results), or where there is none every run's key and status and every group's item count. Changes
+   * when a result is stored.
+   */
   storeSignature(dbName: string): Promise<string>;
   /** The results JSON of the selected runs (all when absent), with the report when it covers exactly them. */
   exportResults(

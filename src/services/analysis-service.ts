@@ -3,7 +3,9 @@
  * the extra views the results page draws (core/report-views.ts: per-domain breakdown, confidence histograms,
  * the paired effect of scaling). Points first (scaling fitted, no resampling), then the full report with CIs and p-values, whose
  * resampling jobs run on a pool of job workers. A newer request supersedes an older one: the older one stops
- * handing out jobs and rejects with AnalysisSupersededError.
+ * handing out jobs and rejects with AnalysisSupersededError. Finished analyses are kept by content
+ * (AnalysisCache) and indexed by store revision (AnalysisIndex), so a revisit with nothing written since reads no
+ * stored result.
  */
 import {
   assembleReport,
@@ -17,7 +19,7 @@ import {
   type AnalysisJobResult,
   type PreparedVariant,
 } from '../core/analysis';
-import { analysisCacheKey } from '../core/analysis-key';
+import { ANALYSIS_VERSION, analysisCacheKey } from '../core/analysis-key';
 import {
   confidenceHistograms,
   domainBreakdown,
@@ -28,8 +30,8 @@ import {
   type RunSummary,
 } from '../core/report-views';
 import { runNames, variantScoresFromResults } from '../core/results-file';
-import type { AnalysisSettings, VariantScores } from '../core/types';
-import type { KitDb, StoredAnalysis } from '../storage/db';
+import { VARIANT_ROLES, type AnalysisSettings, type VariantScores } from '../core/types';
+import type { AnalysisIndexEntry, IndexedAnalysis, KitDb, StoredAnalysis } from '../storage/db';
 import type { AnalysisWorkerApi, JobWorker } from './analysis-api';
 import {
   buildResultsFile,
@@ -62,6 +64,61 @@ export type JobRunner = (
 export interface AnalysisCache {
   getAnalysis(key: string): Promise<StoredAnalysis | undefined>;
   putAnalysis(entry: StoredAnalysis): Promise<void>;
+}
+
+/**
+ * The store revision and the analysis index of KitDb: which finished analysis answers a request while nothing
+ * is written, so a revisit finds it without reading (or hashing) a single stored result.
+ */
+export interface AnalysisIndex {
+  findIndexedAnalysis(request: string): Promise<IndexedAnalysis>;
+  putIndexedAnalysis(revision: number, entry: AnalysisIndexEntry): Promise<boolean>;
+}
+
+/**
+ * Bump when the run list of a view (summaries) or anything else a view holds besides the cached analysis is made
+ * differently, so an index entry recorded by an older kit is not used by this one.
+ */
+export const ANALYSIS_INDEX_FORMAT = 1;
+
+/** Views analyzeStored keeps in memory per database connection (see AnalysisService.recent). */
+const RECENT_VIEWS = 4;
+
+/**
+ * The analysis index's name for a request: the analysis and index versions, the selection as a set (the
+ * analysis filters the stored runs by it, so its order and repeats do not matter) and the resolved settings
+ * with their keys sorted. Undefined for settings the analysis refuses (the request then takes the full path,
+ * which reports them).
+ */
+export function indexRequestKey(request: Pick<AnalysisRequest, 'selection' | 'settings'>): string | undefined {
+  let settings: AnalysisSettings;
+  try {
+    settings = resolveSettings(request.settings);
+  } catch {
+    return undefined;
+  }
+  const sorted = Object.entries(settings).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const selection = request.selection ? [...new Set(request.selection)].sort() : null;
+  return JSON.stringify([ANALYSIS_VERSION, ANALYSIS_INDEX_FORMAT, selection, sorted]);
+}
+
+/** The run list kept in an index entry, when it is one (anything else, e.g. a corrupt record, is a miss). */
+export function storedRunSummaries(value: unknown): RunSummary[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const isRow = (r: unknown): r is RunSummary => {
+    if (typeof r !== 'object' || r === null) return false;
+    const row = r as Record<string, unknown>;
+    return (
+      ['id', 'name', 'variantKey', 'variantName', 'promptKey', 'status', 'engineKind'].every(
+        (k) => typeof row[k] === 'string',
+      ) &&
+      VARIANT_ROLES.includes(row.role as RunSummary['role']) &&
+      typeof row.simulated === 'boolean' &&
+      typeof row.items === 'number' &&
+      (row.problem === undefined || typeof row.problem === 'string')
+    );
+  };
+  return value.every(isRow) ? (value as RunSummary[]) : undefined;
 }
 
 /** What a cache entry holds: the finished view minus what belongs to the request or to the store's other runs. */
@@ -100,6 +157,14 @@ function summaries(
  */
 export class AnalysisService {
   private latest = 0;
+  /**
+   * Views analyzeStored answered, per database connection (a reopened database is another object) and index
+   * request, with the store revision they hold for: only while that is the current revision are they used.
+   */
+  private readonly recent = new WeakMap<
+    object,
+    Map<string, { revision: number; view: CachedView; runs: RunSummary[] }>
+  >();
 
   /**
    * @param parallelism how many jobs runJobs runs at once: the jobs are split into chunks for that many
@@ -128,6 +193,87 @@ export class AnalysisService {
     onProgress?: (jobsDone: number, jobsTotal: number) => void,
     cache?: AnalysisCache,
   ): Promise<AnalysisView> {
+    return (await this.analyzeKeyed(groups, request, onPartial, onProgress, cache)).view;
+  }
+
+  /**
+   * analyze over a database: every stored run read from `db`, with its cache of finished analyses and (where it
+   * has them) its store revision and analysis index. The revision is read first and handed to `onSignature` (as
+   * storeSignature). While it is unchanged a request answered before is answered again from memory (this
+   * connection's recent views), else from the index when it names a kept analysis for the request at that
+   * revision: either way without reading a stored result. Otherwise the runs are read and analysed as analyze
+   * does, and the answer is recorded in the index of the revision read before the runs were (KitDb keeps it only
+   * if that is still the current revision, so a write meanwhile leaves the entry out, never wrong). Every
+   * failure of the revision or the index is a miss.
+   */
+  async analyzeStored(
+    db: RunDatabase,
+    request: AnalysisRequest,
+    onPartial?: (view: AnalysisView) => void,
+    onProgress?: (jobsDone: number, jobsTotal: number) => void,
+    onSignature?: (signature: string) => void,
+  ): Promise<AnalysisView> {
+    this.latest = Math.max(this.latest, request.requestId);
+    const cache = db.getAnalysis && db.putAnalysis ? (db as AnalysisCache) : undefined;
+    const index = cache && db.findIndexedAnalysis && db.putIndexedAnalysis ? (db as AnalysisIndex) : undefined;
+    let revision = db.getRevision ? await db.getRevision().catch(() => undefined) : undefined;
+    if (onSignature) {
+      const signature = revision !== undefined ? revisionSignature(revision) : await runsSignature(db);
+      try {
+        // Not awaited: the caller's reply is not needed, and a caller that has gone is no failure here.
+        Promise.resolve(onSignature(signature)).catch(() => undefined);
+      } catch {
+        // as above
+      }
+    }
+    const requestKey = index && revision !== undefined ? indexRequestKey(request) : undefined;
+    if (index && requestKey !== undefined) {
+      const recent = this.recent.get(db)?.get(requestKey);
+      if (recent && recent.revision === revision) {
+        return { ...recent.view, requestId: request.requestId, runs: recent.runs, source: 'cache' };
+      }
+      const found = await index.findIndexedAnalysis(requestKey).catch(() => undefined);
+      // A write since the first read moves the revision on: the runs are then read at the newer one.
+      revision = found?.revision;
+      const runs = found?.hit && storedRunSummaries(found.hit.entry.runs);
+      const view = found?.hit?.analysis.view as CachedView | undefined;
+      if (revision !== undefined && runs && view && typeof view === 'object') {
+        this.remember(db, requestKey, { revision, view, runs });
+        return { ...view, requestId: request.requestId, runs, source: 'cache' };
+      }
+    }
+    const groups = await readStoredRuns(db);
+    const { view, key } = await this.analyzeKeyed(groups, request, onPartial, onProgress, cache);
+    if (index && requestKey !== undefined && revision !== undefined && key !== undefined) {
+      const entry = { request: requestKey, key, runs: view.runs };
+      if (await index.putIndexedAnalysis(revision, entry).catch(() => false)) {
+        const { requestId: _id, runs, source: _source, ...kept } = view;
+        this.remember(db, requestKey, { revision, view: kept, runs });
+      }
+    }
+    return view;
+  }
+
+  private remember(
+    db: object,
+    requestKey: string,
+    entry: { revision: number; view: CachedView; runs: RunSummary[] },
+  ): void {
+    let views = this.recent.get(db);
+    if (!views) this.recent.set(db, (views = new Map()));
+    for (const [k, v] of views) if (v.revision !== entry.revision || k === requestKey) views.delete(k);
+    views.set(requestKey, entry);
+    while (views.size > RECENT_VIEWS) views.delete(views.keys().next().value!);
+  }
+
+  /** analyze, with the cache key of the analysis (absent without a cache or when nothing is selected). */
+  private async analyzeKeyed(
+    groups: readonly StoredRunGroup[],
+    request: AnalysisRequest,
+    onPartial?: (view: AnalysisView) => void,
+    onProgress?: (jobsDone: number, jobsTotal: number) => void,
+    cache?: AnalysisCache,
+  ): Promise<{ view: AnalysisView; key?: string }> {
     this.latest = Math.max(this.latest, request.requestId);
     const isCurrent = () => this.latest === request.requestId;
     const selected = request.selection ? groups.filter((g) => request.selection!.includes(groupId(g))) : [...groups];
@@ -144,7 +290,7 @@ export class AnalysisService {
       jobsTotal: 0,
       source: 'computed',
     };
-    if (selected.length === 0) return empty;
+    if (selected.length === 0) return { view: empty };
     const file = buildResultsFile(selected, { app: { name: '', version: '' } });
     const names = runNames(file);
     const variants = variantScoresFromResults(file);
@@ -162,7 +308,10 @@ export class AnalysisService {
       const hit = await cache.getAnalysis(key).catch(() => undefined);
       if (hit) {
         const view = hit.view as CachedView;
-        return { ...view, requestId: request.requestId, runs: runsWith(view.unanalysable), source: 'cache' };
+        return {
+          view: { ...view, requestId: request.requestId, runs: runsWith(view.unanalysable), source: 'cache' },
+          key,
+        };
       }
     }
     let prepared: PreparedVariant[] | undefined;
@@ -219,7 +368,7 @@ export class AnalysisService {
     };
     if (plan.jobs.length === 0) {
       await this.store(cache, key, partial);
-      return partial;
+      return { view: partial, ...(cache ? { key } : {}) };
     }
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     onPartial?.(partial);
@@ -242,7 +391,7 @@ export class AnalysisService {
       jobsTotal: chunks.length,
     };
     await this.store(cache, key, view);
-    return view;
+    return { view, ...(cache ? { key } : {}) };
   }
 
   /** Keeps a finished view; a full or failing store only means the next visit computes again. */
@@ -307,8 +456,30 @@ export interface RunDatabase
   extends
     StoredRunSource,
     Pick<KitDb, 'countResults' | 'importRecords' | 'deleteRunGroup' | 'getResults'>,
-    Partial<AnalysisCache> {
+    Partial<AnalysisCache>,
+    Partial<AnalysisIndex>,
+    Partial<Pick<KitDb, 'getRevision'>> {
   readonly isClosed: boolean;
+}
+
+/**
+ * A fingerprint of what is stored (AnalysisWorkerApi.storeSignature). The store revision changes with every write
+ * to variants, runs or results (KitDb): one read, not a count of every run's results. A database without a
+ * readable revision is fingerprinted by its runs' keys and statuses and their item counts.
+ */
+export async function storeSignature(db: RunDatabase): Promise<string> {
+  const revision = db.getRevision ? await db.getRevision().catch(() => undefined) : undefined;
+  return revision !== undefined ? revisionSignature(revision) : runsSignature(db);
+}
+
+function revisionSignature(revision: number): string {
+  return `revision ${revision}`;
+}
+
+async function runsSignature(db: RunDatabase): Promise<string> {
+  const runs = (await db.listRuns()).sort((a, b) => (groupId(a) < groupId(b) ? -1 : 1));
+  const counts = await Promise.all(runs.map((r) => db.countResults(r.variantKey, r.promptKey)));
+  return JSON.stringify(runs.map((r, i) => [r.variantKey, r.promptKey, r.manifestHash, r.status, counts[i]]));
 }
 
 /**
@@ -347,17 +518,11 @@ export function createAnalysisWorkerApi(options: {
     cancel(requestId) {
       service.supersede(requestId);
     },
-    async analyzeStored(dbName, request, onPartial, onProgress) {
-      const db = await open(dbName);
-      const groups = await readStoredRuns(db);
-      const cache = db.getAnalysis && db.putAnalysis ? (db as AnalysisCache) : undefined;
-      return service.analyze(groups, request, onPartial, onProgress, cache);
+    async analyzeStored(dbName, request, onPartial, onProgress, onSignature) {
+      return service.analyzeStored(await open(dbName), request, onPartial, onProgress, onSignature);
     },
     async storeSignature(dbName) {
-      const db = await open(dbName);
-      const runs = (await db.listRuns()).sort((a, b) => (groupId(a) < groupId(b) ? -1 : 1));
-      const counts = await Promise.all(runs.map((r) => db.countResults(r.variantKey, r.promptKey)));
-      return JSON.stringify(runs.map((r, i) => [r.variantKey, r.promptKey, r.manifestHash, r.status, counts[i]]));
+      return storeSignature(await open(dbName));
     },
     async exportResults(dbName, { selection, report, ...options }) {
       const groups = await selected(dbName, selection);

@@ -100,7 +100,11 @@ export class AnalysisState {
   private readonly pollMs: number;
   private readonly debounceMs: number;
   private requestSeq = 0;
-  private signature = '';
+  /**
+   * The storeSignature the latest recompute read (the worker sends it before reading the runs); undefined until
+   * it arrives, when a check for changes has nothing to compare with yet.
+   */
+  private signature: string | undefined = '';
   private timer: ReturnType<typeof setTimeout> | undefined;
   private poller: ReturnType<typeof setInterval> | undefined;
   private disposed = false;
@@ -195,9 +199,9 @@ export class AnalysisState {
     this.timer = setTimeout(() => void this.recompute(), ms);
   }
 
-  /** A cheap fingerprint of what is stored: each run's key, status and stored item count. */
+  /** Compares a cheap fingerprint of what is stored (storeSignature) with the one the shown view was read at. */
   private async checkForChanges(): Promise<void> {
-    if (this.disposed) return;
+    if (this.disposed || this.signature === undefined) return;
     try {
       const signature = await this.api.storeSignature(this.dbName);
       if (signature !== this.signature && !this.disposed) await this.recompute();
@@ -216,8 +220,8 @@ export class AnalysisState {
     this.status = 'computing';
     this.error = undefined;
     this.jobs = { done: 0, total: 0 };
+    this.signature = undefined;
     try {
-      this.signature = await this.api.storeSignature(this.dbName);
       const settings = $state.snapshot(this.settings) as AnalysisSettings;
       const selection = this.selection ? [...this.selection] : undefined;
       const view = await this.api.analyzeStored(
@@ -232,12 +236,18 @@ export class AnalysisState {
         proxy((done: number, total: number) => {
           if (current()) this.jobs = { done, total };
         }),
+        // What was stored when the worker started reading, for checkForChanges (no round trip of its own).
+        proxy((signature: string) => {
+          if (current()) this.signature = signature;
+        }),
       );
       if (!current()) return;
       this.view = view;
       this.status = 'ready';
     } catch (e) {
       if (!current() || (e as Error)?.name === 'AnalysisSupersededError') return;
+      // Failed before reading anything (or its signature is still on its way): the next check compares with ''.
+      if (this.signature === undefined) this.signature = '';
       this.status = 'error';
       this.error = errorText(e);
     }

@@ -4,13 +4,16 @@
  * so an item is stored once however often it is scored; each batch is one transaction, so a failed write
  * stores nothing of its batch and leaves every earlier result as it was.
  */
-import { deleteDB, openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { deleteDB, openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { StorageErrorName } from '../core/errors';
 import type { AdapterInfo, EngineKind, LetterVector, ResultsItem, ScoringMethod, VariantRecord } from '../core/types';
 
 export const DB_NAME = 'calibration-kit';
-/** 2 added the `analyses` store (finished analyses, a cache); every record of version 1 is kept as it is. */
-export const DB_VERSION = 2;
+/**
+ * 2 added the `analyses` store (finished analyses, a cache); 3 added the `meta` store (the store revision and
+ * the analysis index, see getRevision). Every record of an older version is kept as it is.
+ */
+export const DB_VERSION = 3;
 
 export type RunStatus = 'running' | 'paused' | 'done' | 'error' | 'cancelled';
 
@@ -71,9 +74,66 @@ export interface StoredAnalysis {
 /** Finished analyses kept in the `analyses` store. */
 export const ANALYSIS_CACHE_SIZE = 8;
 
+/**
+ * One entry of the analysis index: at the index's revision, the analysis request `request` (a canonical string
+ * of the selection and the resolved settings, made by the analysis service) is answered by the finished analysis
+ * stored under `key`, shown with the run list `runs` (which depends only on what is stored, so it holds for the
+ * whole revision). Lets a revisit with nothing changed skip reading the stored results.
+ */
+export interface AnalysisIndexEntry {
+  request: string;
+  key: string;
+  /** The view's run list (RunSummary[] as the service made it); checked by the service before use. */
+  runs: unknown;
+}
+
+/** The index entry of a request and its finished analysis, when both are stored for the current revision. */
+export interface IndexedAnalysis {
+  /** The current store revision; undefined when it cannot be read (then nothing may be recorded for it). */
+  revision: number | undefined;
+  hit?: { entry: AnalysisIndexEntry; analysis: StoredAnalysis };
+}
+
+/** A record of the `meta` store: the revision (`revision`) or the analysis index (`analysis-index`). */
+interface MetaRecord {
+  key: string;
+  value: unknown;
+}
+
+const REVISION_KEY = 'revision';
+const ANALYSIS_INDEX_KEY = 'analysis-index';
+
+/** The stores whose records an analysis reads: every write to them bumps the revision in its own transaction. */
+type DataStore = 'variants' | 'runs' | 'results';
+
+/** A revision as stored: 0 when there is none yet (no write since version 3), undefined for a corrupt record. */
+function revisionOf(record: MetaRecord | undefined): number | undefined {
+  if (record === undefined) return 0;
+  const value = record.value;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** The analysis index as stored, or undefined when absent or not of the expected shape (a corrupt one is a miss). */
+function analysisIndexOf(
+  record: MetaRecord | undefined,
+): { revision: number; entries: AnalysisIndexEntry[] } | undefined {
+  const value = record?.value as { revision?: unknown; entries?: unknown } | undefined;
+  if (!value || typeof value !== 'object' || typeof value.revision !== 'number' || !Array.isArray(value.entries))
+    return undefined;
+  const entries = (value.entries as unknown[]).filter(
+    (e): e is AnalysisIndexEntry =>
+      typeof e === 'object' &&
+      e !== null &&
+      typeof (e as AnalysisIndexEntry).request === 'string' &&
+      typeof (e as AnalysisIndexEntry).key === 'string',
+  );
+  return { revision: value.revision, entries };
+}
+
 interface KitSchema extends DBSchema {
   variants: { key: string; value: VariantRecord };
   analyses: { key: string; value: StoredAnalysis; indexes: { byStoredAt: string } };
+  meta: { key: string; value: MetaRecord };
   runs: { key: [string, string, string]; value: RunRecord; indexes: { byVariant: string } };
   results: { key: [string, string, string]; value: StoredResult; indexes: { byRun: [string, string] } };
 }
@@ -139,6 +199,10 @@ export async function openKitDb(options: OpenKitDbOptions = {}): Promise<KitDb> 
           const analyses = db.createObjectStore('analyses', { keyPath: 'key' });
           analyses.createIndex('byStoredAt', 'storedAt');
         }
+        if (oldVersion < 3 && (newVersion ?? DB_VERSION) >= 3) {
+          // A new store only; no revision record means revision 0 (and no analysis index yet).
+          db.createObjectStore('meta', { keyPath: 'key' });
+        }
       },
       blocked() {
         if (settled) return;
@@ -181,10 +245,17 @@ export async function deleteKitDb(name = DB_NAME): Promise<void> {
   await deleteDB(name);
 }
 
+/** A read-write transaction over some data stores and (from version 3) `meta`. */
+type WriteTx = IDBPTransaction<KitSchema, (DataStore | 'meta')[], 'readwrite'>;
+
 export class KitDb {
   private closed = false;
+  /** False only for a database opened at an older version (upgrade tests): it has no revision to keep. */
+  private readonly hasMeta: boolean;
 
-  constructor(private readonly db: IDBPDatabase<KitSchema>) {}
+  constructor(private readonly db: IDBPDatabase<KitSchema>) {
+    this.hasMeta = db.objectStoreNames.contains('meta');
+  }
 
   get isClosed(): boolean {
     return this.closed;
@@ -224,6 +295,115 @@ export class KitDb {
     }
   }
 
+  /** A read-write transaction over `stores` and `meta` (where the database has it), for bumpRevision. */
+  private writeTransaction(stores: DataStore[]): WriteTx {
+    const scope: (DataStore | 'meta')[] = this.hasMeta ? [...stores, 'meta'] : stores;
+    return this.db.transaction(scope as StoreNames<KitSchema>[], 'readwrite') as unknown as WriteTx;
+  }
+
+  /**
+   * Bumps the store revision inside `tx` and drops the analysis index, as part of a write to variants, runs or
+   * results: the write and the bump commit or abort together, in this tab or any other, so an unchanged revision
+   * means unchanged variants, runs and results. The index is dropped with every bump, so no index entry outlives
+   * the revision it was recorded at. A corrupt revision starts again at the current time in ms, above any count
+   * of writes reached in practice, so no revision seen before it is seen again.
+   */
+  private bumpRevision(tx: WriteTx): Promise<void> {
+    if (!this.hasMeta) return Promise.resolve();
+    const meta = tx.objectStore('meta');
+    const bump = async () => {
+      const current = revisionOf(await meta.get(REVISION_KEY));
+      const next = current === undefined ? Date.now() : current + 1;
+      await Promise.all([meta.put({ key: REVISION_KEY, value: next }), meta.delete(ANALYSIS_INDEX_KEY)]);
+    };
+    const done = bump();
+    done.catch(() => {});
+    return done;
+  }
+
+  /**
+   * One write in one transaction with its revision bump: `work`'s requests and the bump commit together, or
+   * (on any failure) none of them.
+   */
+  private write<T>(context: string, stores: DataStore[], work: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.run(context, async () => {
+      const tx = this.writeTransaction(stores);
+      const done = tx.done;
+      done.catch(() => {});
+      try {
+        const [result] = await Promise.all([work(tx), this.bumpRevision(tx), done]);
+        return result;
+      } catch (e) {
+        try {
+          tx.abort();
+        } catch {
+          // already finished or aborted
+        }
+        throw tx.error ?? e;
+      }
+    });
+  }
+
+  // Store revision and analysis index -----------------------------------------------------------------
+
+  /**
+   * The store revision: a counter bumped in the same transaction as every write to variants, runs or results
+   * (0 before the first such write since version 3). Undefined when the database has no revision (an older
+   * version) or its record is corrupt.
+   */
+  async getRevision(): Promise<number | undefined> {
+    if (!this.hasMeta) return undefined;
+    return this.run('Reading the store revision', async () => revisionOf(await this.db.get('meta', REVISION_KEY)));
+  }
+
+  /**
+   * The current revision and, when the analysis index of that revision names a finished analysis for `request`
+   * that is still stored, the entry and the analysis: read in one transaction, so they belong together.
+   */
+  async findIndexedAnalysis(request: string): Promise<IndexedAnalysis> {
+    if (!this.hasMeta) return { revision: undefined };
+    return this.run('Reading the analysis index', async () => {
+      const tx = this.db.transaction(['meta', 'analyses'], 'readonly');
+      const meta = tx.objectStore('meta');
+      const [revisionRecord, indexRecord] = await Promise.all([meta.get(REVISION_KEY), meta.get(ANALYSIS_INDEX_KEY)]);
+      const revision = revisionOf(revisionRecord);
+      const index = analysisIndexOf(indexRecord);
+      const entry =
+        revision !== undefined && index?.revision === revision
+          ? index.entries.find((e) => e.request === request)
+          : undefined;
+      const analysis = entry ? await tx.objectStore('analyses').get(entry.key) : undefined;
+      await tx.done;
+      return entry && analysis ? { revision, hit: { entry, analysis } } : { revision };
+    });
+  }
+
+  /**
+   * Records `entry` in the analysis index of `revision`, only if that is still the current revision (checked in
+   * this transaction): an entry made from reads that a later write changed is never kept. The index holds one
+   * revision's entries, at most ANALYSIS_CACHE_SIZE (the oldest dropped). Returns whether it was recorded.
+   */
+  async putIndexedAnalysis(revision: number, entry: AnalysisIndexEntry): Promise<boolean> {
+    if (!this.hasMeta) return false;
+    return this.run('Storing the analysis index', async () => {
+      const tx = this.db.transaction('meta', 'readwrite');
+      const [revisionRecord, indexRecord] = await Promise.all([
+        tx.store.get(REVISION_KEY),
+        tx.store.get(ANALYSIS_INDEX_KEY),
+      ]);
+      if (revisionOf(revisionRecord) !== revision) {
+        await tx.done;
+        return false;
+      }
+      const index = analysisIndexOf(indexRecord);
+      const kept = index?.revision === revision ? index.entries.filter((e) => e.request !== entry.request) : [];
+      const entries = [...kept, entry].slice(-ANALYSIS_CACHE_SIZE);
+      await tx.store.put({ key: ANALYSIS_INDEX_KEY, value: { revision, entries } });
+      await tx.done;
+      return true;
+    });
+  }
+
   // Finished analyses (a cache) --------------------------------------------------------------------------
 
   /** The finished analysis stored under `key`, if any. */
@@ -250,8 +430,8 @@ export class KitDb {
   // Variants -------------------------------------------------------------------------------------------
 
   putVariant(variant: VariantRecord): Promise<void> {
-    return this.run(`Saving variant ${variant.key}`, async () => {
-      await this.db.put('variants', variant);
+    return this.write(`Saving variant ${variant.key}`, ['variants'], async (tx) => {
+      await tx.objectStore('variants').put(variant);
     });
   }
 
@@ -265,14 +445,14 @@ export class KitDb {
 
   /** Deletes the variant record; its runs and results stay until deleteResults. */
   deleteVariant(key: string): Promise<void> {
-    return this.run(`Deleting variant ${key}`, () => this.db.delete('variants', key));
+    return this.write(`Deleting variant ${key}`, ['variants'], (tx) => tx.objectStore('variants').delete(key));
   }
 
   // Runs -----------------------------------------------------------------------------------------------
 
   putRun(run: RunRecord): Promise<void> {
-    return this.run(`Saving run ${run.variantKey}`, async () => {
-      await this.db.put('runs', run);
+    return this.write(`Saving run ${run.variantKey}`, ['runs'], async (tx) => {
+      await tx.objectStore('runs').put(run);
     });
   }
 
@@ -296,13 +476,14 @@ export class KitDb {
     if (results.length === 0) return;
     const context = `Saving ${results.length} result${results.length === 1 ? '' : 's'}`;
     this.checkOpen(context);
-    const tx = this.db.transaction('results', 'readwrite');
+    const tx = this.writeTransaction(['results']);
     const done = tx.done;
     done.catch(() => {});
-    const requests: Promise<unknown>[] = [];
+    const requests: Promise<unknown>[] = [this.bumpRevision(tx)];
     try {
+      const store = tx.objectStore('results');
       for (const r of results) {
-        const request = tx.store.put(r);
+        const request = store.put(r);
         request.catch(() => {});
         requests.push(request);
       }
@@ -339,14 +520,12 @@ export class KitDb {
   }
 
   deleteResults(variantKey: string, promptKey: string): Promise<void> {
-    return this.run(`Deleting results of ${variantKey}`, async () => {
-      const tx = this.db.transaction('results', 'readwrite');
-      let cursor = await tx.store.index('byRun').openCursor([variantKey, promptKey]);
+    return this.write(`Deleting results of ${variantKey}`, ['results'], async (tx) => {
+      let cursor = await tx.objectStore('results').index('byRun').openCursor([variantKey, promptKey]);
       while (cursor) {
         await cursor.delete();
         cursor = await cursor.continue();
       }
-      await tx.done;
     });
   }
 
@@ -355,12 +534,10 @@ export class KitDb {
    * The variant record stays. Returns how many results were deleted.
    */
   deleteRunGroup(variantKey: string, promptKey: string): Promise<number> {
-    return this.run(`Deleting the run of ${variantKey}`, async () => {
-      const tx = this.db.transaction(['runs', 'results'], 'readwrite');
+    return this.write(`Deleting the run of ${variantKey}`, ['runs', 'results'], async (tx) => {
       const runs = await tx.objectStore('runs').index('byVariant').getAllKeys(variantKey);
       const deleted = await this.deleteResultsIn(tx.objectStore('results'), variantKey, promptKey);
       await Promise.all(runs.filter((key) => key[1] === promptKey).map((key) => tx.objectStore('runs').delete(key)));
-      await tx.done;
       return deleted;
     });
   }
@@ -370,8 +547,7 @@ export class KitDb {
    * transaction, so no result outlives its variant. Returns how many results were deleted.
    */
   deleteVariantAndResults(variantKey: string): Promise<number> {
-    return this.run(`Deleting variant ${variantKey}`, async () => {
-      const tx = this.db.transaction(['variants', 'runs', 'results'], 'readwrite');
+    return this.write(`Deleting variant ${variantKey}`, ['variants', 'runs', 'results'], async (tx) => {
       const runs = tx.objectStore('runs');
       const runKeys = await runs.index('byVariant').getAllKeys(variantKey);
       const results = tx.objectStore('results');
@@ -381,7 +557,6 @@ export class KitDb {
         ...runKeys.map((k) => runs.delete(k)),
         tx.objectStore('variants').delete(variantKey),
       ]);
-      await tx.done;
       return resultKeys.length;
     });
   }
@@ -421,7 +596,7 @@ export class KitDb {
   ): Promise<{ variantsAdded: number; runsAdded: number; resultsAdded: number; resultsKept: number }> {
     const context = 'Importing results';
     this.checkOpen(context);
-    const tx = this.db.transaction(['variants', 'runs', 'results'], 'readwrite');
+    const tx = this.writeTransaction(['variants', 'runs', 'results']);
     const done = tx.done;
     done.catch(() => {});
     const counts = { variantsAdded: 0, runsAdded: 0, resultsAdded: 0, resultsKept: 0 };
@@ -488,6 +663,8 @@ export class KitDb {
         counts.resultsAdded++;
         write(results.put(r));
       });
+      // Only an import that stores something changes what an analysis reads.
+      if (writes.length > 0) write(this.bumpRevision(tx));
       await Promise.all([...writes, done]);
       return counts;
     } catch (e) {

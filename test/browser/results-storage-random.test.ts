@@ -2,7 +2,9 @@
  * Randomised sequences of runs, imports (good, conflicting, disjoint, duplicate, malformed, too small to
  * analyse) and deletions against real IndexedDB, through the analysis worker's API (run on this thread). After
  * every step: what is stored is exactly what the steps say (nothing lost, nothing half-written), and the analysis
- * lists every stored run, analyses it or names why not, and compares every analysed pair or names why not.
+ * lists every stored run, analyses it or names why not, and compares every analysed pair or names why not. The
+ * analysis (which may come from the cache and the index of the store revision: a refused import writes nothing)
+ * is exactly the one computed afresh from what is stored, and a revisit right after reads no stored result.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAnalysisJob } from '../../src/core/analysis';
@@ -16,7 +18,7 @@ import {
   readStoredRuns,
   type StoredRunGroup,
 } from '../../src/services/export';
-import { createAnalysisWorkerApi } from '../../src/services/analysis-service';
+import { AnalysisService, createAnalysisWorkerApi, poolJobRunner } from '../../src/services/analysis-service';
 import type { AnalysisView } from '../../src/core/report-views';
 import { deleteKitDb, openKitDb, type KitDb } from '../../src/storage/db';
 import { itemIds, simulatedGroup } from '../support/stored-runs';
@@ -96,11 +98,23 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
   names.push(name);
   const db = await openKitDb({ name });
   opened.push(db);
-  const api = createAnalysisWorkerApi({
-    spawnJobWorker: () => ({ run: async (job) => runAnalysisJob(job) }),
-    poolSize: 1,
-    openDatabase: async () => db,
+  // The worker API's database, counting the reads of stored results.
+  let reads = 0;
+  const counted = new Proxy(db, {
+    get(target, property) {
+      if (property === 'getResults')
+        return (variantKey: string, promptKey: string) => {
+          reads++;
+          return target.getResults(variantKey, promptKey);
+        };
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
+  const local = { run: async (job: Parameters<typeof runAnalysisJob>[0]) => runAnalysisJob(job) };
+  const api = createAnalysisWorkerApi({ spawnJobWorker: () => local, poolSize: 1, openDatabase: async () => counted });
+  const afresh = new AnalysisService(poolJobRunner([local]));
+  const content = ({ requestId: _id, source: _source, ...rest }: AnalysisView) => rest;
   const rng = new Rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[rng.nextInt(xs.length)];
   const shared = itemIds(24);
@@ -242,8 +256,18 @@ async function runSequence(seed: number, steps: number): Promise<string[]> {
     const stored = await storedModel(db);
     expect([...stored.keys()].sort(), `after step ${step} (${op})`).toEqual([...model.keys()].sort());
     for (const [id, items] of model) expect(stored.get(id), `${id} after ${op}`).toEqual(items);
-    const view = await api.analyzeStored(db.name, { requestId: step + 1, settings: SETTINGS });
+    const view = await api.analyzeStored(db.name, { requestId: 2 * step + 1, settings: SETTINGS });
     checkView(view, model);
+    const computed = await afresh.analyze(await readStoredRuns(db), { requestId: 1, settings: SETTINGS });
+    expect(content(view), `analysis after ${op}`).toEqual(content(computed));
+    const readsBefore = reads;
+    const revisit = await api.analyzeStored(db.name, { requestId: 2 * step + 2, settings: SETTINGS });
+    expect(content(revisit)).toEqual(content(computed));
+    if (model.size > 0) {
+      expect(revisit.source).toBe('cache');
+      expect(reads, `results read by a revisit after ${op}`).toBe(readsBefore);
+    }
+    if (view.source === 'cache') seen.add('an analysis served from the cache');
     seen.add(op);
     if (view.unanalysable.length > 0) seen.add('a run named as not analysable');
     if (view.report?.uncompared?.some((u) => u.reason.startsWith('no shared items')))
@@ -276,6 +300,7 @@ describe('no stored data can disable Results (real IndexedDB, randomised)', () =
         'a run named as not analysable',
         'a pair with no shared items',
         'a comparison',
+        'an analysis served from the cache',
       ].sort(),
     );
   });

@@ -157,6 +157,145 @@ describe('KitDb on real IndexedDB', () => {
     expect((await db.getAnalysis(`k${ANALYSIS_CACHE_SIZE + 2}`))?.view).toBe(ANALYSIS_CACHE_SIZE + 2);
   });
 
+  it('bumps the store revision with every write that can change what an analysis reads, and with no other', async () => {
+    const db = await open();
+    expect(await db.getRevision()).toBe(0);
+    const revisions: number[] = [];
+    const step = async (write: () => Promise<unknown>) => {
+      await write();
+      revisions.push((await db.getRevision())!);
+    };
+    const v = simulatedVariant('s', 'base', {}, new Date(0));
+    await step(() => db.putVariant(v));
+    await step(() => db.putRun(run('a')));
+    await step(() => db.putResults([result('x', 'a'), result('y', 'a')]));
+    await step(() => db.deleteResults('a', 'p1'));
+    await step(() => db.putResults([result('x', 'a')]));
+    await step(() => db.deleteRunGroup('a', 'p1'));
+    await step(() => db.deleteVariant(v.key));
+    const w = simulatedVariant('w', 'sft', {}, new Date(0));
+    const records = { variants: [w], runs: [run(w.key)], results: [result('x', w.key)] };
+    await step(() => db.importRecords(records, () => {}));
+    await step(() => db.deleteVariantAndResults(w.key));
+    expect(revisions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Writes of the cache and the index, and an import that stores nothing new, change nothing an analysis reads.
+    await db.importRecords(records, () => {});
+    const again = (await db.getRevision())!;
+    await db.importRecords(records, () => {});
+    await db.putAnalysis({ key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: 1 });
+    expect(await db.putIndexedAnalysis(again, { request: 'r', key: 'k', runs: [] })).toBe(true);
+    expect(await db.getRevision()).toBe(again);
+  });
+
+  it('leaves the revision as it was when a write aborts', async () => {
+    const db = await open();
+    await db.putResults([result('kept')]);
+    expect(await db.getRevision()).toBe(1);
+    const bad = { ...result('x'), itemId: undefined } as unknown as StoredResult;
+    await expect(db.putResults([result('new'), bad])).rejects.toMatchObject({ name: 'StorageWriteError' });
+    expect(await db.getRevision()).toBe(1);
+    const v = simulatedVariant('i', 'other', {}, new Date(0));
+    const refusal = new Error('refused');
+    const records = { variants: [v], runs: [run(v.key)], results: [result('kept'), result('z', v.key)] };
+    await expect(
+      db.importRecords(records, () => {
+        throw refusal;
+      }),
+    ).rejects.toBe(refusal);
+    // A record IndexedDB cannot store (a function in it) fails the import's transaction after its first writes.
+    const uncloneable = { ...result('u', v.key), elapsedMs: () => 1 } as unknown as StoredResult;
+    await expect(
+      db.importRecords({ variants: [v], runs: [run(v.key)], results: [result('q', v.key), uncloneable] }, () => {}),
+    ).rejects.toMatchObject({ name: 'StorageWriteError' });
+    expect(await db.getRevision()).toBe(1);
+    expect(await db.getVariant(v.key)).toBeUndefined();
+    await expect(db.putRun({ ...run('a'), variantKey: undefined } as unknown as RunRecord)).rejects.toMatchObject({
+      name: 'StorageWriteError',
+    });
+    expect(await db.getRevision()).toBe(1);
+  });
+
+  it('keeps an analysis index entry only at the current revision, drops the index with any write, and bounds it', async () => {
+    const db = await open();
+    await db.putResults([result('a')]);
+    const revision = (await db.getRevision())!;
+    const entry = { request: 'req', key: 'k', runs: [{ id: 'x' }] };
+    expect(await db.putIndexedAnalysis(revision - 1, entry)).toBe(false);
+    expect(await db.putIndexedAnalysis(revision, entry)).toBe(true);
+    // Named, but its analysis is not stored: no hit.
+    expect(await db.findIndexedAnalysis('req')).toEqual({ revision });
+    const analysis = { key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: { report: { ci: [0.1, 0.2] } } };
+    await db.putAnalysis(analysis);
+    expect(await db.findIndexedAnalysis('req')).toEqual({ revision, hit: { entry, analysis } });
+    expect(await db.findIndexedAnalysis('other')).toEqual({ revision });
+    await db.putRun(run('a'));
+    expect(await db.findIndexedAnalysis('req')).toEqual({ revision: revision + 1 });
+    // Re-recorded at the new revision, then kept to ANALYSIS_CACHE_SIZE entries, the oldest dropped.
+    for (let i = 0; i < ANALYSIS_CACHE_SIZE + 2; i++) {
+      expect(await db.putIndexedAnalysis(revision + 1, { ...entry, request: `req${i}` })).toBe(true);
+    }
+    expect((await db.findIndexedAnalysis('req0')).hit).toBeUndefined();
+    expect((await db.findIndexedAnalysis('req1')).hit).toBeUndefined();
+    expect((await db.findIndexedAnalysis(`req${ANALYSIS_CACHE_SIZE + 1}`)).hit?.entry.request).toBe(
+      `req${ANALYSIS_CACHE_SIZE + 1}`,
+    );
+  });
+
+  it('reads a corrupt revision or index as a miss and starts the revision again above any count', async () => {
+    const name = dbName();
+    const db = await open(name);
+    await db.putResults([result('a')]);
+    await db.putAnalysis({ key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: 1 });
+    expect(await db.putIndexedAnalysis(1, { request: 'req', key: 'k', runs: [] })).toBe(true);
+    const raw = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open(name, DB_VERSION);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const put = (value: unknown) =>
+      new Promise<void>((resolve, reject) => {
+        const tx = raw.transaction('meta', 'readwrite');
+        tx.objectStore('meta').put(value);
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+      });
+    try {
+      await put({ key: 'analysis-index', value: { revision: 1, entries: 'nonsense' } });
+      expect(await db.findIndexedAnalysis('req')).toEqual({ revision: 1 });
+      await put({ key: 'analysis-index', value: { revision: 1, entries: [{ request: 'req', key: 'k', runs: [] }] } });
+      expect((await db.findIndexedAnalysis('req')).hit?.entry.key).toBe('k');
+      await put({ key: 'revision', value: 'one' });
+      expect(await db.getRevision()).toBeUndefined();
+      expect(await db.findIndexedAnalysis('req')).toEqual({ revision: undefined });
+      const before = Date.now();
+      await db.putResults([result('b')]);
+      expect(await db.getRevision()).toBeGreaterThanOrEqual(before);
+      expect((await db.findIndexedAnalysis('req')).hit).toBeUndefined();
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('upgrades a version 2 database keeping every variant, run, result and finished analysis', async () => {
+    const name = dbName();
+    const v2 = await openKitDb({ name, version: 2 });
+    await v2.putVariant(simulatedVariant('Kept', 'base', {}, new Date(0)));
+    await v2.putRun(run('kept'));
+    await v2.putResults([result('a', 'kept'), result('b', 'kept')]);
+    await v2.putAnalysis({ key: 'k', storedAt: '2026-01-01T00:00:00.000Z', view: { report: { ece: 0.1 } } });
+    expect(await v2.getRevision()).toBeUndefined();
+    v2.close();
+    const db = await open(name);
+    expect((await db.listVariants()).map((v) => v.name)).toEqual(['Kept']);
+    expect((await db.listRuns()).map((r) => r.variantKey)).toEqual(['kept']);
+    expect((await db.getResults('kept', 'p1')).map((r) => r.itemId)).toEqual(['a', 'b']);
+    expect((await db.getAnalysis('k'))?.view).toEqual({ report: { ece: 0.1 } });
+    expect(await db.getRevision()).toBe(0);
+    expect(await db.findIndexedAnalysis('any')).toEqual({ revision: 0 });
+    await db.putResults([result('c', 'kept')]);
+    expect(await db.getRevision()).toBe(1);
+  });
+
   it('asks the browser for persistent storage and reads the estimate', async () => {
     expect(['persisted', 'not-persisted', 'unsupported']).toContain(await requestPersistentStorage());
     const estimate = await estimateStorage();

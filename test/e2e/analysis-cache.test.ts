@@ -1,7 +1,8 @@
 /**
  * The finished analysis is kept in IndexedDB: revisiting Results with nothing changed shows the kept view
  * (data-analysis-source="cache", every CI there at once), while a changed setting or a newly stored run is
- * computed again. Asserts where the view came from, never how long it took.
+ * computed again, and a deleted run is gone from the next view and every revisit after. Asserts where the view came
+ * from, never how long it took.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +89,21 @@ describe('cached analysis', () => {
     expect(await page.locator('.message').textContent()).not.toMatch(/refused|error/i);
     expect(await source(page)).toBe('computed');
     expect(Object.keys(await readStudyTable(page)).some((k) => k.startsWith('Extra'))).toBe(true);
+
+    // A revisit now reads no stored result (the store is unchanged since); a deleted run is gone at once, and
+    // from every revisit after.
+    await revisit(page);
+    expect(await source(page)).toBe('cache');
+    expect(Object.keys(await readStudyTable(page)).some((k) => k.startsWith('Extra'))).toBe(true);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await afterRecompute(page, async () => {
+      await page.getByRole('button', { name: 'Delete run Extra' }).click();
+    });
+    expect(await readStudyTable(page)).toEqual(twelve);
+    await revisit(page);
+    expect(await source(page)).toBe('cache');
+    expect(await readStudyTable(page)).toEqual(twelve);
+    expect(await page.locator('fieldset.runs .run-name').allTextContents()).not.toContain('Extra');
     await context.close();
   });
 });
