@@ -157,11 +157,13 @@ describe('the results page', () => {
     document.body.append(target);
     const page = mount(ResultsPage, { target, props: { controller } });
     try {
-      // The page's own status, which says ready only once every section shows the ready view (Staged).
+      // The page's own status, which says ready only once the report's tables show the ready view (Staged); the
+      // charts and the per-domain table follow.
       await expect
         .poll(() => target.querySelector('[data-status]')?.getAttribute('data-status'), { timeout: 60_000 })
         .toBe('ready');
       expect(controller.status).toBe('ready');
+      await expect.poll(() => target.textContent ?? '', { timeout: 30_000 }).toContain('<i>dom</i>');
       const text = target.textContent ?? '';
       expect(text).toContain(hostile);
       expect(text).toContain('<script>alert(1)</script>');

@@ -25,4 +25,20 @@ describe('turns', () => {
     });
     expect(log).toEqual(['a', 'c', 'd', 'e', 'last']);
   });
+
+  it('put a depth-2 afterTurns after the depth-1 ones of the same update, wherever asked, and cancel them', async () => {
+    const log: string[] = [];
+    await new Promise<void>((resolve) => {
+      afterTurns(() => log.push('charts'), 2);
+      afterTurns(() => log.push('status'), 1, true);
+      inTurn(() => log.push('tables'));
+      const cancel = afterTurns(() => log.push('cancelled'), 2);
+      afterTurns(() => {
+        log.push('more charts');
+        resolve();
+      }, 2);
+      cancel();
+    });
+    expect(log).toEqual(['tables', 'status', 'charts', 'more charts']);
+  });
 });

@@ -7,6 +7,8 @@
 interface Turn {
   run: () => void;
   cancelled: boolean;
+  /** Does (almost) nothing itself (a step of afterTurns, a status line): it never waits for a frame. */
+  light: boolean;
 }
 
 const turns: Turn[] = [];
@@ -33,7 +35,8 @@ function post(): void {
 function schedule(): void {
   if (pending) return;
   pending = true;
-  if (worked < FRAME_BUDGET_MS || typeof requestAnimationFrame === 'undefined') return post();
+  const next = turns.find((t) => !t.cancelled);
+  if (worked < FRAME_BUDGET_MS || next?.light || typeof requestAnimationFrame === 'undefined') return post();
   worked = 0;
   // A message posted from a frame's callback runs after that frame is rendered; the timer covers a hidden page,
   // which gets no frames.
@@ -64,9 +67,12 @@ function runNext(): void {
   }
 }
 
-/** Runs `run` in a task of its own after the turns asked before it; the returned function cancels it. */
-export function inTurn(run: () => void): () => void {
-  const turn: Turn = { run, cancelled: false };
+/**
+ * Runs `run` in a task of its own after the turns asked before it; the returned function cancels it. A `light`
+ * turn (one that changes next to nothing) runs without waiting for a frame, however much the turns before it did.
+ */
+export function inTurn(run: () => void, light = false): () => void {
+  const turn: Turn = { run, cancelled: false, light };
   turns.push(turn);
   schedule();
   return () => {
@@ -76,8 +82,21 @@ export function inTurn(run: () => void): () => void {
 
 /**
  * Runs `run` after every turn asked before it and every turn asked while those run, so after the whole of one
- * update's staged work (Staged.svelte's `last`); not cancellable, and calls keep their order.
+ * update's staged work (Staged.svelte's `last`); calls of the same depth keep their order. With depth 2, also
+ * after those of depth 1 asked in the same update, wherever they were asked (Staged.svelte's `after`: a
+ * section shown after the status line says ready). The steps in between are light turns (see inTurn), and so
+ * is `run` when `light`: a status line then follows the section it waits for without a frame in between, and is
+ * painted with it. The returned function cancels it.
  */
-export function afterTurns(run: () => void): void {
-  inTurn(() => inTurn(run));
+export function afterTurns(run: () => void, depth = 1, light = false): () => void {
+  let cancelled = false;
+  let cancel = () => {};
+  const step = (left: number) => {
+    if (!cancelled) cancel = left === 0 ? inTurn(run, light) : inTurn(() => step(left - 1), true);
+  };
+  step(depth);
+  return () => {
+    cancelled = true;
+    cancel();
+  };
 }
