@@ -379,7 +379,8 @@ export class AnalysisService {
     });
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     const results = mergeJobResults(chunks, chunkResults);
-    const full = reportWithViews(plan, results);
+    // The domain rows and histograms the partial view already has (they need the plan alone).
+    const full = reportWithViews(plan, results, undefined, { domains: base.domains, histograms: base.histograms });
     const view: AnalysisView = {
       ...base,
       partial: false,
