@@ -232,7 +232,10 @@ async function appTimes(vs: VariantScores[], paths: string[], dir: string) {
     `                    CLI on the same analysis ${fmt(cli.ms)}: app / CLI = ${(change / cli.ms).toFixed(2)} (target <= 1.2)`,
   );
   console.log(
-    `                    revisit to the ready view: ${fmt(revisit.ms)} from ${revisit.source ?? 'unknown'} (${app.revisit.map((r) => `${fmt(r.ms)} ${r.source}`).join(', ')}; target < 300 ms)`,
+    `                    revisit, click to the ready view painted (timed in the page): ${fmt(revisit.ms)} from ${revisit.source ?? 'unknown'} (${app.revisit.map((r) => `${fmt(r.ms)} ${r.source}`).join(', ')}; target < 300 ms)`,
+  );
+  console.log(
+    `                    the same revisits as the driver saw them (click() called to its wait returning): ${app.revisit.map((r) => fmt(r.driverMs)).join(', ')}`,
   );
 }
 
