@@ -165,6 +165,13 @@ export class AnalysisService {
     object,
     Map<string, { revision: number; view: CachedView; runs: RunSummary[] }>
   >();
+  /**
+   * The stored runs analyzeStored last read, per database connection, with the revision read before them: while
+   * that is the current revision nothing was written since, so a request with new settings or another selection
+   * takes them instead of reading every result again (a write between the revision and the reads only makes
+   * them unused: the revision has moved on).
+   */
+  private readonly runsRead = new WeakMap<object, { revision: number; groups: readonly StoredRunGroup[] }>();
 
   /**
    * @param parallelism how many jobs runJobs runs at once: the jobs are split into chunks for that many
@@ -201,8 +208,9 @@ export class AnalysisService {
    * has them) its store revision and analysis index. The revision is read first and handed to `onSignature` (as
    * storeSignature). While it is unchanged a request answered before is answered again from memory (this
    * connection's recent views), else from the index when it names a kept analysis for the request at that
-   * revision: either way without reading a stored result. Otherwise the runs are read and analysed as analyze
-   * does, and the answer is recorded in the index of the revision read before the runs were (KitDb keeps it only
+   * revision: either way without reading a stored result. Otherwise the runs are read (or taken as this
+   * connection read them at the same revision, for a request with new settings or another selection) and
+   * analysed as analyze does, and the answer is recorded in the index of the revision read before the runs were (KitDb keeps it only
    * if that is still the current revision, so a write meanwhile leaves the entry out, never wrong). Every
    * failure of the revision or the index is a miss.
    */
@@ -242,7 +250,10 @@ export class AnalysisService {
         return { ...view, requestId: request.requestId, runs, source: 'cache' };
       }
     }
-    const groups = await readStoredRuns(db);
+    // The runs read at this revision before (another request: new settings, another selection), else read now.
+    const kept = this.runsRead.get(db);
+    const groups = revision !== undefined && kept?.revision === revision ? kept.groups : await readStoredRuns(db);
+    if (revision !== undefined) this.runsRead.set(db, { revision, groups });
     const { view, key } = await this.analyzeKeyed(groups, request, onPartial, onProgress, cache);
     if (index && requestKey !== undefined && revision !== undefined && key !== undefined) {
       const entry = { request: requestKey, key, runs: view.runs };

@@ -278,7 +278,9 @@ describe('the analysis index: a revisit with nothing changed reads no stored res
     await api.analyzeStored('db', { requestId: 1, settings });
     const reads = store.resultReads;
     const subset = await api.analyzeStored('db', { requestId: 2, settings, selection: two });
-    expect(store.resultReads).toBeGreaterThan(reads);
+    // Computed, from the runs read at this revision before: nothing was written since.
+    expect(subset.source).toBe('computed');
+    expect(store.resultReads).toBe(reads);
     expect([...subset.analysed].sort()).toEqual([...two].sort());
     const other = await api.analyzeStored('db', { requestId: 3, settings: { ...settings, bins: 11 } });
     expect(other.source).toBe('computed');
@@ -294,6 +296,27 @@ describe('the analysis index: a revisit with nothing changed reads no stored res
     });
     expect(spelled.source).toBe('cache');
     expect(store.resultReads).toBe(afterMisses);
+  }, 30_000);
+
+  it('computes a new request from the runs read at the same revision, and reads them again after a write', async () => {
+    const groups = studyGroups(30);
+    const store = RevisionedStore.withGroups(groups);
+    const api = workerApi(store);
+    await api.analyzeStored('db', { requestId: 1, settings });
+    expect(store.resultReads).toBe(3);
+    const eleven = await api.analyzeStored('db', { requestId: 2, settings: { ...settings, bins: 11 } });
+    expect(eleven.source).toBe('computed');
+    expect(store.resultReads).toBe(3);
+    // The same as a worker that reads the runs itself.
+    const fresh = await workerApi(RevisionedStore.withGroups(groups)).analyzeStored('db', {
+      requestId: 1,
+      settings: { ...settings, bins: 11 },
+    });
+    expect(content(eleven)).toEqual(content(fresh));
+    expect(await api.deleteRun('db', groupId(groups[0]))).toBe(30);
+    const twelve = await api.analyzeStored('db', { requestId: 3, settings: { ...settings, bins: 12 } });
+    expect(store.resultReads).toBe(5);
+    expect(twelve.runs.map((r) => r.id).sort()).toEqual(groups.slice(1).map(groupId).sort());
   }, 30_000);
 
   it('keeps no entry made from reads that a write overtook, so the next visit shows the write', async () => {
