@@ -625,7 +625,8 @@ export class MetricPool {
   /**
    * Four permutations drawn and evaluated in the kernel: the same swap bits as permutationExtremes draws for four
    * permutations (one rng.nextUint32 per 32 pairs, low bit first, for each in turn) and the same numbers as
-   * evaluateSwapped4 on them. False, drawing nothing, on the JavaScript backend.
+   * evaluateSwapped4 on them: one block of permuteBlocks' loop, with the block's numbers, which is how the tests
+   * check its draws and walks lane by lane. False, drawing nothing, on the JavaScript backend.
    */
   permute4(rng: Rng, out: Float64Array): boolean {
     const w = this.wasm;
@@ -1099,8 +1100,8 @@ const WASM_ARRAYS = [
 /** Copies a pool's arrays (in WASM_ARRAYS order) into a new kernel memory; null on the JavaScript backend. */
 function wasmPool(slots: number, bins: number, arrays: (Int32Array | Float64Array)[]): WasmPool | null {
   // Then: four u16 weight lanes per slot, four flip bytes per slot, their group masks (16 bytes per slot and
-  // side, up to MASK_TABLE_SLOTS slots), 72 doubles of results, weightedSide4's lane block (240 bytes), the equal-mass boundaries of up to eight
-  // lanes, swappedTopLabel4's scratch (384 bytes), a Rng's state (16 bytes).
+  // side, up to MASK_TABLE_SLOTS slots), 72 doubles of results, weightedSide4's lane block (240 bytes), the
+  // equal-mass boundaries of up to eight lanes, swappedTopLabel4's scratch (384 bytes), a Rng's state (16 bytes).
   const laid = KernelMemory.create([
     ...arrays.map((a) => a.byteLength),
     4 * slots * 2,
@@ -1467,12 +1468,10 @@ export function permutationExtremes(
   let r = 0;
   const blocks = Math.floor(permutations / 4);
   if (pool.permuteBlocks(rng, blocks, threshold, extreme)) r = 4 * blocks;
+  // Otherwise (the JavaScript backend, where permute4 cannot run either) the blocks are drawn and counted here.
   for (; r + 4 <= permutations; r += 4) {
-    // The WebAssembly kernel draws the four itself; otherwise they are drawn here.
-    if (!pool.permute4(rng, outs)) {
-      for (const flip of flips) draw(flip);
-      pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], outs);
-    }
+    for (const flip of flips) draw(flip);
+    pool.evaluateSwapped4(flips[0], flips[1], flips[2], flips[3], outs);
     for (let q = 0; q < 4; q++) count(q * 2 * METRIC_COUNT);
   }
   for (; r < permutations; r++) {
