@@ -226,7 +226,7 @@ async function appTimes(vs: VariantScores[], paths: string[], dir: string) {
   const change = Math.min(...app.settingsChange);
   const revisit = app.revisit.reduce((a, b) => (b.ms < a.ms ? b : a));
   console.log(
-    `  app (Chromium)    settings change (bins 15 -> 16, 17, ...) to every CI: ${fmt(change)} (${app.settingsChange.map(fmt).join(', ')}; ${app.workers} job workers)`,
+    `  app (Chromium)    settings change (bins 15 -> 16, 17, ..., committed with Enter) to every CI: ${fmt(change)} (${app.settingsChange.map(fmt).join(', ')}; ${app.workers} job workers)`,
   );
   console.log(
     `                    CLI on the same analysis ${fmt(cli.ms)}: app / CLI = ${(change / cli.ms).toFixed(2)} (target <= 1.2)`,

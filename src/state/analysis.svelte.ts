@@ -139,11 +139,23 @@ export class AnalysisState {
     else if (last > 0 && this.api === shared) shared.cancel(last).catch(() => undefined);
   }
 
-  /** Changes settings and recomputes after a short pause (so typing a number computes once). */
-  updateSettings(patch: Partial<AnalysisSettings>): void {
+  /**
+   * Changes settings and recomputes: after a short pause (debounceMs, so typing a number computes once), or at
+   * once when `now` (a choice made in one step: a select, a checkbox).
+   */
+  updateSettings(patch: Partial<AnalysisSettings>, now = false): void {
     this.settings = { ...this.settings, ...patch };
     for (const key of Object.keys(patch) as (keyof AnalysisSettings)[]) delete this.fieldErrors[key];
-    this.schedule();
+    this.schedule(now ? 0 : this.debounceMs);
+  }
+
+  /**
+   * A typed value committed (the field's change event: Enter, leaving the field, a click on its arrows): a change
+   * still waiting for typing to settle is computed now instead of after the pause. Nothing waiting (a refused
+   * value, or the change already computed): nothing happens.
+   */
+  commit(): void {
+    if (this.pendingChange && !this.disposed) this.schedule(0);
   }
 
   /**
@@ -177,7 +189,7 @@ export class AnalysisState {
   resetSettings(): void {
     this.settings = { ...DEFAULT_ANALYSIS_SETTINGS };
     this.fieldErrors = {};
-    this.schedule();
+    this.schedule(0);
   }
 
   /** Includes or excludes one stored run (by groupId). */

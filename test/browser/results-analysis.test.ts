@@ -247,4 +247,47 @@ describe('the settings on the results page', () => {
       target.remove();
     }
   });
+
+  it("computes a committed value (the field's change event) and a choice from a list at once, not after the pause", async () => {
+    const db = await freshDb();
+    await store(db, studyGroups(30));
+    // A pause no test waits out: whatever recomputes here was not debounced.
+    const controller = new AnalysisState({
+      dbName: db.name,
+      pollMs: 0,
+      debounceMs: 3_600_000,
+      settings: { ...DEFAULT_ANALYSIS_SETTINGS, bootstrap: 50, permutations: 0 },
+    });
+    stops.push(() => controller.dispose());
+    const target = document.createElement('div');
+    document.body.append(target);
+    const page = mount(ResultsPage, { target, props: { controller } });
+    try {
+      await expect.poll(() => controller.status, { timeout: 60_000 }).toBe('ready');
+      flushSync();
+      const bins = target.querySelector<HTMLInputElement>('.settings input[type="number"]')!;
+      bins.value = '12';
+      bins.dispatchEvent(new Event('input', { bubbles: true }));
+      flushSync();
+      await new Promise((r) => setTimeout(r, 200));
+      // Typed only: still waiting for typing to settle.
+      expect(controller.pendingChange).toBe(true);
+      expect(controller.view?.report?.settings.bins).toBe(15);
+      bins.dispatchEvent(new Event('change', { bubbles: true }));
+      await expect.poll(() => controller.view?.report?.settings.bins, { timeout: 60_000 }).toBe(12);
+      await expect.poll(() => controller.status, { timeout: 60_000 }).toBe('ready');
+      // A change event with nothing waiting (the value already computed) starts nothing.
+      bins.dispatchEvent(new Event('change', { bubbles: true }));
+      expect(controller.pendingChange).toBe(false);
+      expect(controller.status).toBe('ready');
+      const interval = [...target.querySelectorAll<HTMLSelectElement>('.settings select')].at(-1)!;
+      const other = [...interval.options].find((o) => !o.selected)!;
+      interval.value = other.value;
+      interval.dispatchEvent(new Event('change', { bubbles: true }));
+      await expect.poll(() => controller.view?.report?.settings.interval, { timeout: 60_000 }).toBe(other.value);
+    } finally {
+      unmount(page);
+      target.remove();
+    }
+  });
 });
