@@ -81,6 +81,12 @@ export interface AnalysisIndex {
  */
 export const ANALYSIS_INDEX_FORMAT = 1;
 
+/**
+ * How often (ms) the resampling's progress is reported at most: often enough for a progress bar to move
+ * smoothly, rarely enough that repainting it costs the resampling next to nothing.
+ */
+export const PROGRESS_MS = 100;
+
 /** Views analyzeStored keeps in memory per database connection (see AnalysisService.recent). */
 const RECENT_VIEWS = 4;
 
@@ -182,6 +188,8 @@ export class AnalysisService {
     private readonly parallelism = 1,
     /** Where variants are prepared (scalers fitted); absent: here, one after another. */
     private readonly prepareVariants?: VariantPreparer,
+    /** The least time between two progress reports (ms), the last job's always sent; 0: one per job. */
+    private readonly progressMs = PROGRESS_MS,
   ) {}
 
   /** Supersedes request `requestId` and every earlier one; a later request id is current again. */
@@ -342,6 +350,32 @@ export class AnalysisService {
       ...(prepared ? { prepared } : {}),
       ...(pairs ? { compare: pairs } : {}),
     });
+    const chunks = splitJobs(plan.jobs, this.parallelism);
+    if (chunks.length > 0 && !isCurrent())
+      throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
+    // The resampling starts first, and the points view below is computed here while the job workers run it: a
+    // few tens of milliseconds (every metric, smooth ECE's bandwidth search, the probes) that would otherwise
+    // hold every job back. Progress is sent once the points view is (the page shows the count with it), and then
+    // at most every progressMs, and for the last job: a repaint per finished chunk would take the main thread's
+    // share of the cores from the resampling.
+    let done = 0;
+    let shown = false;
+    let sentAt = -Infinity;
+    const progress = () => {
+      const now = performance.now();
+      if (!shown || !isCurrent() || (done < chunks.length && now - sentAt < this.progressMs)) return;
+      sentAt = now;
+      onProgress?.(done, chunks.length);
+    };
+    const resampling =
+      plan.jobs.length > 0
+        ? this.runJobs(chunks, isCurrent, () => {
+            done++;
+            progress();
+          })
+        : undefined;
+    // Awaited below, unless the request fails first: a rejection meanwhile is not unhandled.
+    resampling?.catch(() => undefined);
     const reasons = new Map((plan.unanalysed ?? []).map((u) => [u.variant, u.reason]));
     const unanalysable = selected.flatMap((g, i) =>
       reasons.has(names[i]) ? [{ id: groupId(g), name: names[i], reason: reasons.get(names[i])! }] : [],
@@ -366,7 +400,6 @@ export class AnalysisService {
       [],
     );
     points.settings = plan.settings;
-    const chunks = splitJobs(plan.jobs, this.parallelism);
     const partial: AnalysisView = {
       ...base,
       partial: plan.jobs.length > 0,
@@ -374,20 +407,18 @@ export class AnalysisService {
       scalingEffects: scalingEffects(points, []),
       probes: probeSection(identities, plan.prepared, plan.settings, plan.jobs.length > 0),
       quantisation: quantisationSection(points, identities),
-      jobsDone: 0,
+      jobsDone: done,
       jobsTotal: chunks.length,
     };
-    if (plan.jobs.length === 0) {
+    if (!resampling) {
       await this.store(cache, key, partial);
       return { view: partial, ...(cache ? { key } : {}) };
     }
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     onPartial?.(partial);
-    let done = 0;
-    const chunkResults = await this.runJobs(chunks, isCurrent, () => {
-      done++;
-      if (isCurrent()) onProgress?.(done, chunks.length);
-    });
+    shown = true;
+    if (done > 0) progress();
+    const chunkResults = await resampling;
     if (!isCurrent()) throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     const results = mergeJobResults(chunks, chunkResults);
     // The domain rows and histograms the partial view already has (they need the plan alone).

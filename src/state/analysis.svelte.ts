@@ -243,7 +243,7 @@ export class AnalysisState {
           if (!current()) return;
           this.view = partial;
           this.status = 'resampling';
-          this.jobs = { done: 0, total: partial.jobsTotal };
+          this.jobs = { done: partial.jobsDone, total: partial.jobsTotal };
         }),
         proxy((done: number, total: number) => {
           if (current()) this.jobs = { done, total };

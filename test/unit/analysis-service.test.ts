@@ -39,7 +39,8 @@ describe('AnalysisService', () => {
     const groups = [...studyGroups(80)].reverse(); // already in GRPO, SFT, base order
     const partials: AnalysisView[] = [];
     const progress: number[] = [];
-    const view = await new AnalysisService(poolJobRunner([local, local])).analyze(
+    // Progress of every job (no least interval between reports).
+    const view = await new AnalysisService(poolJobRunner([local, local]), 1, undefined, 0).analyze(
       groups,
       { requestId: 1, settings },
       (p) => partials.push(p),
@@ -113,6 +114,29 @@ describe('AnalysisService', () => {
     await expect(first).rejects.toBeInstanceOf(AnalysisSupersededError);
     await expect(second).resolves.toMatchObject({ requestId: 2, partial: false });
     expect(ran).toHaveLength(1);
+  });
+
+  it('starts the resampling before computing the points view, and reports progress after it, at most every progressMs', async () => {
+    const groups = studyGroups(20);
+    const { slow, ran, release } = gatedWorker();
+    // A least interval no run reaches: only the first finished job and the last are reported.
+    const service = new AnalysisService(poolJobRunner([slow]), 1, undefined, 3_600_000);
+    const events: string[] = [];
+    const view = service.analyze(
+      groups,
+      { requestId: 1, settings },
+      (p) => events.push(`partial ${p.jobsDone} of ${p.jobsTotal}, ${ran.length} job given out`),
+      (done, total) => events.push(`progress ${done} of ${total}`),
+    );
+    await new Promise((r) => setTimeout(r, 0));
+    release();
+    const { jobsTotal } = await view;
+    expect(jobsTotal).toBeGreaterThan(2);
+    expect(events).toEqual([
+      `partial 0 of ${jobsTotal}, 1 job given out`,
+      `progress 1 of ${jobsTotal}`,
+      `progress ${jobsTotal} of ${jobsTotal}`,
+    ]);
   });
 
   it('cancels a request whose page closed: it hands out no further job and rejects; the next request runs', async () => {
