@@ -6,7 +6,10 @@ import type { Locator, Page } from 'playwright-core';
 
 /**
  * Runs `action` and waits until the results page has recomputed: its status left `ready` at least once after
- * the action (seen by a MutationObserver, so a short computation is not missed) and is `ready` again.
+ * the action (seen by a MutationObserver, so a short computation is not missed), is `ready` again, and the report
+ * is not marked stale (`data-stale`). The last matters when the action edits several fields: leaving one commits
+ * it and starts an analysis at once, which can end `ready` while the next field's change still waits for typing to
+ * settle.
  */
 export async function afterRecompute(page: Page, action: () => Promise<void>, timeout = 120_000): Promise<void> {
   await page.evaluate(() => {
@@ -28,7 +31,8 @@ export async function afterRecompute(page: Page, action: () => Promise<void>, ti
   await page.waitForFunction(
     () =>
       (window as unknown as { __recomputed: boolean }).__recomputed &&
-      document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready',
+      document.querySelector('[data-status]')?.getAttribute('data-status') === 'ready' &&
+      document.querySelector('[data-stale]') === null,
     undefined,
     { timeout },
   );
