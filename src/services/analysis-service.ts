@@ -355,24 +355,32 @@ export class AnalysisService {
       throw new AnalysisSupersededError(`analysis request ${request.requestId} was superseded`);
     // The resampling starts first, and the points view below is computed here while the job workers run it: a
     // few tens of milliseconds (every metric, smooth ECE's bandwidth search, the probes) that would otherwise
-    // hold every job back. Progress is sent once the points view is (the page shows the count with it), and then
-    // at most every progressMs, and for the last job: a repaint per finished chunk would take the main thread's
-    // share of the cores from the resampling.
+    // hold every job back. Progress is sent once the points view is (the page shows the count with it), then at
+    // most every progressMs (a count held back is sent when the interval ends, if no later one was), and at once
+    // for the last job: a repaint per finished chunk would take the main thread's share of the cores from the
+    // resampling.
     let done = 0;
     let shown = false;
     let sentAt = -Infinity;
+    let held: ReturnType<typeof setTimeout> | undefined;
     const progress = () => {
-      const now = performance.now();
-      if (!shown || !isCurrent() || (done < chunks.length && now - sentAt < this.progressMs)) return;
-      sentAt = now;
+      clearTimeout(held);
+      held = undefined;
+      if (!shown || !isCurrent()) return;
+      const wait = done < chunks.length ? sentAt + this.progressMs - performance.now() : 0;
+      if (wait > 0) {
+        held = setTimeout(progress, wait);
+        return;
+      }
+      sentAt = performance.now();
       onProgress?.(done, chunks.length);
     };
     const resampling =
-      plan.jobs.length > 0
+      chunks.length > 0
         ? this.runJobs(chunks, isCurrent, () => {
             done++;
             progress();
-          })
+          }).finally(() => clearTimeout(held))
         : undefined;
     // Awaited below, unless the request fails first: a rejection meanwhile is not unhandled.
     resampling?.catch(() => undefined);

@@ -139,6 +139,46 @@ describe('AnalysisService', () => {
     ]);
   });
 
+  it('sends a progress count held back by progressMs when the interval ends, not only with the next job', async () => {
+    const groups = studyGroups(20);
+    // Each job waits for a release of its own.
+    const releases: (() => void)[] = [];
+    const stepped: JobWorker = {
+      run: async (job: AnalysisJob) => {
+        await new Promise<void>((r) => releases.push(r));
+        return runAnalysisJob(job);
+      },
+    };
+    const progress: number[] = [];
+    const view = new AnalysisService(poolJobRunner([stepped]), 1, undefined, 50).analyze(
+      groups,
+      { requestId: 1, settings },
+      undefined,
+      (done) => progress.push(done),
+    );
+    const release = async () => {
+      await expect.poll(() => releases.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      releases.shift()!();
+    };
+    await release();
+    await expect.poll(() => progress, { timeout: 10_000 }).toEqual([1]);
+    // The second job ends within the interval: held back, then sent while the third is still running.
+    await release();
+    await expect.poll(() => progress, { timeout: 10_000 }).toEqual([1, 2]);
+    await expect.poll(() => releases.length, { timeout: 10_000 }).toBe(1);
+    // The rest, released as they come.
+    let finished = false;
+    void view.finally(() => (finished = true));
+    while (!finished) {
+      releases.shift()?.();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const { jobsTotal } = await view;
+    expect(jobsTotal).toBeGreaterThan(3);
+    expect(progress.at(-1)).toBe(jobsTotal);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  });
+
   it('cancels a request whose page closed: it hands out no further job and rejects; the next request runs', async () => {
     const groups = studyGroups(20);
     const { slow, ran, release } = gatedWorker();
